@@ -1,0 +1,86 @@
+"""voicebot: real-time voice bots from swappable stages, running on Pipecat.
+
+Every stage is one import away from here::
+
+    Bot                       the spec                      voicebot/bot.py
+    Session                   one running conversation      voicebot/session.py
+    DeepgramSTT               streaming STT                 voicebot/providers/deepgram.py
+    OpenAILLM                 LLM (any OpenAI-compatible)   voicebot/providers/openai.py
+    CartesiaTTS               streaming TTS                 voicebot/providers/cartesia.py
+    DailyRoom                 WebRTC room transport         voicebot/providers/daily.py
+    WavFile                   recorded-caller transport     voicebot/transports/wav.py
+    SileroVAD, EnergyVAD      voice activity detection      voicebot/providers/{silero,energy}.py
+    SmartTurn, SilenceTurn    end-of-turn detection         voicebot/providers/turn.py
+    tool, Tool                tools the LLM calls           voicebot/tools/
+    TurnRecord                per-turn transcript, timings  voicebot/metrics/turns.py
+    registry                  names -> providers, plugins   voicebot/registry.py
+    voicebot.testing          fakes, recorded-caller runner voicebot/testing/
+"""
+
+from voicebot import registry
+from voicebot.bot import Bot
+from voicebot.errors import (
+    ConfigError,
+    DuplicateToolError,
+    MissingAPIKeyError,
+    MissingExtraError,
+    SampleRateError,
+    ToolDefinitionError,
+    UnknownProviderError,
+)
+from voicebot.metrics.turns import TurnRecord
+from voicebot.providers.base import (
+    BuildContext,
+    LLMProvider,
+    Provider,
+    STTProvider,
+    TransportProvider,
+    TTSProvider,
+    TurnProvider,
+    VADProvider,
+)
+from voicebot.providers.cartesia import CartesiaTTS
+from voicebot.providers.daily import DailyRoom
+from voicebot.providers.deepgram import DeepgramSTT
+from voicebot.providers.energy import EnergyVAD
+from voicebot.providers.openai import OpenAILLM
+from voicebot.providers.silero import SileroVAD
+from voicebot.providers.turn import SilenceTurn, SmartTurn
+from voicebot.session import Session
+from voicebot.tools import Tool, tool
+from voicebot.transports.wav import WavFile
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Bot",
+    "BuildContext",
+    "CartesiaTTS",
+    "ConfigError",
+    "DailyRoom",
+    "DeepgramSTT",
+    "DuplicateToolError",
+    "EnergyVAD",
+    "LLMProvider",
+    "MissingAPIKeyError",
+    "MissingExtraError",
+    "OpenAILLM",
+    "Provider",
+    "STTProvider",
+    "SampleRateError",
+    "Session",
+    "SileroVAD",
+    "SilenceTurn",
+    "SmartTurn",
+    "TTSProvider",
+    "Tool",
+    "ToolDefinitionError",
+    "TransportProvider",
+    "TurnProvider",
+    "TurnRecord",
+    "UnknownProviderError",
+    "VADProvider",
+    "WavFile",
+    "registry",
+    "tool",
+]

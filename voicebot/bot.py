@@ -1,0 +1,219 @@
+"""The bot spec: every stage of a voice bot declared in one typed, validated object.
+
+``Bot`` only describes; ``Bot.session()`` turns the description into a running Pipecat
+pipeline (see ``voicebot.session``). Each stage takes a provider object
+(``DeepgramSTT(model="nova-3")``) or a short name (``"deepgram"``, ``"openai/gpt-4o-mini"``),
+so swapping a vendor is changing one argument.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from voicebot import registry
+from voicebot.env import load_env
+from voicebot.errors import ConfigError, DuplicateToolError
+from voicebot.providers.base import (
+    BuildContext,
+    LLMProvider,
+    Provider,
+    STTProvider,
+    TransportProvider,
+    TTSProvider,
+    TurnProvider,
+    VADProvider,
+)
+from voicebot.tools.tool import Tool, as_tool
+
+if TYPE_CHECKING:
+    from pipecat.processors.frame_processor import FrameProcessor
+
+    from voicebot.session import Session
+
+#: Where custom processors go, in pipeline order.
+InsertionPoint = Literal["after_input", "after_stt", "before_llm", "before_tts", "after_tts"]
+INSERTION_POINTS: tuple[str, ...] = (
+    "after_input",
+    "after_stt",
+    "before_llm",
+    "before_tts",
+    "after_tts",
+)
+
+#: A custom stage: a FrameProcessor class or factory (fresh per session), or an instance
+#: (usable by one session only).
+ProcessorSpec = Any
+
+DEFAULT_SYSTEM_PROMPT = (
+    "You are a helpful voice assistant. Your replies are spoken aloud, so answer in one or "
+    "two short sentences of plain words: no lists, markdown, emoji or special characters."
+)
+
+
+class Bot(BaseModel):
+    """A voice bot: transport → VAD/turn → STT → context → LLM (+ tools) → TTS → transport.
+
+    Construction checks the spec's shape (known providers, unique tools, valid insertion
+    points); ``check()`` — run automatically before a session starts — checks it against
+    the machine (extras installed, API keys present, sample rates agreeing).
+    """
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, frozen=True)
+
+    stt: STTProvider
+    llm: LLMProvider
+    tts: TTSProvider
+    transport: TransportProvider | None = None
+    vad: VADProvider = Field(default_factory=lambda: registry.resolve("vad", "silero"))  # type: ignore[arg-type]
+    turn: TurnProvider = Field(default_factory=lambda: registry.resolve("turn", "smart-turn"))  # type: ignore[arg-type]
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    greeting: str | None = None
+    tools: tuple[Tool, ...] = ()
+    processors: Mapping[InsertionPoint, tuple[ProcessorSpec, ...]] = Field(default_factory=dict)
+    sample_rate_in: int = Field(default=16000, gt=0)
+    sample_rate_out: int = Field(default=24000, gt=0)
+    allow_interruptions: bool = True
+    idle_timeout_secs: float | None = 300.0
+
+    # ---- shape checks (at construction) ---------------------------------------------------
+
+    @field_validator("transport", "vad", "turn", "stt", "llm", "tts", mode="before")
+    @classmethod
+    def _resolve_provider(cls, value: Any, info: Any) -> Any:
+        if value is None and info.field_name == "transport":
+            return None
+        return registry.resolve(info.field_name, value)
+
+    @field_validator("tools", mode="before")
+    @classmethod
+    def _to_tools(cls, value: Any) -> tuple[Tool, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError("tools must be a list of functions or @tool objects")
+        return tuple(as_tool(v) for v in value)
+
+    @field_validator("processors", mode="before")
+    @classmethod
+    def _to_processor_lists(cls, value: Any) -> dict[str, tuple[Any, ...]]:
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            raise ConfigError(
+                "processors must map an insertion point to a list of processors, e.g. "
+                "{'after_stt': [MyProcessor]}"
+            )
+        out: dict[str, tuple[Any, ...]] = {}
+        for point, items in value.items():
+            if point not in INSERTION_POINTS:
+                raise ConfigError(
+                    f"unknown insertion point {point!r}; use one of {', '.join(INSERTION_POINTS)}"
+                )
+            items = tuple(items) if isinstance(items, (list, tuple)) else (items,)
+            for item in items:
+                if not _is_processor_spec(item):
+                    raise ConfigError(
+                        f"processors[{point!r}] holds {item!r}, which is neither a "
+                        "FrameProcessor nor a class or function that makes one"
+                    )
+            out[point] = items
+        return out
+
+    @model_validator(mode="after")
+    def _check_tools(self) -> Bot:
+        seen: set[str] = set()
+        for t in self.tools:
+            if t.name in seen:
+                raise DuplicateToolError(
+                    f"two tools are named {t.name!r}; the LLM could not tell them apart: "
+                    "rename one (e.g. @tool(name=...))"
+                )
+            seen.add(t.name)
+        if self.tools and not self.llm.supports_tools:
+            raise ConfigError(f"{type(self.llm).__name__} cannot call tools, but tools were given")
+        return self
+
+    # ---- environment checks (before a session starts) --------------------------------------
+
+    def build_context(self, env: Mapping[str, str] | None = None) -> BuildContext:
+        return BuildContext(
+            audio_in_sample_rate=self.sample_rate_in,
+            audio_out_sample_rate=self.sample_rate_out,
+            env=dict(env) if env is not None else load_env(),
+            allow_interruptions=self.allow_interruptions,
+        )
+
+    def stages(self, transport: TransportProvider | None = None) -> list[Provider]:
+        chosen = transport or self.transport
+        head: list[Provider] = [chosen] if chosen is not None else []
+        return [*head, self.vad, self.turn, self.stt, self.llm, self.tts]
+
+    def check(
+        self,
+        env: Mapping[str, str] | None = None,
+        *,
+        transport: TransportProvider | None = None,
+    ) -> BuildContext:
+        """Raise a ``ConfigError`` naming the fix for the first problem found; else the
+        context the bot will be built in."""
+        if (transport or self.transport) is None:
+            raise ConfigError(
+                "the bot has no transport: pass transport=... (e.g. DailyRoom(...), "
+                "WavFile(input=...)) or run it with `voicebot run --input in.wav`"
+            )
+        ctx = self.build_context(env)
+        for provider in self.stages(transport):
+            provider.check(ctx)
+        return ctx
+
+    # ---- running ---------------------------------------------------------------------------
+
+    def with_transport(self, transport: TransportProvider | str) -> Bot:
+        """The same bot on another transport (e.g. a WAV file instead of a Daily room)."""
+        return self.model_copy(update={"transport": registry.resolve("transport", transport)})
+
+    def session(
+        self,
+        *,
+        transport: TransportProvider | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> Session:
+        """Check the spec, then build one conversation's pipeline, worker and context."""
+        from voicebot.session import Session
+
+        ctx = self.check(env, transport=transport)
+        chosen = transport or self.transport
+        assert chosen is not None
+        return Session.build(self, chosen, ctx)
+
+    async def arun(self, *, handle_sigint: bool = False) -> Session:
+        """Run one session to its end; returns it for its transcript and timings."""
+        session = self.session()
+        await session.run(handle_sigint=handle_sigint)
+        return session
+
+    def run(self) -> Session:
+        """Blocking ``arun`` with Ctrl-C handling, for scripts."""
+        return asyncio.run(self.arun(handle_sigint=True))
+
+
+def _is_processor_spec(item: Any) -> bool:
+    from pipecat.processors.frame_processor import FrameProcessor
+
+    return isinstance(item, FrameProcessor) or callable(item)
+
+
+def make_processor(spec: ProcessorSpec) -> FrameProcessor:
+    """A FrameProcessor from a processor spec; factories are called for each session."""
+    from pipecat.processors.frame_processor import FrameProcessor
+
+    if isinstance(spec, FrameProcessor):
+        return spec
+    made = spec() if isinstance(spec, type) or isinstance(spec, Callable) else spec  # type: ignore[arg-type]
+    if not isinstance(made, FrameProcessor):
+        raise ConfigError(f"{spec!r} made {made!r}, which is not a FrameProcessor")
+    return made

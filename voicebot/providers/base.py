@@ -1,0 +1,244 @@
+"""What every provider is: a typed, validated option bag that builds one Pipecat processor.
+
+A provider never talks to a vendor itself. It checks, before anything starts, that it can be
+built (its extra is installed, its key is known, its sample rate fits the bot), then builds
+the Pipecat service that does the talking. Adding a vendor is adding one subclass in one file.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+from voicebot.env import lookup
+from voicebot.errors import MissingAPIKeyError, MissingExtraError, SampleRateError
+
+if TYPE_CHECKING:
+    from pipecat.audio.vad.vad_analyzer import VADAnalyzer
+    from pipecat.processors.frame_processor import FrameProcessor
+    from pipecat.transports.base_transport import BaseTransport
+    from pipecat.turns.user_turn_strategies import UserTurnStrategies
+
+Kind = Literal["transport", "vad", "turn", "stt", "llm", "tts"]
+KINDS: tuple[Kind, ...] = ("transport", "vad", "turn", "stt", "llm", "tts")
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """What a provider may know about the bot it is built into."""
+
+    audio_in_sample_rate: int = 16000
+    audio_out_sample_rate: int = 24000
+    env: Mapping[str, str] = field(default_factory=dict)
+    allow_interruptions: bool = True
+
+
+class Provider(BaseModel):
+    """Base of every stage provider.
+
+    Subclasses declare their options as pydantic fields (one way to set each) and these
+    class attributes:
+
+    - ``kind``: the stage it fills; ``name``: the short name the registry knows it by.
+    - ``extra``: the ``voicebot[...]`` extra that installs its vendor package, and
+      ``requires``: importable module names that prove the extra is installed.
+    - ``api_key_env``: the environment variable holding its key, if it needs one.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    kind: ClassVar[Kind]
+    name: ClassVar[str]
+    extra: ClassVar[str | None] = None
+    requires: ClassVar[tuple[str, ...]] = ()
+    api_key_env: ClassVar[str | None] = None
+
+    # ---- checks, run by Bot.validate() before anything starts -------------------------------
+
+    def check(self, ctx: BuildContext) -> None:
+        """Raise a ConfigError naming the fix if this provider cannot be built in ``ctx``."""
+        self.check_installed()
+        if self.api_key_env is not None:
+            self.resolve_api_key(ctx)
+
+    @classmethod
+    def missing_modules(cls) -> list[str]:
+        """The modules of ``requires`` that cannot be imported here."""
+        missing = []
+        for module in cls.requires:
+            try:
+                found = importlib.util.find_spec(module) is not None
+            except (ImportError, ValueError):
+                found = False
+            if not found:
+                missing.append(module)
+        return missing
+
+    @classmethod
+    def check_installed(cls) -> None:
+        missing = cls.missing_modules()
+        if missing:
+            hint = f'pip install "voicebot[{cls.extra}]"' if cls.extra else f"pip install {missing[0]}"
+            raise MissingExtraError(
+                f"{cls.__name__} needs {', '.join(missing)}, which is not installed: {hint}"
+            )
+
+    def resolve_api_key(self, ctx: BuildContext) -> str:
+        """The key passed as ``api_key=``, else the one in the environment or ``.env``."""
+        explicit = getattr(self, "api_key", None)
+        if isinstance(explicit, SecretStr) and explicit.get_secret_value():
+            return explicit.get_secret_value()
+        assert self.api_key_env is not None
+        from_env = lookup(ctx.env, self.api_key_env)
+        if from_env is None:
+            raise MissingAPIKeyError(
+                f"{type(self).__name__} needs an API key: pass api_key=... or set "
+                f"{self.api_key_env} in the environment or in .env"
+            )
+        return from_env
+
+    def describe(self) -> str:
+        """One line for logs and the CLI: the class and the options that were set."""
+        options = ", ".join(
+            f"{k}={'***' if isinstance(v, SecretStr) else repr(v)}"
+            for k, v in self.model_dump(exclude_unset=True).items()
+        )
+        return f"{type(self).__name__}({options})"
+
+
+def _require_rate(provider: Provider, what: str, wanted: int | None, actual: int) -> None:
+    if wanted is not None and wanted != actual:
+        raise SampleRateError(
+            f"{type(provider).__name__}(sample_rate={wanted}) does not match the bot's {what} "
+            f"sample rate of {actual} Hz: drop sample_rate= or set the bot's {what} rate to "
+            f"{wanted}"
+        )
+
+
+class TransportProvider(Provider):
+    """Where audio comes from and goes to (a room, a phone call, a file)."""
+
+    kind: ClassVar[Kind] = "transport"
+
+    def fixed_sample_rates(self) -> tuple[int | None, int | None]:
+        """(input, output) rates this transport forces, or None where it adapts to the bot."""
+        return (None, None)
+
+    def check(self, ctx: BuildContext) -> None:
+        super().check(ctx)
+        rate_in, rate_out = self.fixed_sample_rates()
+        _require_rate(self, "input", rate_in, ctx.audio_in_sample_rate)
+        _require_rate(self, "output", rate_out, ctx.audio_out_sample_rate)
+
+    def build(self, ctx: BuildContext) -> BaseTransport:
+        raise NotImplementedError
+
+    #: Whether a client on this transport speaks RTVI; off, it halves per-frame cost.
+    rtvi: bool = False
+
+    def on_client_ready(
+        self, transport: BaseTransport, worker: Any, callback: Callable[[], Awaitable[None]]
+    ) -> None:
+        """Call ``callback`` when someone is there to hear the bot (a greeting waits for it).
+
+        By default that is when the pipeline has started; transports with clients joining
+        later (rooms, calls) override this.
+        """
+
+        async def started(_worker: Any, _frame: Any) -> None:
+            await callback()
+
+        worker.add_event_handler("on_pipeline_started", started)
+
+    def on_client_gone(
+        self, transport: BaseTransport, worker: Any, callback: Callable[[], Awaitable[None]]
+    ) -> None:
+        """Call ``callback`` when the caller has left, so the session ends with them."""
+
+
+class VADProvider(Provider):
+    """Voice activity detection: when the user starts and stops making speech sounds."""
+
+    kind: ClassVar[Kind] = "vad"
+
+    def supported_sample_rates(self) -> tuple[int, ...] | None:
+        return None
+
+    def check(self, ctx: BuildContext) -> None:
+        super().check(ctx)
+        rates = self.supported_sample_rates()
+        if rates is not None and ctx.audio_in_sample_rate not in rates:
+            raise SampleRateError(
+                f"{type(self).__name__} accepts {' or '.join(map(str, rates))} Hz input, but "
+                f"the bot's input sample rate is {ctx.audio_in_sample_rate} Hz: set "
+                f"Bot(sample_rate_in={rates[-1]})"
+            )
+
+    def build(self, ctx: BuildContext) -> VADAnalyzer:
+        raise NotImplementedError
+
+
+class TurnProvider(Provider):
+    """End-of-turn detection: when the user has finished what they wanted to say."""
+
+    kind: ClassVar[Kind] = "turn"
+
+    def build(self, ctx: BuildContext) -> UserTurnStrategies:
+        raise NotImplementedError
+
+    @staticmethod
+    def start_strategies(ctx: BuildContext) -> list[Any]:
+        """Pipecat's default turn-start strategies, honouring ``allow_interruptions``."""
+        from pipecat.turns.user_start import (
+            TranscriptionUserTurnStartStrategy,
+            VADUserTurnStartStrategy,
+        )
+
+        allow = ctx.allow_interruptions
+        return [
+            VADUserTurnStartStrategy(enable_interruptions=allow),
+            TranscriptionUserTurnStartStrategy(enable_interruptions=allow),
+        ]
+
+
+class ServiceProvider(Provider):
+    """A provider that builds one Pipecat service (STT, LLM or TTS)."""
+
+    def build(self, ctx: BuildContext) -> FrameProcessor:
+        raise NotImplementedError
+
+
+class STTProvider(ServiceProvider):
+    kind: ClassVar[Kind] = "stt"
+
+    def check(self, ctx: BuildContext) -> None:
+        super().check(ctx)
+        _require_rate(self, "input", getattr(self, "sample_rate", None), ctx.audio_in_sample_rate)
+
+
+class LLMProvider(ServiceProvider):
+    kind: ClassVar[Kind] = "llm"
+
+    #: Whether the model behind it can be offered tools.
+    supports_tools: ClassVar[bool] = True
+
+
+class TTSProvider(ServiceProvider):
+    kind: ClassVar[Kind] = "tts"
+
+    def check(self, ctx: BuildContext) -> None:
+        super().check(ctx)
+        _require_rate(self, "output", getattr(self, "sample_rate", None), ctx.audio_out_sample_rate)
+
+
+def secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
+def settings_kwargs(**values: Any) -> dict[str, Any]:
+    """Only the options a user set, so Pipecat's own defaults stay in charge of the rest."""
+    return {k: v for k, v in values.items() if v is not None}

@@ -1,0 +1,73 @@
+"""Daily WebRTC rooms, through Pipecat's ``DailyTransport``."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import SecretStr
+
+from voicebot.providers.base import BuildContext, TransportProvider
+
+
+class DailyRoom(TransportProvider):
+    """Join a Daily room as the bot.
+
+    ``room_url`` comes from the argument or ``DAILY_ROOM_URL``; ``token`` is needed for
+    private rooms (``DAILY_TOKEN``). ``api_key`` (``DAILY_API_KEY``) is only needed for
+    features that call Daily's REST API (dial-in, recordings), so it is optional here.
+    """
+
+    name: ClassVar[str] = "daily"
+    extra: ClassVar[str | None] = "daily"
+    requires: ClassVar[tuple[str, ...]] = ("daily", "pipecat.transports.daily.transport")
+
+    room_url: str | None = None
+    token: SecretStr | None = None
+    api_key: SecretStr | None = None
+    bot_name: str = "voicebot"
+
+    def _room_url(self, ctx: BuildContext) -> str:
+        from voicebot.errors import ConfigError
+
+        url = self.room_url or ctx.env.get("DAILY_ROOM_URL")
+        if not url:
+            raise ConfigError(
+                "DailyRoom needs a room: pass room_url=... or set DAILY_ROOM_URL in the "
+                "environment or in .env"
+            )
+        return url
+
+    def check(self, ctx: BuildContext) -> None:
+        super().check(ctx)
+        self._room_url(ctx)
+
+    def on_client_ready(self, transport, worker, callback):  # type: ignore[no-untyped-def]
+        async def joined(_transport, _participant):  # type: ignore[no-untyped-def]
+            await callback()
+
+        transport.add_event_handler("on_first_participant_joined", joined)
+
+    def on_client_gone(self, transport, worker, callback):  # type: ignore[no-untyped-def]
+        async def left(_transport, _participant, _reason):  # type: ignore[no-untyped-def]
+            await callback()
+
+        transport.add_event_handler("on_participant_left", left)
+
+    def build(self, ctx: BuildContext):  # type: ignore[no-untyped-def]
+        from pipecat.transports.daily.transport import DailyParams, DailyTransport
+
+        token = self.token.get_secret_value() if self.token else ctx.env.get("DAILY_TOKEN")
+        api_key = self.api_key.get_secret_value() if self.api_key else ctx.env.get(
+            "DAILY_API_KEY", ""
+        )
+        return DailyTransport(
+            self._room_url(ctx),
+            token,
+            self.bot_name,
+            params=DailyParams(
+                api_key=api_key,
+                audio_in_enabled=True,
+                audio_out_enabled=True,
+                camera_out_enabled=False,
+            ),
+        )

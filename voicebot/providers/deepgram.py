@@ -1,0 +1,53 @@
+"""Deepgram streaming STT, through Pipecat's ``DeepgramSTTService`` (live WebSocket API)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import SecretStr
+
+from voicebot.providers.base import BuildContext, STTProvider, settings_kwargs
+
+
+class DeepgramSTT(STTProvider):
+    """Deepgram live transcription.
+
+    ``base_url`` points the client at another host (``ws://127.0.0.1:8765`` for a local
+    server speaking Deepgram's protocol, or a private deployment).
+    """
+
+    name: ClassVar[str] = "deepgram"
+    extra: ClassVar[str | None] = "deepgram"
+    requires: ClassVar[tuple[str, ...]] = ("deepgram", "pipecat.services.deepgram.stt")
+    api_key_env: ClassVar[str | None] = "DEEPGRAM_API_KEY"
+
+    model: str = "nova-3-general"
+    language: str = "en"
+    api_key: SecretStr | None = None
+    base_url: str | None = None
+    sample_rate: int | None = None
+    interim_results: bool = True
+    smart_format: bool | None = None
+    endpointing: int | bool | None = None
+    keyterms: list[str] | None = None
+
+    def build(self, ctx: BuildContext):  # type: ignore[no-untyped-def]
+        from pipecat.services.deepgram.stt import DeepgramSTTService
+        from pipecat.transcriptions.language import Language
+
+        settings = DeepgramSTTService.Settings(
+            model=self.model,
+            language=Language(self.language),
+            interim_results=self.interim_results,
+            **settings_kwargs(
+                smart_format=self.smart_format,
+                endpointing=self.endpointing,
+                keyterm=self.keyterms,
+            ),
+        )
+        return DeepgramSTTService(
+            api_key=self.resolve_api_key(ctx),
+            base_url=self.base_url or "",
+            sample_rate=self.sample_rate,
+            settings=settings,
+        )

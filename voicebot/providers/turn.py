@@ -1,0 +1,49 @@
+"""End-of-turn detection: the built-in ways to decide the user has finished speaking."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from voicebot.providers.base import BuildContext, TurnProvider
+
+
+class SmartTurn(TurnProvider):
+    """Pipecat's smart-turn v3 model (bundled ONNX) judges from the audio whether a pause ends
+    the turn; ``max_silence_secs`` ends it anyway when the model keeps saying "not yet".
+
+    Costs one model call (~80-240 ms on a slow 2-core CPU) per pause.
+    """
+
+    name: ClassVar[str] = "smart-turn"
+
+    max_silence_secs: float = 3.0
+
+    def build(self, ctx: BuildContext):  # type: ignore[no-untyped-def]
+        from pipecat.audio.turn.smart_turn.base_smart_turn import SmartTurnParams
+        from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
+        from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
+        from pipecat.turns.user_turn_strategies import UserTurnStrategies
+
+        analyzer = LocalSmartTurnAnalyzerV3(params=SmartTurnParams(stop_secs=self.max_silence_secs))
+        return UserTurnStrategies(
+            start=self.start_strategies(ctx),
+            stop=[TurnAnalyzerUserTurnStopStrategy(turn_analyzer=analyzer)],
+        )
+
+
+class SilenceTurn(TurnProvider):
+    """The turn ends after ``silence_secs`` of silence following the VAD's stop (and a
+    transcript). Cheap and predictable; cuts off people who pause mid-sentence."""
+
+    name: ClassVar[str] = "silence"
+
+    silence_secs: float = 0.6
+
+    def build(self, ctx: BuildContext):  # type: ignore[no-untyped-def]
+        from pipecat.turns.user_stop import SpeechTimeoutUserTurnStopStrategy
+        from pipecat.turns.user_turn_strategies import UserTurnStrategies
+
+        return UserTurnStrategies(
+            start=self.start_strategies(ctx),
+            stop=[SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=self.silence_secs)],
+        )

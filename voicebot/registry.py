@@ -1,0 +1,126 @@
+"""Provider names → provider classes, so a stage can be given as a short string.
+
+Built-in providers are listed here by import path (importing a vendor module costs nothing
+until it is used). Third-party packages add theirs through the ``voicebot.providers``
+entry-point group, pointing at a ``Provider`` subclass; its ``kind`` and ``name`` class
+attributes say which stage and name it takes::
+
+    [project.entry-points."voicebot.providers"]
+    acme-stt = "voicebot_acme:AcmeSTT"
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+
+from loguru import logger
+
+from voicebot.errors import ConfigError, UnknownProviderError
+from voicebot.providers.base import KINDS, Kind, Provider
+
+ENTRY_POINT_GROUP = "voicebot.providers"
+
+_BUILTIN: dict[tuple[Kind, str], str] = {
+    ("transport", "daily"): "voicebot.providers.daily:DailyRoom",
+    ("transport", "wav"): "voicebot.transports.wav:WavFile",
+    ("vad", "silero"): "voicebot.providers.silero:SileroVAD",
+    ("vad", "energy"): "voicebot.providers.energy:EnergyVAD",
+    ("turn", "smart-turn"): "voicebot.providers.turn:SmartTurn",
+    ("turn", "silence"): "voicebot.providers.turn:SilenceTurn",
+    ("stt", "deepgram"): "voicebot.providers.deepgram:DeepgramSTT",
+    ("stt", "fake"): "voicebot.testing.fake_stt:FakeSTT",
+    ("llm", "openai"): "voicebot.providers.openai:OpenAILLM",
+    ("llm", "fake"): "voicebot.testing.fake_llm:FakeLLM",
+    ("tts", "cartesia"): "voicebot.providers.cartesia:CartesiaTTS",
+    ("tts", "fake"): "voicebot.testing.fake_tts:FakeTTS",
+}
+
+
+@dataclass(frozen=True)
+class Registration:
+    kind: Kind
+    name: str
+    target: str  # "module:Class"
+    source: str  # "voicebot" or the distribution that registered it
+
+    def load(self) -> type[Provider]:
+        module_name, _, attr = self.target.partition(":")
+        try:
+            cls = getattr(importlib.import_module(module_name), attr)
+        except Exception as e:  # a broken plugin must not read as "unknown provider"
+            raise ConfigError(
+                f"provider {self.kind} {self.name!r} ({self.target}, from {self.source}) "
+                f"failed to import: {e}"
+            ) from e
+        if not (isinstance(cls, type) and issubclass(cls, Provider)):
+            raise ConfigError(f"{self.target} (from {self.source}) is not a voicebot Provider")
+        return cls
+
+
+def _plugin_registrations() -> list[Registration]:
+    found = []
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        source = ep.dist.name if ep.dist is not None else "an entry point"
+        try:
+            cls = ep.load()
+            if not (isinstance(cls, type) and issubclass(cls, Provider)):
+                raise TypeError("not a voicebot Provider subclass")
+            found.append(Registration(cls.kind, cls.name, ep.value, source))
+        except Exception as e:
+            logger.warning(f"ignoring provider entry point {ep.name!r} from {source}: {e}")
+    return found
+
+
+def registrations() -> list[Registration]:
+    """Every known provider: built-ins first, then plugins (which may not shadow built-ins)."""
+    regs = [Registration(k, n, t, "voicebot") for (k, n), t in _BUILTIN.items()]
+    taken = {(r.kind, r.name) for r in regs}
+    for reg in _plugin_registrations():
+        if (reg.kind, reg.name) in taken:
+            logger.warning(
+                f"{reg.source} registers {reg.kind} provider {reg.name!r}, which is taken; ignored"
+            )
+            continue
+        taken.add((reg.kind, reg.name))
+        regs.append(reg)
+    return regs
+
+
+def known_names(kind: Kind) -> list[str]:
+    return sorted(r.name for r in registrations() if r.kind == kind)
+
+
+def lookup(kind: Kind, name: str) -> type[Provider]:
+    for reg in registrations():
+        if reg.kind == kind and reg.name == name:
+            return reg.load()
+    raise UnknownProviderError(
+        f"unknown {kind} provider {name!r}; known {kind} providers: "
+        f"{', '.join(known_names(kind))}"
+    )
+
+
+def resolve(kind: Kind, spec: str | Provider) -> Provider:
+    """A provider object for a stage given as an object or as ``"name"`` / ``"name/model"``."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown stage kind {kind!r}")
+    if isinstance(spec, Provider):
+        if spec.kind != kind:
+            raise ConfigError(
+                f"{type(spec).__name__} is a {spec.kind} provider and cannot be the bot's {kind}"
+            )
+        return spec
+    if not isinstance(spec, str):
+        raise ConfigError(
+            f"the bot's {kind} must be a provider object or a name such as "
+            f"{known_names(kind)[0]!r}, not {type(spec).__name__}"
+        )
+    name, _, model = spec.partition("/")
+    cls = lookup(kind, name.strip())
+    if not model:
+        return cls()
+    if "model" not in cls.model_fields:
+        raise ConfigError(f"{cls.__name__} has no model to choose, so {spec!r} is not valid")
+    return cls(model=model)

@@ -1,0 +1,157 @@
+"""Run a whole bot against a recorded caller and get back what a test wants to assert on.
+
+``run_conversation(bot, "caller.wav")`` plays the file as the caller through the real
+pipeline (whatever providers the bot has: fakes, local models, or cloud vendors), writes the
+bot's voice to a WAV on the caller's timeline, and returns the transcript, the tool calls and
+per-turn timings — both as the bot measured them and as read off the two audio files.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from voicebot.audio.segments import Segment, speech_segments
+from voicebot.audio.wav import read_wav
+from voicebot.bot import Bot
+from voicebot.metrics.turns import ToolCallRecord, TurnRecord, percentile
+from voicebot.transports.wav import WavFile
+
+
+@dataclass
+class Conversation:
+    """The outcome of one recorded-caller session."""
+
+    turns: list[TurnRecord]
+    input_path: Path
+    output_path: Path
+    caller_speech: list[Segment] = field(default_factory=list)
+    bot_speech: list[Segment] = field(default_factory=list)
+
+    @property
+    def user_turns(self) -> list[TurnRecord]:
+        return [t for t in self.turns if t.user_text]
+
+    @property
+    def transcript(self) -> list[tuple[str, str]]:
+        """(speaker, text) lines in order: ``("user", ...)`` and ``("bot", ...)``."""
+        lines: list[tuple[str, str]] = []
+        for t in self.turns:
+            if t.user_text:
+                lines.append(("user", t.user_text))
+            if t.bot_text:
+                lines.append(("bot", t.bot_text))
+        return lines
+
+    @property
+    def tool_calls(self) -> list[ToolCallRecord]:
+        return [c for t in self.turns for c in t.tool_calls]
+
+    def voice_to_voice(self, *, caller: bool = True) -> list[float]:
+        """Per-turn latencies: read off the audio files (``caller=True``) or as measured
+        inside the bot."""
+        values = [
+            t.caller_voice_to_voice_secs if caller else t.voice_to_voice_secs
+            for t in self.user_turns
+        ]
+        return [v for v in values if v is not None]
+
+    def stats(self) -> dict[str, float | None]:
+        caller, inside = self.voice_to_voice(), self.voice_to_voice(caller=False)
+        return {
+            "turns": len(self.user_turns),
+            "caller_p50_secs": percentile(caller, 50),
+            "caller_p95_secs": percentile(caller, 95),
+            "bot_p50_secs": percentile(inside, 50),
+            "bot_p95_secs": percentile(inside, 95),
+        }
+
+    def to_jsonl(self) -> str:
+        return "\n".join(json.dumps(t.to_dict(), default=str) for t in self.turns)
+
+    def report(self) -> str:
+        """Human-readable transcript and timing table."""
+        out = []
+        for t in self.turns:
+            if t.user_text:
+                out.append(f"user: {t.user_text}")
+            for c in t.tool_calls:
+                out.append(f"  tool {c.name}({json.dumps(c.arguments, default=str)}) -> {c.result!r}")
+            if t.bot_text:
+                out.append(f"bot:  {t.bot_text}{' [interrupted]' if t.interrupted else ''}")
+        out.append("")
+        out.append(f"{'turn':>4}  {'caller v2v':>10}  {'in-bot v2v':>10}  stages (s)")
+        for i, t in enumerate(self.user_turns, 1):
+            caller = _secs(t.caller_voice_to_voice_secs)
+            inside = _secs(t.voice_to_voice_secs)
+            stages = ", ".join(f"{k} {v:.3f}" for k, v in t.stages.items())
+            out.append(f"{i:>4}  {caller:>10}  {inside:>10}  {stages}")
+        s = self.stats()
+        out.append(
+            f"p50/p95 caller {_secs(s['caller_p50_secs'])}/{_secs(s['caller_p95_secs'])}, "
+            f"in-bot {_secs(s['bot_p50_secs'])}/{_secs(s['bot_p95_secs'])}"
+        )
+        out.append(f"bot audio: {self.output_path}")
+        return "\n".join(out)
+
+
+def _secs(v: float | None) -> str:
+    return "-" if v is None else f"{v:.3f}s"
+
+
+def caller_latencies(caller: list[Segment], bot: list[Segment]) -> list[float | None]:
+    """For each caller utterance, end of speech → start of the bot's next audio, if the bot
+    answered before the caller spoke again."""
+    result: list[float | None] = []
+    for i, seg in enumerate(caller):
+        next_start = caller[i + 1].start if i + 1 < len(caller) else float("inf")
+        reply = next((b.start for b in bot if seg.end <= b.start < next_start), None)
+        result.append(None if reply is None else reply - seg.end)
+    return result
+
+
+def attach_caller_timings(turns: list[TurnRecord], caller: list[Segment], bot: list[Segment]) -> None:
+    """Give each user turn its caller-side latency, when utterances and turns pair up."""
+    user_turns = [t for t in turns if t.user_text]
+    if len(user_turns) != len(caller):
+        from loguru import logger
+
+        logger.warning(
+            f"found {len(caller)} utterances in the caller's audio but {len(user_turns)} user "
+            "turns; caller-side timings are left out"
+        )
+        return
+    for turn, latency in zip(user_turns, caller_latencies(caller, bot)):
+        turn.caller_voice_to_voice_secs = latency
+
+
+async def run_conversation(
+    bot: Bot,
+    input_wav: str | Path,
+    output_wav: str | Path | None = None,
+    *,
+    speed: float = 1.0,
+    linger_secs: float = 3.0,
+    env: dict[str, str] | None = None,
+    speech_threshold: float = 0.02,
+) -> Conversation:
+    """Play ``input_wav`` as the caller to ``bot`` and return what happened."""
+    input_path = Path(input_wav)
+    output_path = (
+        Path(output_wav)
+        if output_wav is not None
+        else Path(tempfile.mkdtemp(prefix="voicebot-")) / "bot.wav"
+    )
+    transport = WavFile(input=input_path, output=output_path, speed=speed, linger_secs=linger_secs)
+    session = bot.session(transport=transport, env=env)
+    await session.run()
+    caller = speech_segments(read_wav(input_path), threshold=speech_threshold)
+    bot_segments = speech_segments(read_wav(output_path), threshold=speech_threshold, min_gap_secs=0.6)
+    scale = 1.0 / speed
+    caller = [Segment(s.start * scale, s.end * scale) for s in caller]
+    bot_segments = [Segment(s.start * scale, s.end * scale) for s in bot_segments]
+    turns = session.turns
+    attach_caller_timings(turns, caller, bot_segments)
+    return Conversation(turns, input_path, output_path, caller, bot_segments)

@@ -1,0 +1,276 @@
+"""A caller made of files: play a WAV into the bot, record the bot's reply to a WAV.
+
+The output file shares the input's timeline: sample N of the output is what the caller heard
+at the moment sample N of the input was being spoken, with silence wherever the bot was
+silent. So end-of-speech in one file and start-of-reply in the other give the voice-to-voice
+latency a caller would feel, measured by anyone with an audio editor.
+
+Playback is paced like a real caller (``speed=1``); ``speed>1`` compresses the wall clock for
+quick runs; a gap of ``g`` seconds on the files is then ``g / speed`` seconds of wall time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+from loguru import logger
+from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
+    CancelFrame,
+    EndFrame,
+    Frame,
+    InputAudioRawFrame,
+    OutputAudioRawFrame,
+    StartFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection
+from pipecat.transports.base_input import BaseInputTransport
+from pipecat.transports.base_output import BaseOutputTransport
+from pipecat.transports.base_transport import BaseTransport, TransportParams
+from pydantic import Field
+
+from voicebot.audio.wav import AudioFileError, Pcm, read_wav, write_wav
+from voicebot.errors import ConfigError
+from voicebot.providers.base import BuildContext, TransportProvider
+
+FRAME_SECS = 0.02
+
+
+class Timeline:
+    """Seconds of the caller's input timeline, shared by both sides of the transport."""
+
+    def __init__(self, speed: float) -> None:
+        self.speed = speed
+        self._start: float | None = None
+
+    def start(self) -> None:
+        if self._start is None:
+            self._start = time.monotonic()
+
+    def now(self) -> float:
+        self.start()
+        assert self._start is not None
+        return (time.monotonic() - self._start) * self.speed
+
+    def wall_at(self, position: float) -> float:
+        self.start()
+        assert self._start is not None
+        return self._start + position / self.speed
+
+
+class WavInput(BaseInputTransport):
+    """Feeds the file as 20 ms microphone frames, then silence until the bot has finished."""
+
+    def __init__(self, transport: WavFileTransport, params: TransportParams) -> None:
+        super().__init__(params, name="WavInput")
+        self._transport = transport
+        self._feed_task: asyncio.Task | None = None
+
+    async def start(self, frame: StartFrame) -> None:
+        await super().start(frame)
+        await self.set_transport_ready(frame)
+        if self._feed_task is None:
+            self._feed_task = self.create_task(self._feed(), "WavInput::feed")
+
+    async def stop(self, frame: EndFrame) -> None:
+        await self._stop_feed()
+        await super().stop(frame)
+
+    async def cancel(self, frame: CancelFrame) -> None:
+        await self._stop_feed()
+        await super().cancel(frame)
+
+    async def _stop_feed(self) -> None:
+        if self._feed_task is not None:
+            await self.cancel_task(self._feed_task)
+            self._feed_task = None
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        if isinstance(frame, BotStartedSpeakingFrame):
+            self._transport.bot_speaking = True
+        elif isinstance(frame, BotStoppedSpeakingFrame):
+            self._transport.bot_speaking = False
+            self._transport.bot_last_spoke = time.monotonic()
+        await super().process_frame(frame, direction)
+
+    async def _feed(self) -> None:
+        t = self._transport
+        rate = self.sample_rate
+        pcm = read_wav(t.input_path, rate)
+        step = int(rate * FRAME_SECS)
+        data = pcm.to_bytes()
+        silence = b"\x00" * step * 2
+        t.timeline.start()
+        k = 0
+        while True:
+            chunk = data[k * step * 2 : (k + 1) * step * 2]
+            if len(chunk) < step * 2:
+                if not t.input_done.is_set():
+                    t.input_done.set()
+                    t.input_ended_at = time.monotonic()
+                    logger.debug(f"{self}: input file played ({pcm.duration_secs:.2f}s)")
+                if t.finished():
+                    await t.finish()
+                    return
+                chunk = chunk + silence[len(chunk) :]
+            await self.push_audio_frame(
+                InputAudioRawFrame(audio=chunk, sample_rate=rate, num_channels=1)
+            )
+            k += 1
+            delay = t.timeline.wall_at(k * FRAME_SECS) - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+
+
+class WavOutput(BaseOutputTransport):
+    """Writes the bot's audio at the caller's timeline position, paced like a sound card."""
+
+    def __init__(self, transport: WavFileTransport, params: TransportParams) -> None:
+        super().__init__(params, name="WavOutput")
+        self._transport = transport
+        self._buffer = bytearray()
+        self._cursor = 0.0  # seconds of output timeline written
+        self._saved = False
+
+    async def start(self, frame: StartFrame) -> None:
+        await super().start(frame)
+        await self.set_transport_ready(frame)
+
+    async def stop(self, frame: EndFrame) -> None:
+        await super().stop(frame)
+        self._save()
+
+    async def cancel(self, frame: CancelFrame) -> None:
+        await super().cancel(frame)
+        self._save()
+
+    async def write_audio_frame(self, frame: OutputAudioRawFrame) -> bool:
+        t = self._transport
+        rate = self.sample_rate
+        audio = frame.audio
+        if frame.sample_rate != rate:  # the base class resamples; guard against surprises
+            logger.warning(f"{self}: got {frame.sample_rate} Hz audio, expected {rate} Hz")
+        pos = max(self._cursor, t.timeline.now())
+        gap = int(round((pos - self._cursor) * rate))
+        if gap > 0:
+            self._buffer += b"\x00" * (gap * 2)
+        self._buffer += audio
+        self._cursor = len(self._buffer) / 2 / rate
+        chunk_secs = len(audio) / 2 / rate
+        # Stay at most one chunk ahead of the caller's clock, as a device buffer would.
+        delay = t.timeline.wall_at(self._cursor - chunk_secs) - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        return True
+
+    def _save(self) -> None:
+        t = self._transport
+        if self._saved or t.output_path is None:
+            return
+        self._saved = True
+        rate = self.sample_rate
+        total = max(len(self._buffer) // 2, int(t.timeline.now() * rate))
+        samples = np.zeros(total, dtype=np.int16)
+        written = np.frombuffer(bytes(self._buffer), dtype="<i2")
+        samples[: len(written)] = written
+        write_wav(t.output_path, Pcm(samples, rate))
+        logger.info(f"bot audio written to {t.output_path} ({total / rate:.2f}s)")
+
+
+class WavFileTransport(BaseTransport):
+    """Pipecat transport whose caller is a WAV file; see the module docstring.
+
+    The session ends once the input has played and the bot has been quiet for
+    ``linger_secs`` (or after ``max_tail_secs`` whatever happens), through the
+    ``on_finished`` event.
+    """
+
+    def __init__(
+        self,
+        input_path: str | Path,
+        output_path: str | Path | None = None,
+        *,
+        speed: float = 1.0,
+        linger_secs: float = 3.0,
+        max_tail_secs: float = 30.0,
+    ) -> None:
+        super().__init__(name="WavFileTransport")
+        self.input_path = Path(input_path)
+        self.output_path = Path(output_path) if output_path is not None else None
+        self.timeline = Timeline(speed)
+        self.linger_secs = linger_secs
+        self.max_tail_secs = max_tail_secs
+        self.input_done = asyncio.Event()
+        self.input_ended_at = 0.0
+        self.bot_speaking = False
+        self.bot_last_spoke = 0.0
+        self._finished = False
+        params = TransportParams(
+            audio_in_enabled=True,
+            audio_out_enabled=True,
+            audio_out_end_silence_secs=0,
+        )
+        self._input = WavInput(self, params)
+        self._output = WavOutput(self, params)
+        self._register_event_handler("on_finished")
+
+    def input(self) -> WavInput:
+        return self._input
+
+    def output(self) -> WavOutput:
+        return self._output
+
+    def finished(self) -> bool:
+        """Whether the caller has nothing more to say and the bot nothing more to answer."""
+        now = time.monotonic()
+        tail = (now - self.input_ended_at) * self.timeline.speed
+        if tail >= self.max_tail_secs:
+            return True
+        quiet_since = max(self.input_ended_at, self.bot_last_spoke)
+        return not self.bot_speaking and (now - quiet_since) * self.timeline.speed >= (
+            self.linger_secs
+        )
+
+    async def finish(self) -> None:
+        if not self._finished:
+            self._finished = True
+            await self._call_event_handler("on_finished")
+
+
+class WavFile(TransportProvider):
+    """The caller is ``input`` (a WAV file); the bot's voice goes to ``output`` (a WAV)."""
+
+    name: ClassVar[str] = "wav"
+
+    input: Path
+    output: Path | None = None
+    speed: float = Field(default=1.0, gt=0)
+    linger_secs: float = Field(default=3.0, ge=0)
+    max_tail_secs: float = Field(default=30.0, gt=0)
+
+    def check(self, ctx: BuildContext) -> None:
+        super().check(ctx)
+        try:
+            read_wav(self.input)
+        except AudioFileError as e:
+            raise ConfigError(f"WavFile input: {e}") from e
+
+    def on_client_gone(self, transport, worker, callback):  # type: ignore[no-untyped-def]
+        async def finished(_transport):  # type: ignore[no-untyped-def]
+            await callback()
+
+        transport.add_event_handler("on_finished", finished)
+
+    def build(self, ctx: BuildContext) -> WavFileTransport:
+        return WavFileTransport(
+            self.input,
+            self.output,
+            speed=self.speed,
+            linger_secs=self.linger_secs,
+            max_tail_secs=self.max_tail_secs,
+        )
