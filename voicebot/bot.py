@@ -9,14 +9,21 @@ so swapping a vendor is changing one argument.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from voicebot import registry
 from voicebot.env import load_env
-from voicebot.errors import ConfigError, DuplicateToolError
+from voicebot.errors import ConfigError, DuplicateToolError, from_validation_error
 from voicebot.providers.base import (
     BuildContext,
     LLMProvider,
@@ -27,6 +34,8 @@ from voicebot.providers.base import (
     TurnProvider,
     VADProvider,
 )
+from voicebot.providers.silero import SileroVAD
+from voicebot.providers.turn import SmartTurn
 from voicebot.tools.tool import Tool, as_tool
 
 if TYPE_CHECKING:
@@ -68,8 +77,8 @@ class Bot(BaseModel):
     llm: LLMProvider
     tts: TTSProvider
     transport: TransportProvider | None = None
-    vad: VADProvider = Field(default_factory=lambda: registry.resolve("vad", "silero"))  # type: ignore[arg-type]
-    turn: TurnProvider = Field(default_factory=lambda: registry.resolve("turn", "smart-turn"))  # type: ignore[arg-type]
+    vad: VADProvider = Field(default_factory=SileroVAD)
+    turn: TurnProvider = Field(default_factory=SmartTurn)
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     greeting: str | None = None
     tools: tuple[Tool, ...] = ()
@@ -78,6 +87,12 @@ class Bot(BaseModel):
     sample_rate_out: int = Field(default=24000, gt=0)
     allow_interruptions: bool = True
     idle_timeout_secs: float | None = 300.0
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as e:
+            raise from_validation_error("Bot", e) from None
 
     # ---- shape checks (at construction) ---------------------------------------------------
 
@@ -145,6 +160,7 @@ class Bot(BaseModel):
             audio_out_sample_rate=self.sample_rate_out,
             env=dict(env) if env is not None else load_env(),
             allow_interruptions=self.allow_interruptions,
+            system_prompt=self.system_prompt,
         )
 
     def stages(self, transport: TransportProvider | None = None) -> list[Provider]:
@@ -213,7 +229,7 @@ def make_processor(spec: ProcessorSpec) -> FrameProcessor:
 
     if isinstance(spec, FrameProcessor):
         return spec
-    made = spec() if isinstance(spec, type) or isinstance(spec, Callable) else spec  # type: ignore[arg-type]
+    made = spec()
     if not isinstance(made, FrameProcessor):
         raise ConfigError(f"{spec!r} made {made!r}, which is not a FrameProcessor")
     return made

@@ -97,8 +97,7 @@ def lookup(kind: Kind, name: str) -> type[Provider]:
         if reg.kind == kind and reg.name == name:
             return reg.load()
     raise UnknownProviderError(
-        f"unknown {kind} provider {name!r}; known {kind} providers: "
-        f"{', '.join(known_names(kind))}"
+        f"unknown {kind} provider {name!r}; known {kind} providers: {', '.join(known_names(kind))}"
     )
 
 

@@ -68,7 +68,9 @@ class Session:
         llm = bot.llm.build(ctx)
         tts = bot.tts.build(ctx)
 
-        messages: list[Any] = [{"role": "system", "content": bot.system_prompt}]
+        # The system prompt travels in the LLM's settings (ctx.system_prompt), as Pipecat 1.9+
+        # wants, so the context holds only the conversation.
+        messages: list[Any] = []
         if bot.tools:
             from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
 

@@ -115,10 +115,10 @@ class TurnLog(BaseObserver):
                 self._calls[frame.tool_call_id] = record
                 self._current().tool_calls.append(record)
         elif isinstance(frame, FunctionCallResultFrame):
-            record = self._calls.get(frame.tool_call_id)
-            if record is not None and not record.finished:
-                record.result = frame.result
-                record.finished = True
+            found = self._calls.get(frame.tool_call_id)
+            if found is not None and not found.finished:
+                found.result = frame.result
+                found.finished = True
 
     # ---- summaries -------------------------------------------------------------------------
 

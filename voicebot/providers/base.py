@@ -12,10 +12,15 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from voicebot.env import lookup
-from voicebot.errors import MissingAPIKeyError, MissingExtraError, SampleRateError
+from voicebot.errors import (
+    MissingAPIKeyError,
+    MissingExtraError,
+    SampleRateError,
+    from_validation_error,
+)
 
 if TYPE_CHECKING:
     from pipecat.audio.vad.vad_analyzer import VADAnalyzer
@@ -35,6 +40,7 @@ class BuildContext:
     audio_out_sample_rate: int = 24000
     env: Mapping[str, str] = field(default_factory=dict)
     allow_interruptions: bool = True
+    system_prompt: str | None = None
 
 
 class Provider(BaseModel):
@@ -57,7 +63,13 @@ class Provider(BaseModel):
     requires: ClassVar[tuple[str, ...]] = ()
     api_key_env: ClassVar[str | None] = None
 
-    # ---- checks, run by Bot.validate() before anything starts -------------------------------
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as e:
+            raise from_validation_error(type(self).__name__, e) from None
+
+    # ---- checks, run by Bot.check() before anything starts ---------------------------------
 
     def check(self, ctx: BuildContext) -> None:
         """Raise a ConfigError naming the fix if this provider cannot be built in ``ctx``."""
@@ -82,7 +94,9 @@ class Provider(BaseModel):
     def check_installed(cls) -> None:
         missing = cls.missing_modules()
         if missing:
-            hint = f'pip install "voicebot[{cls.extra}]"' if cls.extra else f"pip install {missing[0]}"
+            hint = (
+                f'pip install "voicebot[{cls.extra}]"' if cls.extra else f"pip install {missing[0]}"
+            )
             raise MissingExtraError(
                 f"{cls.__name__} needs {', '.join(missing)}, which is not installed: {hint}"
             )

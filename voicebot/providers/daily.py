@@ -57,8 +57,8 @@ class DailyRoom(TransportProvider):
         from pipecat.transports.daily.transport import DailyParams, DailyTransport
 
         token = self.token.get_secret_value() if self.token else ctx.env.get("DAILY_TOKEN")
-        api_key = self.api_key.get_secret_value() if self.api_key else ctx.env.get(
-            "DAILY_API_KEY", ""
+        api_key = (
+            self.api_key.get_secret_value() if self.api_key else ctx.env.get("DAILY_API_KEY", "")
         )
         return DailyTransport(
             self._room_url(ctx),

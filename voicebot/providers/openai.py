@@ -16,7 +16,8 @@ class OpenAILLM(LLMProvider):
     """OpenAI's streaming chat completions.
 
     With ``base_url`` (e.g. ``http://127.0.0.1:11434/v1`` for Ollama, a llama.cpp or vLLM
-    server) it talks to that server instead, and a key becomes optional.
+    server) it talks to that server instead; a key becomes optional and only an explicit
+    ``api_key=`` is sent there (``OPENAI_API_KEY`` never leaves for another host).
     """
 
     name: ClassVar[str] = "openai"
@@ -41,11 +42,11 @@ class OpenAILLM(LLMProvider):
         if self.base_url is None:
             key = self.resolve_api_key(ctx)
         else:
-            key = self.api_key.get_secret_value() if self.api_key else ctx.env.get(
-                "OPENAI_API_KEY"
-            ) or NO_KEY
+            # Only an explicit key goes to another server: OPENAI_API_KEY is OpenAI's.
+            key = self.api_key.get_secret_value() if self.api_key else NO_KEY
         settings = OpenAILLMService.Settings(
             model=self.model,
+            system_instruction=ctx.system_prompt,
             **settings_kwargs(temperature=self.temperature, max_completion_tokens=self.max_tokens),
         )
         return OpenAILLMService(api_key=key, base_url=self.base_url, settings=settings)

@@ -53,7 +53,8 @@ class ScriptedLLMService(LLMService):
     """Pipecat LLM service answering each inference with the next scripted reply.
 
     After the script runs out it answers ``fallback``, where ``{user}`` is the last user
-    message. Every context it was asked about is kept in ``requests`` for assertions.
+    message. Every context it was asked about is kept in ``requests`` for assertions, with
+    the system instruction first, as a chat-completions server would receive it.
     """
 
     def __init__(
@@ -63,11 +64,12 @@ class ScriptedLLMService(LLMService):
         ttft_secs: float = 0.2,
         tokens_per_sec: float = 50.0,
         fallback: str = "You said: {user}",
+        system_instruction: str | None = None,
     ) -> None:
         super().__init__(
             settings=LLMSettings(
                 model="scripted",
-                system_instruction=None,
+                system_instruction=system_instruction,
                 temperature=None,
                 max_tokens=None,
                 top_p=None,
@@ -115,7 +117,13 @@ class ScriptedLLMService(LLMService):
         return self._fallback.format(user=user if isinstance(user, str) else "")
 
     async def _respond(self, context: LLMContext) -> None:
-        self.requests.append(copy.deepcopy(list(context.get_messages())))
+        messages: list[dict[str, Any]] = [
+            dict(m) for m in copy.deepcopy(list(context.get_messages())) if isinstance(m, dict)
+        ]
+        system = self._settings.system_instruction
+        if isinstance(system, str) and system:
+            messages.insert(0, {"role": "system", "content": system})
+        self.requests.append(messages)
         reply = self._next_reply(context)
         await self.start_ttfb_metrics()
         await asyncio.sleep(self._ttft)
@@ -165,4 +173,5 @@ class FakeLLM(LLMProvider):
             ttft_secs=self.ttft_secs,
             tokens_per_sec=self.tokens_per_sec,
             fallback=self.fallback,
+            system_instruction=ctx.system_prompt,
         )

@@ -33,7 +33,9 @@ class ScriptedSTTService(STTService):
     def __init__(
         self, transcripts: Sequence[str], *, latency_secs: float = 0.1, interim: bool = False
     ) -> None:
-        super().__init__(settings=STTSettings(model="scripted", language=None), ttfs_p99_latency=latency_secs)
+        super().__init__(
+            settings=STTSettings(model="scripted", language=None), ttfs_p99_latency=latency_secs
+        )
         self._script = list(transcripts)
         self._latency = latency_secs
         self._interim = interim
@@ -68,9 +70,7 @@ class ScriptedSTTService(STTService):
 
     async def _emit(self, text: str) -> None:
         await asyncio.sleep(self._latency)
-        await self.push_frame(
-            TranscriptionFrame(text, "", time_now_iso8601(), finalized=True)
-        )
+        await self.push_frame(TranscriptionFrame(text, "", time_now_iso8601(), finalized=True))
 
 
 class FakeSTT(STTProvider):

@@ -78,7 +78,9 @@ class Conversation:
             if t.user_text:
                 out.append(f"user: {t.user_text}")
             for c in t.tool_calls:
-                out.append(f"  tool {c.name}({json.dumps(c.arguments, default=str)}) -> {c.result!r}")
+                out.append(
+                    f"  tool {c.name}({json.dumps(c.arguments, default=str)}) -> {c.result!r}"
+                )
             if t.bot_text:
                 out.append(f"bot:  {t.bot_text}{' [interrupted]' if t.interrupted else ''}")
         out.append("")
@@ -112,7 +114,9 @@ def caller_latencies(caller: list[Segment], bot: list[Segment]) -> list[float | 
     return result
 
 
-def attach_caller_timings(turns: list[TurnRecord], caller: list[Segment], bot: list[Segment]) -> None:
+def attach_caller_timings(
+    turns: list[TurnRecord], caller: list[Segment], bot: list[Segment]
+) -> None:
     """Give each user turn its caller-side latency, when utterances and turns pair up."""
     user_turns = [t for t in turns if t.user_text]
     if len(user_turns) != len(caller):
@@ -123,7 +127,7 @@ def attach_caller_timings(turns: list[TurnRecord], caller: list[Segment], bot: l
             "turns; caller-side timings are left out"
         )
         return
-    for turn, latency in zip(user_turns, caller_latencies(caller, bot)):
+    for turn, latency in zip(user_turns, caller_latencies(caller, bot), strict=True):
         turn.caller_voice_to_voice_secs = latency
 
 
@@ -147,8 +151,11 @@ async def run_conversation(
     transport = WavFile(input=input_path, output=output_path, speed=speed, linger_secs=linger_secs)
     session = bot.session(transport=transport, env=env)
     await session.run()
-    caller = speech_segments(read_wav(input_path), threshold=speech_threshold)
-    bot_segments = speech_segments(read_wav(output_path), threshold=speech_threshold, min_gap_secs=0.6)
+    # 5 ms windows: the files are read to within 5 ms of where speech starts and ends.
+    caller = speech_segments(read_wav(input_path), threshold=speech_threshold, window_secs=0.005)
+    bot_segments = speech_segments(
+        read_wav(output_path), threshold=speech_threshold, window_secs=0.005, min_gap_secs=0.6
+    )
     scale = 1.0 / speed
     caller = [Segment(s.start * scale, s.end * scale) for s in caller]
     bot_segments = [Segment(s.start * scale, s.end * scale) for s in bot_segments]

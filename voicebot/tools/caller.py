@@ -21,8 +21,10 @@ def _handler(tool: Tool) -> Any:
         except ToolArgumentsError as e:
             logger.warning(f"tool {tool.name}: model sent invalid arguments: {e}")
             await params.result_callback(
-                {"error": f"invalid arguments for {tool.name}: {e}; call it again with "
-                 "arguments that match its schema"}
+                {
+                    "error": f"invalid arguments for {tool.name}: {e}; call it again with "
+                    "arguments that match its schema"
+                }
             )
             return
         except Exception as e:

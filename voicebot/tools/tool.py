@@ -91,10 +91,13 @@ def _arguments_model(fn: Callable[..., Any], name: str) -> type[BaseModel]:
     fields: dict[str, Any] = {}
     for pname, param in inspect.signature(fn).parameters.items():
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-            raise ToolDefinitionError(f"tool {name!r}: *args/**kwargs cannot be described to an LLM")
+            raise ToolDefinitionError(
+                f"tool {name!r}: *args/**kwargs cannot be described to an LLM"
+            )
         if pname not in hints:
             raise ToolDefinitionError(
-                f"tool {name!r}: parameter {pname!r} needs a type hint so the LLM knows what to pass"
+                f"tool {name!r}: parameter {pname!r} needs a type hint so the LLM knows "
+                "what to pass"
             )
         default = ... if param.default is inspect.Parameter.empty else param.default
         fields[pname] = (hints[pname], default)

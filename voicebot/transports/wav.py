@@ -108,6 +108,10 @@ class WavInput(BaseInputTransport):
         t.timeline.start()
         k = 0
         while True:
+            # A microphone hands over a frame once it has been spoken: frame k at (k+1)*20 ms.
+            delay = t.timeline.wall_at((k + 1) * FRAME_SECS) - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
             chunk = data[k * step * 2 : (k + 1) * step * 2]
             if len(chunk) < step * 2:
                 if not t.input_done.is_set():
@@ -122,9 +126,6 @@ class WavInput(BaseInputTransport):
                 InputAudioRawFrame(audio=chunk, sample_rate=rate, num_channels=1)
             )
             k += 1
-            delay = t.timeline.wall_at(k * FRAME_SECS) - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
 
 
 class WavOutput(BaseOutputTransport):
@@ -156,7 +157,7 @@ class WavOutput(BaseOutputTransport):
         if frame.sample_rate != rate:  # the base class resamples; guard against surprises
             logger.warning(f"{self}: got {frame.sample_rate} Hz audio, expected {rate} Hz")
         pos = max(self._cursor, t.timeline.now())
-        gap = int(round((pos - self._cursor) * rate))
+        gap = round((pos - self._cursor) * rate)
         if gap > 0:
             self._buffer += b"\x00" * (gap * 2)
         self._buffer += audio
