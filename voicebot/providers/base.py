@@ -249,8 +249,15 @@ class TTSProvider(ServiceProvider):
         _require_rate(self, "output", getattr(self, "sample_rate", None), ctx.audio_out_sample_rate)
 
 
-def secret(value: SecretStr | None) -> str | None:
-    return value.get_secret_value() if value is not None else None
+def vendor_language(code: str) -> Any:
+    """Pipecat's ``Language`` for a code it knows, else the code itself: vendors accept codes
+    Pipecat has no enum for (Deepgram's ``"multi"``), and Pipecat passes strings through."""
+    from pipecat.transcriptions.language import Language
+
+    try:
+        return Language(code)
+    except ValueError:
+        return code
 
 
 def settings_kwargs(**values: Any) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from pydantic import SecretStr
 
-from voicebot.providers.base import BuildContext, TTSProvider
+from voicebot.providers.base import BuildContext, TTSProvider, vendor_language
 
 #: A stock Cartesia voice ("Katie"), so the provider works without choosing one.
 DEFAULT_VOICE = "f786b574-daa5-4673-aa0c-cbe3e8534c02"
@@ -32,13 +32,12 @@ class CartesiaTTS(TTSProvider):
 
     def build(self, ctx: BuildContext):  # type: ignore[no-untyped-def]
         from pipecat.services.cartesia.tts import CartesiaTTSService
-        from pipecat.transcriptions.language import Language
 
         return CartesiaTTSService(
             api_key=self.resolve_api_key(ctx),
             url=self.url,
             sample_rate=self.sample_rate,
             settings=CartesiaTTSService.Settings(
-                voice=self.voice, model=self.model, language=Language(self.language)
+                voice=self.voice, model=self.model, language=vendor_language(self.language)
             ),
         )

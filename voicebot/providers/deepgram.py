@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from pydantic import SecretStr
 
-from voicebot.providers.base import BuildContext, STTProvider, settings_kwargs
+from voicebot.providers.base import BuildContext, STTProvider, settings_kwargs, vendor_language
 
 
 class DeepgramSTT(STTProvider):
@@ -33,11 +33,10 @@ class DeepgramSTT(STTProvider):
 
     def build(self, ctx: BuildContext):  # type: ignore[no-untyped-def]
         from pipecat.services.deepgram.stt import DeepgramSTTService
-        from pipecat.transcriptions.language import Language
 
         settings = DeepgramSTTService.Settings(
             model=self.model,
-            language=Language(self.language),
+            language=vendor_language(self.language),
             interim_results=self.interim_results,
             **settings_kwargs(
                 smart_format=self.smart_format,
