@@ -283,3 +283,15 @@ def test_vad_and_turn_detection_swap_by_one_argument(vad, turn, caller_wav):  # 
     }[turn]
     assert type(params.vad_analyzer).__name__ == expected_vad
     assert [type(s).__name__ for s in params.user_turn_strategies.stop] == [expected_stop]
+
+
+def test_the_transport_swaps_by_one_argument(caller_wav):  # type: ignore[no-untyped-def]
+    from voicebot import DailyRoom, WavFile
+
+    base = Bot(stt="fake", llm="fake", tts="fake", vad="energy", turn="silence")
+    room = base.with_transport(DailyRoom(room_url="https://example.daily.co/test")).session(env={})
+    wav = base.with_transport(WavFile(input=caller_wav([(0.2, 0.5)]))).session(env={})
+    assert type(room.transport).__name__ == "DailyTransport"
+    assert type(wav.transport).__name__ == "WavFileTransport"
+    assert room.pipeline.processors[0] is room.transport.input()
+    assert wav.pipeline.processors[0] is wav.transport.input()
