@@ -34,6 +34,7 @@ from voicebot.providers.base import (
     TurnProvider,
     VADProvider,
 )
+from voicebot.providers.local import LlamaLLM, PiperTTS, WhisperSTT
 from voicebot.providers.silero import SileroVAD
 from voicebot.providers.turn import SmartTurn
 from voicebot.tools.tool import Tool, as_tool
@@ -66,6 +67,9 @@ DEFAULT_SYSTEM_PROMPT = (
 class Bot(BaseModel):
     """A voice bot: transport → VAD/turn → STT → context → LLM (+ tools) → TTS → transport.
 
+    With no vendor arguments it is the offline bot: Whisper, a small llama.cpp model and a
+    Piper voice, all from PyPI packages (``voicebot[local]``), no keys, no network.
+
     Construction checks the spec's shape (known providers, unique tools, valid insertion
     points); ``check()`` — run automatically before a session starts — checks it against
     the machine (extras installed, API keys present, sample rates agreeing).
@@ -73,9 +77,9 @@ class Bot(BaseModel):
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, frozen=True)
 
-    stt: STTProvider
-    llm: LLMProvider
-    tts: TTSProvider
+    stt: STTProvider = Field(default_factory=WhisperSTT)
+    llm: LLMProvider = Field(default_factory=LlamaLLM)
+    tts: TTSProvider = Field(default_factory=PiperTTS)
     transport: TransportProvider | None = None
     vad: VADProvider = Field(default_factory=SileroVAD)
     turn: TurnProvider = Field(default_factory=SmartTurn)
@@ -206,8 +210,20 @@ class Bot(BaseModel):
         assert chosen is not None
         return Session.build(self, chosen, ctx)
 
+    async def prepare(self, *, transport: TransportProvider | None = None) -> None:
+        """Load every stage's models (once per process) in a worker thread, so the event
+        loop keeps serving other sessions while a first one starts."""
+
+        def prepare_all() -> None:
+            for provider in self.stages(transport):
+                provider.prepare()
+
+        await asyncio.to_thread(prepare_all)
+
     async def arun(self, *, handle_sigint: bool = False) -> Session:
         """Run one session to its end; returns it for its transcript and timings."""
+        self.check()
+        await self.prepare()
         session = self.session()
         await session.run(handle_sigint=handle_sigint)
         return session

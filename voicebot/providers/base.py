@@ -77,6 +77,11 @@ class Provider(BaseModel):
         if self.api_key_env is not None:
             self.resolve_api_key(ctx)
 
+    def prepare(self) -> None:
+        """Load what is slow to load (local models), once per process; may block.
+
+        ``Bot.prepare()`` runs it in a worker thread before a session starts."""
+
     @classmethod
     def missing_modules(cls) -> list[str]:
         """The modules of ``requires`` that cannot be imported here."""

@@ -149,6 +149,8 @@ async def run_conversation(
         else Path(tempfile.mkdtemp(prefix="voicebot-")) / "bot.wav"
     )
     transport = WavFile(input=input_path, output=output_path, speed=speed, linger_secs=linger_secs)
+    bot.check(env, transport=transport)
+    await bot.prepare(transport=transport)
     session = bot.session(transport=transport, env=env)
     await session.run()
     # 5 ms windows: the files are read to within 5 ms of where speech starts and ends.

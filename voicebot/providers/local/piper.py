@@ -1,0 +1,115 @@
+"""Offline TTS: a Piper voice (ONNX) on the CPU, from a bundled voice package.
+
+The voice loads once per process (Pipecat's ``PiperTTSService`` loads it per service, and
+downloads it if missing); its ONNX session gets a fixed thread count so it does not fight
+the LLM for both cores while they stream side by side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncGenerator, AsyncIterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+from loguru import logger
+from pipecat.frames.frames import ErrorFrame, Frame
+from pipecat.services.settings import TTSSettings
+from pipecat.services.tts_service import TTSService
+from pydantic import Field
+
+from voicebot.errors import ConfigError
+from voicebot.providers.base import BuildContext, TTSProvider
+from voicebot.providers.local.models import load_once, piper_voice_dir
+
+DEFAULT_VOICE = "en_US-joe-medium"
+
+
+def load_piper_voice(model: Path, *, threads: int) -> Any:
+    import onnxruntime
+    from piper import PiperVoice
+    from piper.config import PiperConfig
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    config = json.loads(Path(f"{model}.json").read_text(encoding="utf-8"))
+    return PiperVoice(
+        config=PiperConfig.from_dict(config),
+        session=onnxruntime.InferenceSession(
+            str(model), sess_options=options, providers=["CPUExecutionProvider"]
+        ),
+    )
+
+
+class LocalPiperTTSService(TTSService):
+    """Pipecat TTS service: each sentence is synthesized by Piper in a worker thread."""
+
+    def __init__(self, voice: Any, *, voice_name: str, **kwargs: Any) -> None:
+        super().__init__(
+            push_start_frame=True,
+            push_stop_frames=True,
+            settings=TTSSettings(model="piper", voice=voice_name, language="en"),
+            **kwargs,
+        )
+        self._voice = voice
+
+    def can_generate_metrics(self) -> bool:
+        return True
+
+    async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame, None]:
+        voice = self._voice
+
+        async def chunks() -> AsyncIterator[bytes]:
+            iterator = iter(voice.synthesize(text))
+            while (chunk := await asyncio.to_thread(next, iterator, None)) is not None:
+                yield chunk.audio_int16_bytes
+
+        try:
+            await self.start_tts_usage_metrics(text)
+            async for frame in self._stream_audio_frames_from_iterator(
+                chunks(), in_sample_rate=voice.config.sample_rate, context_id=context_id
+            ):
+                await self.stop_ttfb_metrics()
+                yield frame
+        except Exception as e:  # one bad sentence must not end the call
+            logger.opt(exception=e).error(f"{self}: synthesis failed for {text!r}: {e}")
+            yield ErrorFrame(f"speech synthesis failed: {e}")
+        finally:
+            await self.stop_ttfb_metrics()
+
+
+class PiperTTS(TTSProvider):
+    """Offline Piper voice (en_US-joe-medium, 22.05 kHz); ``model`` for any Piper .onnx
+    voice (its .onnx.json beside it)."""
+
+    name: ClassVar[str] = "piper"
+    extra: ClassVar[str | None] = "local"
+    requires: ClassVar[tuple[str, ...]] = ("piper", "onnxruntime")
+
+    model: Path | None = None
+    threads: int = Field(default=1, ge=1)
+
+    def _model_path(self) -> Path:
+        return self.model or piper_voice_dir() / f"{DEFAULT_VOICE}.onnx"
+
+    def check(self, ctx: BuildContext) -> None:
+        super().check(ctx)
+        path = self._model_path()
+        if not path.is_file() or not Path(f"{path}.json").is_file():
+            raise ConfigError(f"PiperTTS(model={path}): needs {path.name} and {path.name}.json")
+
+    def voice(self) -> Any:
+        path = self._model_path()
+        return load_once(
+            f"piper:{path}:{self.threads}",
+            f"Piper voice {path.stem}",
+            lambda: load_piper_voice(path, threads=self.threads),
+        )
+
+    def prepare(self) -> None:
+        self.voice()
+
+    def build(self, ctx: BuildContext) -> LocalPiperTTSService:
+        return LocalPiperTTSService(self.voice(), voice_name=self._model_path().stem)
