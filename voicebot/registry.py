@@ -29,6 +29,7 @@ _BUILTIN: dict[tuple[Kind, str], str] = {
     ("vad", "energy"): "voicebot.providers.energy:EnergyVAD",
     ("turn", "smart-turn"): "voicebot.providers.turn:SmartTurn",
     ("turn", "silence"): "voicebot.providers.turn:SilenceTurn",
+    ("turn", "punctuation"): "voicebot.providers.turn:PunctuationTurn",
     ("stt", "local"): "voicebot.providers.local.whisper:WhisperSTT",
     ("stt", "whisper"): "voicebot.providers.local.whisper:WhisperSTT",
     ("stt", "deepgram"): "voicebot.providers.deepgram:DeepgramSTT",

@@ -47,3 +47,24 @@ class SilenceTurn(TurnProvider):
             start=self.start_strategies(ctx),
             stop=[SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=self.silence_secs)],
         )
+
+
+class PunctuationTurn(TurnProvider):
+    """The turn ends as soon as the transcript after a pause ends a sentence (``.``, ``?``,
+    ``!``); otherwise after ``silence_secs``. STT models that punctuate (Whisper, Deepgram)
+    mark a trailing comma or no mark at all on a half-said thought, so a pause mid-sentence
+    waits while a finished question is answered at once. No model call: costs nothing."""
+
+    name: ClassVar[str] = "punctuation"
+
+    silence_secs: float = 0.8
+
+    def build(self, ctx: BuildContext):  # type: ignore[no-untyped-def]
+        from pipecat.turns.user_turn_strategies import UserTurnStrategies
+
+        from voicebot.providers.turn_strategies import PunctuationUserTurnStopStrategy
+
+        return UserTurnStrategies(
+            start=self.start_strategies(ctx),
+            stop=[PunctuationUserTurnStopStrategy(user_speech_timeout=self.silence_secs)],
+        )

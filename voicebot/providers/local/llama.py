@@ -39,7 +39,11 @@ class LoadedLlama:
     def __init__(self, path: Path, *, n_ctx: int, threads: int) -> None:
         from llama_cpp import Llama
 
-        self.llama = Llama(str(path), n_ctx=n_ctx, n_threads=threads, verbose=False)
+        # Generation on one thread (the TTS streams beside it); the prompt, which sits on the
+        # critical path before the first token, on both cores.
+        self.llama = Llama(
+            str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=2, verbose=False
+        )
         self.lock = threading.Lock()
         self.path = path
 

@@ -22,6 +22,7 @@ from pydantic import Field
 from voicebot.errors import ConfigError
 from voicebot.providers.base import BuildContext, TTSProvider
 from voicebot.providers.local.models import load_once, piper_voice_dir
+from voicebot.text import ClauseTextAggregator
 
 DEFAULT_VOICE = "en_US-joe-medium"
 
@@ -54,6 +55,8 @@ class LocalPiperTTSService(TTSService):
             **kwargs,
         )
         self._voice = voice
+        # Clauses, not sentences: the voice starts after a few words (see voicebot.text).
+        self._text_aggregator = ClauseTextAggregator()
 
     def can_generate_metrics(self) -> bool:
         return True

@@ -1,0 +1,75 @@
+"""Cut the LLM's streamed text at clauses, not sentences, so speech starts sooner.
+
+Pipecat's default aggregator waits for a whole sentence before the TTS starts; with a local
+LLM at ~40 tokens/s a 15-word sentence is ~0.4 s of waiting. Cutting at the first clause
+("Sure," / "The library opens at nine,") lets the TTS start after a few words, while later
+pieces stay longer so the voice does not sound choppy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from pipecat.utils.text.base_text_aggregator import Aggregation, BaseTextAggregator, TextType
+
+SENTENCE_END = ".!?"
+CLAUSE_END = ",;:"
+
+
+class ClauseTextAggregator(BaseTextAggregator):
+    """Emits text at a sentence end, or at a clause mark once enough words have gathered.
+
+    ``first_min_words`` applies to the first piece of a response (speed matters most),
+    ``min_words`` to the rest; ``max_words`` cuts at a word boundary when the model runs on
+    without punctuation. A mark only counts once the next character shows the word ended
+    (so "9.30" and "e.g." are not cut).
+    """
+
+    def __init__(self, *, first_min_words: int = 2, min_words: int = 5, max_words: int = 16):
+        super().__init__(aggregation_type=TextType.SENTENCE)
+        self._first_min_words = first_min_words
+        self._min_words = min_words
+        self._max_words = max_words
+        self._text = ""
+        self._emitted = 0
+
+    @property
+    def text(self) -> Aggregation:
+        return Aggregation(text=self._text.strip(" "), type=TextType.SENTENCE)
+
+    def _ready(self, end: int) -> bool:
+        words = len(self._text[:end].split())
+        needed = self._first_min_words if self._emitted == 0 else self._min_words
+        mark = self._text[end - 1]
+        if mark in SENTENCE_END:
+            return words >= 1
+        return mark in CLAUSE_END and words >= needed
+
+    async def aggregate(self, text: str) -> AsyncIterator[Aggregation]:
+        for char in text:
+            self._text += char
+            # A boundary is confirmed by whitespace after the mark.
+            if char.isspace() and len(self._text) >= 2:
+                end = len(self._text) - 1
+                at_mark = self._text[end - 1] in SENTENCE_END + CLAUSE_END
+                too_long = len(self._text.split()) >= self._max_words
+                if (at_mark and self._ready(end)) or too_long:
+                    yield self._cut(end)
+
+    def _cut(self, end: int) -> Aggregation:
+        piece, self._text = self._text[:end].strip(), self._text[end:].lstrip()
+        self._emitted += 1
+        return Aggregation(text=piece, type=TextType.SENTENCE)
+
+    async def flush(self) -> Aggregation | None:
+        piece = self._text.strip()
+        self._text = ""
+        self._emitted = 0
+        return Aggregation(text=piece, type=TextType.SENTENCE) if piece else None
+
+    async def handle_interruption(self) -> None:
+        await self.reset()
+
+    async def reset(self) -> None:
+        self._text = ""
+        self._emitted = 0
