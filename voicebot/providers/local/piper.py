@@ -56,7 +56,7 @@ class LocalPiperTTSService(TTSService):
         )
         self._voice = voice
         # Clauses, not sentences: the voice starts after a few words (see voicebot.text).
-        self._text_aggregator = ClauseTextAggregator()
+        self._text_aggregator = ClauseTextAggregator()  # type: ignore[assignment]
 
     def can_generate_metrics(self) -> bool:
         return True
