@@ -12,6 +12,7 @@ Every stage is one import away from here::
     SileroVAD, EnergyVAD      voice activity detection      voicebot/providers/{silero,energy}.py
     SmartTurn, SilenceTurn    end-of-turn detection         voicebot/providers/turn.py
     tool, Tool                tools the LLM calls           voicebot/tools/
+    ToolCaller                runs tools, speaks for them   voicebot/tools/caller.py
     TurnRecord                per-turn transcript, timings  voicebot/metrics/turns.py
     registry                  names -> providers, plugins   voicebot/registry.py
     voicebot.testing          fakes, recorded-caller runner voicebot/testing/
@@ -47,7 +48,7 @@ from voicebot.providers.openai import OpenAILLM
 from voicebot.providers.silero import SileroVAD
 from voicebot.providers.turn import SilenceTurn, SmartTurn
 from voicebot.session import Session
-from voicebot.tools import Tool, tool
+from voicebot.tools import Tool, ToolCaller, tool
 from voicebot.transports.wav import WavFile
 
 __version__ = "0.1.0"
@@ -74,6 +75,7 @@ __all__ = [
     "SmartTurn",
     "TTSProvider",
     "Tool",
+    "ToolCaller",
     "ToolDefinitionError",
     "TransportProvider",
     "TurnProvider",

@@ -71,13 +71,14 @@ class Session:
         # The system prompt travels in the LLM's settings (ctx.system_prompt), as Pipecat 1.9+
         # wants, so the context holds only the conversation.
         messages: list[Any] = []
+        tool_caller: list[FrameProcessor] = []  # the ToolCaller stage, when there are tools
         if bot.tools:
             from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
 
             context = LLMContext(
                 messages, tools=ToolsSchema([t.to_function_schema() for t in bot.tools])
             )
-            register_tools(llm, bot.tools)
+            tool_caller.append(register_tools(llm, bot.tools))
         else:
             context = LLMContext(messages)
 
@@ -101,6 +102,7 @@ class Session:
                 user_aggregator,
                 *extra("before_llm"),
                 llm,
+                *tool_caller,
                 *extra("before_tts"),
                 tts,
                 *extra("after_tts"),

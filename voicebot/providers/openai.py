@@ -1,12 +1,22 @@
-"""OpenAI chat completions, or any OpenAI-compatible server, through ``OpenAILLMService``."""
+"""OpenAI chat completions, or any OpenAI-compatible server, through ``OpenAILLMService``.
+
+The service built is Pipecat's ``OpenAILLMService`` with one fix (see
+``voicebot_openai_service``): a tool call whose arguments are not valid JSON is answered
+with an error the model reads, where Pipecat drops the call without a word.
+"""
 
 from __future__ import annotations
 
-from typing import ClassVar
+import functools
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
+from loguru import logger
 from pydantic import SecretStr
 
 from voicebot.providers.base import BuildContext, LLMProvider, settings_kwargs
+from voicebot.tools.tool import parse_arguments
 
 #: Sent when a compatible local server needs no key; the OpenAI client refuses an empty one.
 NO_KEY = "sk-no-key-required"
@@ -37,7 +47,7 @@ class OpenAILLM(LLMProvider):
             self.resolve_api_key(ctx)
 
     def build(self, ctx: BuildContext):  # type: ignore[no-untyped-def]
-        from pipecat.services.openai.llm import OpenAILLMService
+        OpenAILLMService = voicebot_openai_service()
 
         if self.base_url is None:
             key = self.resolve_api_key(ctx)
@@ -50,3 +60,116 @@ class OpenAILLM(LLMProvider):
             **settings_kwargs(temperature=self.temperature, max_completion_tokens=self.max_tokens),
         )
         return OpenAILLMService(api_key=key, base_url=self.base_url, settings=settings)
+
+
+# ---- tool calls with arguments that are not JSON ---------------------------------------------
+
+
+@dataclass
+class _StreamedCall:
+    tool_call_id: str
+    name: str
+    arguments: str
+
+
+class _RecordingStream:
+    """Passes a chat-completions stream through unchanged, noting each tool call in it the
+    way Pipecat's ``_process_context`` assembles them (by index, the first tool-call delta
+    of each chunk)."""
+
+    def __init__(self, stream: Any, calls: list[_StreamedCall]) -> None:
+        self._stream = stream
+        self._calls = calls
+        self._index: int | None = None
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Any]:
+        chunks = self._stream.__aiter__()
+        try:
+            async for chunk in chunks:
+                self._note(chunk)
+                yield chunk
+        finally:
+            if hasattr(chunks, "aclose"):
+                await chunks.aclose()
+
+    def _note(self, chunk: Any) -> None:
+        choices = getattr(chunk, "choices", None)
+        delta = choices[0].delta if choices else None
+        if not delta or not delta.tool_calls:
+            return
+        piece = delta.tool_calls[0]
+        if not self._calls or piece.index != self._index:
+            self._calls.append(_StreamedCall("", "", ""))
+            self._index = piece.index
+        call = self._calls[-1]
+        if piece.function and piece.function.name:
+            call.name += piece.function.name
+            call.tool_call_id = piece.id or call.tool_call_id
+        if piece.function and piece.function.arguments:
+            call.arguments += piece.function.arguments
+
+    async def close(self) -> None:
+        close = getattr(self._stream, "close", None) or getattr(self._stream, "aclose", None)
+        if close is not None:
+            await close()
+
+
+@functools.cache
+def voicebot_openai_service() -> Any:
+    """Pipecat's ``OpenAILLMService`` with malformed tool-call arguments passed on.
+
+    Pipecat parses each streamed tool call's arguments with ``json.loads`` and, when that
+    fails, logs a warning and drops the call (``services/openai/base_llm.py``): the model
+    is never told, and the caller hears nothing. Here the stream is watched as it goes by,
+    and each call Pipecat dropped is put back, with arguments
+    ``{UNPARSED_ARGUMENTS: "<what the model sent>"}``, before the calls run. The tool's
+    handler then answers with an error naming the problem, and the model tries again.
+
+    The class keeps Pipecat's name: it is that service, with this one difference.
+    """
+    from pipecat.frames.frames import FunctionCallFromLLM
+    from pipecat.services.openai.llm import OpenAILLMService as PipecatOpenAILLMService
+
+    class OpenAILLMService(PipecatOpenAILLMService):  # type: ignore[misc, valid-type]
+        __doc__ = voicebot_openai_service.__doc__
+
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self._streamed_calls: list[_StreamedCall] = []
+            self._streamed_context: Any = None
+
+        async def get_chat_completions(self, context: Any) -> Any:
+            stream = await super().get_chat_completions(context)
+            self._streamed_calls = []
+            self._streamed_context = context
+            return _RecordingStream(stream, self._streamed_calls)
+
+        async def run_function_calls(self, function_calls: Sequence[Any]) -> None:
+            streamed, self._streamed_calls = self._streamed_calls, []
+            given = {c.tool_call_id: c for c in function_calls}
+            restored: list[Any] = []
+            for call in streamed:
+                if not call.name:
+                    continue
+                if call.tool_call_id in given:
+                    restored.append(given.pop(call.tool_call_id))
+                    continue
+                logger.warning(
+                    f"{self}: {call.name} called with arguments that are not JSON; answering "
+                    f"the model with an error: {call.arguments!r}"
+                )
+                restored.append(
+                    FunctionCallFromLLM(
+                        function_name=call.name,
+                        tool_call_id=call.tool_call_id,
+                        arguments=parse_arguments(call.arguments),
+                        context=self._streamed_context,
+                    )
+                )
+            restored.extend(given.values())  # anything not seen in the stream, as given
+            await super().run_function_calls(restored)
+
+    return OpenAILLMService

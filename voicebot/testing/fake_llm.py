@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import itertools
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,12 +25,15 @@ from pipecat.services.settings import LLMSettings
 from pydantic import Field
 
 from voicebot.providers.base import BuildContext, LLMProvider
+from voicebot.tools.tool import UNPARSED_ARGUMENTS, parse_arguments
 
 
 @dataclass(frozen=True)
 class ToolCall:
     """One call the fake model makes; ``arguments`` as a dict, or a raw string to send the
-    model's exact (possibly malformed) JSON."""
+    model's exact (possibly malformed) JSON. Malformed JSON reaches the tool as voicebot's
+    ``OpenAILLMService`` passes it on (see ``voicebot.tools.tool.parse_arguments``), and the
+    model is answered with an error."""
 
     name: str
     arguments: dict[str, Any] | str = field(default_factory=dict)
@@ -139,12 +141,11 @@ class ScriptedLLMService(LLMService):
         for call in calls:
             args: Any = call.arguments
             if isinstance(args, str):
-                try:
-                    args = json.loads(args)
-                except json.JSONDecodeError:
-                    # What OpenAILLMService does with unparseable arguments, mirrored.
-                    logger.warning(f"{self}: failed to parse function call arguments: {args}")
-                    continue
+                # As voicebot's OpenAILLMService reads them: text that is not JSON still
+                # reaches the tool, which answers the model with an error it can read.
+                args = parse_arguments(args)
+                if isinstance(args, dict) and UNPARSED_ARGUMENTS in args:
+                    logger.warning(f"{self}: {call.name} arguments are not JSON: {call.arguments}")
             from_llm.append(
                 FunctionCallFromLLM(
                     context=context,

@@ -3,24 +3,75 @@
 The JSON schema comes from the type hints (through pydantic) and the description from the
 docstring, so the function stays the single source of truth. Arguments from the model are
 validated before the function runs; bad ones go back to the model as an error it can read.
+
+How a call runs is part of the tool too: whether the model waits for it (``policy``), what
+the bot says meanwhile (``ack``, ``filler``, ``apology``), how long it may take
+(``timeout_secs``) and whether a failed call is tried again (``retries``, only for
+``idempotent`` tools). ``voicebot.tools.caller`` carries these out.
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, get_type_hints, overload
+from typing import Any, Literal, get_type_hints, overload
 
 from pydantic import BaseModel, ValidationError, create_model
 
 from voicebot.errors import ToolDefinitionError
 
+#: ``"blocking"``: the model waits for the result before it answers. ``"background"``: the
+#: call runs while the conversation goes on; its result is spoken when it arrives.
+Policy = Literal["blocking", "background"]
+POLICIES: tuple[str, ...] = ("blocking", "background")
+
+DEFAULT_FILLER = "One moment."
+DEFAULT_FILLER_AFTER_SECS = 0.7
+DEFAULT_APOLOGY = "Sorry, that didn't work."
+
+#: The key under which tool-call arguments that were not valid JSON reach a handler
+#: (``{UNPARSED_ARGUMENTS: "<what the model sent>"}``), so the call is answered with an
+#: error the model can read instead of disappearing.
+UNPARSED_ARGUMENTS = "__unparsed_arguments__"
+
+
+def parse_arguments(raw: str) -> Any:
+    """A tool call's arguments as the model streamed them, decoded from JSON.
+
+    Empty text is ``{}`` (as Pipecat reads it); text that is not JSON comes back as
+    ``{UNPARSED_ARGUMENTS: raw}``, which ``Tool.validate_arguments`` rejects with a message
+    for the model.
+    """
+    try:
+        return json.loads(raw or "{}")
+    except json.JSONDecodeError:
+        return {UNPARSED_ARGUMENTS: raw}
+
 
 @dataclass(frozen=True)
 class Tool:
-    """A callable the LLM may invoke, with its validated argument model."""
+    """A callable the LLM may invoke, with its validated argument model and how it runs.
+
+    - ``policy``: ``"blocking"`` (the model waits for the result) or ``"background"`` (the
+      bot goes on talking; the result is put into the context and spoken when the bot and
+      the caller are quiet).
+    - ``ack``: said as soon as the call starts. A background tool without one lets the
+      model speak over Pipecat's "still running" placeholder instead.
+    - ``timeout_secs``: per attempt; a call that runs out gets an apology spoken and an
+      error result the model can use.
+    - ``retries``: further attempts after an exception or a timeout; only for
+      ``idempotent`` tools, since a retried call may have had its effect already.
+    - ``cancel_on_interruption``: whether the caller speaking cancels a running call
+      (default: yes for blocking tools; a background tool always runs to the end).
+    - ``cancellable_by_llm``: offer the model a ``cancel_<name>`` tool for running calls
+      (Pipecat's; for calls that are not cancelled on interruption).
+    - ``filler``: said once when a blocking call is still running after
+      ``filler_after_secs``, unless the bot or the caller is talking (``None``: never).
+    - ``apology``: said when the call fails or times out (``None``: leave it to the model).
+    """
 
     name: str
     description: str
@@ -28,6 +79,60 @@ class Tool:
     arguments: type[BaseModel]
     timeout_secs: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    policy: Policy = "blocking"
+    ack: str | None = None
+    retries: int = 0
+    idempotent: bool = False
+    cancel_on_interruption: bool | None = None
+    cancellable_by_llm: bool = False
+    filler: str | None = DEFAULT_FILLER
+    filler_after_secs: float = DEFAULT_FILLER_AFTER_SECS
+    apology: str | None = DEFAULT_APOLOGY
+
+    def __post_init__(self) -> None:
+        def refuse(problem: str) -> ToolDefinitionError:
+            return ToolDefinitionError(f"tool {self.name!r}: {problem}")
+
+        if self.policy not in POLICIES:
+            raise refuse(f"policy must be 'blocking' or 'background', not {self.policy!r}")
+        if self.timeout_secs is not None and not self.timeout_secs > 0:
+            raise refuse(f"timeout_secs must be more than 0 (got {self.timeout_secs!r})")
+        if not isinstance(self.retries, int) or self.retries < 0:
+            raise refuse(f"retries must be a whole number of 0 or more (got {self.retries!r})")
+        if self.retries and not self.idempotent:
+            raise refuse(
+                f"retries={self.retries} needs idempotent=True: a call that failed or timed "
+                "out may already have had its effect, so only a tool that can safely run "
+                "twice (a lookup, an upsert) may be retried; pass idempotent=True or drop "
+                "retries"
+            )
+        if self.policy == "background" and self.cancel_on_interruption:
+            raise refuse(
+                "a background tool keeps running while the conversation goes on, so the "
+                "caller speaking cannot cancel it: drop cancel_on_interruption=True, use "
+                "policy='blocking' for a call the caller can interrupt, or "
+                "cancellable_by_llm=True to let the model cancel it when asked"
+            )
+        if self.cancellable_by_llm and self.interruptible:
+            raise refuse(
+                "cancellable_by_llm=True needs a call that outlives interruptions: the model "
+                "never runs while a blocking, interruptible call holds it; use "
+                "policy='background' or cancel_on_interruption=False"
+            )
+        if not self.filler_after_secs >= 0:
+            raise refuse(f"filler_after_secs must be 0 or more (got {self.filler_after_secs!r})")
+        for option in ("ack", "filler", "apology"):
+            text = getattr(self, option)
+            if text is not None and (not isinstance(text, str) or not text.strip()):
+                raise refuse(f"{option} must be something to say, or None (got {text!r})")
+
+    @property
+    def interruptible(self) -> bool:
+        """Whether the caller speaking cancels a running call (Pipecat's
+        ``cancel_on_interruption``)."""
+        if self.cancel_on_interruption is not None:
+            return self.cancel_on_interruption
+        return self.policy == "blocking"
 
     @property
     def parameters_schema(self) -> dict[str, Any]:
@@ -50,6 +155,10 @@ class Tool:
 
     def validate_arguments(self, raw: Any) -> dict[str, Any]:
         """Arguments as the function expects them; raises ``ToolArgumentsError``."""
+        if isinstance(raw, dict) and set(raw) == {UNPARSED_ARGUMENTS}:
+            sent = str(raw[UNPARSED_ARGUMENTS])
+            shown = sent if len(sent) <= 200 else sent[:200] + "..."
+            raise ToolArgumentsError(f"the arguments are not valid JSON: {shown!r}")
         if not isinstance(raw, dict):
             raise ToolArgumentsError(f"arguments must be a JSON object, got {type(raw).__name__}")
         try:
@@ -63,8 +172,12 @@ class Tool:
         return {name: getattr(model, name) for name in type(model).model_fields}
 
     async def invoke(self, raw_arguments: Any) -> Any:
-        """Validate and run; sync functions run in a thread so they never block the loop."""
-        kwargs = self.validate_arguments(raw_arguments)
+        """Validate and run once; sync functions run in a thread so they never block the
+        loop."""
+        return await self.call(self.validate_arguments(raw_arguments))
+
+    async def call(self, kwargs: dict[str, Any]) -> Any:
+        """Run the function once with already validated arguments."""
         if inspect.iscoroutinefunction(self.function):
             result: Any = await self.function(**kwargs)
         else:
@@ -108,7 +221,19 @@ def _arguments_model(fn: Callable[..., Any], name: str) -> type[BaseModel]:
 def tool(fn: Callable[..., Any], /) -> Tool: ...
 @overload
 def tool(
-    *, name: str | None = None, description: str | None = None, timeout_secs: float | None = None
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    policy: Policy = "blocking",
+    ack: str | None = None,
+    timeout_secs: float | None = None,
+    retries: int = 0,
+    idempotent: bool = False,
+    cancel_on_interruption: bool | None = None,
+    cancellable_by_llm: bool = False,
+    filler: str | None = DEFAULT_FILLER,
+    filler_after_secs: float = DEFAULT_FILLER_AFTER_SECS,
+    apology: str | None = DEFAULT_APOLOGY,
 ) -> Callable[[Callable[..., Any]], Tool]: ...
 
 
@@ -118,9 +243,23 @@ def tool(
     *,
     name: str | None = None,
     description: str | None = None,
+    policy: Policy = "blocking",
+    ack: str | None = None,
     timeout_secs: float | None = None,
+    retries: int = 0,
+    idempotent: bool = False,
+    cancel_on_interruption: bool | None = None,
+    cancellable_by_llm: bool = False,
+    filler: str | None = DEFAULT_FILLER,
+    filler_after_secs: float = DEFAULT_FILLER_AFTER_SECS,
+    apology: str | None = DEFAULT_APOLOGY,
 ) -> Tool | Callable[[Callable[..., Any]], Tool]:
-    """Turn a sync or async function into a ``Tool``; usable bare or with options."""
+    """Turn a sync or async function into a ``Tool``; usable bare or with options (see
+    ``Tool`` for what each does)::
+
+        @tool(policy="background", ack="I'm booking that now.", timeout_secs=10)
+        async def book(day: str, time: str) -> dict: ...
+    """
 
     def make(f: Callable[..., Any]) -> Tool:
         tool_name = name or f.__name__
@@ -130,6 +269,15 @@ def tool(
             function=f,
             arguments=_arguments_model(f, tool_name),
             timeout_secs=timeout_secs,
+            policy=policy,
+            ack=ack,
+            retries=retries,
+            idempotent=idempotent,
+            cancel_on_interruption=cancel_on_interruption,
+            cancellable_by_llm=cancellable_by_llm,
+            filler=filler,
+            filler_after_secs=filler_after_secs,
+            apology=apology,
         )
 
     return make(fn) if fn is not None else make

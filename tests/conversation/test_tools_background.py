@@ -1,0 +1,225 @@
+"""Background tools and interruptions in whole conversations: the acknowledgement comes as
+fast as any answer, the result is spoken when nobody is talking, and the caller speaking
+cancels a call only when the tool says so."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from voicebot import Bot, EnergyVAD, SilenceTurn, ToolCaller, WavFile, tool
+from voicebot.audio import read_wav
+from voicebot.audio.segments import Segment, speech_segments
+from voicebot.testing import FakeLLM, FakeSTT, FakeTTS, ToolCall, write_caller_wav
+
+QUICK_TURNS = dict(vad=EnergyVAD(stop_secs=0.2), turn=SilenceTurn(silence_secs=0.3))
+BOOKED = {"booked": True, "ref": "B-7"}
+
+
+async def converse(
+    tmp_path: Path,
+    utterances: list[tuple[float, float]],
+    total_secs: float,
+    *,
+    heard: list[str],
+    replies: list[Any],
+    tools: list[Any],
+) -> tuple[Any, float]:
+    caller = write_caller_wav(tmp_path / "caller.wav", utterances, total_secs=total_secs)
+    bot = Bot(
+        stt=FakeSTT(transcripts=heard, latency_secs=0.05),
+        llm=FakeLLM(replies=replies, ttft_secs=0.05),
+        tts=FakeTTS(ttfb_secs=0.05, secs_per_char=0.03),
+        tools=tools,
+        **QUICK_TURNS,
+    )
+    session = bot.session(
+        transport=WavFile(input=caller, output=tmp_path / "bot.wav", linger_secs=1.0), env={}
+    )
+    started = time.monotonic()
+    await session.run()
+    return session, started
+
+
+def bot_speech(tmp_path: Path) -> list[Segment]:
+    return speech_segments(read_wav(tmp_path / "bot.wav"), window_secs=0.005, min_gap_secs=0.1)
+
+
+def caller_of(session: Any) -> ToolCaller:
+    return next(p for p in session.pipeline.processors if isinstance(p, ToolCaller))
+
+
+def first_after(segments: list[Segment], t: float) -> Segment:
+    return next(s for s in segments if s.start >= t)
+
+
+async def test_the_ack_comes_as_fast_as_an_answer_and_the_result_is_spoken_after_it(tmp_path):  # type: ignore[no-untyped-def]
+    ran: dict[str, float] = {}
+
+    @tool(policy="background", ack="I'm booking that now, it takes a moment.")
+    async def book(name: str) -> dict:
+        """Book an appointment."""
+        ran["start"] = time.monotonic()
+        await asyncio.sleep(0.8)  # done while the ack is still playing
+        ran["end"] = time.monotonic()
+        return BOOKED
+
+    session, started = await converse(
+        tmp_path,
+        [(0.3, 0.6), (3.0, 0.6)],
+        6.5,
+        heard=["Hello.", "Book me in, Ada."],
+        replies=["Hello there.", ToolCall("book", {"name": "Ada"}), "You're booked, B-7."],
+        tools=[book],
+    )
+
+    assert session.tts.spoken == [
+        "Hello there.",
+        "I'm booking that now, it takes a moment.",
+        "You're booked, B-7.",
+    ]
+    hello, ack, result = bot_speech(tmp_path)
+    plain_latency = hello.start - 0.9  # end of the first utterance -> first bot audio
+    ack_latency = ack.start - 3.6
+    # The ack adds no dead air: it is heard about as soon as a plain answer would be, and
+    # long before the 0.8 s booking is done.
+    assert ack_latency < plain_latency + 0.25
+    assert started + ack.start < ran["end"]
+    # The booking finished mid-ack; its result waited for the ack to end, not cut into it.
+    assert ran["end"] - started < ack.end
+    assert result.start > ack.end
+    # The result reached the context (in place of Pipecat's placeholder) before the model
+    # was asked to speak it.
+    last = session.llm.requests[-1]
+    tool_message = next(m for m in last if m.get("role") == "tool")
+    assert json.loads(tool_message["content"]) == BOOKED
+    (_, turn) = session.turn_log.user_turns()
+    assert turn.bot_text == "I'm booking that now, it takes a moment. You're booked, B-7."
+
+
+async def test_a_result_that_arrives_while_the_caller_talks_waits_for_them(tmp_path):  # type: ignore[no-untyped-def]
+    ran: dict[str, float] = {}
+
+    @tool(policy="background", ack="On it.")
+    async def book(name: str) -> dict:
+        """Book an appointment."""
+        await asyncio.sleep(1.2)
+        ran["end"] = time.monotonic()
+        return BOOKED
+
+    # The call starts at about 1.3 s and ends at about 2.5 s, while the caller is talking
+    # (2.0-3.5 s).
+    session, started = await converse(
+        tmp_path,
+        [(0.3, 0.6), (2.0, 1.5)],
+        6.5,
+        heard=["Book me in, Ada.", "And what should I bring?"],
+        replies=[ToolCall("book", {"name": "Ada"}), "Just your card.", "You're booked, B-7."],
+        tools=[book],
+    )
+
+    assert 2.0 < ran["end"] - started < 3.5  # the result came while the caller spoke
+    # The caller's question was answered first; the booking result came after, on its own.
+    assert session.tts.spoken == ["On it.", "Just your card.", "You're booked, B-7."]
+    answer_request, result_request = session.llm.requests[1:]
+    assert not any(m.get("role") == "developer" for m in answer_request)
+    developer = [m for m in result_request if m.get("role") == "developer"]
+    assert len(developer) == 1 and '\\"ref\\": \\"B-7\\"' in developer[0]["content"]
+    # Nothing the bot said overlaps the caller's second utterance.
+    for segment in bot_speech(tmp_path):
+        assert segment.end <= 2.0 or segment.start >= 3.5
+
+
+async def test_without_an_ack_the_model_speaks_over_the_running_placeholder(tmp_path):  # type: ignore[no-untyped-def]
+    @tool(policy="background")
+    async def send_confirmation(email: str) -> str:
+        """Email a confirmation."""
+        await asyncio.sleep(1.0)
+        return "sent"
+
+    session, _ = await converse(
+        tmp_path,
+        [(0.3, 0.6)],
+        4.5,
+        heard=["Email me the confirmation."],
+        replies=[
+            ToolCall("send_confirmation", {"email": "ada@example.com"}),
+            "Sending it now.",
+            "It's in your inbox.",
+        ],
+        tools=[send_confirmation],
+    )
+
+    assert caller_of(session).said == []
+    assert session.tts.spoken == ["Sending it now.", "It's in your inbox."]
+    # The model was run at once, with Pipecat's "still running" placeholder as the result...
+    placeholder = next(m for m in session.llm.requests[1] if m.get("role") == "tool")
+    assert json.loads(placeholder["content"])["status"] == "running"
+    # ...and again with the result once it came.
+    result = next(m for m in session.llm.requests[2] if m.get("role") == "tool")
+    assert json.loads(result["content"]) == "sent"
+
+
+async def test_the_caller_speaking_cancels_an_interruptible_call(tmp_path):  # type: ignore[no-untyped-def]
+    events: list[str] = []
+
+    @tool(filler=None)
+    async def search(query: str) -> str:
+        """Search the catalogue."""
+        events.append("start")
+        try:
+            await asyncio.sleep(3)
+        except asyncio.CancelledError:
+            events.append("cancelled")
+            raise
+        events.append("done")
+        return "found"
+
+    session, _ = await converse(
+        tmp_path,
+        [(0.3, 0.6), (2.0, 0.6)],
+        4.5,
+        heard=["Search for red shoes.", "Actually, forget it."],
+        replies=[ToolCall("search", {"query": "red shoes"}), "Okay, forgotten."],
+        tools=[search],
+    )
+
+    assert events == ["start", "cancelled"]
+    assert session.tts.spoken == ["Okay, forgotten."]
+    last = session.llm.requests[-1]
+    assert next(m for m in last if m.get("role") == "tool")["content"] == "CANCELLED"
+    assert last[-1] == {"role": "user", "content": "Actually, forget it."}
+
+
+async def test_a_call_that_is_not_cancelled_on_interruption_finishes_and_is_reported(tmp_path):  # type: ignore[no-untyped-def]
+    events: list[str] = []
+
+    @tool(cancel_on_interruption=False, filler=None)
+    async def search(query: str) -> str:
+        """Search the catalogue."""
+        events.append("start")
+        await asyncio.sleep(1.5)
+        events.append("done")
+        return "found 3 pairs"
+
+    session, _ = await converse(
+        tmp_path,
+        [(0.3, 0.6), (2.0, 0.6)],
+        5.5,
+        heard=["Search for red shoes.", "In size 40."],
+        replies=[
+            ToolCall("search", {"query": "red shoes"}),
+            "Size 40, noted.",
+            "I found three pairs.",
+        ],
+        tools=[search],
+    )
+
+    assert events == ["start", "done"]
+    assert session.tts.spoken == ["Size 40, noted.", "I found three pairs."]
+    # The result arrived after the conversation moved on: Pipecat's deferred message.
+    developer = [m for m in session.llm.requests[-1] if m.get("role") == "developer"]
+    assert len(developer) == 1 and "found 3 pairs" in developer[0]["content"]
