@@ -19,6 +19,7 @@ from voicebot.errors import ConfigError
 EXAMPLES = """examples:
   voicebot run examples/custom_processor.py --input caller.wav --output reply.wav
   voicebot run mypkg.bots:support_bot          # live, on the bot's own transport
+  voicebot serve examples/offline_bot.py       # talk to it from a browser over WebRTC
   voicebot providers
 """
 
@@ -80,6 +81,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    bot = load_bot(args.target)
+    from voicebot.server.playground import serve
+
+    if not args.verbose:  # model loading and sessions, without Pipecat's chatter
+        logger.add(
+            sys.stderr,
+            level="INFO",
+            format="{time:HH:mm:ss} {message}",
+            filter=lambda r: (r["name"] or "").startswith("voicebot") and r["level"].no < 30,
+        )
+    serve(bot, host=args.host, port=args.port, name=args.target, verbose=args.verbose)
+    return 0
+
+
 def cmd_providers(args: argparse.Namespace) -> int:
     from voicebot import registry
 
@@ -130,8 +146,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(func=cmd_run)
 
+    serve = sub.add_parser("serve", help="talk to a bot from a browser (WebRTC playground)")
+    serve.add_argument("target", help="FILE.py[:attr] or module[:attr]; attr defaults to 'bot'")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=7860, help="port to listen on")
+    serve.set_defaults(func=cmd_serve)
+
     providers = sub.add_parser("providers", help="list providers, extras and keys")
     providers.set_defaults(func=cmd_providers)
+
     return parser
 
 

@@ -25,6 +25,7 @@ ENTRY_POINT_GROUP = "voicebot.providers"
 _BUILTIN: dict[tuple[Kind, str], str] = {
     ("transport", "daily"): "voicebot.providers.daily:DailyRoom",
     ("transport", "wav"): "voicebot.transports.wav:WavFile",
+    ("transport", "webrtc"): "voicebot.transports.webrtc:WebRTCPeer",
     ("vad", "silero"): "voicebot.providers.silero:SileroVAD",
     ("vad", "energy"): "voicebot.providers.energy:EnergyVAD",
     ("turn", "smart-turn"): "voicebot.providers.turn:SmartTurn",

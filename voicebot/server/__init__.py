@@ -1,0 +1,1 @@
+"""Serving bots over the network: the browser playground (``voicebot serve``)."""

@@ -1,0 +1,385 @@
+"""A browser playground: talk to a bot over WebRTC from a page this server serves.
+
+    voicebot serve examples/offline_bot.py        # then open http://127.0.0.1:7860
+
+Routes:
+
+- ``GET /``: one self-contained page (inline JS and CSS, nothing fetched from elsewhere)
+  that asks for the microphone, connects, plays the bot and shows levels and the transcript.
+- ``POST /api/offer``: the browser's SDP offer in, the bot's answer out
+  (``{"sdp", "type", "pc_id"}``), through Pipecat's ``SmallWebRTCRequestHandler``. A new
+  peer connection starts a session of its own: ``bot.session(transport=WebRTCPeer(...))``
+  run in a background task on its own ``WorkerRunner``.
+- ``PATCH /api/offer``: ICE candidates the browser found after sending its offer
+  (``{"pc_id", "candidates": [{"candidate", "sdp_mid", "sdp_mline_index"}]}``).
+- ``GET /api/status``: the bot's stages, whether models are loaded, live sessions.
+- ``GET /api/sessions/{pc_id}``: that session's completed turns (what the page shows).
+- ``DELETE /api/sessions/{pc_id}``: hang up (the page calls it; a closed tab is also
+  noticed through the peer connection).
+
+Models load once, at startup (``Bot.prepare()``), before the first caller is answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from loguru import logger
+
+from voicebot.errors import ConfigError
+from voicebot.transports.webrtc import WebRTCPeer, allow_loopback_ice, loopback_ice_from_env
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from voicebot.bot import Bot
+    from voicebot.session import Session
+
+#: Seconds a shutdown waits for sessions to wind down before cancelling them outright.
+SHUTDOWN_GRACE_SECS = 5.0
+#: Seconds an ended session's turns stay readable at /api/sessions/{pc_id}.
+KEEP_ENDED_SECS = 120.0
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+@dataclass
+class LiveSession:
+    """One browser's conversation, running in the background."""
+
+    pc_id: str
+    session: Session
+    started_at: float = field(default_factory=time.time)
+    task: asyncio.Task[None] | None = None
+    ended_at: float | None = None
+
+
+def describe_stages(bot: Bot) -> str:
+    """``WhisperSTT → LlamaLLM → PiperTTS``: what the page and the startup line show."""
+    return " → ".join(type(p).__name__ for p in (bot.stt, bot.llm, bot.tts))
+
+
+class Playground:
+    """The app's state: the bot, the WebRTC request handler and the live sessions.
+
+    ``loopback_ice`` offers 127.0.0.1 as an ICE candidate, for a browser on this machine
+    with no other address in common with it (see ``allow_loopback_ice``).
+    """
+
+    def __init__(
+        self,
+        bot: Bot,
+        *,
+        loopback_ice: bool = False,
+        ice_servers: list[str] | None = None,
+        announce: str | None = None,
+    ) -> None:
+        self.bot = bot
+        self.loopback_ice = loopback_ice
+        self.ice_servers = ice_servers or []
+        self.announce = announce
+        self.sessions: dict[str, LiveSession] = {}
+        self.ready = asyncio.Event()
+        self._handler: Any = None
+
+    # ---- startup and shutdown --------------------------------------------------------------
+
+    def check(self) -> None:
+        """Raise a ``ConfigError`` naming the fix if the bot cannot be served here."""
+        WebRTCPeer.check_installed()
+        ctx = self.bot.build_context()
+        for provider in (self.bot.vad, self.bot.turn, self.bot.stt, self.bot.llm, self.bot.tts):
+            provider.check(ctx)
+
+    async def startup(self) -> None:
+        from pipecat.transports.smallwebrtc.connection import IceServer
+        from pipecat.transports.smallwebrtc.request_handler import SmallWebRTCRequestHandler
+
+        if self.loopback_ice:
+            allow_loopback_ice()
+        self.check()
+        servers = [IceServer(urls=url) for url in self.ice_servers]
+        self._handler = SmallWebRTCRequestHandler(ice_servers=servers or None)
+        logger.info(f"playground: loading models for {describe_stages(self.bot)}...")
+        start = time.perf_counter()
+        await self.bot.prepare(transport=WebRTCPeer())
+        self._warm_up()
+        logger.info(f"playground: models ready in {time.perf_counter() - start:.1f}s")
+        self.ready.set()
+        if self.announce:
+            print(self.announce, flush=True)
+
+    def _warm_up(self) -> None:
+        """Build each stage once and throw it away, so the first caller does not wait for
+        the imports and one-off setup of a first build (a second or so on a small CPU)."""
+        from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport  # noqa: F401
+
+        ctx = self.bot.build_context()
+        for provider in (self.bot.vad, self.bot.turn, self.bot.stt, self.bot.llm, self.bot.tts):
+            provider.build(ctx)
+
+    async def shutdown(self) -> None:
+        live = [s for s in self.sessions.values() if s.task is not None and not s.task.done()]
+        for s in live:
+            await s.session.worker.cancel(reason="server shutting down")
+        tasks = [s.task for s in live if s.task is not None]
+        if tasks:
+            _done, pending = await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_SECS)
+            for task in pending:
+                task.cancel()
+        if self._handler is not None:
+            await self._handler.close()
+
+    # ---- sessions --------------------------------------------------------------------------
+
+    def start_session(self, connection: Any) -> LiveSession:
+        """Build a session for a new peer connection and run it in the background."""
+        start = time.perf_counter()
+        session = self.bot.session(transport=WebRTCPeer(connection=connection))
+        live = LiveSession(pc_id=connection.pc_id, session=session)
+        self.sessions[live.pc_id] = live
+        live.task = asyncio.create_task(self._run(live), name=f"voicebot session {live.pc_id}")
+        logger.info(
+            f"playground: session {live.pc_id} built in {time.perf_counter() - start:.2f}s "
+            f"({len(self.live())} live)"
+        )
+        return live
+
+    async def _run(self, live: LiveSession) -> None:
+        try:
+            await live.session.run(handle_sigint=False)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            logger.opt(exception=e).error(f"playground: session {live.pc_id} failed: {e}")
+        finally:
+            live.ended_at = time.time()
+            logger.info(
+                f"playground: session {live.pc_id} ended after "
+                f"{live.ended_at - live.started_at:.1f}s ({len(self.live())} live)"
+            )
+            # Forget it a little later: the page may still read its last turns.
+            asyncio.get_running_loop().call_later(
+                KEEP_ENDED_SECS, self.sessions.pop, live.pc_id, None
+            )
+
+    def live(self) -> list[LiveSession]:
+        return [s for s in self.sessions.values() if s.ended_at is None]
+
+    async def offer(self, body: dict[str, Any]) -> dict[str, str]:
+        from fastapi import HTTPException
+        from pipecat.transports.smallwebrtc.request_handler import SmallWebRTCRequest
+
+        await self.ready.wait()
+        if not isinstance(body.get("sdp"), str) or not isinstance(body.get("type"), str):
+            raise HTTPException(400, "an offer is JSON with 'sdp' and 'type'")
+        fields = ("sdp", "type", "pc_id", "restart_pc", "request_data", "requestData")
+        request = SmallWebRTCRequest.from_dict({k: v for k, v in body.items() if k in fields})
+        failed: list[Exception] = []
+
+        async def connected(connection: Any) -> None:
+            try:
+                self.start_session(connection)
+            except Exception as e:  # the handler would only log it and answer anyway
+                failed.append(e)
+                await connection.disconnect()
+
+        start = time.perf_counter()
+        try:
+            answer = await self._handler.handle_web_request(request, connected)
+        except HTTPException:
+            raise
+        except Exception as e:
+            raise HTTPException(400, f"could not answer the offer: {e}") from e
+        if failed:
+            detail = str(failed[0]) if isinstance(failed[0], ConfigError) else repr(failed[0])
+            raise HTTPException(500, f"the bot could not start: {detail}")
+        assert answer is not None
+        logger.debug(f"playground: answered in {time.perf_counter() - start:.2f}s")
+        return answer
+
+    async def candidates(self, body: dict[str, Any]) -> None:
+        from fastapi import HTTPException
+        from pipecat.transports.smallwebrtc.request_handler import (
+            IceCandidate,
+            SmallWebRTCPatchRequest,
+        )
+
+        try:
+            request = SmallWebRTCPatchRequest(
+                pc_id=str(body["pc_id"]),
+                candidates=[
+                    IceCandidate(
+                        candidate=c.get("candidate") or "",
+                        sdp_mid=c.get("sdp_mid", c.get("sdpMid")),
+                        sdp_mline_index=c.get("sdp_mline_index", c.get("sdpMLineIndex")),
+                    )
+                    for c in body.get("candidates", [])
+                ],
+            )
+        except (KeyError, TypeError, AttributeError) as e:
+            raise HTTPException(400, f"bad candidates request: {e}") from e
+        await self._handler.handle_patch_request(request)
+
+    def session_view(self, pc_id: str) -> dict[str, Any]:
+        from fastapi import HTTPException
+
+        live = self.sessions.get(pc_id)
+        if live is None:
+            raise HTTPException(404, "no such session")
+        return {
+            "pc_id": pc_id,
+            "running": live.ended_at is None,
+            "turns": [
+                {
+                    "index": t.index,
+                    "user": t.user_text,
+                    "bot": t.bot_text,
+                    "interrupted": t.interrupted,
+                    "voice_to_voice_secs": t.voice_to_voice_secs,
+                }
+                for t in live.session.turns
+            ],
+        }
+
+    async def hang_up(self, pc_id: str) -> None:
+        live = self.sessions.get(pc_id)
+        if live is not None and live.ended_at is None:
+            logger.info(f"playground: session {pc_id}: the browser hung up")
+            # Cancel rather than end, for the reason in WebRTCPeer.on_client_gone.
+            await live.session.worker.cancel(reason="the browser hung up")
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "ready": self.ready.is_set(),
+            "bot": describe_stages(self.bot),
+            "greeting": self.bot.greeting,
+            "sessions": len(self.live()),
+        }
+
+
+def create_app(
+    bot: Bot,
+    *,
+    loopback_ice: bool = False,
+    ice_servers: list[str] | None = None,
+    announce: str | None = None,
+) -> FastAPI:
+    """The playground as a FastAPI app; models load in its startup (lifespan).
+
+    ``ice_servers``: STUN/TURN URLs, only needed when the browser is on another network.
+    ``announce`` is printed once the bot is ready.
+    """
+    from fastapi import Body, FastAPI
+    from fastapi.responses import HTMLResponse, Response
+
+    from voicebot.server.page import PAGE
+
+    playground = Playground(
+        bot, loopback_ice=loopback_ice, ice_servers=ice_servers, announce=announce
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await playground.startup()
+        try:
+            yield
+        finally:
+            await playground.shutdown()
+
+    app = FastAPI(title="voicebot playground", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.playground = playground
+
+    @app.get("/", response_class=HTMLResponse)
+    async def page() -> HTMLResponse:
+        return HTMLResponse(PAGE, headers={"Cache-Control": "no-store"})
+
+    @app.get("/favicon.ico")
+    async def favicon() -> Response:
+        return Response(status_code=204)
+
+    @app.get("/api/status")
+    async def status() -> dict[str, Any]:
+        return playground.status()
+
+    @app.post("/api/offer")
+    async def offer(body: dict[str, Any] = Body(...)) -> dict[str, str]:  # noqa: B008
+        return await playground.offer(body)
+
+    @app.patch("/api/offer")
+    async def candidates(body: dict[str, Any] = Body(...)) -> dict[str, str]:  # noqa: B008
+        await playground.candidates(body)
+        return {"status": "success"}
+
+    @app.get("/api/sessions/{pc_id}")
+    async def session(pc_id: str) -> dict[str, Any]:
+        return playground.session_view(pc_id)
+
+    @app.delete("/api/sessions/{pc_id}")
+    async def hang_up(pc_id: str) -> dict[str, str]:
+        await playground.hang_up(pc_id)
+        return {"status": "ending"}
+
+    return app
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` (``port=0``: any free port), or a ``ConfigError``."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as e:
+        raise ConfigError(
+            f"cannot listen on {host}:{port}: {e.strerror or e}: choose another --port or --host"
+        ) from e
+    return sock
+
+
+def serve(
+    bot: Bot,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    loopback_ice: bool | None = None,
+    name: str | None = None,
+    verbose: bool = False,
+) -> None:
+    """Serve the playground until Ctrl-C; prints its URL once the models are loaded.
+
+    ``port=0`` takes any free port (the printed URL says which). ``loopback_ice`` defaults
+    to ``VOICEBOT_LOOPBACK_ICE`` if set, else to whether ``host`` is a loopback address (the
+    browser is then on this machine).
+    """
+    import uvicorn
+
+    if loopback_ice is None:
+        loopback_ice = loopback_ice_from_env(default=host in LOOPBACK_HOSTS)
+    sock = listen(host, port)  # before loading models: a taken port fails at once
+    port = sock.getsockname()[1]
+    url_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    url_host = f"[{url_host}]" if ":" in url_host else url_host
+    what = f" {name}" if name else ""
+    app = create_app(
+        bot,
+        loopback_ice=loopback_ice,
+        announce=f"voicebot: playground for{what} at http://{url_host}:{port}/ (Ctrl-C to stop)",
+    )
+    try:
+        app.state.playground.check()  # a bad spec fails here, before the server starts
+        config = uvicorn.Config(
+            app,
+            log_level="info" if verbose else "warning",
+            access_log=verbose,
+            lifespan="on",
+        )
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        sock.close()
