@@ -46,6 +46,9 @@ class LoadedLlama:
         )
         self.lock = threading.Lock()
         self.path = path
+        # The first evaluation allocates and pages in the weights: pay for it at load time,
+        # not on the first caller's first turn.
+        self.llama.create_chat_completion([{"role": "user", "content": "Hi"}], max_tokens=1)
 
 
 def chat_messages(context: LLMContext, system: str | None) -> list[dict[str, str]]:
@@ -132,6 +135,8 @@ class LlamaCppLLMService(LLMService):
         kwargs: dict[str, Any] = {
             "temperature": temperature if isinstance(temperature, float) else 0.2,
             "max_tokens": max_tokens if isinstance(max_tokens, int) else 60,
+            # A spoken reply is one paragraph; small models go on to sign letters ("Best, Alec").
+            "stop": ["\n\n"],
         }
 
         def produce() -> None:
