@@ -71,3 +71,35 @@ async def test_offline_bot_answers_a_recorded_caller(tmp_path: Path) -> None:
     assert all(t.bot_text for t in conv.user_turns), conv.transcript
     assert len(conv.bot_speech) >= 3  # the greeting and a reply to each utterance
     assert all(t.caller_voice_to_voice_secs for t in conv.user_turns)
+
+
+async def test_offline_bot_calls_a_tool_with_schema_valid_arguments(
+    caller_wav, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from voicebot import EnergyVAD, SilenceTurn, tool
+    from voicebot.testing import FakeSTT, FakeTTS
+
+    calls: list[int] = []
+
+    @tool
+    def set_timer(minutes: int) -> str:
+        """Start a countdown timer for a number of minutes."""
+        calls.append(minutes)
+        return f"timer set for {minutes} minutes"
+
+    bot = Bot(
+        stt=FakeSTT(transcripts=["Set a timer for 10 minutes please."]),
+        tts=FakeTTS(),
+        vad=EnergyVAD(),
+        turn=SilenceTurn(silence_secs=0.3),
+        tools=[set_timer],
+    )
+    conv = await run_conversation(
+        bot, caller_wav([(0.3, 1.0)], total_secs=4.0), tmp_path / "r.wav", env={}
+    )
+    assert calls == [10]
+    (turn,) = conv.user_turns
+    assert turn.tool_calls[0].name == "set_timer" and turn.tool_calls[0].arguments == {
+        "minutes": 10
+    }
+    assert turn.bot_text  # the model answered from the result

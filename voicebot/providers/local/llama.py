@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar, cast
@@ -16,6 +17,7 @@ from typing import Any, ClassVar, cast
 from loguru import logger
 from pipecat.frames.frames import (
     Frame,
+    FunctionCallFromLLM,
     LLMContextFrame,
     LLMFullResponseEndFrame,
     LLMFullResponseStartFrame,
@@ -29,6 +31,7 @@ from pydantic import Field
 from voicebot.errors import ConfigError
 from voicebot.providers.base import BuildContext, LLMProvider
 from voicebot.providers.local.models import load_once, smollm2_gguf
+from voicebot.providers.local.tool_router import ToolRouter, ToolSpec, extract_arguments
 
 _DONE = object()
 
@@ -78,7 +81,10 @@ def chat_messages(context: LLMContext, system: str | None) -> list[dict[str, str
 class LlamaCppLLMService(LLMService):
     """Pipecat LLM service streaming tokens from an in-process llama.cpp model.
 
-    Generation runs in a worker thread; an interruption stops it at the next token.
+    Generation runs in a worker thread; an interruption stops it at the next token. With
+    tools, a new request is first routed (``tool_router``): a matching tool is called with
+    arguments generated under its JSON schema's grammar, and the model then answers from
+    the result.
     """
 
     def __init__(
@@ -124,7 +130,46 @@ class LlamaCppLLMService(LLMService):
         else:
             await self.push_frame(frame, direction)
 
+    async def _maybe_call_tool(self, context: LLMContext) -> bool:
+        """Route a fresh user request to a tool and call it; True if a call was made."""
+        tools = context.tools
+        standard = getattr(tools, "standard_tools", None)
+        if not standard:
+            return False
+        messages = [m for m in context.get_messages() if isinstance(m, dict)]
+        if not messages or messages[-1].get("role") != "user":
+            return False  # answering a tool result or a note, not a new request
+        request = messages[-1].get("content")
+        if not isinstance(request, str) or not request.strip():
+            return False
+        specs = [ToolSpec.from_function_schema(t) for t in standard if hasattr(t, "name")]
+        tool = ToolRouter(specs).route(request)
+        if tool is None:
+            return False
+        await self.start_ttfb_metrics()
+
+        def extract() -> dict[str, Any]:
+            with self._model.lock:
+                return extract_arguments(self._model.llama, tool, request)
+
+        arguments = await asyncio.to_thread(extract)
+        await self.stop_ttfb_metrics()
+        logger.debug(f"{self}: routed {request!r} to {tool.name}({arguments})")
+        await self.run_function_calls(
+            [
+                FunctionCallFromLLM(
+                    context=context,
+                    tool_call_id=f"local_{uuid.uuid4().hex[:12]}",
+                    function_name=tool.name,
+                    arguments=arguments,
+                )
+            ]
+        )
+        return True
+
     async def _generate(self, context: LLMContext) -> None:
+        if await self._maybe_call_tool(context):
+            return
         system = self._settings.system_instruction
         messages = chat_messages(context, system if isinstance(system, str) else None)
         loop = asyncio.get_running_loop()
