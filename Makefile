@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test lint unit contract clean
+.PHONY: demo test lint unit contract bench clean
 
 # llama-cpp-python builds from source (~5 min on 2 cores); LLAVA is not needed.
 $(STAMP): pyproject.toml
@@ -36,6 +36,10 @@ unit: $(STAMP)
 
 contract: $(STAMP)
 	$(BIN)/pytest -q -m contract
+
+## Latency and capacity benchmarks, voicebot against hand-written Pipecat (~8 min, 2 cores).
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run_all
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -14,6 +14,10 @@ Every stage is one import away from here::
     tool, Tool                tools the LLM calls           voicebot/tools/
     ToolCaller                runs tools, speaks for them   voicebot/tools/caller.py
     TurnRecord                per-turn transcript, timings  voicebot/metrics/turns.py
+    LatencySummary            p50/p95 voice-to-voice        voicebot/metrics/stats.py
+    Prometheus                /metrics for served bots      voicebot/metrics/prometheus.py
+    Memory, SQLiteStore,      user facts across calls,      voicebot/memory/
+      RedisStore              summaries within one
     registry                  names -> providers, plugins   voicebot/registry.py
     voicebot.testing          fakes, recorded-caller runner voicebot/testing/
 """
@@ -29,6 +33,9 @@ from voicebot.errors import (
     ToolDefinitionError,
     UnknownProviderError,
 )
+from voicebot.memory import Memory, MemoryStore, RedisStore, SQLiteStore
+from voicebot.metrics.prometheus import Prometheus
+from voicebot.metrics.stats import LatencySummary
 from voicebot.metrics.turns import TurnRecord
 from voicebot.providers.base import (
     BuildContext,
@@ -63,10 +70,16 @@ __all__ = [
     "DuplicateToolError",
     "EnergyVAD",
     "LLMProvider",
+    "LatencySummary",
+    "Memory",
+    "MemoryStore",
     "MissingAPIKeyError",
     "MissingExtraError",
     "OpenAILLM",
+    "Prometheus",
     "Provider",
+    "RedisStore",
+    "SQLiteStore",
     "STTProvider",
     "SampleRateError",
     "Session",

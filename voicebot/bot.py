@@ -9,7 +9,8 @@ so swapping a vendor is changing one argument.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import (
@@ -24,6 +25,8 @@ from pydantic import (
 from voicebot import registry
 from voicebot.env import load_env
 from voicebot.errors import ConfigError, DuplicateToolError, from_validation_error
+from voicebot.memory.memory import Memory
+from voicebot.metrics.prometheus import Prometheus
 from voicebot.providers.base import (
     BuildContext,
     LLMProvider,
@@ -91,6 +94,15 @@ class Bot(BaseModel):
     sample_rate_out: int = Field(default=24000, gt=0)
     allow_interruptions: bool = True
     idle_timeout_secs: float | None = 300.0
+    # Latency you can see (docs/latency.md): each completed TurnRecord goes to ``on_turn``
+    # (a function or coroutine function) and, as one JSON line, to ``turns_jsonl``;
+    # ``tracing`` turns on Pipecat's OpenTelemetry spans; ``prometheus`` serves /metrics.
+    on_turn: Callable[..., Any] | None = None
+    turns_jsonl: Path | None = None
+    tracing: bool = False
+    prometheus: Prometheus | None = None
+    # What the bot remembers across and within calls (docs/memory.md).
+    memory: Memory | None = None
 
     def __init__(self, **data: Any) -> None:
         try:
@@ -152,6 +164,11 @@ class Bot(BaseModel):
                     "rename one (e.g. @tool(name=...))"
                 )
             seen.add(t.name)
+        if self.memory is not None and self.memory.remember_tool and "remember" in seen:
+            raise DuplicateToolError(
+                "a tool is named 'remember', like the memory's built-in tool: rename yours "
+                "or pass Memory(remember_tool=False)"
+            )
         if self.tools and not self.llm.supports_tools:
             raise ConfigError(f"{type(self.llm).__name__} cannot call tools, but tools were given")
         return self
@@ -201,14 +218,16 @@ class Bot(BaseModel):
         *,
         transport: TransportProvider | None = None,
         env: Mapping[str, str] | None = None,
+        user_id: str | None = None,
     ) -> Session:
-        """Check the spec, then build one conversation's pipeline, worker and context."""
+        """Check the spec, then build one conversation's pipeline, worker and context;
+        ``user_id`` says whose memory the session uses (overriding ``Memory(user_id=...)``)."""
         from voicebot.session import Session
 
         ctx = self.check(env, transport=transport)
         chosen = transport or self.transport
         assert chosen is not None
-        return Session.build(self, chosen, ctx)
+        return Session.build(self, chosen, ctx, user_id=user_id)
 
     async def prepare(self, *, transport: TransportProvider | None = None) -> None:
         """Load every stage's models (once per process) in a worker thread, so the event

@@ -21,6 +21,7 @@ EXAMPLES = """examples:
   voicebot run mypkg.bots:support_bot          # live, on the bot's own transport
   voicebot serve examples/offline_bot.py       # talk to it from a browser over WebRTC
   voicebot providers
+  voicebot report turns.jsonl -o out/latency   # out/latency.html and out/latency.png
 """
 
 
@@ -120,6 +121,14 @@ def cmd_providers(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from voicebot.metrics.report import write_report
+
+    for path in write_report(args.turns, args.output):
+        print(path)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="voicebot",
@@ -155,6 +164,10 @@ def build_parser() -> argparse.ArgumentParser:
     providers = sub.add_parser("providers", help="list providers, extras and keys")
     providers.set_defaults(func=cmd_providers)
 
+    report = sub.add_parser("report", help="draw a turns JSONL file as a latency timeline")
+    report.add_argument("turns", type=Path, help="JSONL from `run --turns` or Bot(turns_jsonl=)")
+    report.add_argument("-o", "--output", type=Path, help="write OUTPUT.html and OUTPUT.png")
+    report.set_defaults(func=cmd_report)
     return parser
 
 

@@ -21,6 +21,7 @@ from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.aggregators.llm_response_universal import (
+    LLMAssistantAggregatorParams,
     LLMContextAggregatorPair,
     LLMUserAggregatorParams,
 )
@@ -28,7 +29,10 @@ from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.transports.base_transport import BaseTransport
 from pipecat.workers.runner import WorkerRunner
 
-from voicebot.metrics.turns import TurnLog, TurnRecord
+from voicebot.memory.memory import MemorySession
+from voicebot.metrics.live import connect as connect_observability
+from voicebot.metrics.stats import LatencySummary, summarize
+from voicebot.metrics.turns import TurnHook, TurnLog, TurnRecord
 from voicebot.providers.base import BuildContext, TransportProvider
 from voicebot.tools.caller import register_tools
 
@@ -57,11 +61,21 @@ class Session:
     worker: PipelineWorker
     turn_log: TurnLog
     transport_provider: TransportProvider
+    memory: MemorySession | None = None  # the bot's Memory for this session's user
     _runner: WorkerRunner | None = field(default=None, repr=False)
 
     @classmethod
-    def build(cls, bot: Bot, transport_provider: TransportProvider, ctx: BuildContext) -> Session:
+    def build(
+        cls,
+        bot: Bot,
+        transport_provider: TransportProvider,
+        ctx: BuildContext,
+        *,
+        user_id: str | None = None,
+    ) -> Session:
         from voicebot.bot import make_processor
+
+        memory = bot.memory.for_session(user_id) if bot.memory is not None else None
 
         transport = transport_provider.build(ctx)
         stt = bot.stt.build(ctx)
@@ -72,13 +86,16 @@ class Session:
         # wants, so the context holds only the conversation.
         messages: list[Any] = []
         tool_caller: list[FrameProcessor] = []  # the ToolCaller stage, when there are tools
-        if bot.tools:
+        tools = bot.tools
+        if memory is not None and bot.llm.supports_tools:
+            tools = (*tools, *memory.tools)  # remember(fact)
+        if tools:
             from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
 
             context = LLMContext(
-                messages, tools=ToolsSchema([t.to_function_schema() for t in bot.tools])
+                messages, tools=ToolsSchema([t.to_function_schema() for t in tools])
             )
-            tool_caller.append(register_tools(llm, bot.tools))
+            tool_caller.append(register_tools(llm, tools))
         else:
             context = LLMContext(messages)
 
@@ -88,7 +105,10 @@ class Session:
                 vad_analyzer=bot.vad.build(ctx),
                 user_turn_strategies=bot.turn.build(ctx),
             ),
+            assistant_params=_assistant_params(memory, llm),
         )
+        if memory is not None:
+            memory.attach(assistant_aggregator, context)
 
         def extra(point: str) -> list[FrameProcessor]:
             return [make_processor(p) for p in bot.processors.get(point, ())]  # type: ignore[call-overload]
@@ -119,12 +139,15 @@ class Session:
                 audio_out_sample_rate=ctx.audio_out_sample_rate,
                 enable_metrics=True,
             ),
-            observers=turn_log.observers,
             enable_rtvi=transport_provider.rtvi,
-            enable_turn_tracking=False,
+            # Pipecat's OpenTelemetry spans hang off its turn tracking: both on, or both off.
+            enable_turn_tracking=bot.tracing,
+            enable_tracing=bot.tracing,
+            conversation_id=turn_log.session_id,
             idle_timeout_secs=bot.idle_timeout_secs,
             cancel_runner_on_idle_timeout=False,
         )
+        connect_observability(bot, turn_log, worker)
         session = cls(
             bot=bot,
             transport=transport,
@@ -138,6 +161,7 @@ class Session:
             worker=worker,
             turn_log=turn_log,
             transport_provider=transport_provider,
+            memory=memory,
         )
         transport_provider.on_client_ready(transport, worker, session._client_ready)
         transport_provider.on_client_gone(transport, worker, session.end)
@@ -162,10 +186,60 @@ class Session:
             "voicebot session: "
             + " → ".join(p.describe() for p in self.bot.stages(self.transport_provider))
         )
-        await self._runner.run()
+        if self.bot.prometheus is not None:
+            self.bot.prometheus.start()
+        if self.memory is not None:
+            await self.memory.start(self.context)  # the user's facts, before the first turn
+        try:
+            await self._runner.run()
+        finally:
+            await self.turn_log.close()  # the last turn's hooks, then the close hooks
+            if self.memory is not None:
+                await self.memory.finish(self.turns, self.id)  # transcript, extraction
 
     # ---- results ---------------------------------------------------------------------------
 
     @property
     def turns(self) -> list[TurnRecord]:
         return self.turn_log.turns
+
+    @property
+    def id(self) -> str:
+        """This conversation's id: ``TurnRecord.session_id`` and the trace's conversation.id."""
+        return self.turn_log.session_id
+
+    @property
+    def latency(self) -> LatencySummary:
+        """Voice-to-voice p50/p95/max over the user turns so far, and per-stage figures."""
+        return summarize(self.turns)
+
+    def handoff_package(self) -> dict[str, Any]:
+        """JSON-able data for whoever takes the call over: transcript, summary so far, the
+        user's memory and the tool calls (docs/memory.md)."""
+        if self.memory is not None:
+            return self.memory.handoff(self.turns, self.id)
+        from voicebot.memory.memory import transcript
+
+        entries = transcript(self.turns)
+        return {
+            "session_id": self.id,
+            "user_id": None,
+            "transcript": entries,
+            "summary": None,
+            "user_memory": {"facts": [], "learned_this_call": []},
+            "tool_calls": [e for e in entries if e["role"] == "tool"],
+        }
+
+    def on_turn(self, hook: TurnHook) -> TurnHook:
+        """Call ``hook(turn)`` with each completed ``TurnRecord`` (see
+        ``voicebot.metrics.turns`` for when a turn is complete). Usable as a decorator."""
+        return self.turn_log.on_turn(hook)
+
+
+def _assistant_params(memory: MemorySession | None, llm: Any) -> LLMAssistantAggregatorParams:
+    """Pipecat's context summarization, when the bot's Memory asks for it."""
+    config = memory.memory.summarization_config(llm) if memory is not None else None
+    return LLMAssistantAggregatorParams(
+        enable_auto_context_summarization=config is not None,
+        auto_context_summarization_config=config,
+    )

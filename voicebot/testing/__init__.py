@@ -6,6 +6,7 @@ Shipped in the package (not in voicebot's own tests) so applications test their 
 same way voicebot tests itself.
 """
 
+from voicebot.testing.budget import LatencyBudget
 from voicebot.testing.caller_audio import caller_recording, write_caller_wav
 from voicebot.testing.fake_llm import FakeLLM, ScriptedLLMService, ToolCall
 from voicebot.testing.fake_stt import FakeSTT, ScriptedSTTService
@@ -17,6 +18,7 @@ __all__ = [
     "FakeLLM",
     "FakeSTT",
     "FakeTTS",
+    "LatencyBudget",
     "ScriptedLLMService",
     "ScriptedSTTService",
     "ToneTTSService",

@@ -1,0 +1,78 @@
+"""A running session's latency, exported as it happens: hooks, JSONL, Prometheus, tracing.
+
+``connect(bot, turn_log, worker)`` wires a ``Bot``'s observability options into one
+session; ``voicebot.session`` calls it when it builds the pipeline.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from voicebot.errors import ConfigError
+from voicebot.metrics.turns import TurnLog, TurnRecord
+
+if TYPE_CHECKING:
+    from voicebot.bot import Bot
+
+
+class TurnsJsonl:
+    """A turn hook that appends each completed turn to ``path`` as one JSON line.
+
+    The lines are those of ``Conversation.to_jsonl()`` and ``voicebot run --turns``, and
+    ``voicebot report`` reads them. Many sessions may share one file: each line carries its
+    ``session_id``. Caller-side timings (``caller_voice_to_voice_secs``) are only known
+    after a recorded-caller run ends, so live lines have them as null.
+    """
+
+    _lock = threading.Lock()
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def __call__(self, turn: TurnRecord) -> None:
+        line = json.dumps(turn.to_dict(), default=str) + "\n"
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as f:
+                f.write(line)
+
+    def __repr__(self) -> str:
+        return f"TurnsJsonl({str(self.path)!r})"
+
+
+def connect(bot: Bot, turn_log: TurnLog, worker: Any) -> None:
+    """Watch the worker with the turn log, and hook the bot's ``on_turn``,
+    ``turns_jsonl``, ``prometheus`` and ``tracing`` options into them."""
+    turn_log.install(worker)
+    if bot.on_turn is not None:
+        turn_log.on_turn(bot.on_turn)
+    if bot.turns_jsonl is not None:
+        turn_log.on_turn(TurnsJsonl(bot.turns_jsonl))
+    if bot.prometheus is not None:
+        _count_session(bot.prometheus.metrics, turn_log)
+    if bot.tracing:
+        from voicebot.metrics.tracing import NEEDS_EXTRA, add_stage_spans, tracing_available
+
+        if not tracing_available():
+            raise ConfigError(f"Bot(tracing=True): {NEEDS_EXTRA}")
+        add_stage_spans(worker, turn_log.latency_observer, turn_log.session_id)
+
+
+def _count_session(metrics: Any, turn_log: TurnLog) -> None:
+    started = False
+
+    def start() -> None:
+        nonlocal started
+        started = True
+        metrics.session_started()
+
+    def end() -> None:
+        if started:
+            metrics.session_ended()
+
+    turn_log.on_start(start)
+    turn_log.on_turn(metrics.observe)
+    turn_log.on_close(end)
