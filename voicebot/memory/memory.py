@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any, Literal
 from loguru import logger
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.services.llm_service import LLMService
-from pipecat.services.settings import LLMSettings
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -39,6 +38,7 @@ from pydantic import (
 
 from voicebot.errors import ConfigError, from_validation_error
 from voicebot.memory.store import MemoryStore, TranscriptEntry, clean_fact
+from voicebot.providers.base import llm_settings
 from voicebot.tools.tool import Tool, tool
 
 if TYPE_CHECKING:
@@ -180,21 +180,7 @@ class NoteSummaryLLM(LLMService):
     """
 
     def __init__(self, *, line_chars: int = 160) -> None:
-        super().__init__(
-            settings=LLMSettings(
-                model="note-summary",
-                system_instruction=None,
-                temperature=None,
-                max_tokens=None,
-                top_p=None,
-                top_k=None,
-                frequency_penalty=None,
-                presence_penalty=None,
-                seed=None,
-                filter_incomplete_user_turns=False,
-                user_turn_completion_config=None,
-            )
-        )
+        super().__init__(settings=llm_settings("note-summary"))
         self._line_chars = line_chars
 
     async def run_inference(

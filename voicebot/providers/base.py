@@ -254,6 +254,32 @@ class TTSProvider(ServiceProvider):
         _require_rate(self, "output", getattr(self, "sample_rate", None), ctx.audio_out_sample_rate)
 
 
+def llm_settings(
+    model: str,
+    *,
+    system_instruction: str | None = None,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+) -> Any:
+    """Complete ``LLMSettings`` for a voicebot-made LLM service: Pipecat wants every field
+    given, with ``None`` for what the service does not support."""
+    from pipecat.services.settings import LLMSettings
+
+    return LLMSettings(
+        model=model,
+        system_instruction=system_instruction,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        top_p=None,
+        top_k=None,
+        frequency_penalty=None,
+        presence_penalty=None,
+        seed=None,
+        filter_incomplete_user_turns=False,
+        user_turn_completion_config=None,
+    )
+
+
 def vendor_language(code: str) -> Any:
     """Pipecat's ``Language`` for a code it knows, else the code itself: vendors accept codes
     Pipecat has no enum for (Deepgram's ``"multi"``), and Pipecat passes strings through."""

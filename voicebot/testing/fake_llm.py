@@ -21,10 +21,9 @@ from pipecat.frames.frames import (
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.llm_service import LLMService
-from pipecat.services.settings import LLMSettings
 from pydantic import Field
 
-from voicebot.providers.base import BuildContext, LLMProvider
+from voicebot.providers.base import BuildContext, LLMProvider, llm_settings
 from voicebot.tools.tool import UNPARSED_ARGUMENTS, parse_arguments
 
 
@@ -69,18 +68,11 @@ class ScriptedLLMService(LLMService):
         system_instruction: str | None = None,
     ) -> None:
         super().__init__(
-            settings=LLMSettings(
-                model="scripted",
+            settings=llm_settings(
+                "scripted",
                 system_instruction=system_instruction,
                 temperature=None,
                 max_tokens=None,
-                top_p=None,
-                top_k=None,
-                frequency_penalty=None,
-                presence_penalty=None,
-                seed=None,
-                filter_incomplete_user_turns=False,
-                user_turn_completion_config=None,
             )
         )
         self._replies = list(replies)

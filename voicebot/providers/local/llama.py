@@ -25,11 +25,10 @@ from pipecat.frames.frames import (
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.llm_service import LLMService
-from pipecat.services.settings import LLMSettings
 from pydantic import Field
 
 from voicebot.errors import ConfigError
-from voicebot.providers.base import BuildContext, LLMProvider
+from voicebot.providers.base import BuildContext, LLMProvider, llm_settings
 from voicebot.providers.local.models import load_once, smollm2_gguf
 from voicebot.providers.local.tool_router import ToolRouter, ToolSpec, extract_arguments
 
@@ -96,18 +95,11 @@ class LlamaCppLLMService(LLMService):
         max_tokens: int,
     ) -> None:
         super().__init__(
-            settings=LLMSettings(
-                model=model.path.name,
+            settings=llm_settings(
+                model.path.name,
                 system_instruction=system_instruction,
                 temperature=temperature,
                 max_tokens=max_tokens,
-                top_p=None,
-                top_k=None,
-                frequency_penalty=None,
-                presence_penalty=None,
-                seed=None,
-                filter_incomplete_user_turns=False,
-                user_turn_completion_config=None,
             )
         )
         self._model = model
