@@ -86,13 +86,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     bot = load_bot(args.target)
     from voicebot.server.playground import serve
 
-    if not args.verbose:  # model loading and sessions, without Pipecat's chatter
-        logger.add(
-            sys.stderr,
-            level="INFO",
-            format="{time:HH:mm:ss} {message}",
-            filter=lambda r: (r["name"] or "").startswith("voicebot") and r["level"].no < 30,
-        )
     serve(bot, host=args.host, port=args.port, name=args.target, verbose=args.verbose)
     return 0
 
@@ -175,6 +168,13 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logger.remove()
     logger.add(sys.stderr, level="DEBUG" if args.verbose else "WARNING")
+    if not args.verbose:  # voicebot's progress (model loading, sessions), not Pipecat's chatter
+        logger.add(
+            sys.stderr,
+            level="INFO",
+            format="{time:HH:mm:ss} {message}",
+            filter=lambda r: (r["name"] or "").startswith("voicebot") and r["level"].no < 30,
+        )
     try:
         return int(args.func(args))
     except ConfigError as e:
