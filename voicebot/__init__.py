@@ -18,6 +18,8 @@ Every stage is one import away from here::
     Prometheus                /metrics for served bots      voicebot/metrics/prometheus.py
     Memory, SQLiteStore,      user facts across calls,      voicebot/memory/
       RedisStore              summaries within one
+    Retrieval,                knowledge (RAG) for each      voicebot/memory/retrieval.py
+      LocalRetriever          turn, within a time budget    voicebot/memory/retriever.py
     registry                  names -> providers, plugins   voicebot/registry.py
     voicebot.testing          fakes, recorded-caller runner voicebot/testing/
 """
@@ -33,7 +35,14 @@ from voicebot.errors import (
     ToolDefinitionError,
     UnknownProviderError,
 )
-from voicebot.memory import Memory, MemoryStore, RedisStore, SQLiteStore
+from voicebot.memory import (
+    LocalRetriever,
+    Memory,
+    MemoryStore,
+    RedisStore,
+    Retrieval,
+    SQLiteStore,
+)
 from voicebot.metrics.prometheus import Prometheus
 from voicebot.metrics.stats import LatencySummary
 from voicebot.metrics.turns import TurnRecord
@@ -71,6 +80,7 @@ __all__ = [
     "EnergyVAD",
     "LLMProvider",
     "LatencySummary",
+    "LocalRetriever",
     "Memory",
     "MemoryStore",
     "MissingAPIKeyError",
@@ -79,6 +89,7 @@ __all__ = [
     "Prometheus",
     "Provider",
     "RedisStore",
+    "Retrieval",
     "SQLiteStore",
     "STTProvider",
     "SampleRateError",

@@ -26,6 +26,8 @@ from voicebot import registry
 from voicebot.env import load_env
 from voicebot.errors import ConfigError, DuplicateToolError, from_validation_error
 from voicebot.memory.memory import Memory
+from voicebot.memory.retrieval import Retrieval
+from voicebot.memory.retriever import Retriever
 from voicebot.metrics.prometheus import Prometheus
 from voicebot.providers.base import (
     BuildContext,
@@ -103,6 +105,8 @@ class Bot(BaseModel):
     prometheus: Prometheus | None = None
     # What the bot remembers across and within calls (docs/memory.md).
     memory: Memory | None = None
+    # RAG: passages looked up from the final transcript, within a time budget (docs/memory.md).
+    retrieval: Retrieval | None = None
 
     def __init__(self, **data: Any) -> None:
         try:
@@ -111,6 +115,13 @@ class Bot(BaseModel):
             raise from_validation_error("Bot", e) from None
 
     # ---- shape checks (at construction) ---------------------------------------------------
+
+    @field_validator("retrieval", mode="before")
+    @classmethod
+    def _wrap_retriever(cls, value: Any) -> Any:
+        if isinstance(value, Retriever) and not isinstance(value, Retrieval):
+            return Retrieval(value)  # a bare retriever gets the default budget
+        return value
 
     @field_validator("transport", "vad", "turn", "stt", "llm", "tts", mode="before")
     @classmethod
@@ -205,6 +216,8 @@ class Bot(BaseModel):
         ctx = self.build_context(env)
         for provider in self.stages(transport):
             provider.check(ctx)
+        if self.retrieval is not None:
+            self.retrieval.check()
         return ctx
 
     # ---- running ---------------------------------------------------------------------------
@@ -236,6 +249,8 @@ class Bot(BaseModel):
         def prepare_all() -> None:
             for provider in self.stages(transport):
                 provider.prepare()
+            if self.retrieval is not None:
+                self.retrieval.prepare()  # the embedding model and the document index
 
         await asyncio.to_thread(prepare_all)
 

@@ -30,6 +30,7 @@ from pipecat.transports.base_transport import BaseTransport
 from pipecat.workers.runner import WorkerRunner
 
 from voicebot.memory.memory import MemorySession
+from voicebot.memory.retrieval import RetrievalRun
 from voicebot.metrics.live import connect as connect_observability
 from voicebot.metrics.stats import LatencySummary, summarize
 from voicebot.metrics.turns import TurnHook, TurnLog, TurnRecord
@@ -62,6 +63,7 @@ class Session:
     turn_log: TurnLog
     transport_provider: TransportProvider
     memory: MemorySession | None = None  # the bot's Memory for this session's user
+    retrieval: RetrievalRun | None = None  # the bot's Retrieval: its stages and records
     _runner: WorkerRunner | None = field(default=None, repr=False)
 
     @classmethod
@@ -109,6 +111,12 @@ class Session:
         )
         if memory is not None:
             memory.attach(assistant_aggregator, context)
+        turn_log = TurnLog()
+        turn_log.attach(user_aggregator, assistant_aggregator)
+        # RAG: searched from the final transcript, added before the LLM within the budget.
+        retrieval = bot.retrieval.for_session(turn_log.add_retrieval) if bot.retrieval else None
+        starter = [retrieval.starter()] if retrieval is not None else []
+        injector = [retrieval.injector()] if retrieval is not None else []
 
         def extra(point: str) -> list[FrameProcessor]:
             return [make_processor(p) for p in bot.processors.get(point, ())]  # type: ignore[call-overload]
@@ -119,7 +127,9 @@ class Session:
                 *extra("after_input"),
                 stt,
                 *extra("after_stt"),
+                *starter,
                 user_aggregator,
+                *injector,
                 *extra("before_llm"),
                 llm,
                 *tool_caller,
@@ -130,8 +140,6 @@ class Session:
                 assistant_aggregator,
             ]
         )
-        turn_log = TurnLog()
-        turn_log.attach(user_aggregator, assistant_aggregator)
         worker = PipelineWorker(
             pipeline,
             params=PipelineParams(
@@ -162,6 +170,7 @@ class Session:
             turn_log=turn_log,
             transport_provider=transport_provider,
             memory=memory,
+            retrieval=retrieval,
         )
         transport_provider.on_client_ready(transport, worker, session._client_ready)
         transport_provider.on_client_gone(transport, worker, session.end)

@@ -164,6 +164,24 @@ class StageSpan:
 
 
 @dataclass
+class RetrievalRecord:
+    """One turn's retrieval: what was searched, how long it took, whether it made it.
+
+    ``secs`` is the search's own duration (``None`` if it was still running when the turn
+    went ahead); ``waited_secs`` is how long the turn was held for it (at most the budget);
+    ``in_time`` says whether the passages reached the LLM; ``error`` is set when the
+    retriever failed.
+    """
+
+    query: str
+    in_time: bool
+    waited_secs: float
+    secs: float | None = None
+    sources: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass
 class TurnRecord:
     """One exchange: the user's words (empty for a greeting) and the bot's answer.
 
@@ -194,6 +212,8 @@ class TurnRecord:
     bot_started_at: float | None = None
     bot_stopped_at: float | None = None
     completed_at: float | None = None
+    # RAG (``Bot(retrieval=...)``): the search for this turn, its time and whether it made it.
+    retrieval: RetrievalRecord | None = None
 
     # ---- named stages ----------------------------------------------------------------------
     # Each is None when the turn's latency was not measured, and 0.0 when it was but the
@@ -266,6 +286,8 @@ class TurnRecord:
         values["tool_calls"] = [ToolCallRecord(**c) for c in values.get("tool_calls") or []]
         values["spans"] = [StageSpan(**s) for s in values.get("spans") or []]
         values["stages"] = dict(values.get("stages") or {})
+        if values.get("retrieval"):
+            values["retrieval"] = RetrievalRecord(**values["retrieval"])
         return cls(**values)
 
 
@@ -302,6 +324,7 @@ class TurnLog(BaseObserver):
         self._assistant_done_at: float | None = None  # last on_assistant_turn_stopped
         self._last_tool_at: float | None = None  # last tool call started or finished
         self._user_started_at: float | None = None  # pending, for the next user turn
+        self._pending_retrieval: RetrievalRecord | None = None  # for the next user turn
 
     # ---- wiring ----------------------------------------------------------------------------
 
@@ -361,6 +384,18 @@ class TurnLog(BaseObserver):
         for hook in self._close_hooks:
             await _call(hook)
 
+    def add_retrieval(self, record: RetrievalRecord) -> None:
+        """File a turn's retrieval outcome on the turn whose words were searched.
+
+        The retrieval stage sees the turn's context frame at about the time the user
+        aggregator reports the turn, in either order: a record with no matching turn yet
+        waits for the next one."""
+        turn = self.turns[-1] if self.turns else None
+        if turn and turn.retrieval is None and _same_words(turn.user_text, record.query):
+            turn.retrieval = record
+        else:
+            self._pending_retrieval = record
+
     # ---- events ----------------------------------------------------------------------------
 
     def _current(self) -> TurnRecord:
@@ -382,6 +417,8 @@ class TurnLog(BaseObserver):
         )
         self._user_started_at = None
         self._spoke_at = self._assistant_done_at = self._last_tool_at = None
+        if self._pending_retrieval is not None:
+            self.turns[-1].retrieval, self._pending_retrieval = self._pending_retrieval, None
 
     async def _on_assistant_turn_stopped(self, _aggregator: Any, message: Any) -> None:
         turn = self._current()
@@ -580,3 +617,10 @@ def percentile(values: list[float], q: float) -> float | None:
     lo = int(pos)
     hi = min(lo + 1, len(ordered) - 1)
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+def _same_words(user_text: str, query: str) -> bool:
+    """Whether a retrieval query was made from this user text (a short follow-up's query
+    also carries the previous turn's words in front)."""
+    words = user_text.lower().split()
+    return bool(words) and query.lower().split()[-len(words) :] == words

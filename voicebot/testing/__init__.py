@@ -9,6 +9,7 @@ same way voicebot tests itself.
 from voicebot.testing.budget import LatencyBudget
 from voicebot.testing.caller_audio import caller_recording, write_caller_wav
 from voicebot.testing.fake_llm import FakeLLM, ScriptedLLMService, ToolCall
+from voicebot.testing.fake_retriever import FakeRetriever
 from voicebot.testing.fake_stt import FakeSTT, ScriptedSTTService
 from voicebot.testing.fake_tts import FakeTTS, ToneTTSService
 from voicebot.testing.runner import Conversation, caller_latencies, run_conversation
@@ -16,6 +17,7 @@ from voicebot.testing.runner import Conversation, caller_latencies, run_conversa
 __all__ = [
     "Conversation",
     "FakeLLM",
+    "FakeRetriever",
     "FakeSTT",
     "FakeTTS",
     "LatencyBudget",

@@ -1,0 +1,148 @@
+"""RAG in whole bots: passages reach the LLM in time, late or failing searches never hold a
+turn, and each turn records what happened."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from voicebot import Bot, EnergyVAD, SilenceTurn, WavFile
+from voicebot.memory import LocalRetriever, Retrieval
+from voicebot.memory.retrieval import KNOWLEDGE_HEADER
+from voicebot.session import Session
+from voicebot.testing import FakeLLM, FakeRetriever, FakeSTT, FakeTTS
+
+KB = Path(__file__).resolve().parents[2] / "examples" / "knowledge"
+QUICK_TURNS = dict(vad=EnergyVAD(stop_secs=0.2), turn=SilenceTurn(silence_secs=0.3))
+
+
+def knowledge(request: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [m for m in request if str(m.get("content", "")).startswith(KNOWLEDGE_HEADER)]
+
+
+async def converse(
+    caller_wav: Any, tmp_path: Path, said: list[str], retrieval: Any, **bot: Any
+) -> Session:
+    built = Bot(
+        stt=FakeSTT(transcripts=said, latency_secs=0.05),
+        llm=FakeLLM(replies=[f"Answer {i}." for i in range(len(said))], ttft_secs=0.05),
+        tts=FakeTTS(ttfb_secs=0.05, secs_per_char=0.01),
+        retrieval=retrieval,
+        **QUICK_TURNS,
+        **bot,
+    )
+    starts = [0.3 + 2.0 * i for i in range(len(said))]
+    caller = caller_wav([(s, 0.6) for s in starts], total_secs=starts[-1] + 2.0)
+    transport = WavFile(input=caller, output=tmp_path / "bot.wav", linger_secs=0.5)
+    session = built.session(transport=transport, env={})
+    await session.run()
+    return session
+
+
+async def test_passages_reach_the_llm_just_before_the_users_words(caller_wav, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    kb = FakeRetriever(
+        {"hours": "We open at nine.", "parking": ["Two spaces behind.", "A rack in front."]},
+        delay_secs=0.02,
+    )
+    said = [
+        "What are your hours?",
+        "Is there any parking nearby?",
+        "Thanks, that is all for today.",
+    ]
+    session = await converse(caller_wav, tmp_path, said, kb)
+
+    first, second, third = session.llm.requests
+    assert first[-2:] == [
+        {"role": "developer", "content": f"{KNOWLEDGE_HEADER}\n- We open at nine."},
+        {"role": "user", "content": "What are your hours?"},
+    ]
+    # The next turn's passages replace the last turn's: one knowledge message at most.
+    assert knowledge(second) == [
+        {
+            "role": "developer",
+            "content": f"{KNOWLEDGE_HEADER}\n- Two spaces behind.\n- A rack in front.",
+        }
+    ]
+    assert second[-1] == {"role": "user", "content": "Is there any parking nearby?"}
+    assert knowledge(third) == []  # nothing matched "Thanks, that is all for today."
+    assert kb.queries[:2] == ["What are your hours?", "Is there any parking nearby?"]
+
+    records = [t.retrieval for t in session.turn_log.user_turns()]
+    assert all(r is not None and r.in_time and r.error is None for r in records)
+    assert [r.sources for r in records if r] == [["hours"], ["parking", "parking"], []]
+    assert all(r.secs is not None and r.secs >= 0.02 for r in records if r)
+    assert session.retrieval is not None and session.retrieval.records == records
+
+
+async def test_a_late_search_does_not_hold_the_turn(caller_wav, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # The first turn's search takes 3 s against a 600 ms budget, counted from the final
+    # transcript; the turn ends ~0.3 s after that transcript, so it waits out the rest of
+    # the budget (~0.3 s), then the reply goes ahead without the passages.
+    kb = FakeRetriever(
+        {"hours": "We open at nine.", "parking": "Two spaces behind."},
+        delay_secs=lambda q: 3.0 if "hours" in q else 0.0,
+    )
+    said = ["What are your hours?", "Is there any parking nearby?"]
+    started = time.monotonic()
+    session = await converse(caller_wav, tmp_path, said, Retrieval(kb, budget_ms=600))
+
+    first, second = session.llm.requests
+    assert knowledge(first) == []
+    assert knowledge(second)[0]["content"].endswith("Two spaces behind.")
+    late, in_time = (t.retrieval for t in session.turn_log.user_turns())
+    assert late is not None and not late.in_time and late.secs is None and late.sources == []
+    assert 0.05 < late.waited_secs < 1.0
+    assert in_time is not None and in_time.in_time
+    # Both replies were spoken: the late search blocked neither this turn nor the next.
+    assert [t.bot_text for t in session.turn_log.user_turns()] == ["Answer 0.", "Answer 1."]
+    assert time.monotonic() - started < 10
+
+
+async def test_a_failing_retriever_is_recorded_and_the_call_goes_on(caller_wav, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    kb = FakeRetriever({"hours": "We open at nine."}, fail=True)
+    session = await converse(caller_wav, tmp_path, ["What are your hours?"], kb)
+    (request,) = session.llm.requests
+    assert knowledge(request) == []
+    (turn,) = session.turn_log.user_turns()
+    assert turn.bot_text == "Answer 0."
+    assert turn.retrieval is not None and turn.retrieval.in_time
+    assert turn.retrieval.error == "ConnectionError: knowledge base unreachable"
+
+
+async def test_a_short_follow_up_is_searched_with_the_turn_before(caller_wav, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    kb = FakeRetriever({"rent": "City bikes are 20 dollars a day."})
+    said = ["How much does it cost to rent a bike?", "And electric ones?"]
+    session = await converse(caller_wav, tmp_path, said, kb)
+    assert kb.queries == [said[0], f"{said[0]} {said[1]}"]
+    assert knowledge(session.llm.requests[1]), "the follow-up found the rental passage"
+    # The turn record still files the search under the follow-up turn.
+    assert session.turn_log.user_turns()[1].retrieval is not None
+
+
+async def test_the_offline_retriever_in_a_bot(caller_wav, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    shop = LocalRetriever.from_folder(KB)
+    said = ["Can I rent an electric bike?", "What time do you open on Saturday?"]
+    bot_retrieval = Retrieval(shop, top_k=1)
+    bot_retrieval.prepare()  # as Bot.prepare() does: the index is built before the call
+    session = await converse(caller_wav, tmp_path, said, bot_retrieval)
+    rental, hours = (knowledge(r) for r in session.llm.requests)
+    assert "electric bikes for 45 dollars a day" in rental[0]["content"]
+    assert "Saturdays from 10 am to 4 pm" in hours[0]["content"]
+    assert all(t.retrieval and t.retrieval.in_time for t in session.turn_log.user_turns())
+
+
+async def test_a_search_still_running_at_the_turns_end_is_waited_for_within_budget(
+    caller_wav, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    # The turn ends ~0.3 s after the transcript (SilenceTurn); a 0.6 s search is still
+    # running then, and a 1.5 s budget covers it: the turn waits, and gets the passage.
+    kb = FakeRetriever({"hours": "We open at nine."}, delay_secs=0.6)
+    session = await converse(
+        caller_wav, tmp_path, ["What are your hours?"], Retrieval(kb, budget_ms=1500)
+    )
+    (request,) = session.llm.requests
+    assert knowledge(request) and knowledge(request)[0]["content"].endswith("We open at nine.")
+    (turn,) = session.turn_log.user_turns()
+    assert turn.retrieval is not None and turn.retrieval.in_time
+    assert turn.retrieval.waited_secs > 0.05 and turn.retrieval.secs is not None

@@ -1,0 +1,259 @@
+"""RAG under a latency budget: look things up while the turn is still ending.
+
+Two pipeline stages share one ``RetrievalRun`` per session:
+
+- ``RetrievalStarter`` (after STT) starts a search as soon as a final transcript exists,
+  with the words of the user's turn so far. A turn's end is usually decided 100 ms or more
+  after its last transcript (VAD silence, smart-turn), so the search mostly runs in time
+  the caller waits anyway.
+- ``KnowledgeInjector`` (after the user aggregator, before the LLM) holds the turn's
+  ``LLMContextFrame`` until that search is done or ``budget_ms`` after it started, whichever
+  comes first. In time, the passages go into the context as one developer message just
+  before the user's words (replacing the previous turn's); late, the reply goes ahead
+  without them and the miss is counted. A failing retriever is logged and counted, never
+  raised: the turn carries on.
+
+Each turn's outcome is a ``RetrievalRecord`` on its ``TurnRecord.retrieval``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from loguru import logger
+from pipecat.frames.frames import (
+    Frame,
+    LLMContextFrame,
+    TranscriptionFrame,
+    UserStoppedSpeakingFrame,
+)
+from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from voicebot.errors import ConfigError, from_validation_error
+from voicebot.memory.retriever import Passage, Retriever, passages_text
+from voicebot.metrics.turns import RetrievalRecord
+
+KNOWLEDGE_HEADER = (
+    "Facts from the knowledge base that may help with the caller's last words "
+    "(use them if relevant; the caller did not say this):"
+)
+
+
+class Retrieval(BaseModel):
+    """RAG for a bot: ``Bot(retrieval=Retrieval(LocalRetriever.from_folder("kb/")))``.
+
+    - ``retriever``: anything with ``async retrieve(query, k) -> list[Passage]``.
+    - ``budget_ms``: the most a turn waits for it, counted from the final transcript.
+    - ``top_k``: passages per turn.
+    - ``short_query_words``: a turn this short ("and on Sundays?") is searched together
+      with the previous one, so follow-ups find what they follow up on.
+    """
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, frozen=True)
+
+    retriever: Any
+    budget_ms: float = Field(default=150.0, gt=0, le=10_000)
+    top_k: int = Field(default=3, ge=1, le=20)
+    short_query_words: int = Field(default=4, ge=0)
+
+    def __init__(self, retriever: Any = None, /, **data: Any) -> None:
+        if retriever is not None:
+            data["retriever"] = retriever
+        try:
+            super().__init__(**data)
+        except ValidationError as e:
+            raise from_validation_error("Retrieval", e) from None
+
+    @field_validator("retriever")
+    @classmethod
+    def _is_retriever(cls, value: Any) -> Any:
+        if not isinstance(value, Retriever):
+            raise ConfigError(
+                "Retrieval(retriever=...) needs an object with "
+                f"`async retrieve(query, k) -> list[Passage]` (e.g. LocalRetriever), "
+                f"not {type(value).__name__}"
+            )
+        return value
+
+    def check(self) -> None:
+        """Raise a ``ConfigError`` if the retriever cannot run here (e.g. its model is not
+        installed), if it has a ``check()``."""
+        check = getattr(self.retriever, "check", None)
+        if callable(check):
+            check()
+
+    def prepare(self) -> None:
+        """Load the retriever's model and index now (blocking), if it has a ``load()``."""
+        load = getattr(self.retriever, "load", None)
+        if callable(load):
+            load()
+
+    def for_session(
+        self, on_record: Callable[[RetrievalRecord], None] | None = None
+    ) -> RetrievalRun:
+        return RetrievalRun(self, on_record)
+
+
+class _Search:
+    """One search in flight: the task, when it started, and its outcome once known."""
+
+    def __init__(self, query: str, task: asyncio.Task[list[Passage]]) -> None:
+        self.query = query
+        self.task = task
+        self.started = time.monotonic()
+        self.finished: float | None = None
+        task.add_done_callback(lambda _t: setattr(self, "finished", time.monotonic()))
+
+
+class RetrievalRun:
+    """One session's retrieval: the starter and injector stages, and their records."""
+
+    def __init__(
+        self, config: Retrieval, on_record: Callable[[RetrievalRecord], None] | None = None
+    ) -> None:
+        self.config = config
+        self.records: list[RetrievalRecord] = []
+        self._on_record = on_record
+        self._words: list[str] = []  # the current user turn's final transcripts
+        self._previous_query = ""
+        self._turn_closed = False  # the next transcript starts a new turn
+        self._search: _Search | None = None
+        self._message: dict[str, Any] | None = None  # the knowledge message in the context
+
+    def starter(self) -> RetrievalStarter:
+        return RetrievalStarter(self)
+
+    def injector(self) -> KnowledgeInjector:
+        return KnowledgeInjector(self)
+
+    # ---- starter side ----------------------------------------------------------------------
+
+    def on_transcript(self, text: str) -> None:
+        if self._turn_closed:
+            self._close_turn()
+        text = text.strip()
+        if not text:
+            return
+        self._words.append(text)
+        query = " ".join(self._words)
+        if len(query.split()) < self.config.short_query_words and self._previous_query:
+            query = f"{self._previous_query} {query}"
+        task = asyncio.get_running_loop().create_task(self._retrieve(query))
+        self._search = _Search(query, task)
+
+    def turn_ended(self) -> None:
+        self._turn_closed = True
+
+    def _close_turn(self) -> None:
+        if self._words:
+            self._previous_query = " ".join(self._words)
+        self._words = []
+        self._search = None
+        self._turn_closed = False
+
+    async def _retrieve(self, query: str) -> list[Passage]:
+        return list(await self.config.retriever.retrieve(query, self.config.top_k))
+
+    # ---- injector side ---------------------------------------------------------------------
+
+    async def inject(self, context: LLMContext, *, speculation: bool) -> None:
+        """Wait for this turn's search within the budget; put its passages in ``context``."""
+        search = self._search
+        if not speculation:
+            self._turn_closed = True
+        self._remove_message(context)
+        if search is None:
+            return
+        remaining = search.started + self.config.budget_ms / 1000 - time.monotonic()
+        held = time.monotonic()
+        if not search.task.done() and remaining > 0:
+            await asyncio.wait([search.task], timeout=remaining)
+        waited = time.monotonic() - held
+        record = RetrievalRecord(query=search.query, in_time=search.task.done(), waited_secs=waited)
+        if search.task.done():
+            record.secs = (search.finished or time.monotonic()) - search.started
+            passages: list[Passage] = []
+            if search.task.cancelled():
+                record.error = "cancelled"
+            elif (error := search.task.exception()) is not None:
+                record.error = f"{type(error).__name__}: {error}"
+                logger.warning(f"retrieval failed, answering without it: {record.error}")
+            else:
+                passages = search.task.result()
+            if passages:
+                self._add_message(context, passages)
+            record.sources = [p.source for p in passages]
+        else:
+            logger.debug(f"retrieval late (> {self.config.budget_ms:.0f} ms): answering without it")
+            # The search still finishes in its thread; its result is dropped with no error.
+            search.task.add_done_callback(_consume)
+        if speculation:
+            return  # the turn is not over: it is recorded when it is
+        self.records.append(record)
+        if self._on_record is not None:
+            self._on_record(record)
+
+    def _remove_message(self, context: LLMContext) -> None:
+        messages = context.get_messages()
+        kept = [m for m in messages if not _is_knowledge(m, self._message)]
+        if len(kept) != len(messages):
+            context.set_messages(kept)
+
+    def _add_message(self, context: LLMContext, passages: list[Passage]) -> None:
+        message = {"role": "developer", "content": f"{KNOWLEDGE_HEADER}\n{passages_text(passages)}"}
+        messages: list[Any] = list(context.get_messages())
+        at = len(messages)
+        for i in range(len(messages) - 1, -1, -1):  # just before the user's last words
+            if isinstance(messages[i], dict) and messages[i].get("role") == "user":
+                at = i
+                break
+        messages.insert(at, message)
+        context.set_messages(messages)
+        self._message = message
+
+
+def _is_knowledge(message: Any, ours: dict[str, Any] | None) -> bool:
+    if message is ours:
+        return True
+    content = message.get("content") if isinstance(message, dict) else None
+    return isinstance(content, str) and content.startswith(KNOWLEDGE_HEADER)
+
+
+def _consume(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled():
+        task.exception()  # a late failure is not an "exception never retrieved" warning
+
+
+class RetrievalStarter(FrameProcessor):
+    """Starts a search on each final transcript; passes every frame on untouched."""
+
+    def __init__(self, run: RetrievalRun) -> None:
+        super().__init__(name="RetrievalStarter")
+        self._run = run
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if isinstance(frame, TranscriptionFrame):
+            self._run.on_transcript(frame.text)
+        elif isinstance(frame, UserStoppedSpeakingFrame):
+            self._run.turn_ended()
+        await self.push_frame(frame, direction)
+
+
+class KnowledgeInjector(FrameProcessor):
+    """Puts the turn's passages into the context before the LLM sees it, within budget."""
+
+    def __init__(self, run: RetrievalRun) -> None:
+        super().__init__(name="KnowledgeInjector")
+        self._run = run
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if isinstance(frame, LLMContextFrame) and direction == FrameDirection.DOWNSTREAM:
+            await self._run.inject(frame.context, speculation=frame.speculation)
+        await self.push_frame(frame, direction)
