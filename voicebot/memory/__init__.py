@@ -10,8 +10,8 @@ and knowledge looked up for each turn (RAG) within a time budget.
 See docs/memory.md.
 """
 
-from voicebot.memory.memory import Memory, MemorySession, NoteSummaryLLM, note_summary, transcript
 from voicebot.memory.embeddings import Embedder, MiniLMEmbedder
+from voicebot.memory.memory import Memory, MemorySession, NoteSummaryLLM, note_summary, transcript
 from voicebot.memory.redis_store import RedisStore
 from voicebot.memory.retrieval import KnowledgeInjector, Retrieval, RetrievalStarter
 from voicebot.memory.retriever import LocalRetriever, Passage, Retriever
