@@ -2,9 +2,14 @@
 
 The pipeline, in order (custom processors at the named insertion points)::
 
-    transport.input → [after_input] → STT → [after_stt] → user context aggregator (VAD and
-    turn detection live here) → [before_llm] → LLM (runs tools) → [before_tts] → TTS →
-    [after_tts] → transport.output → assistant context aggregator
+    transport.input → [after_input] → STT → [after_stt] → (RetrievalStarter) → user context
+    aggregator (VAD and turn detection live here) → (KnowledgeInjector) → [before_llm] → LLM
+    → (ToolCaller) → [before_tts] → TTS → [after_tts] → HeardTextSynthesis →
+    transport.output → HeardTextPlayback → assistant context aggregator
+
+The stages in parentheses are voicebot's own, there when the spec asks for them (RAG,
+tools); the two ``HeardText`` ones keep the context to what the caller heard after a
+barge-in (``voicebot.processors.heard_text``).
 
 One ``Session`` is one conversation with its own worker and runner, so an idle or failing
 session never takes others down.
@@ -34,6 +39,7 @@ from voicebot.memory.retrieval import RetrievalRun
 from voicebot.metrics.live import connect as connect_observability
 from voicebot.metrics.stats import LatencySummary, summarize
 from voicebot.metrics.turns import TurnHook, TurnLog, TurnRecord
+from voicebot.processors.heard_text import track_heard_text
 from voicebot.providers.base import BuildContext, TransportProvider
 from voicebot.tools.caller import register_tools
 
@@ -136,7 +142,7 @@ class Session:
                 *extra("before_tts"),
                 tts,
                 *extra("after_tts"),
-                transport.output(),
+                *track_heard_text(transport.output()),  # after a barge-in: what was heard
                 assistant_aggregator,
             ]
         )
