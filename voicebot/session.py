@@ -186,7 +186,8 @@ class Session:
 
     async def _client_ready(self) -> None:
         if self.bot.greeting:
-            self.context.add_message({"role": "assistant", "content": self.bot.greeting})
+            # Spoken text joins the context as the caller hears it (heard_text), so the
+            # greeting is not written in beforehand.
             await self.worker.queue_frames([TTSSpeakFrame(self.bot.greeting)])
 
     async def end(self) -> None:

@@ -228,6 +228,9 @@ async def test_greeting_is_spoken_first_and_kept_in_context(caller_wav, tmp_path
     assert loudness(out, 0.1, 0.8) > 0.05
     messages = session.context.get_messages()
     assert messages[0] == {"role": "assistant", "content": "Welcome to the shop."}
+    # Once: the greeting enters the context as spoken (so a cut-off greeting holds only
+    # what was heard), not also written in ahead of being spoken.
+    assert [m for m in messages if m.get("content") == "Welcome to the shop."] == messages[:1]
     assert session.turns[0].bot_text == "Welcome to the shop." and not session.turns[0].user_text
 
 
