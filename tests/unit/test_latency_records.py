@@ -157,6 +157,29 @@ def test_prometheus_collectors_count_turns() -> None:
     assert 'voicebot_tool_calls_total{tool="hours"} 1.0' in text
 
 
+def test_prometheus_counts_retrieval_outcomes() -> None:
+    prometheus_client = pytest.importorskip("prometheus_client")
+    from voicebot.metrics import LatencyMetrics
+    from voicebot.metrics.turns import RetrievalRecord
+
+    metrics = LatencyMetrics(registry=prometheus_client.CollectorRegistry())
+    outcomes = [
+        RetrievalRecord("a", in_time=True, waited_secs=0.0, secs=0.02, sources=["kb#1"]),
+        RetrievalRecord("b", in_time=False, waited_secs=0.1),
+        RetrievalRecord("c", in_time=True, waited_secs=0.0, secs=0.01, error="Boom: down"),
+    ]
+    for i, found in enumerate(outcomes):
+        t = turn(i + 1, 0.8)
+        t.retrieval = found
+        metrics.observe(t)
+    metrics.observe(turn(9, 0.8))  # a turn without RAG counts nowhere
+    text = metrics.exposition().decode()
+    for outcome in ("in_time", "late", "error"):
+        assert f'voicebot_retrievals_total{{outcome="{outcome}"}} 1.0' in text
+    assert "voicebot_retrieval_seconds_count 1.0" in text  # only the search that made it
+    assert "voicebot_retrieval_held_seconds_count 3.0" in text
+
+
 def test_the_turn_log_watches_the_frames_pipecats_latency_observer_needs() -> None:
     from pipecat.frames.frames import (
         BotStartedSpeakingFrame,

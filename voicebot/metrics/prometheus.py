@@ -72,6 +72,25 @@ class LatencyMetrics:
         self.tool_calls = pc.Counter(
             "voicebot_tool_calls", "Tool calls made by the LLM.", ["tool"], **kw
         )
+        self.retrieval = pc.Histogram(
+            "voicebot_retrieval_seconds",
+            "Knowledge searches (RAG) that succeeded within their budget: their duration.",
+            buckets=STAGE_BUCKETS,
+            **kw,
+        )
+        self.retrieval_held = pc.Histogram(
+            "voicebot_retrieval_held_seconds",
+            "How long each RAG turn was held waiting for its search (at most the budget).",
+            buckets=STAGE_BUCKETS,
+            **kw,
+        )
+        self.retrieval_outcomes = pc.Counter(
+            "voicebot_retrievals",
+            "Knowledge searches per outcome: in_time, late (the reply went ahead without "
+            "them) or error.",
+            ["outcome"],
+            **kw,
+        )
         self.sessions = pc.Counter("voicebot_sessions", "Sessions started.", **kw)
         self.sessions_active = pc.Gauge("voicebot_sessions_active", "Sessions running.", **kw)
 
@@ -90,6 +109,12 @@ class LatencyMetrics:
                 self.stage.labels(stage=key).observe(secs)
         for call in turn.tool_calls:
             self.tool_calls.labels(tool=call.name).inc()
+        if (found := turn.retrieval) is not None:
+            outcome = "error" if found.error else "in_time" if found.in_time else "late"
+            self.retrieval_outcomes.labels(outcome=outcome).inc()
+            self.retrieval_held.observe(found.waited_secs)
+            if outcome == "in_time" and found.secs is not None:
+                self.retrieval.observe(found.secs)
 
     def session_started(self) -> None:
         self.sessions.inc()
