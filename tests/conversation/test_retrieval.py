@@ -12,6 +12,7 @@ from voicebot.memory import LocalRetriever, Retrieval
 from voicebot.memory.retrieval import KNOWLEDGE_HEADER
 from voicebot.session import Session
 from voicebot.testing import FakeLLM, FakeRetriever, FakeSTT, FakeTTS
+from voicebot.testing.runner import retrieval_line
 
 KB = Path(__file__).resolve().parents[2] / "examples" / "knowledge"
 QUICK_TURNS = dict(vad=EnergyVAD(stop_secs=0.2), turn=SilenceTurn(silence_secs=0.3))
@@ -73,6 +74,7 @@ async def test_passages_reach_the_llm_just_before_the_users_words(caller_wav, tm
     assert [r.sources for r in records if r] == [["hours"], ["parking", "parking"], []]
     assert all(r.secs is not None and r.secs >= 0.02 for r in records if r)
     assert session.retrieval is not None and session.retrieval.records == records
+    assert retrieval_line(records[1]).endswith("ms: parking, parking")  # type: ignore[arg-type]
 
 
 async def test_a_late_search_does_not_hold_the_turn(caller_wav, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -92,6 +94,7 @@ async def test_a_late_search_does_not_hold_the_turn(caller_wav, tmp_path) -> Non
     assert knowledge(second)[0]["content"].endswith("Two spaces behind.")
     late, in_time = (t.retrieval for t in session.turn_log.user_turns())
     assert late is not None and not late.in_time and late.secs is None and late.sources == []
+    assert retrieval_line(late).startswith("late (held ")
     assert 0.05 < late.waited_secs < 1.0
     assert in_time is not None and in_time.in_time
     # Both replies were spoken: the late search blocked neither this turn nor the next.
@@ -108,6 +111,7 @@ async def test_a_failing_retriever_is_recorded_and_the_call_goes_on(caller_wav, 
     assert turn.bot_text == "Answer 0."
     assert turn.retrieval is not None and turn.retrieval.in_time
     assert turn.retrieval.error == "ConnectionError: knowledge base unreachable"
+    assert "search failed" in retrieval_line(turn.retrieval)
 
 
 async def test_a_short_follow_up_is_searched_with_the_turn_before(caller_wav, tmp_path) -> None:  # type: ignore[no-untyped-def]

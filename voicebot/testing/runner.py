@@ -16,7 +16,7 @@ from pathlib import Path
 from voicebot.audio.segments import Segment, speech_segments
 from voicebot.audio.wav import read_wav
 from voicebot.bot import Bot
-from voicebot.metrics.turns import ToolCallRecord, TurnRecord, percentile
+from voicebot.metrics.turns import RetrievalRecord, ToolCallRecord, TurnRecord, percentile
 from voicebot.transports.wav import WavFile
 
 
@@ -77,6 +77,8 @@ class Conversation:
         for t in self.turns:
             if t.user_text:
                 out.append(f"user: {t.user_text}")
+            if (found := t.retrieval) is not None:
+                out.append(f"  knowledge: {retrieval_line(found)}")
             for c in t.tool_calls:
                 out.append(
                     f"  tool {c.name}({json.dumps(c.arguments, default=str)}) -> {c.result!r}"
@@ -97,6 +99,17 @@ class Conversation:
         )
         out.append(f"bot audio: {self.output_path}")
         return "\n".join(out)
+
+
+def retrieval_line(found: RetrievalRecord) -> str:
+    """One turn's RAG outcome in a few words."""
+    if found.error:
+        return f"search failed ({found.error}), answered without"
+    if not found.in_time:
+        return f"late (held {found.waited_secs * 1000:.0f} ms), answered without"
+    took = f"{found.secs * 1000:.0f} ms" if found.secs is not None else "?"
+    used = ", ".join(found.sources) if found.sources else "nothing relevant"
+    return f"{took}, held {found.waited_secs * 1000:.0f} ms: {used}"
 
 
 def _secs(v: float | None) -> str:
