@@ -10,7 +10,8 @@ LLM's context just before the caller's words if they are found within 150 ms, an
 goes ahead without them if not. ``turns.jsonl`` shows each turn's search under
 ``"retrieval"``: its time, whether it made the budget, the passages used.
 
-Swap ``LocalRetriever`` for anything with ``async retrieve(query, k) -> list[Passage]`` (a
+One passage per turn (``top_k=1``): each passage is prompt the small offline LLM reads at
+~6 ms a token before it speaks (docs/memory.md). Swap ``LocalRetriever`` for anything with ``async retrieve(query, k) -> list[Passage]`` (a
 vector database, a search API) and the budget still holds. The caller audio was spoken by
 the Piper voice the bot itself uses.
 """
@@ -27,5 +28,5 @@ bot = Bot(
         "You answer the phone at the Spoke and Chain bike shop. Answer in one short, plain "
         "sentence, using the knowledge base facts you are given."
     ),
-    retrieval=Retrieval(LocalRetriever.from_folder(KNOWLEDGE), budget_ms=150, top_k=2),
+    retrieval=Retrieval(LocalRetriever.from_folder(KNOWLEDGE), budget_ms=150, top_k=1),
 )

@@ -58,15 +58,17 @@ async def test_passages_reach_the_llm_just_before_the_users_words(caller_wav, tm
         {"role": "developer", "content": f"{KNOWLEDGE_HEADER}\n- We open at nine."},
         {"role": "user", "content": "What are your hours?"},
     ]
-    # The next turn's passages replace the last turn's: one knowledge message at most.
-    assert knowledge(second) == [
+    # The next turn's passages join the earlier ones, which stay where they were: the
+    # context before the new turn is the previous request word for word (prompt caches).
+    assert second[: len(first)] == first
+    assert second[len(first) + 1 :] == [
         {
             "role": "developer",
             "content": f"{KNOWLEDGE_HEADER}\n- Two spaces behind.\n- A rack in front.",
-        }
+        },
+        {"role": "user", "content": "Is there any parking nearby?"},
     ]
-    assert second[-1] == {"role": "user", "content": "Is there any parking nearby?"}
-    assert knowledge(third) == []  # nothing matched "Thanks, that is all for today."
+    assert len(knowledge(third)) == 2  # nothing new matched "Thanks, that is all for today."
     assert kb.queries[:2] == ["What are your hours?", "Is there any parking nearby?"]
 
     records = [t.retrieval for t in session.turn_log.user_turns()]
@@ -132,7 +134,7 @@ async def test_the_offline_retriever_in_a_bot(caller_wav, tmp_path) -> None:  # 
     session = await converse(caller_wav, tmp_path, said, bot_retrieval)
     rental, hours = (knowledge(r) for r in session.llm.requests)
     assert "electric bikes for 45 dollars a day" in rental[0]["content"]
-    assert "Saturdays from 10 am to 4 pm" in hours[0]["content"]
+    assert "Saturdays from 10 am to 4 pm" in hours[-1]["content"]
     assert all(t.retrieval and t.retrieval.in_time for t in session.turn_log.user_turns())
 
 
@@ -150,3 +152,28 @@ async def test_a_search_still_running_at_the_turns_end_is_waited_for_within_budg
     (turn,) = session.turn_log.user_turns()
     assert turn.retrieval is not None and turn.retrieval.in_time
     assert turn.retrieval.waited_secs > 0.05 and turn.retrieval.secs is not None
+
+
+async def test_a_passage_already_in_the_context_is_not_added_again(caller_wav, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    kb = FakeRetriever({"hours": "We open at nine.", "sunday": "Closed on Sundays."})
+    said = ["What are your opening hours?", "Are your hours different on Sunday?"]
+    session = await converse(caller_wav, tmp_path, said, kb)
+    _, second = session.llm.requests
+    assert [m["content"] for m in knowledge(second)] == [
+        f"{KNOWLEDGE_HEADER}\n- We open at nine.",
+        f"{KNOWLEDGE_HEADER}\n- Closed on Sundays.",  # only what is new
+    ]
+    # The turn still records everything its search found.
+    assert session.turn_log.user_turns()[1].retrieval.sources == ["hours", "sunday"]  # type: ignore[union-attr]
+
+
+async def test_keep_turn_replaces_the_previous_turns_passages(caller_wav, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    kb = FakeRetriever({"hours": "We open at nine.", "parking": "Two spaces behind."})
+    said = ["What are your hours?", "Is there any parking nearby?", "That is all for today."]
+    session = await converse(caller_wav, tmp_path, said, Retrieval(kb, keep="turn"))
+    _, second, third = session.llm.requests
+    assert [m["content"] for m in knowledge(second)] == [
+        f"{KNOWLEDGE_HEADER}\n- Two spaces behind."
+    ]
+    assert second[-1] == {"role": "user", "content": "Is there any parking nearby?"}
+    assert knowledge(third) == []

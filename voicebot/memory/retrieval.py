@@ -8,10 +8,10 @@ Two pipeline stages share one ``RetrievalRun`` per session:
   the caller waits anyway.
 - ``KnowledgeInjector`` (after the user aggregator, before the LLM) holds the turn's
   ``LLMContextFrame`` until that search is done or ``budget_ms`` after it started, whichever
-  comes first. In time, the passages go into the context as one developer message just
-  before the user's words (replacing the previous turn's); late, the reply goes ahead
-  without them and the miss is counted. A failing retriever is logged and counted, never
-  raised: the turn carries on.
+  comes first. In time, the passages not yet in the context go in as one developer
+  message just before the user's words (``keep="turn"``: replacing the previous turn's);
+  late, the reply goes ahead without them and the miss is counted. A failing retriever
+  is logged and counted, never raised: the turn carries on.
 
 Each turn's outcome is a ``RetrievalRecord`` on its ``TurnRecord.retrieval``.
 """
@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from loguru import logger
 from pipecat.frames.frames import (
@@ -38,10 +38,8 @@ from voicebot.errors import ConfigError, from_validation_error
 from voicebot.memory.retriever import Passage, Retriever, passages_text
 from voicebot.metrics.turns import RetrievalRecord
 
-KNOWLEDGE_HEADER = (
-    "Facts from the knowledge base that may help with the caller's last words "
-    "(use them if relevant; the caller did not say this):"
-)
+# Short: every token of it is prompt the LLM reads before its first word.
+KNOWLEDGE_HEADER = "Knowledge base facts that may help (not said by the caller):"
 
 
 class Retrieval(BaseModel):
@@ -52,6 +50,11 @@ class Retrieval(BaseModel):
     - ``top_k``: passages per turn.
     - ``short_query_words``: a turn this short ("and on Sundays?") is searched together
       with the previous one, so follow-ups find what they follow up on.
+    - ``keep``: ``"call"`` (default) leaves earlier turns' passages in the context and adds
+      only passages not already there, so the context before the new turn is unchanged
+      and an LLM's prompt cache (llama.cpp, OpenAI) still covers it; ``"turn"`` replaces
+      the previous turn's passages (a smaller context, but everything after the removed
+      message is read again).
     """
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, frozen=True)
@@ -60,6 +63,7 @@ class Retrieval(BaseModel):
     budget_ms: float = Field(default=150.0, gt=0, le=10_000)
     top_k: int = Field(default=3, ge=1, le=20)
     short_query_words: int = Field(default=4, ge=0)
+    keep: Literal["call", "turn"] = "call"
 
     def __init__(self, retriever: Any = None, /, **data: Any) -> None:
         if retriever is not None:
@@ -166,7 +170,8 @@ class RetrievalRun:
         search = self._search
         if not speculation:
             self._turn_closed = True
-        self._remove_message(context)
+        if self.config.keep == "turn":
+            self._remove_message(context)
         if search is None:
             return
         remaining = search.started + self.config.budget_ms / 1000 - time.monotonic()
@@ -185,9 +190,11 @@ class RetrievalRun:
                 logger.warning(f"retrieval failed, answering without it: {record.error}")
             else:
                 passages = search.task.result()
+            record.sources = [p.source for p in passages]
+            if self.config.keep == "call":
+                passages = _not_in(context, passages)
             if passages:
                 self._add_message(context, passages)
-            record.sources = [p.source for p in passages]
         else:
             logger.debug(f"retrieval late (> {self.config.budget_ms:.0f} ms): answering without it")
             # The search still finishes in its thread; its result is dropped with no error.
@@ -222,6 +229,18 @@ def _is_knowledge(message: Any, ours: dict[str, Any] | None) -> bool:
         return True
     content = message.get("content") if isinstance(message, dict) else None
     return isinstance(content, str) and content.startswith(KNOWLEDGE_HEADER)
+
+
+def _not_in(context: LLMContext, passages: list[Passage]) -> list[Passage]:
+    """The passages no knowledge message in ``context`` holds yet."""
+    held = [
+        content
+        for m in context.get_messages()
+        if isinstance(m, dict)
+        and isinstance(content := m.get("content"), str)
+        and content.startswith(KNOWLEDGE_HEADER)
+    ]
+    return [p for p in passages if not any(f"- {p.text}" in text for text in held)]
 
 
 def _consume(task: asyncio.Task[Any]) -> None:
