@@ -11,7 +11,9 @@ goes ahead without them if not. ``turns.jsonl`` shows each turn's search under
 ``"retrieval"``: its time, whether it made the budget, the passages used.
 
 One passage per turn (``top_k=1``): each passage is prompt the small offline LLM reads at
-~6 ms a token before it speaks (docs/memory.md). Swap ``LocalRetriever`` for anything with ``async retrieve(query, k) -> list[Passage]`` (a
+~6 ms a token before it speaks (docs/memory.md).
+
+Swap ``LocalRetriever`` for anything with ``async retrieve(query, k) -> list[Passage]`` (a
 vector database, a search API) and the budget still holds. The caller audio was spoken by
 the Piper voice the bot itself uses.
 """
