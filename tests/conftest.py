@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from loguru import logger
@@ -15,6 +17,16 @@ logger.remove()
 logger.add(sys.stderr, level="WARNING")
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def load_example(filename: str, module_name: str | None = None) -> Any:
+    """An example script from ``examples/``, imported as a fresh module."""
+    path = REPO / "examples" / filename
+    spec = importlib.util.spec_from_file_location(module_name or path.stem, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture

@@ -4,21 +4,19 @@ through it."""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import shutil
 import socket
 import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests.conftest import load_example
 from voicebot.memory import MemoryStore, RedisStore
 from voicebot.memory.memory import NOTE_HEADER
 
-REPO = Path(__file__).resolve().parents[2]
 REDIS_SERVER = shutil.which("redis-server") or (
     "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None
 )
@@ -100,19 +98,10 @@ async def test_redis_store_keeps_facts_and_transcripts(redis_url: str) -> None:
         await other.close()
 
 
-def load_example() -> Any:
-    path = REPO / "examples" / "memory_returning_caller.py"
-    spec = importlib.util.spec_from_file_location("memory_returning_caller_redis", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 async def test_a_returning_caller_is_known_from_the_first_call_through_redis(
     redis_url: str,
 ) -> None:
-    example = load_example()
+    example = load_example("memory_returning_caller.py", "memory_returning_caller_redis")
     first, second = await example.main(redis_url)
 
     store = RedisStore(redis_url)

@@ -2,31 +2,21 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from typing import Any
 
+from tests.conftest import load_example
 from voicebot import Bot, EnergyVAD, SilenceTurn, WavFile
 from voicebot.memory import Memory, SQLiteStore
 from voicebot.memory.memory import NOTE_HEADER, SUMMARY_TEMPLATE
 from voicebot.testing import FakeLLM, FakeSTT, FakeTTS, ToolCall
 
-REPO = Path(__file__).resolve().parents[2]
 QUICK_TURNS = dict(vad=EnergyVAD(stop_secs=0.2), turn=SilenceTurn(silence_secs=0.3))
 
 
-def load_example() -> Any:
-    path = REPO / "examples" / "memory_returning_caller.py"
-    spec = importlib.util.spec_from_file_location("memory_returning_caller", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 async def test_a_returning_caller_is_known_from_the_first_call(tmp_path: Path) -> None:
-    example = load_example()
+    example = load_example("memory_returning_caller.py")
     first, second = await example.main(str(tmp_path / "memory.db"))
 
     # Call 1: nothing known yet; the model's remember() calls went to the store.

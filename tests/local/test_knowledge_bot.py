@@ -4,29 +4,18 @@ checks how passages enter the LLM's context)."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
-from typing import Any
 
-from tests.conftest import REPO
+from tests.conftest import REPO, load_example
 from voicebot.testing import run_conversation
 
 QUESTIONS = REPO / "examples" / "audio" / "bike_shop_questions.wav"
 
 
-def load_example() -> Any:
-    path = REPO / "examples" / "knowledge_bot.py"
-    spec = importlib.util.spec_from_file_location("knowledge_bot", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 async def test_the_knowledge_bot_answers_with_the_right_passage_in_its_context(
     tmp_path: Path,
 ) -> None:
-    bot = load_example().bot
+    bot = load_example("knowledge_bot.py").bot
     conv = await run_conversation(bot, QUESTIONS, tmp_path / "reply.wav", env={})
     turns = conv.user_turns
     assert len(turns) == 2, [t.user_text for t in turns]
