@@ -9,6 +9,7 @@ import pytest
 from voicebot import Bot, ConfigError, DuplicateToolError, WavFile, tool
 from voicebot.memory import Memory, SQLiteStore, note_summary
 from voicebot.memory.memory import NOTE_HEADER, NoteSummaryLLM, supports_run_inference
+from voicebot.memory.retrieval import KNOWLEDGE_HEADER
 from voicebot.testing import FakeLLM, FakeSTT, FakeTTS, ScriptedLLMService, write_caller_wav
 
 
@@ -75,6 +76,8 @@ def test_the_offline_note_keeps_the_newest_lines_that_fit_and_leaves_out_the_mem
             "- Ada is vegetarian.",
             "USER: My name is Ada.",
             "ASSISTANT: Hello Ada.",
+            f"DEVELOPER: {KNOWLEDGE_HEADER}",
+            "- Tables seat four.",
             "USER: " + "very long " * 40,
             "ASSISTANT: Sure.",
         ]
@@ -82,6 +85,7 @@ def test_the_offline_note_keeps_the_newest_lines_that_fit_and_leaves_out_the_mem
     note = note_summary(transcript, max_chars=1000, line_chars=40)
     assert note.startswith("USER: My name is Ada. | ASSISTANT: Hello Ada. | USER: very long")
     assert "vegetarian" not in note and note.endswith("… | ASSISTANT: Sure.")
+    assert "Tables seat four" not in note and "Knowledge" not in note
     assert note_summary(transcript, max_chars=1000) == note_summary(transcript, max_chars=1000)
     short = note_summary(transcript, max_chars=60, line_chars=40)
     assert (

@@ -37,6 +37,7 @@ from pydantic import (
 )
 
 from voicebot.errors import ConfigError, from_validation_error
+from voicebot.memory.retrieval import KNOWLEDGE_HEADER
 from voicebot.memory.store import MemoryStore, TranscriptEntry, clean_fact
 from voicebot.providers.base import llm_settings
 from voicebot.tools.tool import Tool, tool
@@ -199,10 +200,12 @@ class NoteSummaryLLM(LLMService):
 def note_summary(transcript: str, *, max_chars: int, line_chars: int = 160) -> str:
     """The deterministic summary of a Pipecat summary transcript (``ROLE: text`` lines)."""
     lines: list[str] = []
-    in_note = False  # the memory note's "- fact" lines follow its header
+    in_note = False  # a note's "- fact" lines follow its header
     for raw in transcript.splitlines():
         line = raw.strip()
-        if NOTE_HEADER in line:
+        # The memory note stays on top anyway; knowledge passages are looked up again when
+        # needed: neither belongs in a summary of what was said.
+        if NOTE_HEADER in line or KNOWLEDGE_HEADER in line:
             in_note = True
             continue
         if in_note and _ROLE_LINE.match(line):
