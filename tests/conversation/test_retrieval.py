@@ -177,3 +177,33 @@ async def test_keep_turn_replaces_the_previous_turns_passages(caller_wav, tmp_pa
     ]
     assert second[-1] == {"role": "user", "content": "Is there any parking nearby?"}
     assert knowledge(third) == []
+
+
+class _Sloppy:
+    """A retriever with bugs: plain strings, then objects that are not passages."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def retrieve(self, query: str, k: int) -> Any:
+        self.calls += 1
+        if self.calls == 1:
+            return ["We open at nine.", "", "Closed on Sundays.", "Extra beyond k."]
+        return [{"text": "not a passage"}]
+
+
+async def test_a_retriever_returning_the_wrong_types_is_an_error_not_a_crash(
+    caller_wav, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    said = ["What are your opening hours?", "Is there any parking nearby?"]
+    session = await converse(caller_wav, tmp_path, said, Retrieval(_Sloppy(), top_k=2))
+    first, second = session.llm.requests
+    # Strings are taken as passages (empty ones dropped, top_k kept)...
+    assert [m["content"] for m in knowledge(first)] == [
+        f"{KNOWLEDGE_HEADER}\n- We open at nine.\n- Closed on Sundays."
+    ]
+    # ...anything else is this turn's error, and the call goes on.
+    records = [t.retrieval for t in session.turn_log.user_turns()]
+    assert records[1] is not None and "returned a dict" in (records[1].error or "")
+    assert len(knowledge(second)) == 1
+    assert [t.bot_text for t in session.turn_log.user_turns()] == ["Answer 0.", "Answer 1."]

@@ -161,7 +161,8 @@ class RetrievalRun:
         self._turn_closed = False
 
     async def _retrieve(self, query: str) -> list[Passage]:
-        return list(await self.config.retriever.retrieve(query, self.config.top_k))
+        found = await self.config.retriever.retrieve(query, self.config.top_k)
+        return _as_passages(found, self.config.retriever)[: self.config.top_k]
 
     # ---- injector side ---------------------------------------------------------------------
 
@@ -229,6 +230,26 @@ def _is_knowledge(message: Any, ours: dict[str, Any] | None) -> bool:
         return True
     content = message.get("content") if isinstance(message, dict) else None
     return isinstance(content, str) and content.startswith(KNOWLEDGE_HEADER)
+
+
+def _as_passages(found: Any, retriever: Any) -> list[Passage]:
+    """A retriever's answer as passages (plain strings are accepted); anything else is the
+    retriever's bug, reported as this turn's retrieval error rather than a crash."""
+    name = type(retriever).__name__
+    if isinstance(found, (str, bytes)) or not hasattr(found, "__iter__"):
+        raise TypeError(f"{name}.retrieve() returned {type(found).__name__}, not a list")
+    passages: list[Passage] = []
+    for item in found:
+        if isinstance(item, Passage):
+            passages.append(item)
+        elif isinstance(item, str):
+            passages.append(Passage(item))
+        else:
+            raise TypeError(
+                f"{name}.retrieve() returned a {type(item).__name__} among its passages; "
+                "expected Passage or str"
+            )
+    return [p for p in passages if p.text.strip()]
 
 
 def _not_in(context: LLMContext, passages: list[Passage]) -> list[Passage]:
