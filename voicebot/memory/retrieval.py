@@ -295,5 +295,8 @@ class KnowledgeInjector(FrameProcessor):
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
         if isinstance(frame, LLMContextFrame) and direction == FrameDirection.DOWNSTREAM:
-            await self._run.inject(frame.context, speculation=frame.speculation)
+            try:
+                await self._run.inject(frame.context, speculation=frame.speculation)
+            except Exception as e:  # RAG is an extra: it must never cost the caller a reply
+                logger.exception(f"retrieval: injecting passages failed, answering without: {e}")
         await self.push_frame(frame, direction)
