@@ -198,10 +198,10 @@ class Session:
         """Run until the transport or ``end()`` finishes the conversation."""
         self._runner = WorkerRunner(handle_sigint=handle_sigint)
         await self._runner.add_workers(self.worker)
-        logger.info(
-            "voicebot session: "
-            + " → ".join(p.describe() for p in self.bot.stages(self.transport_provider))
-        )
+        stages = " → ".join(p.describe() for p in self.bot.stages(self.transport_provider))
+        if self.retrieval is not None:
+            stages += f" + {self.retrieval.config.describe()}"
+        logger.info(f"voicebot session: {stages}")
         if self.bot.prometheus is not None:
             self.bot.prometheus.start()
         if self.memory is not None:

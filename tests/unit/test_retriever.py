@@ -85,6 +85,9 @@ def test_the_spec_takes_a_retriever_or_a_retrieval_and_refuses_anything_else() -
     assert bot.retrieval.budget_ms == 150.0
     tuned = Bot(retrieval=Retrieval(fake, budget_ms=80, top_k=1))
     assert tuned.retrieval is not None and tuned.retrieval.top_k == 1
+    assert tuned.retrieval.describe() == (
+        "Retrieval(FakeRetriever, budget_ms=80, top_k=1, keep='call')"
+    )
     with pytest.raises(ConfigError, match="async retrieve"):
         Retrieval(object())
     with pytest.raises(ConfigError, match="budget_ms"):

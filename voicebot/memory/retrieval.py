@@ -84,6 +84,13 @@ class Retrieval(BaseModel):
             )
         return value
 
+    def describe(self) -> str:
+        """One line for logs: which retriever, with what budget."""
+        return (
+            f"Retrieval({type(self.retriever).__name__}, budget_ms={self.budget_ms:g}, "
+            f"top_k={self.top_k}, keep={self.keep!r})"
+        )
+
     def check(self) -> None:
         """Raise a ``ConfigError`` if the retriever cannot run here (e.g. its model is not
         installed), if it has a ``check()``."""
