@@ -35,21 +35,22 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import json
 import re
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+
+from tests.contract.servers.ws_server import LocalWebSocketServer
 
 TTS_PATH = "/tts/websocket"
 TONE_HZ = 440.0
@@ -134,7 +135,7 @@ class TTSConnection:
         ]
 
 
-class CartesiaTTSServer:
+class CartesiaTTSServer(LocalWebSocketServer):
     """Serve Cartesia's ``/tts/websocket`` protocol on loopback; see the module docstring."""
 
     def __init__(
@@ -152,6 +153,7 @@ class CartesiaTTSServer:
         models: Iterable[str] | None = None,
         voices: Iterable[str] | None = None,
     ) -> None:
+        super().__init__()
         self.api_key = api_key
         self.seconds_per_char = seconds_per_char
         self.chunk_ms = chunk_ms
@@ -169,33 +171,6 @@ class CartesiaTTSServer:
         #: Every handshake refused, as (status code, X-API-Key header).
         self.rejected: list[tuple[int, str | None]] = []
 
-        self._server: Server | None = None
-        self._changed = asyncio.Condition()
-        self.host = "127.0.0.1"
-        self.port = 0
-
-    # ---- lifecycle ----------------------------------------------------------------------------
-
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> Self:
-        self._server = await serve(
-            self._handle, host, port, process_request=self._process_request, max_size=None
-        )
-        self.host, self.port = self._server.sockets[0].getsockname()[:2]
-        return self
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close(close_connections=True)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._server.wait_closed(), 5)
-            self._server = None
-
-    async def __aenter__(self) -> Self:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
     @property
     def url(self) -> str:
         """What to pass as ``CartesiaTTS(url=...)``."""
@@ -208,19 +183,6 @@ class CartesiaTTSServer:
     def expected_seconds(self, text: str) -> float:
         """How much audio this server makes for ``text``."""
         return len(text) * self.seconds_per_char
-
-    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-        """Wait until ``predicate()`` holds, re-checked whenever the server records something."""
-        try:
-            async with asyncio.timeout(timeout):
-                async with self._changed:
-                    await self._changed.wait_for(predicate)
-        except TimeoutError:
-            raise AssertionError(f"server condition not met within {timeout}s") from None
-
-    async def _notify(self) -> None:
-        async with self._changed:
-            self._changed.notify_all()
 
     # ---- handshake ----------------------------------------------------------------------------
 

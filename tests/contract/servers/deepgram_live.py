@@ -28,23 +28,23 @@ handshake, before any audio).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import json
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+
+from tests.contract.servers.ws_server import LocalWebSocketServer
 
 LISTEN_PATH = "/v1/listen"
 
@@ -90,7 +90,7 @@ class ListenSession:
         ]
 
 
-class DeepgramLiveServer:
+class DeepgramLiveServer(LocalWebSocketServer):
     """Serve Deepgram's live ``/v1/listen`` protocol on loopback; see the module docstring."""
 
     def __init__(
@@ -105,6 +105,7 @@ class DeepgramLiveServer:
         drop_connections: int = 1,
         model_version: str = "2024-01-26.8851",
     ) -> None:
+        super().__init__()
         self.api_key = api_key
         self.transcripts: deque[str] = deque(transcripts)
         self.interim_every_ms = interim_every_ms
@@ -120,33 +121,6 @@ class DeepgramLiveServer:
         self.rejected: list[tuple[int, str | None]] = []
         self.dropped = 0
 
-        self._server: Server | None = None
-        self._changed = asyncio.Condition()
-        self.host = "127.0.0.1"
-        self.port = 0
-
-    # ---- lifecycle ----------------------------------------------------------------------------
-
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> Self:
-        self._server = await serve(
-            self._handle, host, port, process_request=self._process_request, max_size=None
-        )
-        self.host, self.port = self._server.sockets[0].getsockname()[:2]
-        return self
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close(close_connections=True)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._server.wait_closed(), 5)
-            self._server = None
-
-    async def __aenter__(self) -> Self:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
     @property
     def base_url(self) -> str:
         """What to pass as ``DeepgramSTT(base_url=...)``."""
@@ -155,19 +129,6 @@ class DeepgramLiveServer:
     def script(self, *transcripts: str) -> None:
         """Queue the transcripts the next utterances are recognised as."""
         self.transcripts.extend(transcripts)
-
-    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-        """Wait until ``predicate()`` holds, re-checked whenever the server records something."""
-        try:
-            async with asyncio.timeout(timeout):
-                async with self._changed:
-                    await self._changed.wait_for(predicate)
-        except TimeoutError:
-            raise AssertionError(f"server condition not met within {timeout}s") from None
-
-    async def _notify(self) -> None:
-        async with self._changed:
-            self._changed.notify_all()
 
     # ---- handshake ----------------------------------------------------------------------------
 
