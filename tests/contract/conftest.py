@@ -24,6 +24,7 @@ from pipecat.workers.runner import WorkerRunner
 
 from tests.contract.servers.cartesia_tts import CartesiaTTSServer
 from tests.contract.servers.deepgram_live import DeepgramLiveServer
+from tests.contract.servers.ws_server import LocalWebSocketServer
 
 F = TypeVar("F", bound=Frame)
 
@@ -32,18 +33,24 @@ AUDIO_IN_RATE = 16000
 AUDIO_OUT_RATE = 24000
 
 
-@pytest.fixture
-async def deepgram_server_factory() -> AsyncIterator[Callable[..., Any]]:
-    started: list[DeepgramLiveServer] = []
+async def _servers(kind: type[LocalWebSocketServer]) -> AsyncIterator[Callable[..., Any]]:
+    """A factory of ``kind`` servers, each stopped when the test is over."""
+    started: list[LocalWebSocketServer] = []
 
-    async def start(**options: Any) -> DeepgramLiveServer:
-        server = await DeepgramLiveServer(**options).start()
+    async def start(**options: Any) -> LocalWebSocketServer:
+        server = await kind(**options).start()
         started.append(server)
         return server
 
     yield start
     for server in started:
         await server.stop()
+
+
+@pytest.fixture
+async def deepgram_server_factory() -> AsyncIterator[Callable[..., Any]]:
+    async for factory in _servers(DeepgramLiveServer):
+        yield factory
 
 
 @pytest.fixture
@@ -53,16 +60,8 @@ async def deepgram_server(deepgram_server_factory: Callable[..., Any]) -> Deepgr
 
 @pytest.fixture
 async def cartesia_server_factory() -> AsyncIterator[Callable[..., Any]]:
-    started: list[CartesiaTTSServer] = []
-
-    async def start(**options: Any) -> CartesiaTTSServer:
-        server = await CartesiaTTSServer(**options).start()
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        await server.stop()
+    async for factory in _servers(CartesiaTTSServer):
+        yield factory
 
 
 @pytest.fixture
