@@ -115,4 +115,8 @@ class PiperTTS(TTSProvider):
         self.voice()
 
     def build(self, ctx: BuildContext) -> LocalPiperTTSService:
-        return LocalPiperTTSService(self.voice(), voice_name=self._model_path().stem)
+        return LocalPiperTTSService(
+            self.voice(),
+            voice_name=self._model_path().stem,
+            text_transforms=self.text_transforms(),
+        )
