@@ -10,7 +10,10 @@ Every stage is one import away from here::
     DailyRoom                 WebRTC room transport         voicebot/providers/daily.py
     WavFile                   recorded-caller transport     voicebot/transports/wav.py
     SileroVAD, EnergyVAD      voice activity detection      voicebot/providers/{silero,energy}.py
-    SmartTurn, SilenceTurn    end-of-turn detection         voicebot/providers/turn.py
+    SmartTurn, SilenceTurn,   end-of-turn detection         voicebot/providers/turn.py
+      PunctuationTurn
+    WhisperSTT, LlamaLLM,     the offline stack (default)   voicebot/providers/local/
+      PiperTTS
     tool, Tool                tools the LLM calls           voicebot/tools/
     ToolCaller                runs tools, speaks for them   voicebot/tools/caller.py
     TurnRecord                per-turn transcript, timings  voicebot/metrics/turns.py
@@ -24,10 +27,16 @@ Every stage is one import away from here::
     voicebot.testing          fakes, recorded-caller runner voicebot/testing/
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from voicebot import registry
 from voicebot.bot import Bot
 from voicebot.errors import (
     ConfigError,
+    ConfigProblems,
     DuplicateToolError,
     MissingAPIKeyError,
     MissingExtraError,
@@ -62,32 +71,53 @@ from voicebot.providers.deepgram import DeepgramSTT
 from voicebot.providers.energy import EnergyVAD
 from voicebot.providers.openai import OpenAILLM
 from voicebot.providers.silero import SileroVAD
-from voicebot.providers.turn import SilenceTurn, SmartTurn
+from voicebot.providers.turn import PunctuationTurn, SilenceTurn, SmartTurn
 from voicebot.session import Session
 from voicebot.tools import Tool, ToolCaller, tool
 from voicebot.transports.wav import WavFile
 
+if TYPE_CHECKING:
+    from voicebot.providers.local import LlamaLLM, PiperTTS, WhisperSTT
+
 __version__ = "0.1.0"
+
+#: Exports imported on first use, so ``import voicebot`` does not pay for them up front.
+_LAZY = {
+    "LlamaLLM": "voicebot.providers.local",
+    "PiperTTS": "voicebot.providers.local",
+    "WhisperSTT": "voicebot.providers.local",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'voicebot' has no attribute {name!r}")
+
 
 __all__ = [
     "Bot",
     "BuildContext",
     "CartesiaTTS",
     "ConfigError",
+    "ConfigProblems",
     "DailyRoom",
     "DeepgramSTT",
     "DuplicateToolError",
     "EnergyVAD",
     "LLMProvider",
     "LatencySummary",
+    "LlamaLLM",
     "LocalRetriever",
     "Memory",
     "MemoryStore",
     "MissingAPIKeyError",
     "MissingExtraError",
     "OpenAILLM",
+    "PiperTTS",
     "Prometheus",
     "Provider",
+    "PunctuationTurn",
     "RedisStore",
     "Retrieval",
     "SQLiteStore",
@@ -107,6 +137,7 @@ __all__ = [
     "UnknownProviderError",
     "VADProvider",
     "WavFile",
+    "WhisperSTT",
     "registry",
     "tool",
 ]

@@ -9,6 +9,7 @@ so swapping a vendor is changing one argument.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -23,8 +24,9 @@ from pydantic import (
 )
 
 from voicebot import registry
+from voicebot.audio.wav import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
 from voicebot.env import load_env
-from voicebot.errors import ConfigError, DuplicateToolError, from_validation_error
+from voicebot.errors import ConfigError, DuplicateToolError, from_validation_error, raise_all
 from voicebot.memory.memory import Memory
 from voicebot.memory.retrieval import Retrieval
 from voicebot.memory.retriever import Retriever
@@ -64,8 +66,10 @@ INSERTION_POINTS: tuple[str, ...] = (
 ProcessorSpec = Any
 
 DEFAULT_SYSTEM_PROMPT = (
-    "You are a helpful voice assistant. Your replies are spoken aloud, so answer in one or "
-    "two short sentences of plain words: no lists, markdown, emoji or special characters."
+    "You are a friendly voice assistant talking with someone on a call. Your replies are "
+    "spoken aloud, so answer the question itself in one or two short sentences of plain "
+    "words: no lists, markdown, emoji or special characters. If someone shares a problem, "
+    "show you care and offer one practical next step."
 )
 
 
@@ -92,8 +96,8 @@ class Bot(BaseModel):
     greeting: str | None = None
     tools: tuple[Tool, ...] = ()
     processors: Mapping[InsertionPoint, tuple[ProcessorSpec, ...]] = Field(default_factory=dict)
-    sample_rate_in: int = Field(default=16000, gt=0)
-    sample_rate_out: int = Field(default=24000, gt=0)
+    sample_rate_in: int = 16000
+    sample_rate_out: int = 24000
     allow_interruptions: bool = True
     idle_timeout_secs: float | None = 300.0
     # Latency you can see (docs/latency.md): each completed TurnRecord goes to ``on_turn``
@@ -112,7 +116,15 @@ class Bot(BaseModel):
         try:
             super().__init__(**data)
         except ValidationError as e:
-            raise from_validation_error("Bot", e) from None
+            raise from_validation_error("Bot", e, type(self).model_fields) from None
+
+    def replace(self, **changes: Any) -> Bot:
+        """A new bot with ``changes`` applied, built through the constructor so every check
+        runs again (names resolve to providers, functions become tools, duplicates refused),
+        which ``model_copy(update=...)`` would skip."""
+        data = {name: getattr(self, name) for name in self.model_fields_set}
+        data.update(changes)
+        return type(self)(**data)
 
     # ---- shape checks (at construction) ---------------------------------------------------
 
@@ -121,6 +133,26 @@ class Bot(BaseModel):
     def _wrap_retriever(cls, value: Any) -> Any:
         if isinstance(value, Retriever) and not isinstance(value, Retrieval):
             return Retrieval(value)  # a bare retriever gets the default budget
+        return value
+
+    @field_validator("sample_rate_in", "sample_rate_out")
+    @classmethod
+    def _check_rate(cls, value: int, info: Any) -> int:
+        if not MIN_SAMPLE_RATE <= value <= MAX_SAMPLE_RATE:
+            raise ConfigError(
+                f"Bot({info.field_name}={value}) is not a usable sample rate: give one from "
+                f"{MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz (e.g. 16000 in, 24000 out)"
+            )
+        return value
+
+    @field_validator("idle_timeout_secs")
+    @classmethod
+    def _check_idle_timeout(cls, value: float | None) -> float | None:
+        if value is not None and not value > 0:
+            raise ConfigError(
+                f"Bot(idle_timeout_secs={value}) would end every call at once: give a number "
+                "of seconds above 0, or None for no idle timeout"
+            )
         return value
 
     @field_validator("transport", "vad", "turn", "stt", "llm", "tts", mode="before")
@@ -206,25 +238,38 @@ class Bot(BaseModel):
         *,
         transport: TransportProvider | None = None,
     ) -> BuildContext:
-        """Raise a ``ConfigError`` naming the fix for the first problem found; else the
-        context the bot will be built in."""
+        """The context the bot will be built in, or a ``ConfigError`` naming the fix.
+
+        Every stage is checked, so a user with three missing keys learns of all three at
+        once: one problem is raised as itself (``MissingAPIKeyError``, ...), several as
+        ``ConfigProblems`` listing each on its own line."""
+        problems: list[ConfigError] = []
         if (transport or self.transport) is None:
-            raise ConfigError(
-                "the bot has no transport: pass transport=... (e.g. DailyRoom(...), "
-                "WavFile(input=...)) or run it with `voicebot run --input in.wav`"
+            problems.append(
+                ConfigError(
+                    "the bot has no transport: pass transport=... (e.g. DailyRoom(...), "
+                    "WavFile(input=...)) or run it with `voicebot run --input in.wav`"
+                )
             )
         ctx = self.build_context(env)
-        for provider in self.stages(transport):
-            provider.check(ctx)
+        checks: list[Callable[[], Any]] = [
+            functools.partial(p.check, ctx) for p in self.stages(transport)
+        ]
         if self.retrieval is not None:
-            self.retrieval.check()
+            checks.append(self.retrieval.check)
+        for run_check in checks:
+            try:
+                run_check()
+            except ConfigError as e:
+                problems.append(e)
+        raise_all(problems)
         return ctx
 
     # ---- running ---------------------------------------------------------------------------
 
     def with_transport(self, transport: TransportProvider | str) -> Bot:
         """The same bot on another transport (e.g. a WAV file instead of a Daily room)."""
-        return self.model_copy(update={"transport": registry.resolve("transport", transport)})
+        return self.replace(transport=transport)
 
     def session(
         self,

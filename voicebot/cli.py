@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import importlib
 import importlib.util
+import os
+import re
 import sys
+import traceback
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from loguru import logger
 
 from voicebot.bot import Bot
 from voicebot.env import load_env, lookup
-from voicebot.errors import ConfigError
+from voicebot.errors import BotFileError, ConfigError, OutputPathError
+from voicebot.transports.wav import MAX_SPEED
 
 EXAMPLES = """examples:
   voicebot run examples/custom_processor.py --input caller.wav --output reply.wav
@@ -28,24 +34,17 @@ EXAMPLES = """examples:
 def load_bot(target: str) -> Bot:
     """A ``Bot`` from ``path/to/file.py[:attr]`` or ``package.module[:attr]``.
 
-    ``attr`` defaults to ``bot``; it may be a ``Bot`` or a function returning one.
+    ``attr`` defaults to ``bot``; it may be a ``Bot`` or a function returning one. A file
+    that fails to import, or a factory that raises, is one ``BotFileError`` line naming the
+    file and line; a ``ConfigError`` from inside (a bad spec) goes through as it is.
     """
     location, _, attr = target.partition(":")
     if location.endswith(".py") or Path(location).is_file():
-        path = Path(location)
-        if not path.is_file():
-            raise ConfigError(f"{location}: no such file")
-        spec = importlib.util.spec_from_file_location(path.stem, path)
-        if spec is None or spec.loader is None:
-            raise ConfigError(f"{location}: cannot be imported as Python")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[path.stem] = module
-        spec.loader.exec_module(module)
+        module = _import_file(Path(location), location)
+    elif Path(location).is_dir():
+        raise BotFileError(f"{location}: is a directory; give the bot's .py file")
     else:
-        try:
-            module = importlib.import_module(location)
-        except ModuleNotFoundError as e:
-            raise ConfigError(f"cannot import {location!r}: {e}") from e
+        module = _import_module(location)
     name = attr or "bot"
     if not hasattr(module, name):
         found = [k for k, v in vars(module).items() if isinstance(v, Bot)]
@@ -53,10 +52,112 @@ def load_bot(target: str) -> Bot:
         raise ConfigError(f"{location} has no {name!r}{hint} (use {location}:NAME)")
     obj: Any = getattr(module, name)
     if callable(obj) and not isinstance(obj, Bot):
-        obj = obj()
+        try:
+            obj = obj()
+        except ConfigError:
+            raise
+        except Exception as e:
+            raise BotFileError(
+                f"{location}: calling {name}() failed: {type(e).__name__}: {e}"
+            ) from e
     if not isinstance(obj, Bot):
         raise ConfigError(f"{location}:{name} is a {type(obj).__name__}, not a voicebot.Bot")
     return obj
+
+
+def _import_file(path: Path, location: str) -> ModuleType:
+    """Run a bot file as a module under a private name: a file called ``json.py`` or
+    ``voicebot.py`` must not shadow the module of that name for everything imported later.
+    It is still registered in ``sys.modules`` so its dataclasses and pickling work."""
+    if not path.is_file():
+        what = "is a directory, not a .py file" if path.is_dir() else "no such file"
+        raise ConfigError(f"{location}: {what}")
+    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10]
+    stem = re.sub(r"\W", "_", path.stem)
+    unique = f"_voicebot_bot_{stem}_{digest}"
+    spec = importlib.util.spec_from_file_location(unique, path)
+    if spec is None or spec.loader is None:
+        raise ConfigError(f"{location}: cannot be imported as Python")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[unique] = module
+    try:
+        spec.loader.exec_module(module)
+    except ConfigError:
+        del sys.modules[unique]
+        raise
+    except Exception as e:
+        del sys.modules[unique]
+        raise _import_failure(e, path, location) from e
+    return module
+
+
+def _import_module(location: str) -> ModuleType:
+    try:
+        return importlib.import_module(location)
+    except ConfigError:
+        raise
+    except ModuleNotFoundError as e:
+        if e.name is not None and (location == e.name or location.startswith(e.name + ".")):
+            raise ConfigError(f"cannot import {location!r}: {e}") from e
+        raise _import_failure(e, None, location) from e
+    except Exception as e:
+        raise _import_failure(e, None, location) from e
+
+
+def _import_failure(error: Exception, path: Path | None, location: str) -> BotFileError:
+    """``FILE:LINE: ExceptionType: message`` for an exception raised while importing."""
+    if isinstance(error, SyntaxError):
+        where = location if path is not None else (error.filename or location)
+        return BotFileError(f"{where}:{error.lineno}: SyntaxError: {error.msg}")
+    where = location
+    frames = traceback.extract_tb(error.__traceback__)
+    if path is not None:
+        own = [f for f in frames if Path(f.filename).resolve() == path.resolve()]
+        if own:
+            where = f"{location}:{own[-1].lineno}"
+    elif real := [f for f in frames if not f.filename.startswith("<")]:  # not importlib's
+        where = f"{real[-1].filename}:{real[-1].lineno}"
+    return BotFileError(f"{where}: {type(error).__name__}: {error}")
+
+
+def check_output_path(path: Path | None, flag: str, *, example: str) -> None:
+    """Refuse, before a run, a path the run could not write at its end."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise OutputPathError(
+            f"{flag} {path}: is a directory; give a file name, e.g. {path / example}"
+        )
+    # The folder is created at write time (out/ in `make demo`), so only what exists counts.
+    existing = path.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputPathError(f"{flag} {path}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputPathError(f"{flag} {path}: folder {existing} is not writable")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise OutputPathError(f"{flag} {path}: the file exists and is not writable")
+
+
+def check_run_options(args: argparse.Namespace) -> None:
+    """What ``voicebot run`` options mean, checked before the bot is even loaded."""
+    if not args.input:
+        for flag, value in (("--output", args.output), ("--turns", args.turns)):
+            if value:
+                raise ConfigError(f"{flag} needs --input (a file-to-file run)")
+        return
+    if not 0 < args.speed <= MAX_SPEED:
+        raise ConfigError(
+            f"--speed {args.speed:g}: give a speed above 0 and at most {MAX_SPEED:g}; beyond "
+            "that the pipeline falls behind the caller and the timings mean nothing"
+        )
+    if args.linger < 0:
+        raise ConfigError(f"--linger {args.linger:g}: give 0 or more seconds")
+    check_output_path(args.output, "--output", example="reply.wav")
+    check_output_path(args.turns, "--turns", example="turns.jsonl")
+    if args.output is not None and args.output.resolve() == args.input.resolve():
+        raise OutputPathError(f"--output {args.output} is the input file; it would be overwritten")
 
 
 async def _run_files(bot: Bot, args: argparse.Namespace) -> int:
@@ -67,17 +168,17 @@ async def _run_files(bot: Bot, args: argparse.Namespace) -> int:
     )
     print(conv.report())
     if args.turns:
-        Path(args.turns).write_text(conv.to_jsonl() + "\n")
+        args.turns.parent.mkdir(parents=True, exist_ok=True)
+        args.turns.write_text(conv.to_jsonl() + "\n")
         print(f"turn records: {args.turns}")
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    check_run_options(args)
     bot = load_bot(args.target)
     if args.input:
         return asyncio.run(_run_files(bot, args))
-    if args.output:
-        raise ConfigError("--output needs --input (a file-to-file run)")
     bot.run()
     return 0
 
@@ -130,9 +231,15 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    # -v also after the subcommand (`voicebot serve -v BOT`); SUPPRESS keeps a -v given
+    # before the subcommand from being reset by the subparser's default.
+    verbose = argparse.ArgumentParser(add_help=False)
+    verbose.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="debug logging"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="run a bot, live or from a recorded caller")
+    run = sub.add_parser("run", parents=[verbose], help="run a bot, live or from a recorded caller")
     run.add_argument("target", help="FILE.py[:attr] or module[:attr]; attr defaults to 'bot'")
     run.add_argument("--input", type=Path, help="WAV played as the caller (file-to-file run)")
     run.add_argument("--output", type=Path, help="WAV the bot's voice is written to")
@@ -148,16 +255,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(func=cmd_run)
 
-    serve = sub.add_parser("serve", help="talk to a bot from a browser (WebRTC playground)")
+    serve = sub.add_parser(
+        "serve", parents=[verbose], help="talk to a bot from a browser (WebRTC playground)"
+    )
     serve.add_argument("target", help="FILE.py[:attr] or module[:attr]; attr defaults to 'bot'")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=7860, help="port to listen on")
     serve.set_defaults(func=cmd_serve)
 
-    providers = sub.add_parser("providers", help="list providers, extras and keys")
+    providers = sub.add_parser(
+        "providers", parents=[verbose], help="list providers, extras and keys"
+    )
     providers.set_defaults(func=cmd_providers)
 
-    report = sub.add_parser("report", help="draw a turns JSONL file as a latency timeline")
+    report = sub.add_parser(
+        "report", parents=[verbose], help="draw a turns JSONL file as a latency timeline"
+    )
     report.add_argument("turns", type=Path, help="JSONL from `run --turns` or Bot(turns_jsonl=)")
     report.add_argument("-o", "--output", type=Path, help="write OUTPUT.html and OUTPUT.png")
     report.set_defaults(func=cmd_report)

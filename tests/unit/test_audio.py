@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 import wave
 from pathlib import Path
 
@@ -59,3 +60,60 @@ def test_caller_latency_pairs_each_utterance_with_the_next_reply() -> None:
     caller = [Segment(0.0, 1.0), Segment(3.0, 4.0), Segment(6.0, 7.0)]
     bot = [Segment(0.2, 0.4), Segment(1.5, 2.5), Segment(7.8, 9.0)]  # a greeting overlaps
     assert caller_latencies(caller, bot) == pytest.approx([0.5, None, 0.8])
+
+
+def riff(fmt_body: bytes, data: bytes) -> bytes:
+    """A WAV written by hand, for headers Python's ``wave`` cannot write."""
+    chunks = b"fmt " + struct.pack("<I", len(fmt_body)) + fmt_body
+    chunks += b"data" + struct.pack("<I", len(data)) + data
+    return b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WAVE" + chunks
+
+
+def fmt_chunk(tag: int, *, rate: int, channels: int, bits: int, sub_format: int = 0) -> bytes:
+    block = channels * bits // 8
+    body = struct.pack("<HHIIHH", tag, channels, rate, rate * block, block, bits)
+    if tag == 0xFFFE:  # WAVE_FORMAT_EXTENSIBLE: valid bits, channel mask, sub-format GUID
+        guid = struct.pack("<H", sub_format) + bytes.fromhex("000000001000800000aa00389b71")
+        body += struct.pack("<HHI", 22, bits, 0x4) + guid
+    return body
+
+
+def test_float32_wavs_plain_and_extensible_are_read(tmp_path: Path) -> None:
+    tone = (0.5 * np.sin(2 * np.pi * 440 * np.arange(16000) / 16000)).astype("<f4")
+    plain = tmp_path / "float.wav"
+    plain.write_bytes(riff(fmt_chunk(3, rate=16000, channels=1, bits=32), tone.tobytes()))
+    pcm = read_wav(plain)
+    assert pcm.sample_rate == 16000 and len(pcm.samples) == 16000
+    assert np.allclose(pcm.samples / 32768, tone, atol=0.001)
+
+    stereo = np.repeat(tone, 2)
+    ext = tmp_path / "extensible.wav"
+    ext.write_bytes(
+        riff(fmt_chunk(0xFFFE, rate=48000, channels=2, bits=32, sub_format=3), stereo.tobytes())
+    )
+    assert abs(read_wav(ext, 16000).duration_secs - 1 / 3) < 0.01
+
+    ints = (tone * 32767).astype("<i2")
+    ext_pcm = tmp_path / "extensible_pcm.wav"
+    ext_pcm.write_bytes(
+        riff(fmt_chunk(0xFFFE, rate=16000, channels=1, bits=16, sub_format=1), ints.tobytes())
+    )
+    assert np.array_equal(read_wav(ext_pcm).samples, ints)
+
+
+def test_empty_files_directories_and_odd_rates_say_what_is_wrong(tmp_path: Path) -> None:
+    (tmp_path / "empty.wav").write_bytes(b"")
+    with pytest.raises(AudioFileError, match="empty file"):
+        read_wav(tmp_path / "empty.wav")
+    with pytest.raises(AudioFileError, match="is a directory"):
+        read_wav(tmp_path)
+    slow = write(tmp_path / "8hz.wav", b"\x00\x01" * 100, rate=8, channels=1, width=2)
+    with pytest.raises(AudioFileError, match=r"sample rate of 8 Hz.*8000 to 48000 Hz"):
+        read_wav(slow)
+    fast = write(tmp_path / "96k.wav", b"\x00\x01" * 100, rate=96000, channels=1, width=2)
+    with pytest.raises(AudioFileError, match="96000 Hz"):
+        read_wav(fast)
+    alaw = tmp_path / "alaw.wav"
+    alaw.write_bytes(riff(fmt_chunk(6, rate=8000, channels=1, bits=8), b"\x55" * 800))
+    with pytest.raises(AudioFileError, match=r"not a PCM WAV file.*format: 6"):
+        read_wav(alaw)

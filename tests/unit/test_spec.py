@@ -248,3 +248,97 @@ def test_the_public_api_reaches_every_stage() -> None:
     ):
         assert hasattr(voicebot, name), name
     assert {FakeSTT.kind, FakeLLM.kind, FakeTTS.kind} == {"stt", "llm", "tts"}
+
+
+def test_replace_builds_a_new_bot_through_every_check() -> None:
+    @tool
+    def lookup(order_id: str) -> str:
+        """Find an order."""
+        return order_id
+
+    def opening_hours(day: str) -> str:
+        """Opening hours on a day."""
+        return day
+
+    bot = Bot(**FAKES, tools=[lookup], greeting="Hi")
+    swapped = bot.replace(stt="deepgram", tools=[lookup, opening_hours])
+    assert isinstance(swapped.stt, DeepgramSTT)  # the name was resolved
+    assert [t.name for t in swapped.tools] == ["lookup", "opening_hours"]  # function → tool
+    assert swapped.greeting == "Hi" and isinstance(bot.stt, FakeSTT)  # the rest kept, no mutation
+    with pytest.raises(DuplicateToolError):
+        bot.replace(tools=[lookup, lookup])
+    with pytest.raises(UnknownProviderError):
+        bot.replace(llm="gtp")
+    on_wav = bot.with_transport(WavFile(input=Path("x.wav")))
+    assert isinstance(on_wav.transport, WavFile) and on_wav.tools == bot.tools
+
+
+def test_misspelt_options_get_a_did_you_mean() -> None:
+    with pytest.raises(ConfigError, match=r"unknown Bot option 'sst'; did you mean 'stt'\?"):
+        Bot(sst="fake", llm="fake", tts="fake")
+    with pytest.raises(ConfigError, match=r"unknown Bot option 'greting'; did you mean 'greeting'"):
+        Bot(**FAKES).replace(greting="Hello")
+    with pytest.raises(
+        ConfigError, match=r"unknown DeepgramSTT option 'modle'; did you mean 'model'"
+    ):
+        DeepgramSTT(modle="nova-3")  # type: ignore[call-arg]
+    with pytest.raises(
+        ConfigError, match=r"unknown CartesiaTTS option 'zzz'; known options: .*voice"
+    ):
+        CartesiaTTS(zzz=1)  # type: ignore[call-arg]
+
+
+def test_idle_timeout_and_sample_rates_must_be_usable() -> None:
+    with pytest.raises(ConfigError, match=r"idle_timeout_secs=-5.*above 0, or None"):
+        Bot(**FAKES, idle_timeout_secs=-5)
+    with pytest.raises(ConfigError, match=r"idle_timeout_secs=0"):
+        Bot(**FAKES, idle_timeout_secs=0)
+    assert Bot(**FAKES, idle_timeout_secs=None).idle_timeout_secs is None
+    with pytest.raises(ConfigError, match=r"sample_rate_in=7\).*8000 to 48000 Hz"):
+        Bot(**FAKES, sample_rate_in=7)
+    with pytest.raises(ConfigError, match=r"sample_rate_out=96000"):
+        Bot(**FAKES, sample_rate_out=96000)
+    assert Bot(**FAKES, sample_rate_in=8000, sample_rate_out=48000).sample_rate_out == 48000
+
+
+def test_service_urls_must_be_urls_with_a_host() -> None:
+    for bad in ("not a url", "127.0.0.1:11434/v1", "ftp://host/v1", "http://", "http://h:port/"):
+        with pytest.raises(ConfigError, match=r"OpenAILLM\(base_url=.*http/https URL with a host"):
+            OpenAILLM(base_url=bad)
+    assert OpenAILLM(base_url="https://api.example.com/v1").base_url == "https://api.example.com/v1"
+    with pytest.raises(ConfigError, match=r"DeepgramSTT\(base_url="):
+        DeepgramSTT(base_url="ws://")
+    DeepgramSTT(base_url="api.deepgram.com")  # Pipecat takes a bare host (secure by default)
+    DeepgramSTT(base_url="ws://127.0.0.1:8765")
+    with pytest.raises(ConfigError, match=r"CartesiaTTS\(url='https://x'\).*wss/ws"):
+        CartesiaTTS(url="https://x")
+
+
+def test_check_lists_every_problem_at_once(caller_wav) -> None:  # type: ignore[no-untyped-def]
+    bot = Bot(stt="deepgram", llm="openai", tts="cartesia")
+    with pytest.raises(ConfigError) as e:
+        bot.check(env={})
+    lines = str(e.value).splitlines()
+    assert lines[0] == "4 problems with the bot:"
+    assert "no transport" in lines[1]
+    for name, line in zip(("DeepgramSTT", "OpenAILLM", "CartesiaTTS"), lines[2:], strict=True):
+        assert line.startswith(f"  - {name} needs ")  # its key (or its extra, if missing)
+    assert len(e.value.problems) == 4  # type: ignore[attr-defined]
+    # One problem is raised as itself, its class intact.
+    wav = WavFile(input=caller_wav([(0.2, 0.5)]))
+    with pytest.raises(MissingAPIKeyError):
+        Bot(stt="deepgram", llm="fake", tts="fake", transport=wav).check(env={})
+
+
+def test_the_offline_stack_and_punctuation_turn_are_exported() -> None:
+    from voicebot import LlamaLLM, PiperTTS, PunctuationTurn, WhisperSTT
+
+    assert {"LlamaLLM", "PiperTTS", "PunctuationTurn", "WhisperSTT"} <= set(voicebot.__all__)
+    assert registry.lookup("llm", "llama") is LlamaLLM
+    assert registry.lookup("tts", "piper") is PiperTTS
+    assert registry.lookup("stt", "whisper") is WhisperSTT
+    assert registry.lookup("turn", "punctuation") is PunctuationTurn
+    for name in ("LlamaLLM", "PiperTTS", "PunctuationTurn", "WhisperSTT"):
+        assert name in (voicebot.__doc__ or "")
+    with pytest.raises(AttributeError):
+        voicebot.NoSuchThing  # noqa: B018

@@ -1,12 +1,27 @@
-"""WAV in, WAV out: 16-bit mono PCM at a chosen rate, whatever the file held."""
+"""WAV in, WAV out: 16-bit mono PCM at a chosen rate, whatever the file held.
+
+The reader parses the RIFF chunks itself rather than through ``wave``: Python 3.11's
+``wave`` refuses 32-bit float files and WAVE_FORMAT_EXTENSIBLE headers, which audio editors
+and ``soundfile`` write by default.
+"""
 
 from __future__ import annotations
 
+import struct
 import wave
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+#: Sample rates a caller recording may have: telephone band to studio rate. Outside it a
+#: header is almost surely wrong (8 Hz would make a 10 s file play for hours).
+MIN_SAMPLE_RATE = 8000
+MAX_SAMPLE_RATE = 48000
+
+_PCM = 1
+_IEEE_FLOAT = 3
+_EXTENSIBLE = 0xFFFE
 
 
 class AudioFileError(ValueError):
@@ -28,7 +43,22 @@ class Pcm:
         return self.samples.astype("<i2").tobytes()
 
 
-def _to_float(raw: bytes, width: int) -> np.ndarray:
+@dataclass(frozen=True)
+class _Format:
+    encoding: int  # _PCM or _IEEE_FLOAT
+    channels: int
+    rate: int
+    width: int  # bytes per sample
+
+
+def _to_float(raw: bytes, fmt: _Format) -> np.ndarray:
+    width = fmt.width
+    if fmt.encoding == _IEEE_FLOAT:
+        dtype = {4: "<f4", 8: "<f8"}.get(width)
+        if dtype is None:
+            raise AudioFileError(f"unsupported float sample width of {width} bytes")
+        floats = np.frombuffer(raw, dtype=dtype).astype(np.float32)
+        return np.clip(np.nan_to_num(floats), -1.0, 1.0)
     if width == 1:
         return (np.frombuffer(raw, dtype=np.uint8).astype(np.float32) - 128.0) / 128.0
     if width == 2:
@@ -43,6 +73,34 @@ def _to_float(raw: bytes, width: int) -> np.ndarray:
     raise AudioFileError(f"unsupported sample width of {width} bytes")
 
 
+def _parse(blob: bytes) -> tuple[_Format, bytes]:
+    """The format and sample bytes of a RIFF/WAVE file; ``ValueError`` saying what is wrong."""
+    if len(blob) < 12 or blob[:4] != b"RIFF" or blob[8:12] != b"WAVE":
+        raise ValueError("no RIFF/WAVE header")
+    fmt: _Format | None = None
+    pos = 12
+    while pos + 8 <= len(blob):
+        chunk_id, size = blob[pos : pos + 4], struct.unpack("<I", blob[pos + 4 : pos + 8])[0]
+        body = blob[pos + 8 : pos + 8 + size]  # a streamed file may claim more than it holds
+        if chunk_id == b"fmt ":
+            if len(body) < 16:
+                raise ValueError("fmt chunk too short")
+            tag, channels, rate, _, _, bits = struct.unpack("<HHIIHH", body[:16])
+            if tag == _EXTENSIBLE:
+                if len(body) < 26:
+                    raise ValueError("extensible fmt chunk too short")
+                tag = struct.unpack("<H", body[24:26])[0]  # the sub-format GUID's first field
+            if tag not in (_PCM, _IEEE_FLOAT):
+                raise ValueError(f"unknown format: {tag}; only PCM and 32-bit float are read")
+            fmt = _Format(tag, channels, rate, (bits + 7) // 8)
+        elif chunk_id == b"data":
+            if fmt is None:
+                raise ValueError("data chunk before the fmt chunk")
+            return fmt, body
+        pos += 8 + size + (size & 1)  # chunks are padded to an even length
+    raise ValueError("no fmt chunk" if fmt is None else "no data chunk")
+
+
 def resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
     """Float samples at another rate (soxr, the resampler Pipecat itself uses)."""
     if rate_in == rate_out or len(samples) == 0:
@@ -53,33 +111,42 @@ def resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
 
 
 def read_wav(path: str | Path, sample_rate: int | None = None) -> Pcm:
-    """A PCM WAV as mono int16, mixed down and resampled to ``sample_rate`` if given.
+    """A WAV (PCM 8/16/24/32-bit or 32-bit float) as mono int16, mixed down and resampled
+    to ``sample_rate`` if given.
 
-    Raises ``AudioFileError`` naming the problem for missing, empty or non-PCM files.
+    Raises ``AudioFileError`` naming the problem for missing, empty or unreadable files and
+    for sample rates outside 8000..48000 Hz.
     """
     path = Path(path)
+    if path.is_dir():
+        raise AudioFileError(f"{path}: is a directory, not a WAV file")
     if not path.is_file():
         raise AudioFileError(f"{path}: no such file")
     try:
-        with wave.open(str(path), "rb") as w:
-            channels, width, rate, n = (
-                w.getnchannels(),
-                w.getsampwidth(),
-                w.getframerate(),
-                w.getnframes(),
-            )
-            raw = w.readframes(n)
-    except (wave.Error, EOFError) as e:
+        blob = path.read_bytes()
+    except OSError as e:
+        raise AudioFileError(f"{path}: cannot be read ({e.strerror or e})") from e
+    if not blob:
+        raise AudioFileError(f"{path}: empty file (0 bytes), not a WAV")
+    try:
+        fmt, raw = _parse(blob)
+    except (ValueError, struct.error) as e:
         raise AudioFileError(f"{path}: not a PCM WAV file ({e})") from e
-    if rate <= 0 or channels <= 0:
-        raise AudioFileError(f"{path}: invalid header (rate {rate}, {channels} channels)")
+    if fmt.channels <= 0 or fmt.width <= 0:
+        raise AudioFileError(f"{path}: invalid header ({fmt.channels} channels, {fmt.width} B)")
+    if not MIN_SAMPLE_RATE <= fmt.rate <= MAX_SAMPLE_RATE:
+        raise AudioFileError(
+            f"{path}: sample rate of {fmt.rate} Hz; voicebot reads WAVs at "
+            f"{MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz: resample the file (e.g. to 16000 Hz)"
+        )
+    frame_bytes = fmt.width * fmt.channels
+    raw = raw[: len(raw) - len(raw) % frame_bytes]
     if not raw:
         raise AudioFileError(f"{path}: contains no audio")
-    data = _to_float(raw[: len(raw) - len(raw) % (width * channels)], width)
-    data = data.reshape(-1, channels).mean(axis=1)
-    target = sample_rate or rate
-    data = resample(data, rate, target)
-    ints = np.clip(np.round(data * 32767.0), -32768, 32767).astype(np.int16)
+    data = _to_float(raw, fmt).reshape(-1, fmt.channels).mean(axis=1)
+    target = sample_rate or fmt.rate
+    data = resample(data, fmt.rate, target)
+    ints = np.clip(np.round(data * 32768.0), -32768, 32767).astype(np.int16)  # int16 exact
     return Pcm(ints, target)
 
 
@@ -87,7 +154,7 @@ def write_wav(path: str | Path, pcm: Pcm) -> None:
     """Write mono 16-bit PCM; the parent folder is created if needed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with wave.open(str(path), "wb") as w:
+    with open(path, "wb") as f, wave.open(f, "wb") as w:  # open() fails before wave does
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(pcm.sample_rate)

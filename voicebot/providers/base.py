@@ -11,11 +11,13 @@ import importlib.util
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from voicebot.env import lookup
 from voicebot.errors import (
+    ConfigError,
     MissingAPIKeyError,
     MissingExtraError,
     SampleRateError,
@@ -67,7 +69,8 @@ class Provider(BaseModel):
         try:
             super().__init__(**data)
         except ValidationError as e:
-            raise from_validation_error(type(self).__name__, e) from None
+            fields = type(self).model_fields
+            raise from_validation_error(type(self).__name__, e, fields) from None
 
     # ---- checks, run by Bot.check() before anything starts ---------------------------------
 
@@ -249,6 +252,19 @@ class LLMProvider(ServiceProvider):
 class TTSProvider(ServiceProvider):
     kind: ClassVar[Kind] = "tts"
 
+    #: Rewrite each piece of text for the ear just before synthesis ("9:30" -> "nine
+    #: thirty", "$4.50" -> "four dollars and fifty cents"); the context keeps the text as
+    #: written (docs/spoken_text.md).
+    spoken_text: bool = True
+
+    def text_transforms(self) -> list[Any]:
+        """The ``text_transforms=`` a Pipecat TTS service is built with."""
+        if not self.spoken_text:
+            return []
+        from voicebot.text.spoken_filter import spoken_transform
+
+        return [("*", spoken_transform)]
+
     def check(self, ctx: BuildContext) -> None:
         super().check(ctx)
         _require_rate(self, "output", getattr(self, "sample_rate", None), ctx.audio_out_sample_rate)
@@ -294,3 +310,30 @@ def vendor_language(code: str) -> Any:
 def settings_kwargs(**values: Any) -> dict[str, Any]:
     """Only the options a user set, so Pipecat's own defaults stay in charge of the rest."""
     return {k: v for k, v in values.items() if v is not None}
+
+
+def check_url(
+    value: str | None,
+    owner: str,
+    field: str,
+    schemes: tuple[str, ...],
+    *,
+    example: str,
+    bare_host: bool = False,
+) -> None:
+    """Refuse anything but a URL of one of ``schemes`` with a host (or, with ``bare_host``,
+    just a host): a bad URL would otherwise fail silently on every turn."""
+    if value is None:
+        return
+    text = value if "://" in value or not bare_host else f"{schemes[0]}://{value}"
+    try:
+        parts = urlsplit(text)
+        scheme, host = parts.scheme, parts.hostname
+        _ = parts.port  # raises on a port that is not a number
+    except ValueError:
+        scheme, host = "", None
+    if scheme not in schemes or not host or any(c.isspace() for c in value):
+        raise ConfigError(
+            f"{owner}({field}={value!r}) is not a {'/'.join(schemes)} URL with a host: give "
+            f"one such as {example!r}"
+        )

@@ -13,11 +13,14 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from loguru import logger
+
 from voicebot.audio.segments import Segment, speech_segments
 from voicebot.audio.wav import read_wav
 from voicebot.bot import Bot
+from voicebot.errors import ConfigError, OutputPathError
 from voicebot.metrics.turns import RetrievalRecord, ToolCallRecord, TurnRecord, percentile
-from voicebot.transports.wav import WavFile
+from voicebot.transports.wav import LAG_WARN_SECS, WavFile, WavFileTransport
 
 
 @dataclass
@@ -29,6 +32,10 @@ class Conversation:
     output_path: Path
     caller_speech: list[Segment] = field(default_factory=list)
     bot_speech: list[Segment] = field(default_factory=list)
+    #: The most the pipeline fell behind the caller, in seconds of the caller's timeline.
+    lag_secs: float = 0.0
+    #: Why the figures may not mean what they seem (pipeline lag, a VAD that never fired).
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def user_turns(self) -> list[TurnRecord]:
@@ -98,6 +105,7 @@ class Conversation:
             f"in-bot {_secs(s['bot_p50_secs'])}/{_secs(s['bot_p95_secs'])}"
         )
         out.append(f"bot audio: {self.output_path}")
+        out.extend(f"WARNING: {w}" for w in self.warnings)
         return "\n".join(out)
 
 
@@ -133,8 +141,6 @@ def attach_caller_timings(
     """Give each user turn its caller-side latency, when utterances and turns pair up."""
     user_turns = [t for t in turns if t.user_text]
     if len(user_turns) != len(caller):
-        from loguru import logger
-
         logger.warning(
             f"found {len(caller)} utterances in the caller's audio but {len(user_turns)} user "
             "turns; caller-side timings are left out"
@@ -166,6 +172,11 @@ async def run_conversation(
     await bot.prepare(transport=transport)
     session = bot.session(transport=transport, env=env)
     await session.run()
+    if isinstance(wav := session.transport, WavFileTransport):
+        if wav.input_error is not None:
+            raise ConfigError(f"WavFile input: {wav.input_error}")
+        if wav.output_error is not None:
+            raise OutputPathError(wav.output_error)
     # 5 ms windows: the files are read to within 5 ms of where speech starts and ends.
     caller = speech_segments(read_wav(input_path), threshold=speech_threshold, window_secs=0.005)
     bot_segments = speech_segments(
@@ -176,4 +187,27 @@ async def run_conversation(
     bot_segments = [Segment(s.start * scale, s.end * scale) for s in bot_segments]
     turns = session.turns
     attach_caller_timings(turns, caller, bot_segments)
-    return Conversation(turns, input_path, output_path, caller, bot_segments)
+    conv = Conversation(turns, input_path, output_path, caller, bot_segments)
+    if isinstance(wav := session.transport, WavFileTransport):
+        conv.lag_secs = wav.lag_secs
+        conv.warnings = run_warnings(wav, speed, heard_caller=bool(caller))
+    for warning in conv.warnings:
+        logger.warning(warning)
+    return conv
+
+
+def run_warnings(wav: WavFileTransport, speed: float, *, heard_caller: bool) -> list[str]:
+    """What makes a finished run's figures untrustworthy, one sentence each."""
+    warnings = []
+    if wav.lag_secs > LAG_WARN_SECS:
+        warnings.append(
+            f"the pipeline fell up to {wav.lag_secs:.2f}s behind the caller (speed {speed:g}), "
+            "so the bot heard the caller late and the timings are off by as much: run at a "
+            "lower speed"
+        )
+    if heard_caller and not wav.vad_fired:
+        warnings.append(
+            "the VAD never heard the caller speak, though the input has speech: check the "
+            "input is speech at a normal level, or try vad='energy' for synthetic audio"
+        )
+    return warnings

@@ -7,6 +7,9 @@ latency a caller would feel, measured by anyone with an audio editor.
 
 Playback is paced like a real caller (``speed=1``); ``speed>1`` compresses the wall clock for
 quick runs; a gap of ``g`` seconds on the files is then ``g / speed`` seconds of wall time.
+Up to ``MAX_SPEED``: beyond it the pipeline cannot keep up and the shared timeline is a lie.
+How far the pipeline fell behind the caller is measured (``WavFileTransport.lag_secs``) and
+``run_conversation`` warns when it is more than ``LAG_WARN_SECS``.
 """
 
 from __future__ import annotations
@@ -27,18 +30,26 @@ from pipecat.frames.frames import (
     InputAudioRawFrame,
     OutputAudioRawFrame,
     StartFrame,
+    VADUserStartedSpeakingFrame,
 )
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.transports.base_input import BaseInputTransport
 from pipecat.transports.base_output import BaseOutputTransport
 from pipecat.transports.base_transport import BaseTransport, TransportParams
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from voicebot.audio.wav import AudioFileError, Pcm, read_wav, write_wav
 from voicebot.errors import ConfigError
 from voicebot.providers.base import BuildContext, TransportProvider
 
 FRAME_SECS = 0.02
+#: The fastest a recorded caller may be played. At 40x even examples/fake_bot.py ends up
+#: seconds behind; below 10x, the lag check of each run says whether this machine kept up.
+MAX_SPEED = 10.0
+#: Seconds of the caller's timeline the pipeline may fall behind before a run is flagged.
+LAG_WARN_SECS = 0.5
+#: Where on the caller's timeline an input frame was handed over (``Frame.metadata``).
+POSITION_KEY = "voicebot.wav_position"
 
 
 class Timeline:
@@ -91,6 +102,8 @@ class WavInput(BaseInputTransport):
             self._feed_task = None
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        if isinstance(frame, VADUserStartedSpeakingFrame):
+            self._transport.vad_fired = True
         if isinstance(frame, BotStartedSpeakingFrame):
             self._transport.bot_speaking = True
         elif isinstance(frame, BotStoppedSpeakingFrame):
@@ -101,7 +114,12 @@ class WavInput(BaseInputTransport):
     async def _feed(self) -> None:
         t = self._transport
         rate = self.sample_rate
-        pcm = read_wav(t.input_path, rate)
+        try:
+            pcm = read_wav(t.input_path, rate)
+        except AudioFileError as e:  # changed since the check: end the call, do not hang
+            t.input_error = str(e)
+            await t.finish()
+            return
         step = int(rate * FRAME_SECS)
         data = pcm.to_bytes()
         silence = b"\x00" * step * 2
@@ -122,9 +140,9 @@ class WavInput(BaseInputTransport):
                     await t.finish()
                     return
                 chunk = chunk + silence[len(chunk) :]
-            await self.push_audio_frame(
-                InputAudioRawFrame(audio=chunk, sample_rate=rate, num_channels=1)
-            )
+            frame = InputAudioRawFrame(audio=chunk, sample_rate=rate, num_channels=1)
+            frame.metadata[POSITION_KEY] = (k + 1) * FRAME_SECS  # for the lag check
+            await self.push_audio_frame(frame)
             k += 1
 
 
@@ -149,6 +167,14 @@ class WavOutput(BaseOutputTransport):
     async def cancel(self, frame: CancelFrame) -> None:
         await super().cancel(frame)
         self._save()
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        # The caller's audio passes every stage before it gets here: how late a frame
+        # arrives, against its place on the timeline, is how far behind the bot hears.
+        if isinstance(frame, InputAudioRawFrame) and POSITION_KEY in frame.metadata:
+            t = self._transport
+            t.lag_secs = max(t.lag_secs, t.timeline.now() - frame.metadata[POSITION_KEY])
+        await super().process_frame(frame, direction)
 
     async def write_audio_frame(self, frame: OutputAudioRawFrame) -> bool:
         t = self._transport
@@ -179,7 +205,12 @@ class WavOutput(BaseOutputTransport):
         samples = np.zeros(total, dtype=np.int16)
         written = np.frombuffer(bytes(self._buffer), dtype="<i2")
         samples[: len(written)] = written
-        write_wav(t.output_path, Pcm(samples, rate))
+        try:
+            write_wav(t.output_path, Pcm(samples, rate))
+        except OSError as e:  # raising here would stop the EndFrame and hang the session
+            t.output_error = f"cannot write {t.output_path}: {e.strerror or e}"
+            logger.error(f"{self}: {t.output_error}")
+            return
         logger.info(f"bot audio written to {t.output_path} ({total / rate:.2f}s)")
 
 
@@ -210,6 +241,11 @@ class WavFileTransport(BaseTransport):
         self.input_ended_at = 0.0
         self.bot_speaking = False
         self.bot_last_spoke = 0.0
+        self.vad_fired = False  # whether the VAD ever heard the caller start speaking
+        self.lag_secs = 0.0  # the most the pipeline fell behind the caller (timeline seconds)
+        # What went wrong with the files, for the runner to raise once the session is over.
+        self.input_error: str | None = None
+        self.output_error: str | None = None
         self._finished = False
         params = TransportParams(
             audio_in_enabled=True,
@@ -250,9 +286,19 @@ class WavFile(TransportProvider):
 
     input: Path
     output: Path | None = None
-    speed: float = Field(default=1.0, gt=0)
+    speed: float = 1.0
     linger_secs: float = Field(default=3.0, ge=0)
     max_tail_secs: float = Field(default=30.0, gt=0)
+
+    @field_validator("speed")
+    @classmethod
+    def _check_speed(cls, value: float) -> float:
+        if not 0 < value <= MAX_SPEED:
+            raise ConfigError(
+                f"WavFile(speed={value:g}): give a speed above 0 and at most {MAX_SPEED:g}; "
+                "beyond that the pipeline falls behind the caller and the timings mean nothing"
+            )
+        return value
 
     def check(self, ctx: BuildContext) -> None:
         super().check(ctx)
