@@ -12,7 +12,8 @@ tools); the two ``HeardText`` ones keep the context to what the caller heard aft
 barge-in (``voicebot.processors.heard_text``).
 
 One ``Session`` is one conversation with its own worker and runner, so an idle or failing
-session never takes others down.
+session never takes others down. A stage whose vendor cannot be reached or refuses its key
+ends the session, and ``run()`` raises ``VendorError`` (``voicebot.failures``).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.transports.base_transport import BaseTransport
 from pipecat.workers.runner import WorkerRunner
 
+from voicebot.failures import FailureWatch
 from voicebot.memory.memory import MemorySession
 from voicebot.memory.retrieval import RetrievalRun
 from voicebot.metrics.live import connect as connect_observability
@@ -70,6 +72,7 @@ class Session:
     transport_provider: TransportProvider
     memory: MemorySession | None = None  # the bot's Memory for this session's user
     retrieval: RetrievalRun | None = None  # the bot's Retrieval: its stages and records
+    failures: FailureWatch | None = None  # ends the session when a stage cannot work
     _runner: WorkerRunner | None = field(default=None, repr=False)
 
     @classmethod
@@ -162,6 +165,12 @@ class Session:
             cancel_runner_on_idle_timeout=False,
         )
         connect_observability(bot, turn_log, worker)
+        failures = FailureWatch(worker)
+        failures.watch(transport.input(), transport_provider, "transport")
+        failures.watch(transport.output(), transport_provider, "transport")
+        failures.watch(stt, bot.stt, "stt")
+        failures.watch(llm, bot.llm, "llm")
+        failures.watch(tts, bot.tts, "tts")
         session = cls(
             bot=bot,
             transport=transport,
@@ -177,6 +186,7 @@ class Session:
             transport_provider=transport_provider,
             memory=memory,
             retrieval=retrieval,
+            failures=failures,
         )
         transport_provider.on_client_ready(transport, worker, session._client_ready)
         transport_provider.on_client_gone(transport, worker, session.end)
@@ -195,7 +205,12 @@ class Session:
         await self.worker.queue_frame(EndFrame())
 
     async def run(self, *, handle_sigint: bool = False) -> None:
-        """Run until the transport or ``end()`` finishes the conversation."""
+        """Run until the transport or ``end()`` finishes the conversation.
+
+        Raises ``VendorError`` when a stage's vendor could not be reached or refused its key
+        (at start, or the LLM on its first request): the session ends at once rather than
+        running on without ears or voice.
+        """
         self._runner = WorkerRunner(handle_sigint=handle_sigint)
         await self._runner.add_workers(self.worker)
         stages = " → ".join(p.describe() for p in self.bot.stages(self.transport_provider))
@@ -212,6 +227,8 @@ class Session:
             await self.turn_log.close()  # the last turn's hooks, then the close hooks
             if self.memory is not None:
                 await self.memory.finish(self.turns, self.id)  # transcript, extraction
+        if self.failures is not None and self.failures.error is not None:
+            raise self.failures.error
 
     # ---- results ---------------------------------------------------------------------------
 

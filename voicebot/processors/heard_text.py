@@ -18,6 +18,13 @@ them to the assistant aggregator ahead of the interruption, so they land in the 
 interruption commits. Either way, a reply that was cut off ends with ``CUT_MARKER``
 (" —", the way dialogue marks a speaker who was interrupted), so the model knows the caller
 did not hear the rest and does not build on it.
+
+Text with no audio at all never counts as spoken. When a TTS context ends, Pipecat emits a
+``TTSTextFrame`` for whatever text it has not yet passed on (for vendors that drop word
+timestamps), even when the context made no audio: a TTS that is down or refused its key
+would otherwise have its greeting and every reply recorded as said. ``HeardTextSynthesis``
+holds a context's text until that context's first audio and drops it if the context ends
+without any.
 """
 
 from __future__ import annotations
@@ -25,8 +32,11 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from loguru import logger
 from pipecat.frames.frames import (
     AggregatedTextFrame,
+    CancelFrame,
+    EndFrame,
     Frame,
     InterruptionFrame,
     LLMAssistantPushAggregationFrame,
@@ -36,6 +46,7 @@ from pipecat.frames.frames import (
     SystemFrame,
     TTSAudioRawFrame,
     TTSStartedFrame,
+    TTSStoppedFrame,
     TTSTextFrame,
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
@@ -175,10 +186,19 @@ class HeardTextSynthesis(FrameProcessor):
         super().__init__(name="HeardTextSynthesis", enable_direct_mode=True)
         self._heard = heard
         self._current: int | None = None
+        self._voiced: OrderedDict[str, None] = OrderedDict()  # contexts that made audio
+        self._held: list[TTSTextFrame] = []  # text of a context with no audio yet
+        self._held_context: str | None = None
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
         if direction == FrameDirection.DOWNSTREAM:
+            if self._unvoiced_text(frame):
+                return  # held until its context's audio comes, dropped if none does
+            if isinstance(frame, TTSAudioRawFrame) and frame.context_id is not None:
+                await self._voiced_context(frame.context_id)
+            elif self._held and _ends_context(frame, self._held_context):
+                self._drop_held()
             if _is_announcement(frame):
                 self._current = frame.id
                 self._heard.clause_announced(frame.id)
@@ -191,6 +211,40 @@ class HeardTextSynthesis(FrameProcessor):
             ):
                 self._heard.clause_synthesized(frame.segment_id, frame.text)
         await self.push_frame(frame, direction)
+
+    def _unvoiced_text(self, frame: Frame) -> bool:
+        """Hold ``frame`` if it is the text of a TTS context that has made no audio yet."""
+        if (
+            not isinstance(frame, TTSTextFrame)
+            or isinstance(frame, HeardTextFrame)
+            or frame.context_id is None
+            or frame.context_id in self._voiced
+        ):
+            return False
+        if self._held and self._held_context != frame.context_id:
+            self._drop_held()
+        self._held_context = frame.context_id
+        self._held.append(frame)
+        return True
+
+    async def _voiced_context(self, context_id: str) -> None:
+        """A context's audio has come: its held text goes on, ahead of the audio."""
+        if context_id not in self._voiced:
+            self._voiced[context_id] = None
+            while len(self._voiced) > _MAX_TRACKED:
+                self._voiced.popitem(last=False)
+        if self._held and self._held_context == context_id:
+            held, self._held, self._held_context = self._held, [], None
+            for text in held:
+                await self.push_frame(text)
+        elif self._held:
+            self._drop_held()
+
+    def _drop_held(self) -> None:
+        text = " ".join(f.text for f in self._held).strip()
+        if text:
+            logger.warning(f"{self}: no audio was made for [{text}]; not recorded as spoken")
+        self._held, self._held_context = [], None
 
 
 class HeardTextPlayback(FrameProcessor):
@@ -284,6 +338,22 @@ class HeardTextPlayback(FrameProcessor):
                 frames.append(HeardTextFrame(text, text_type=text_type))
         self._close_reply()
         return frames
+
+
+def _ends_context(frame: Frame, context_id: str | None) -> bool:
+    """Whether ``frame`` shows that TTS context ``context_id`` is over (or was cut off)."""
+    if isinstance(frame, (TTSStartedFrame, TTSStoppedFrame)):
+        return frame.context_id != context_id or isinstance(frame, TTSStoppedFrame)
+    return isinstance(
+        frame,
+        (
+            LLMFullResponseStartFrame,
+            LLMFullResponseEndFrame,
+            InterruptionFrame,
+            EndFrame,
+            CancelFrame,
+        ),
+    )
 
 
 def _is_announcement(frame: Frame) -> bool:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import SecretStr
+from pydantic import SecretStr, field_validator
 
-from voicebot.providers.base import BuildContext, TTSProvider, vendor_language
+from voicebot.providers.base import BuildContext, TTSProvider, check_url, vendor_language
 
 #: A stock Cartesia voice ("Katie"), so the provider works without choosing one.
 DEFAULT_VOICE = "f786b574-daa5-4673-aa0c-cbe3e8534c02"
@@ -30,6 +30,23 @@ class CartesiaTTS(TTSProvider):
     url: str = "wss://api.cartesia.ai/tts/websocket"
     sample_rate: int | None = None
 
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        check_url(
+            value,
+            "CartesiaTTS",
+            "url",
+            ("wss", "ws"),
+            example="wss://api.cartesia.ai/tts/websocket",
+        )
+        return value
+
+    @property
+    def endpoint(self) -> str:
+        """The WebSocket URL connected to (named when it cannot be reached)."""
+        return self.url
+
     def build(self, ctx: BuildContext):  # type: ignore[no-untyped-def]
         from pipecat.services.cartesia.tts import CartesiaTTSService
 
@@ -40,4 +57,5 @@ class CartesiaTTS(TTSProvider):
             settings=CartesiaTTSService.Settings(
                 voice=self.voice, model=self.model, language=vendor_language(self.language)
             ),
+            text_transforms=self.text_transforms(),
         )

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import SecretStr
+from pydantic import SecretStr, field_validator
 
-from voicebot.providers.base import BuildContext, STTProvider, settings_kwargs, vendor_language
+from voicebot.providers.base import (
+    BuildContext,
+    STTProvider,
+    check_url,
+    settings_kwargs,
+    vendor_language,
+)
 
 
 class DeepgramSTT(STTProvider):
@@ -30,6 +36,27 @@ class DeepgramSTT(STTProvider):
     smart_format: bool | None = None
     endpointing: int | bool | None = None
     keyterms: list[str] | None = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str | None) -> str | None:
+        check_url(
+            value,
+            "DeepgramSTT",
+            "base_url",
+            ("wss", "ws", "https", "http"),
+            example="ws://127.0.0.1:8765",
+            bare_host=True,
+        )
+        return value
+
+    @property
+    def endpoint(self) -> str:
+        """The live-transcription URL connected to (named when it cannot be reached)."""
+        base = (self.base_url or "wss://api.deepgram.com").rstrip("/")
+        if "://" not in base:
+            base = f"wss://{base}"
+        return f"{base}/v1/listen"
 
     def build(self, ctx: BuildContext):  # type: ignore[no-untyped-def]
         from pipecat.services.deepgram.stt import DeepgramSTTService

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from loguru import logger
-from pydantic import SecretStr
+from pydantic import SecretStr, field_validator
 
-from voicebot.providers.base import BuildContext, LLMProvider, settings_kwargs
+from voicebot.providers.base import BuildContext, LLMProvider, check_url, settings_kwargs
 from voicebot.tools.tool import parse_arguments
 
 #: Sent when a compatible local server needs no key; the OpenAI client refuses an empty one.
@@ -40,6 +40,19 @@ class OpenAILLM(LLMProvider):
     base_url: str | None = None
     temperature: float | None = None
     max_tokens: int | None = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str | None) -> str | None:
+        check_url(
+            value, "OpenAILLM", "base_url", ("http", "https"), example="http://127.0.0.1:11434/v1"
+        )
+        return value
+
+    @property
+    def endpoint(self) -> str:
+        """The server asked (named when it cannot be reached or refuses the key)."""
+        return self.base_url or "https://api.openai.com/v1"
 
     def check(self, ctx: BuildContext) -> None:
         self.check_installed()
