@@ -277,17 +277,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _worth_showing(record: Any) -> bool:
+    return record["level"].no >= 30 or (record["name"] or "").startswith("voicebot")
+
+
+def _one_line(record: Any) -> str:
+    """A log record as one line, never a traceback (a callable format adds none)."""
+    level = "" if record["level"].no < 30 else f"{record['level'].name.lower()}: "
+    message = str(record["message"]).splitlines()[0] if record["message"] else ""
+    return "{time:HH:mm:ss} " + level + message.replace("{", "{{").replace("}", "}}") + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logger.remove()
-    logger.add(sys.stderr, level="DEBUG" if args.verbose else "WARNING")
-    if not args.verbose:  # voicebot's progress (model loading, sessions), not Pipecat's chatter
-        logger.add(
-            sys.stderr,
-            level="INFO",
-            format="{time:HH:mm:ss} {message}",
-            filter=lambda r: (r["name"] or "").startswith("voicebot") and r["level"].no < 30,
-        )
+    if args.verbose:
+        logger.add(sys.stderr, level="DEBUG")
+    else:
+        # voicebot's progress (model loading, sessions) and every warning or error as one
+        # line: a vendor's traceback belongs to -v; the failure itself ends the run with
+        # its own `voicebot: ...` line.
+        logger.add(sys.stderr, level="INFO", format=_one_line, filter=_worth_showing)
     try:
         return int(args.func(args))
     except ConfigError as e:
