@@ -6,6 +6,10 @@ needs one file, so the parts are joined into ``$VOICEBOT_CACHE_DIR`` (default
 ``~/.cache/voicebot/models``) the first time the model is asked for. The joined file is
 checked against the sha256 pinned here before it is used, so a changed or tampered wheel is
 refused instead of loaded; a sidecar records the check so later starts skip re-hashing.
+
+A model that is a folder (CTranslate2's Whisper: ``model.bin`` beside its config and
+vocabulary) sets ``subdir`` and ``companions``: the joined file goes into that cache subfolder
+and the small companion files are copied beside it from the packages.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,18 +47,26 @@ class SplitModel:
     packages: tuple[str, ...]  # import names, first part first
     sha256: str
     install: str  # the command that installs the parts
+    part_glob: str = "part*.bin"  # the part files in each package's data/, sorted
+    subdir: str = ""  # a cache subfolder: the model is that folder, not one file
+    companions: tuple[str, ...] = ()  # files from the packages' data/ copied beside it
+
+    @property
+    def label(self) -> str:
+        return f"{self.subdir}/{self.filename}" if self.subdir else self.filename
+
+    def _data_dir(self, package: str) -> Path:
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            raise MissingExtraError(f"{self.label} needs the {package} package: {self.install}")
+        return Path(next(iter(spec.submodule_search_locations))) / "data"
 
     def part_paths(self) -> list[Path]:
         """Each package's part files, in order; a missing package names the install."""
         parts: list[Path] = []
         for package in self.packages:
-            spec = importlib.util.find_spec(package)
-            if spec is None or not spec.submodule_search_locations:
-                raise MissingExtraError(
-                    f"{self.filename} needs the {package} package: {self.install}"
-                )
-            data = Path(next(iter(spec.submodule_search_locations))) / "data"
-            found = sorted(data.glob("part*.bin")) if data.is_dir() else []
+            data = self._data_dir(package)
+            found = sorted(data.glob(self.part_glob)) if data.is_dir() else []
             if not found:
                 raise MissingExtraError(
                     f"{package} holds no model part in {data}; reinstall: {self.install}"
@@ -61,15 +74,39 @@ class SplitModel:
             parts.extend(found)
         return parts
 
+    def companion_paths(self) -> list[Path]:
+        """Where each companion file is in the packages (the first package holding it)."""
+        dirs = [self._data_dir(package) for package in self.packages]
+        found: list[Path] = []
+        for name in self.companions:
+            path = next((d / name for d in dirs if (d / name).is_file()), None)
+            if path is None:
+                raise MissingExtraError(
+                    f"{self.label}: no package holds {name}; reinstall: {self.install}"
+                )
+            found.append(path)
+        return found
+
+    def check(self) -> None:
+        """Raise ``MissingExtraError`` unless every part and companion is installed (no I/O
+        beyond listing folders: joining waits for ``path()``)."""
+        self.part_paths()
+        self.companion_paths()
+
+    def folder(self) -> Path:
+        """The cache folder holding the joined file and its companions, made ready."""
+        return self.path().parent
+
     def path(self) -> Path:
         """The joined, verified file, joining it first if needed (seconds, once)."""
-        target = cache_dir() / self.filename
+        target = cache_dir() / self.subdir / self.filename
         parts = self.part_paths()
+        _copy_companions(self.companion_paths(), target.parent)
         if target.is_file() and _verified(target, self.sha256):
             return target
         size = sum(p.stat().st_size for p in parts)
         logger.info(
-            f"joining {len(parts)} parts of {self.filename} ({size / 1e6:.0f} MB) "
+            f"joining {len(parts)} parts of {self.label} ({size / 1e6:.0f} MB) "
             f"into {target.parent} (once)"
         )
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -86,7 +123,7 @@ class SplitModel:
             got = digest.hexdigest()
             if got != self.sha256:
                 raise ConfigError(
-                    f"{self.filename}: the joined parts have sha256 {got}, not the pinned "
+                    f"{self.label}: the joined parts have sha256 {got}, not the pinned "
                     f"{self.sha256}; the model packages changed. Reinstall them: {self.install}"
                 )
             os.replace(tmp, target)
@@ -94,6 +131,30 @@ class SplitModel:
             tmp.unlink(missing_ok=True)
         _record(target, self.sha256)
         return target
+
+
+def _copy_companions(sources: list[Path], folder: Path) -> None:
+    """Copy each file into ``folder`` unless an identical-looking copy is there (copy2 keeps
+    the mtime, so size and mtime tell a stale copy from a current one without reading it)."""
+    if not sources:
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    for src in sources:
+        dst = folder / src.name
+        st = src.stat()
+        try:
+            cur = dst.stat()
+            if (cur.st_size, cur.st_mtime_ns) == (st.st_size, st.st_mtime_ns):
+                continue
+        except OSError:
+            pass
+        fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{src.name}.")
+        os.close(fd)
+        try:
+            shutil.copy2(src, tmp_name)
+            os.replace(tmp_name, dst)
+        finally:
+            Path(tmp_name).unlink(missing_ok=True)
 
 
 def _sidecar(target: Path) -> Path:

