@@ -4,17 +4,41 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from loguru import logger
 
-from voicebot.testing import write_caller_wav
 
-logger.remove()
-logger.add(sys.stderr, level="WARNING")
+def _to_current_stderr(message: str) -> None:
+    """A loguru sink that writes to whatever ``sys.stderr`` is *now*.
+
+    ``logger.add(sys.stderr)`` binds the stream object of that moment; pytest swaps
+    ``sys.stderr`` per test (``capsys``) and closes its capture streams, so a sink bound
+    then raises "I/O operation on closed file" on every later log line.
+    """
+    sys.stderr.write(message)
+
+
+def _standard_log_sinks() -> None:
+    logger.remove()
+    logger.add(_to_current_stderr, level="WARNING")
+
+
+_standard_log_sinks()
+
+
+@pytest.fixture(autouse=True)
+def _restore_log_sinks() -> Iterator[None]:
+    """Every test starts and ends with the standard sink only: code under test that adds
+    its own (``voicebot.cli.main`` adds sinks on ``sys.stderr`` each call) cannot leave
+    them writing to a stream pytest has closed."""
+    _standard_log_sinks()
+    yield
+    _standard_log_sinks()
+
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -32,6 +56,10 @@ def load_example(filename: str, module_name: str | None = None) -> Any:
 @pytest.fixture
 def caller_wav(tmp_path: Path) -> Callable[..., Path]:
     """Write a synthetic caller: ``caller_wav([(start, dur), ...], total_secs=...)``."""
+
+    # Imported here, not at the top: importing voicebot imports Pipecat, which logs a banner
+    # at INFO through loguru's default sink unless the sinks above are in place first.
+    from voicebot.testing import write_caller_wav
 
     def make(utterances, total_secs=None, name="caller.wav", sample_rate=16000):  # type: ignore[no-untyped-def]
         return write_caller_wav(

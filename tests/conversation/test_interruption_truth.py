@@ -50,9 +50,24 @@ def assistant_message(request: list[dict[str, Any]]) -> str:
     return str(message)
 
 
+def heard_by(secs: float) -> str:
+    """What of ``REPLY`` a caller has heard ``secs`` into it: the sentences played to their
+    end, then the whole words of the one playing (the tone TTS plays them back to back)."""
+    done: list[str] = []
+    for sentence in SENTENCES:
+        length = len(sentence) * SECS_PER_CHAR
+        if secs < length:
+            return " ".join([*done, heard_prefix(sentence, secs / length)]).strip()
+        done.append(sentence)
+        secs -= length
+    return REPLY
+
+
 async def test_after_a_barge_in_the_next_request_holds_only_the_heard_prefix(tmp_path):  # type: ignore[no-untyped-def]
     # The reply starts at about 1.6 s; its second sentence at about 3.1 s. The caller
-    # barges in at 3.9 s, some 0.8 s (a few words) into that sentence.
+    # barges in at 3.9 s, some 0.8 s (a few words) into that sentence. Where exactly the
+    # cut falls depends on how busy the machine is, so what is expected is read off the
+    # output file: the reply holds what had played there, whichever sentence that ends in.
     session = await converse(
         tmp_path,
         [(0.3, 0.6), (3.9, 0.6)],
@@ -62,22 +77,18 @@ async def test_after_a_barge_in_the_next_request_holds_only_the_heard_prefix(tmp
 
     _, second = session.llm.requests
     said = assistant_message(second)
-    assert said.startswith(f"{SENTENCES[0]} ")  # played to its end
-    rest = said[len(SENTENCES[0]) + 1 :]
-    # Then the words of the second sentence the caller heard, and the mark of a cut reply.
-    assert rest.endswith(f" {CUT_MARKER}")
-    heard = rest.removesuffix(f" {CUT_MARKER}")
-    assert heard and SENTENCES[1].startswith(heard) and heard != SENTENCES[1]
+    # The words the caller heard, and the mark of a cut reply.
+    assert said.endswith(f" {CUT_MARKER}")
+    heard = said.removesuffix(f" {CUT_MARKER}")
+    assert REPLY.startswith(heard) and heard != REPLY
     # As much as the output file shows was played: at most what had played when the
     # transport was told to stop, at least that less a word or so of reaction time.
     reply = first_reply(tmp_path)
-    played = reply.end - reply.start - len(SENTENCES[0]) * SECS_PER_CHAR
-    total = len(SENTENCES[1]) * SECS_PER_CHAR
-    most = heard_prefix(SENTENCES[1], (played + 0.05) / total)
-    least = heard_prefix(SENTENCES[1], (played - 0.3) / total)
+    played = reply.end - reply.start
+    assert played < len(REPLY) * SECS_PER_CHAR  # the barge-in cut the reply short
+    least, most = heard_by(played - 0.3), heard_by(played + 0.05)
     assert len(least) <= len(heard) <= len(most), (heard, played)
     # Nothing unheard reaches the model, and the turn record says what the context says.
-    assert SENTENCES[2] not in said and "close at four" not in said
     assert second[-1] == {"role": "user", "content": "What about Sunday?"}
     turn = session.turn_log.user_turns()[0]
     assert turn.interrupted and turn.bot_text == said
@@ -85,11 +96,12 @@ async def test_after_a_barge_in_the_next_request_holds_only_the_heard_prefix(tmp
 
 
 async def test_without_a_barge_in_the_whole_reply_is_kept_unmarked(tmp_path):  # type: ignore[no-untyped-def]
+    # A faster voice: the 2.5 s reply ends at about 4.1 s, long before the caller speaks.
     session = await converse(
         tmp_path,
         [(0.3, 0.6), (7.0, 0.5)],
         8.5,
-        FakeTTS(ttfb_secs=0.05, secs_per_char=SECS_PER_CHAR),
+        FakeTTS(ttfb_secs=0.05, secs_per_char=0.02),
     )
 
     assert first_reply(tmp_path).end < 7.0  # the reply had finished when the caller spoke

@@ -1,9 +1,13 @@
 """RAG in whole bots: passages reach the LLM in time, late or failing searches never hold a
-turn, and each turn records what happened."""
+turn, and each turn records what happened.
+
+Where the budget is not the subject, a search gets a generous one (``GENEROUS_MS``), so a
+loaded machine cannot make a test about placement fail on time. The budget itself is
+checked with a search that never finishes until the call is over."""
 
 from __future__ import annotations
 
-import time
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +20,8 @@ from voicebot.testing.runner import retrieval_line
 
 KB = Path(__file__).resolve().parents[2] / "examples" / "knowledge"
 QUICK_TURNS = dict(vad=EnergyVAD(stop_secs=0.2), turn=SilenceTurn(silence_secs=0.3))
+#: A budget no search in these tests comes near, even on a loaded machine.
+GENEROUS_MS = 8000
 
 
 def knowledge(request: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -23,8 +29,18 @@ def knowledge(request: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 async def converse(
-    caller_wav: Any, tmp_path: Path, said: list[str], retrieval: Any, **bot: Any
+    caller_wav: Any,
+    tmp_path: Path,
+    said: list[str],
+    retrieval: Any,
+    *,
+    tail_secs: float = 2.0,
+    **bot: Any,
 ) -> Session:
+    """One call, an utterance every 2 s, then ``tail_secs`` of caller silence. A bare
+    retriever gets the generous budget."""
+    if not isinstance(retrieval, Retrieval):
+        retrieval = Retrieval(retrieval, budget_ms=GENEROUS_MS)
     built = Bot(
         stt=FakeSTT(transcripts=said, latency_secs=0.05),
         llm=FakeLLM(replies=[f"Answer {i}." for i in range(len(said))], ttft_secs=0.05),
@@ -34,7 +50,7 @@ async def converse(
         **bot,
     )
     starts = [0.3 + 2.0 * i for i in range(len(said))]
-    caller = caller_wav([(s, 0.6) for s in starts], total_secs=starts[-1] + 2.0)
+    caller = caller_wav([(s, 0.6) for s in starts], total_secs=starts[-1] + tail_secs)
     transport = WavFile(input=caller, output=tmp_path / "bot.wav", linger_secs=0.5)
     session = built.session(transport=transport, env={})
     await session.run()
@@ -79,17 +95,33 @@ async def test_passages_reach_the_llm_just_before_the_users_words(caller_wav, tm
     assert retrieval_line(records[1]).endswith("ms: parking, parking")  # type: ignore[arg-type]
 
 
+class _Stuck(FakeRetriever):
+    """A search for "hours" does not finish until ``release`` is set: far beyond any budget."""
+
+    def __init__(self, answers: dict[str, str]) -> None:
+        super().__init__(answers)
+        self.release = asyncio.Event()
+        self.finished: list[str] = []
+
+    async def retrieve(self, query: str, k: int) -> Any:
+        if "hours" in query.lower():
+            await self.release.wait()
+        found = await super().retrieve(query, k)
+        self.finished.append(query)
+        return found
+
+
 async def test_a_late_search_does_not_hold_the_turn(caller_wav, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    # The first turn's search takes 3 s against a 600 ms budget, counted from the final
-    # transcript; the turn ends ~0.3 s after that transcript, so it waits out the rest of
-    # the budget (~0.3 s), then the reply goes ahead without the passages.
-    kb = FakeRetriever(
-        {"hours": "We open at nine.", "parking": "Two spaces behind."},
-        delay_secs=lambda q: 3.0 if "hours" in q else 0.0,
-    )
+    # The first turn's search is still running when the whole call is over: its turn waits
+    # out the 600 ms budget (counted from the final transcript), then the reply goes ahead
+    # without the passages. Were the budget not enforced, the turn would wait for ever:
+    # the timeout turns that into a failure rather than a hang.
+    kb = _Stuck({"hours": "We open at nine.", "parking": "Two spaces behind."})
     said = ["What are your hours?", "Is there any parking nearby?"]
-    started = time.monotonic()
-    session = await converse(caller_wav, tmp_path, said, Retrieval(kb, budget_ms=600))
+    async with asyncio.timeout(60):
+        session = await converse(caller_wav, tmp_path, said, Retrieval(kb, budget_ms=600))
+    assert kb.finished == [said[1]]  # the first search was still running, after the call
+    kb.release.set()
 
     first, second = session.llm.requests
     assert knowledge(first) == []
@@ -97,11 +129,15 @@ async def test_a_late_search_does_not_hold_the_turn(caller_wav, tmp_path) -> Non
     late, in_time = (t.retrieval for t in session.turn_log.user_turns())
     assert late is not None and not late.in_time and late.secs is None and late.sources == []
     assert retrieval_line(late).startswith("late (held ")
-    assert 0.05 < late.waited_secs < 1.0
+    assert late.waited_secs < 5  # the rest of the budget at most, not the search's time
     assert in_time is not None and in_time.in_time
     # Both replies were spoken: the late search blocked neither this turn nor the next.
     assert [t.bot_text for t in session.turn_log.user_turns()] == ["Answer 0.", "Answer 1."]
-    assert time.monotonic() - started < 10
+    for _ in range(100):  # the released search ends; its result is dropped without an error
+        if len(kb.finished) == 2:
+            break
+        await asyncio.sleep(0)
+    assert kb.finished == [said[1], said[0]]
 
 
 async def test_a_failing_retriever_is_recorded_and_the_call_goes_on(caller_wav, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -129,7 +165,9 @@ async def test_a_short_follow_up_is_searched_with_the_turn_before(caller_wav, tm
 async def test_the_offline_retriever_in_a_bot(caller_wav, tmp_path) -> None:  # type: ignore[no-untyped-def]
     shop = LocalRetriever.from_folder(KB)
     said = ["Can I rent an electric bike?", "What time do you open on Saturday?"]
-    bot_retrieval = Retrieval(shop, top_k=1)
+    # The 150 ms default is a latency target (benchmarks/retrieval_budget.py), not this
+    # test's subject: a first embedding on a loaded machine may take longer.
+    bot_retrieval = Retrieval(shop, top_k=1, budget_ms=GENEROUS_MS)
     bot_retrieval.prepare()  # as Bot.prepare() does: the index is built before the call
     session = await converse(caller_wav, tmp_path, said, bot_retrieval)
     rental, hours = (knowledge(r) for r in session.llm.requests)
@@ -141,17 +179,24 @@ async def test_the_offline_retriever_in_a_bot(caller_wav, tmp_path) -> None:  # 
 async def test_a_search_still_running_at_the_turns_end_is_waited_for_within_budget(
     caller_wav, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
-    # The turn ends ~0.3 s after the transcript (SilenceTurn); a 0.6 s search is still
-    # running then, and a 1.5 s budget covers it: the turn waits, and gets the passage.
-    kb = FakeRetriever({"hours": "We open at nine."}, delay_secs=0.6)
+    # The turn ends ~0.3 s after the transcript (SilenceTurn); a 2 s search is still running
+    # then, by a wide margin even on a loaded machine, and the budget covers it: the turn
+    # waits, and gets the passage. The caller stays on the line until the reply is due.
+    kb = FakeRetriever({"hours": "We open at nine."}, delay_secs=2.0)
     session = await converse(
-        caller_wav, tmp_path, ["What are your hours?"], Retrieval(kb, budget_ms=1500)
+        caller_wav,
+        tmp_path,
+        ["What are your hours?"],
+        Retrieval(kb, budget_ms=GENEROUS_MS),
+        tail_secs=5.0,
     )
     (request,) = session.llm.requests
     assert knowledge(request) and knowledge(request)[0]["content"].endswith("We open at nine.")
     (turn,) = session.turn_log.user_turns()
     assert turn.retrieval is not None and turn.retrieval.in_time
-    assert turn.retrieval.waited_secs > 0.05 and turn.retrieval.secs is not None
+    # The turn ended well before the 2 s search did, and waited for it.
+    assert turn.retrieval.waited_secs > 0.5 and turn.retrieval.secs is not None
+    assert turn.retrieval.secs >= 2.0  # the record is the search's own time
 
 
 async def test_a_passage_already_in_the_context_is_not_added_again(caller_wav, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -170,7 +215,9 @@ async def test_a_passage_already_in_the_context_is_not_added_again(caller_wav, t
 async def test_keep_turn_replaces_the_previous_turns_passages(caller_wav, tmp_path) -> None:  # type: ignore[no-untyped-def]
     kb = FakeRetriever({"hours": "We open at nine.", "parking": "Two spaces behind."})
     said = ["What are your hours?", "Is there any parking nearby?", "That is all for today."]
-    session = await converse(caller_wav, tmp_path, said, Retrieval(kb, keep="turn"))
+    session = await converse(
+        caller_wav, tmp_path, said, Retrieval(kb, keep="turn", budget_ms=GENEROUS_MS)
+    )
     _, second, third = session.llm.requests
     assert [m["content"] for m in knowledge(second)] == [
         f"{KNOWLEDGE_HEADER}\n- Two spaces behind."
@@ -196,7 +243,9 @@ async def test_a_retriever_returning_the_wrong_types_is_an_error_not_a_crash(
     caller_wav, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
     said = ["What are your opening hours?", "Is there any parking nearby?"]
-    session = await converse(caller_wav, tmp_path, said, Retrieval(_Sloppy(), top_k=2))
+    session = await converse(
+        caller_wav, tmp_path, said, Retrieval(_Sloppy(), top_k=2, budget_ms=GENEROUS_MS)
+    )
     first, second = session.llm.requests
     # Strings are taken as passages (empty ones dropped, top_k kept)...
     assert [m["content"] for m in knowledge(first)] == [
