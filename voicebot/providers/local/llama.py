@@ -8,11 +8,13 @@ OpenAI-compatible local server (Ollama, llama.cpp's server, vLLM).
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, Literal, cast
 
 from loguru import logger
 from pipecat.frames.frames import (
@@ -29,10 +31,23 @@ from pydantic import Field
 
 from voicebot.errors import ConfigError
 from voicebot.providers.base import BuildContext, LLMProvider, llm_settings
-from voicebot.providers.local.models import load_once, smollm2_gguf
+from voicebot.providers.local.llama_runtime import check_llama_runtime
+from voicebot.providers.local.models import QWEN_05B, QWEN_15B, load_once, smollm2_gguf
 from voicebot.providers.local.tool_router import ToolRouter, ToolSpec, extract_arguments
+from voicebot.text.reply_guard import ReplyGuard
 
 _DONE = object()
+
+
+#: The offline LLM profiles: which packaged GGUF each one loads (docs/offline.md, "LLM
+#: profiles", has the measured trade-off). "balanced" is the default.
+LlamaProfile = Literal["fast", "balanced", "quality"]
+PROFILES: dict[str, tuple[Callable[[], object], Callable[[], Path]]] = {
+    # name: (a cheap check that the model is installed, the model file)
+    "fast": (smollm2_gguf, smollm2_gguf),  # SmolLM2-135M-Instruct: quickest, weak answers
+    "balanced": (QWEN_05B.part_paths, QWEN_05B.path),  # Qwen2.5-Coder-0.5B-Instruct
+    "quality": (QWEN_15B.part_paths, QWEN_15B.path),  # 1.5B: voicebot[local-quality]
+}
 
 
 class LoadedLlama:
@@ -41,10 +56,15 @@ class LoadedLlama:
     def __init__(self, path: Path, *, n_ctx: int, threads: int) -> None:
         from llama_cpp import Llama
 
+        check_llama_runtime(str(path))  # a build this CPU cannot run: an error, not SIGILL
         # Generation on one thread (the TTS streams beside it); the prompt, which sits on the
-        # critical path before the first token, on both cores.
+        # critical path before the first token, on up to four cores.
         self.llama = Llama(
-            str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=2, verbose=False
+            str(path),
+            n_ctx=n_ctx,
+            n_threads=threads,
+            n_threads_batch=max(threads, min(4, os.cpu_count() or 1)),
+            verbose=False,
         )
         self.lock = threading.Lock()
         self.path = path
@@ -54,14 +74,23 @@ class LoadedLlama:
 
 
 def chat_messages(context: LLMContext, system: str | None) -> list[dict[str, str]]:
-    """The context as plain chat messages a small local model's template accepts."""
+    """The context as plain chat messages a small local model's template accepts.
+
+    A tool's result becomes a system note that names the call and asks for an answer in
+    words: shown a bare "Tool result: closed", small models say "The tool is closed"."""
     out: list[dict[str, str]] = []
     if system:
         out.append({"role": "system", "content": system})
+    calls: dict[str, str] = {}  # tool_call_id -> "name(arguments)"
     for m in context.get_messages():
         if not isinstance(m, dict):
             continue
         role, content = m.get("role"), m.get("content")
+        tool_calls: Any = m.get("tool_calls") or ()
+        for call in tool_calls:
+            if isinstance(call, dict):
+                fn = call.get("function") or {}
+                calls[str(call.get("id"))] = _describe_call(fn.get("name"), fn.get("arguments"))
         if isinstance(content, list):
             content = " ".join(
                 p.get("text", "")
@@ -71,10 +100,48 @@ def chat_messages(context: LLMContext, system: str | None) -> list[dict[str, str
         if role in ("developer",):
             role = "system"
         if role == "tool":
-            role, content = "system", f"Tool result: {content}"
+            call = calls.get(str(m.get("tool_call_id")), "the lookup")
+            role, content = "system", tool_result_note(call, content)
         if role in ("system", "user", "assistant") and isinstance(content, str) and content:
             out.append({"role": role, "content": content})
+    # Small models answer a fact best when it comes just before the question: move notes
+    # that follow the last request (tool results) in front of it.
+    last_user = max((i for i, m in enumerate(out) if m["role"] == "user"), default=None)
+    if last_user is not None:
+        after = out[last_user + 1 :]
+        notes = [m for m in after if m["role"] == "system"]
+        if notes and len(notes) == len(after):
+            out = [*out[:last_user], *notes, out[last_user]]
     return out
+
+
+def _describe_call(name: Any, arguments: Any) -> str:
+    try:
+        args = json.loads(arguments) if isinstance(arguments, str) else arguments
+    except ValueError:
+        args = None
+    if isinstance(args, dict) and args:
+        inner = ", ".join(f"{k}={v!r}" for k, v in args.items())
+        return f"{name}({inner})"
+    return f"{name}()"
+
+
+def tool_result_note(call: str, result: Any) -> str:
+    """The system note that carries a tool's result to a small model."""
+    text = result if isinstance(result, str) else json.dumps(result)
+    try:  # results are JSON in the context; plain words read better to a small model
+        decoded = json.loads(text)
+    except ValueError:
+        decoded = None
+    if isinstance(decoded, str):
+        text = decoded
+    elif isinstance(decoded, dict) and decoded:
+        text = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in decoded.items())
+    return (
+        f"Fact for your answer: {call} is {text}. Answer the next question with this fact "
+        "in one short spoken sentence, in your own words, as the business speaking "
+        '("we"). Never mention tools, functions or lookups.'
+    )
 
 
 class LlamaCppLLMService(LLMService):
@@ -93,6 +160,8 @@ class LlamaCppLLMService(LLMService):
         system_instruction: str | None,
         temperature: float,
         max_tokens: int,
+        max_words: int = 40,
+        repeat_penalty: float = 1.1,
     ) -> None:
         super().__init__(
             settings=llm_settings(
@@ -103,6 +172,8 @@ class LlamaCppLLMService(LLMService):
             )
         )
         self._model = model
+        self._max_words = max_words
+        self._repeat_penalty = repeat_penalty
 
     def can_generate_metrics(self) -> bool:
         return True
@@ -135,16 +206,21 @@ class LlamaCppLLMService(LLMService):
         if not isinstance(request, str) or not request.strip():
             return False
         specs = [ToolSpec.from_function_schema(t) for t in standard if hasattr(t, "name")]
-        tool = ToolRouter(specs).route(request)
-        if tool is None:
-            return False
-        await self.start_ttfb_metrics()
 
-        def extract() -> dict[str, Any]:
+        def route_and_extract() -> tuple[ToolSpec, dict[str, Any]] | None:
+            # Routing embeds the request (CPU work): in this thread, not on the event loop.
+            tool = ToolRouter(specs).route(request)
+            if tool is None:
+                return None
             with self._model.lock:
-                return extract_arguments(self._model.llama, tool, request)
+                arguments = extract_arguments(self._model.llama, tool, request)
+            return None if arguments is None else (tool, arguments)  # None: unusable, answer
 
-        arguments = await asyncio.to_thread(extract)
+        await self.start_ttfb_metrics()
+        call = await asyncio.to_thread(route_and_extract)
+        if call is None:
+            return False
+        tool, arguments = call
         await self.stop_ttfb_metrics()
         logger.debug(f"{self}: routed {request!r} to {tool.name}({arguments})")
         await self.run_function_calls(
@@ -171,10 +247,13 @@ class LlamaCppLLMService(LLMService):
         max_tokens = self._settings.max_tokens
         kwargs: dict[str, Any] = {
             "temperature": temperature if isinstance(temperature, float) else 0.2,
-            "max_tokens": max_tokens if isinstance(max_tokens, int) else 60,
+            "max_tokens": max_tokens if isinstance(max_tokens, int) else 80,
+            "repeat_penalty": self._repeat_penalty,
             # A spoken reply is one paragraph; small models go on to sign letters ("Best, Alec").
             "stop": ["\n\n"],
         }
+        last_user = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+        guard = ReplyGuard(request=last_user, max_words=self._max_words)
 
         def produce() -> None:
             try:
@@ -208,7 +287,13 @@ class LlamaCppLLMService(LLMService):
                 if first:
                     await self.stop_ttfb_metrics()
                     first = False
-                await self._push_llm_text(item)
+                if text := guard.feed(item):
+                    await self._push_llm_text(text)
+                if guard.stopped:
+                    logger.debug(f"{self}: reply cut ({guard.reason})")
+                    break
+            if text := guard.finish():
+                await self._push_llm_text(text)
         finally:
             stop.set()  # on interruption (CancelledError) the thread stops at the next token
             if not worker.done():
@@ -216,21 +301,30 @@ class LlamaCppLLMService(LLMService):
 
 
 class LlamaLLM(LLMProvider):
-    """Offline LLM: SmolLM2-135M-Instruct by default; ``model_path`` for any GGUF file, or
-    ``base_url`` (+ ``model``) for an OpenAI-compatible local server."""
+    """Offline LLM in-process: a packaged model by ``profile`` ("balanced", the default:
+    Qwen2.5-Coder-0.5B-Instruct; "fast": SmolLM2-135M; "quality": Qwen2.5-Coder-1.5B, from
+    ``voicebot[local-quality]``), ``model_path`` for any GGUF file, or ``base_url``
+    (+ ``model``) for an OpenAI-compatible local server.
+
+    ``max_words`` ends a reply at the first sentence end past that many words; replies that
+    echo the caller or loop are cut before they are spoken (``voicebot.text.reply_guard``).
+    """
 
     name: ClassVar[str] = "llama"
     extra: ClassVar[str | None] = "local"
     requires: ClassVar[tuple[str, ...]] = ("llama_cpp",)
     supports_tools: ClassVar[bool] = True
 
+    profile: LlamaProfile = "balanced"
     model_path: Path | None = None
     base_url: str | None = None
     model: str | None = None
     threads: int = Field(default=1, ge=1)
     n_ctx: int = Field(default=2048, ge=256)
     temperature: float = Field(default=0.2, ge=0)
-    max_tokens: int = Field(default=60, ge=1)
+    max_tokens: int = Field(default=80, ge=1)
+    max_words: int = Field(default=30, ge=1)
+    repeat_penalty: float = Field(default=1.1, ge=1.0)
 
     def _server(self) -> Any:
         from voicebot.providers.openai import OpenAILLM
@@ -249,12 +343,17 @@ class LlamaLLM(LLMProvider):
             self._server().check(ctx)
             return
         super().check(ctx)
-        path = self.model_path or smollm2_gguf()
-        if not path.is_file():
-            raise ConfigError(f"LlamaLLM(model_path={path}): no such file")
+        if self.model_path is None:
+            PROFILES[self.profile][0]()  # installed? (MissingExtraError names the extra)
+        elif not self.model_path.is_file():
+            raise ConfigError(f"LlamaLLM(model_path={self.model_path}): no such file")
+
+    def model_file(self) -> Path:
+        """The GGUF this provider loads (joining a packaged model's parts once)."""
+        return self.model_path or PROFILES[self.profile][1]()
 
     def loaded(self) -> LoadedLlama:
-        path = self.model_path or smollm2_gguf()
+        path = self.model_file()
         return load_once(
             f"llama:{path}:{self.n_ctx}:{self.threads}",
             f"LLM {path.name}",
@@ -274,4 +373,6 @@ class LlamaLLM(LLMProvider):
             system_instruction=ctx.system_prompt,
             temperature=self.temperature,
             max_tokens=self.max_tokens,
+            max_words=self.max_words,
+            repeat_penalty=self.repeat_penalty,
         )

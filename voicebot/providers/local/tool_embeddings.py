@@ -1,0 +1,92 @@
+"""Sentence-embedding similarity of a request to groups of texts (one group per tool).
+
+Routing by word overlap only finds a tool whose own words the caller says; callers say
+"cab" for a taxi and "scrap my visit" for a cancellation. all-MiniLM-L6-v2 (the one the
+RAG stage runs, on numpy) places paraphrases near each other. The texts of a tool set are
+embedded once per process and cached; a request costs one short embedding (milliseconds,
+but CPU work: callers run it off the event loop).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import numpy as np
+from loguru import logger
+
+from voicebot.errors import MissingExtraError
+from voicebot.memory.embeddings import Embedder, MiniLMEmbedder
+
+_CACHE_SIZE = 32
+_lock = threading.Lock()
+_cache: OrderedDict[tuple[int, tuple[tuple[str, ...], ...]], tuple[Embedder, np.ndarray]] = (
+    OrderedDict()
+)
+_shared: list[MiniLMEmbedder | None] = []  # empty until first asked; [None] if unavailable
+
+
+def shared_embedder() -> Embedder | None:
+    """The process-wide MiniLM, or None (with one warning) when it is not installed."""
+    with _lock:
+        if not _shared:
+            embedder = MiniLMEmbedder()
+            try:
+                embedder.check()
+                _shared.append(embedder)
+            except MissingExtraError as e:
+                logger.warning(f"Offline tool routing falls back to word overlap: {e}")
+                _shared.append(None)
+        return _shared[0]
+
+
+def _reset_shared_embedder() -> None:
+    """Forget the shared embedder and the cache (tests that hide the model)."""
+    with _lock:
+        _shared.clear()
+        _cache.clear()
+
+
+def group_vectors(embedder: Embedder, groups: Sequence[Sequence[str]]) -> np.ndarray:
+    """Unit vectors of every text, shape ``(sum of group sizes, dims)``, cached per set."""
+    key = (id(embedder), tuple(tuple(g) for g in groups))
+    with _lock:
+        hit = _cache.get(key)
+        if hit is not None:
+            _cache.move_to_end(key)
+            return hit[1]
+    vectors = embedder.embed([t for g in groups for t in g])
+    with _lock:
+        # The embedder is kept with its vectors so that its id() cannot be reused meanwhile.
+        _cache[key] = (embedder, vectors)
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return vectors
+
+
+def group_similarities(
+    embedder: Embedder, groups: Sequence[Sequence[str]], request: str
+) -> np.ndarray:
+    """Per group, the best cosine similarity of ``request`` to one of its texts."""
+    vectors = group_vectors(embedder, groups)
+    sims = vectors @ embedder.embed([request])[0]
+    out = np.empty(len(groups), dtype=np.float64)
+    start = 0
+    for i, g in enumerate(groups):
+        out[i] = float(sims[start : start + len(g)].max()) if g else -1.0
+        start += len(g)
+    return out
+
+
+def margin_scores(similarities: np.ndarray, weight: float) -> np.ndarray:
+    """Similarity plus ``weight`` times its lead over the mean of the other groups.
+
+    Small talk is about equally (dis)similar to every tool, a request for one tool stands
+    out from the rest: the lead separates them better than the raw similarity alone.
+    """
+    n = len(similarities)
+    if n < 2:
+        return similarities.copy()
+    others = (similarities.sum() - similarities) / (n - 1)
+    return similarities + weight * (similarities - others)

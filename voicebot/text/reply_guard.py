@@ -1,0 +1,136 @@
+"""Keep a small local model's streamed reply fit to be spoken: no echo, no loop, not too long.
+
+Small models (0.1–1.5 B parameters) sometimes start by repeating the caller's words, fall
+into a loop ("The answer is "The answer is…"), or run on. ``ReplyGuard`` sits between the
+token stream and the TTS. It passes words on as they come and holds back only a run of words
+that repeats something (the caller's opening words at the start of the reply, or the reply
+so far); the run is released as soon as it differs, and dropped when it grows long enough
+to be an echo or a loop. So a normal reply is delayed by a word at most; a repeating one is
+cut before the caller hears the repeat.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+_WORD = re.compile(r"\S+")
+_SENTENCE_END = re.compile(r"[.!?…][\"')\]]*$")
+
+
+def _norm(word: str) -> str:
+    return re.sub(r"[^\w']", "", word.lower())
+
+
+def _contains(seq: list[str], run: list[str]) -> bool:
+    n = len(run)
+    return any(seq[i : i + n] == run for i in range(len(seq) - n + 1))
+
+
+@dataclass
+class ReplyGuard:
+    """Streamed-text filter: ``feed(piece)`` returns what may be spoken now, ``finish()``
+    the rest; ``stopped`` turns true when the reply should end (loop, or past the cap)."""
+
+    request: str = ""
+    max_words: int = 40  # end at the first sentence end past this many words
+    hard_max_words: int = 70  # end here even mid-sentence
+    echo_words: int = 5  # a run this long copied from the request is an echo
+    loop_words: int = 6  # a run this long copied from the reply itself is a loop
+    stopped: bool = False
+    reason: str | None = None
+    _request: list[str] = field(default_factory=list, init=False)
+    _said: list[str] = field(default_factory=list, init=False)  # normalised words passed on
+    _held: list[str] = field(default_factory=list, init=False)  # raw words held back
+    _partial: str = field(default="", init=False)  # text after the last whole word
+    _started: bool = field(default=False, init=False)
+
+    def __post_init__(self) -> None:
+        self._request = [w for w in (_norm(x) for x in _WORD.findall(self.request)) if w]
+
+    def feed(self, piece: str) -> str:
+        """Text that may go to the TTS now (possibly empty)."""
+        if self.stopped:
+            return ""
+        text = self._partial + piece
+        # The last word may be cut mid-token: keep it until whitespace follows.
+        if text and not text[-1].isspace():
+            cut = max(text.rfind(" "), text.rfind("\n"))
+            complete, self._partial = (text[: cut + 1], text[cut + 1 :]) if cut >= 0 else ("", text)
+        else:
+            complete, self._partial = text, ""
+        out: list[str] = []
+        for word in complete.split():
+            out.extend(self._word(word))
+            if self.stopped:
+                break
+        return self._join(out)
+
+    def finish(self) -> str:
+        """What is left at the end of the stream (a last word, a held run that was fine)."""
+        out: list[str] = []
+        if not self.stopped and self._partial.strip():
+            out.extend(self._word(self._partial.strip()))
+        self._partial = ""
+        if not self.stopped:
+            out.extend(self._held)
+        self._held = []
+        return self._join(out)
+
+    # ---- one word at a time ---------------------------------------------------------------
+
+    def _word(self, word: str) -> list[str]:
+        self._held.append(word)
+        released: list[str] = []
+        # Release words from the front of the held run until what is left still repeats
+        # something (or nothing is left): the run is the longest repeating tail.
+        while self._held and not self._repeats([_norm(w) for w in self._held]):
+            released.append(self._held.pop(0))
+        for w in released:
+            self._said.append(_norm(w))
+        run = [_norm(w) for w in self._held]
+        if run and self._is_echo(run):
+            self._held = []  # an echo of the caller: drop it and go on
+        elif run and self._is_loop(run):
+            self._stop("loop")
+            return released
+        sentence_done = bool(released) and bool(_SENTENCE_END.search(released[-1]))
+        if len(self._said) >= self.hard_max_words or (
+            sentence_done and len(self._said) >= self.max_words
+        ):
+            self._stop("length")
+        return released
+
+    def _repeats(self, run: list[str]) -> bool:
+        if not run[-1]:
+            return False
+        # An echo starts the reply with the caller's own opening words; a reply that only
+        # restates part of the question ("The tallest mountain is...") is not held back.
+        opening = not self._said and self._request[: len(run)] == run
+        return opening or self._copies(run, self._said)
+
+    def _copies(self, run: list[str], source: list[str]) -> bool:
+        return len(run) <= len(source) and _contains(source, run)
+
+    def _is_echo(self, run: list[str]) -> bool:
+        if not self._request or self._said:
+            return False  # only an opening copy of the request is an echo
+        need = min(self.echo_words, len(self._request))
+        # "Hi" answered with "Hi!" is a greeting, not an echo: short requests never count.
+        return need >= 3 and len(run) >= need and self._request[: len(run)] == run
+
+    def _is_loop(self, run: list[str]) -> bool:
+        return len(run) >= self.loop_words and _contains(self._said, run)
+
+    def _stop(self, reason: str) -> None:
+        self.stopped, self.reason = True, reason
+        self._held = []
+
+    def _join(self, words: list[str]) -> str:
+        if not words:
+            return ""
+        text = " ".join(words)
+        if self._started:
+            text = " " + text
+        self._started = True
+        return text
