@@ -19,6 +19,7 @@ Sets (``benchmarks/prompts/``): ``heldout`` was written before any tuning and ne
     python benchmarks/offline_answers.py --set heldout --profiles fast,balanced
     python benchmarks/offline_answers.py --set heldout --profiles balanced --spoken
     python benchmarks/offline_answers.py --set heldout --tool-answers   # replies from tool results
+    python benchmarks/offline_answers.py --set heldout --speed --profiles fast,balanced,quality
 """
 
 from __future__ import annotations
@@ -149,10 +150,16 @@ async def main() -> None:
     parser.add_argument(
         "--tool-answers", action="store_true", help="answers from tool results instead"
     )
+    parser.add_argument(
+        "--speed", action="store_true", help="first token and tokens/s of each profile instead"
+    )
     args = parser.parse_args()
     setup(cpu=-1)
     if args.tool_answers:
         await main_tool_answers(args)
+        return
+    if args.speed:
+        main_speed(args)
         return
 
     from voicebot import Bot
@@ -263,6 +270,77 @@ async def main_tool_answers(args: argparse.Namespace) -> None:
     )
     path = save(
         f"offline_tool_answers_{args.set}",
+        {"config": {"set": args.set, "profiles": args.profiles.split(",")}, "results": results},
+    )
+    print(f"wrote {path}")
+
+
+def main_speed(args: argparse.Namespace) -> None:
+    """Time to first token and generation rate per profile, on the loaded model directly
+    (the service's own settings; the system prompt's KV is reused after the first prompt,
+    as in a call)."""
+    import os
+
+    from voicebot.bot import DEFAULT_SYSTEM_PROMPT
+    from voicebot.providers.local import LlamaLLM
+
+    prompts = [
+        p["text"] for p in json.loads((PROMPTS / f"answers_{args.set}.json").read_text())["prompts"]
+    ]
+    results: dict[str, Any] = {}
+    for profile in args.profiles.split(","):
+        provider = LlamaLLM(profile=profile)
+        model = provider.loaded()
+        firsts: list[float] = []
+        rates: list[float] = []
+        for text in prompts:
+            messages = [
+                {"role": "system", "content": DEFAULT_SYSTEM_PROMPT},
+                {"role": "user", "content": text},
+            ]
+            start = time.perf_counter()
+            first: float | None = None
+            n = 0
+            for chunk in model.llama.create_chat_completion(
+                messages,
+                stream=True,
+                max_tokens=provider.max_tokens,
+                temperature=provider.temperature,
+                repeat_penalty=provider.repeat_penalty,
+                stop=["\n\n"],
+            ):
+                if chunk["choices"][0]["delta"].get("content"):
+                    first = first if first is not None else time.perf_counter() - start
+                    n += 1
+            total = time.perf_counter() - start
+            if first is not None:
+                firsts.append(first)
+                if n > 1:
+                    rates.append((n - 1) / (total - first))
+        results[profile] = {
+            "model": model.path.name,
+            "first_token": dist(firsts),
+            "tokens_per_sec_p50": sorted(rates)[len(rates) // 2] if rates else None,
+            "load_avg_after": os.getloadavg(),
+        }
+    print(
+        table(
+            ["profile", "model", "first token p50", "p95", "tokens/s p50"],
+            [
+                [
+                    prof,
+                    r["model"],
+                    f"{r['first_token']['p50'] * 1000:.0f} ms",
+                    f"{r['first_token']['p95'] * 1000:.0f} ms",
+                    f"{r['tokens_per_sec_p50']:.0f}",
+                ]
+                for prof, r in results.items()
+            ],
+            title=f"offline LLM speed, {args.set} prompts, threads=1 (prompt on up to 4)",
+        )
+    )
+    path = save(
+        "offline_llm_speed",
         {"config": {"set": args.set, "profiles": args.profiles.split(",")}, "results": results},
     )
     print(f"wrote {path}")
