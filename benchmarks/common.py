@@ -371,3 +371,13 @@ def last_sound_before(samples: np.ndarray, rate: int, t: float, since: float) ->
 
 def as_dict(obj: Any) -> dict[str, Any]:
     return asdict(obj)
+
+
+def word_errors(ref: Sequence[str], hyp: Sequence[str]) -> int:
+    """Levenshtein distance over words (substitutions, deletions, insertions): WER's numerator."""
+    d = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        prev, d[0] = d[0], i
+        for j, h in enumerate(hyp, 1):
+            prev, d[j] = d[j], min(d[j] + 1, d[j - 1] + 1, prev + (r != h))
+    return d[len(hyp)]

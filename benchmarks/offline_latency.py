@@ -44,6 +44,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import word_errors  # noqa: E402
 from voicebot import Bot, WavFile  # noqa: E402
 from voicebot.audio import Pcm, read_wav, speech_segments, write_wav  # noqa: E402
 from voicebot.metrics.turns import percentile  # noqa: E402
@@ -100,15 +101,6 @@ def normalize(text: str) -> list[str]:
     for w in words:
         out.extend(num2words(int(w)).replace("-", " ").split() if w.isdigit() else [w])
     return out
-
-
-def word_errors(ref: list[str], hyp: list[str]) -> int:
-    d = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        prev, d[0] = d[0], i
-        for j, h in enumerate(hyp, 1):
-            prev, d[j] = d[j], min(d[j] + 1, d[j - 1] + 1, prev + (r != h))
-    return d[len(hyp)]
 
 
 def free_port() -> int:

@@ -43,6 +43,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import word_errors  # noqa: E402
 from voicebot.audio import read_wav  # noqa: E402
 from voicebot.providers.local.whisper import (  # noqa: E402
     DECODE_OPTIONS,
@@ -122,16 +123,6 @@ def normalize(text: str) -> list[str]:
         elif w:
             out.append(_ABBREV.get(w, w))
     return out
-
-
-def word_errors(ref: list[str], hyp: list[str]) -> int:
-    """Levenshtein distance over words (substitutions, deletions, insertions)."""
-    d = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        prev, d[0] = d[0], i
-        for j, h in enumerate(hyp, 1):
-            prev, d[j] = d[j], min(d[j] + 1, d[j - 1] + 1, prev + (r != h))
-    return d[len(hyp)]
 
 
 # ---- run --------------------------------------------------------------------------------

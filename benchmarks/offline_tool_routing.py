@@ -59,15 +59,7 @@ SETS: dict[str, tuple[list[Any], list[Case], str]] = {
 }
 
 
-def args_right(expected: dict[str, Any], got: dict[str, Any]) -> bool:
-    for key, want in expected.items():
-        have = got.get(key)
-        if isinstance(want, str):
-            if not isinstance(have, str) or want.lower() not in have.lower():
-                return False
-        elif have != want:
-            return False
-    return True
+args_right = offline_tools.args_right
 
 
 def run_set(
