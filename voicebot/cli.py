@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import importlib
 import importlib.util
@@ -285,19 +286,21 @@ def _one_line(record: Any) -> str:
     """A log record as one line, never a traceback (a callable format adds none)."""
     level = "" if record["level"].no < 30 else f"{record['level'].name.lower()}: "
     message = str(record["message"]).splitlines()[0] if record["message"] else ""
-    return "{time:HH:mm:ss} " + level + message.replace("{", "{{").replace("}", "}}") + "\n"
+    # The line is a loguru template: escape its braces and its colour tags ("<spell>").
+    message = message.replace("{", "{{").replace("}", "}}").replace("<", "\\<")
+    return "{time:HH:mm:ss} " + level + message + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logger.remove()
+    logger.remove()  # loguru's default sink would print every line a second time
     if args.verbose:
-        logger.add(sys.stderr, level="DEBUG")
+        sink = logger.add(sys.stderr, level="DEBUG")
     else:
         # voicebot's progress (model loading, sessions) and every warning or error as one
         # line: a vendor's traceback belongs to -v; the failure itself ends the run with
         # its own `voicebot: ...` line.
-        logger.add(sys.stderr, level="INFO", format=_one_line, filter=_worth_showing)
+        sink = logger.add(sys.stderr, level="INFO", format=_one_line, filter=_worth_showing)
     try:
         return int(args.func(args))
     except ConfigError as e:
@@ -305,6 +308,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    finally:
+        # Called in-process (tests, scripts), a sink left behind would outlive its stream and
+        # print every later log line of the caller's program in this format.
+        with contextlib.suppress(ValueError):  # the bot's own code may have removed it
+            logger.remove(sink)
 
 
 if __name__ == "__main__":

@@ -141,3 +141,23 @@ def test_an_unreadable_input_wav_says_why(
     (tmp_path / "empty.wav").write_bytes(b"")
     err = fails(["run", str(bot_file), "--input", str(tmp_path / "empty.wav")], capsys)
     assert "empty file" in err
+
+
+def test_a_log_line_with_markup_or_braces_prints_as_one_plain_line() -> None:
+    """Loguru reads a callable format's output as a template: tags and braces are escaped."""
+    import io
+
+    from loguru import logger
+
+    from voicebot.cli import _one_line, _worth_showing
+
+    out = io.StringIO()
+    sink = logger.add(out, level="INFO", format=_one_line, filter=_worth_showing, colorize=True)
+    try:
+        logger.warning("card <spell>4111</spell> {x}\nsecond line")
+    finally:
+        logger.remove(sink)
+    text = out.getvalue()
+    assert text.count("\n") == 1
+    assert "warning: card <spell>4111</spell> {x}" in text
+    assert "Traceback" not in text

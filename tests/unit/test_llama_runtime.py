@@ -194,3 +194,64 @@ def test_a_dict_result_reads_as_words() -> None:
 
     note = tool_result_note("order_status()", '{"status": "shipped", "eta": "Thursday"}')
     assert "status shipped, eta Thursday" in note
+
+
+def test_the_trial_child_runs_a_real_model_on_a_long_prompt() -> None:
+    """The child the guard starts works on a real model (the fast profile's, for speed)."""
+    pytest.importorskip("llama_cpp")
+    from voicebot.providers.local.models import smollm2_gguf
+
+    rt.trial_run([sys.executable, "-c", rt.TRIAL_CODE, str(smollm2_gguf())], "llama.cpp")
+
+
+def test_two_starts_at_once_join_the_model_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from voicebot.providers.local import model_parts
+
+    model = fake_parts(tmp_path, monkeypatch, [b"abc" * 1000, b"def" * 1000])
+    joins: list[int] = []
+    real_join = model_parts.SplitModel._join
+
+    def counting_join(self: SplitModel, parts: list[Path], target: Path) -> None:
+        joins.append(1)
+        real_join(self, parts, target)
+
+    monkeypatch.setattr(model_parts.SplitModel, "_join", counting_join)
+    paths: list[Path] = []
+    threads = [threading.Thread(target=lambda: paths.append(model.path())) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(paths) == 4 and len(set(paths)) == 1
+    assert joins == [1]
+    assert paths[0].read_bytes() == b"abc" * 1000 + b"def" * 1000
+
+
+def test_the_joined_model_is_readable_by_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import stat
+
+    model = fake_parts(tmp_path, monkeypatch, [b"abc"])
+    old = os.umask(0o022)
+    try:
+        mode = stat.S_IMODE(model.path().stat().st_mode)
+    finally:
+        os.umask(old)
+    assert mode == 0o644
+
+
+def test_an_unwritable_cache_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = fake_parts(tmp_path, monkeypatch, [b"abc"])
+    blocker = tmp_path / "not_a_dir"
+    blocker.write_text("")
+    monkeypatch.setenv("VOICEBOT_CACHE_DIR", str(blocker / "models"))
+    with pytest.raises(ConfigError, match="VOICEBOT_CACHE_DIR"):
+        model.path()

@@ -81,3 +81,9 @@ def test_a_reply_without_sentence_ends_stops_at_the_hard_cap() -> None:
 @pytest.mark.parametrize("pieces", [["Hel", "lo", " wor", "ld", "."], ["Hello", " ", "world."]])
 def test_words_split_across_tokens_come_out_whole(pieces: list[str]) -> None:
     assert stream(ReplyGuard(request="x"), pieces) == "Hello world."
+
+
+def test_all_of_a_long_echo_is_dropped_not_just_its_first_words() -> None:
+    g = ReplyGuard(request="What time do you open on Sunday?")
+    said = stream(g, tokens("What time do you open on Sunday? We open at nine."))
+    assert said == "We open at nine."

@@ -5,8 +5,9 @@ into a loop ("The answer is "The answer is…"), or run on. ``ReplyGuard`` sits 
 token stream and the TTS. It passes words on as they come and holds back only a run of words
 that repeats something (the caller's opening words at the start of the reply, or the reply
 so far); the run is released as soon as it differs, and dropped when it grows long enough
-to be an echo or a loop. So a normal reply is delayed by a word at most; a repeating one is
-cut before the caller hears the repeat.
+to be an echo or a loop. So a reply is delayed only where it repeats itself, by the few
+words of the repeat (a run of ``loop_words`` is already a loop), and a repeating one is cut
+before the caller hears the repeat.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class ReplyGuard:
     _held: list[str] = field(default_factory=list, init=False)  # raw words held back
     _partial: str = field(default="", init=False)  # text after the last whole word
     _started: bool = field(default=False, init=False)
+    _echoed: int = field(default=0, init=False)  # request words dropped as an echo so far
 
     def __post_init__(self) -> None:
         self._request = [w for w in (_norm(x) for x in _WORD.findall(self.request)) if w]
@@ -90,7 +92,8 @@ class ReplyGuard:
             self._said.append(_norm(w))
         run = [_norm(w) for w in self._held]
         if run and self._is_echo(run):
-            self._held = []  # an echo of the caller: drop it and go on
+            self._echoed += len(run)  # an echo of the caller: drop it (and what continues it)
+            self._held = []
         elif run and self._is_loop(run):
             self._stop("loop")
             return released
@@ -101,13 +104,17 @@ class ReplyGuard:
             self._stop("length")
         return released
 
+    def _continues_request(self, run: list[str]) -> bool:
+        """The run goes on with the caller's words from where a dropped echo stopped (or
+        from their first word): an echo starts the reply with the caller's own words; a reply
+        that only restates part of the question ("The tallest mountain is...") does not."""
+        start = self._echoed
+        return not self._said and self._request[start : start + len(run)] == run
+
     def _repeats(self, run: list[str]) -> bool:
         if not run[-1]:
             return False
-        # An echo starts the reply with the caller's own opening words; a reply that only
-        # restates part of the question ("The tallest mountain is...") is not held back.
-        opening = not self._said and self._request[: len(run)] == run
-        return opening or self._copies(run, self._said)
+        return self._continues_request(run) or self._copies(run, self._said)
 
     def _copies(self, run: list[str], source: list[str]) -> bool:
         return len(run) <= len(source) and _contains(source, run)
@@ -115,9 +122,13 @@ class ReplyGuard:
     def _is_echo(self, run: list[str]) -> bool:
         if not self._request or self._said:
             return False  # only an opening copy of the request is an echo
+        if not self._continues_request(run):
+            return False
+        if self._echoed:
+            return True  # the rest of an echo already being dropped
         need = min(self.echo_words, len(self._request))
         # "Hi" answered with "Hi!" is a greeting, not an echo: short requests never count.
-        return need >= 3 and len(run) >= need and self._request[: len(run)] == run
+        return need >= 3 and len(run) >= need
 
     def _is_loop(self, run: list[str]) -> bool:
         return len(run) >= self.loop_words and _contains(self._said, run)

@@ -216,7 +216,6 @@ class LlamaCppLLMService(LLMService):
                 arguments = extract_arguments(self._model.llama, tool, request)
             return None if arguments is None else (tool, arguments)  # None: unusable, answer
 
-        await self.start_ttfb_metrics()
         call = await asyncio.to_thread(route_and_extract)
         if call is None:
             return False
@@ -236,6 +235,8 @@ class LlamaCppLLMService(LLMService):
         return True
 
     async def _generate(self, context: LLMContext) -> None:
+        # One time to first byte per request: routing and any argument extraction count.
+        await self.start_ttfb_metrics()
         if await self._maybe_call_tool(context):
             return
         system = self._settings.system_instruction
@@ -253,7 +254,11 @@ class LlamaCppLLMService(LLMService):
             "stop": ["\n\n"],
         }
         last_user = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
-        guard = ReplyGuard(request=last_user, max_words=self._max_words)
+        # After a tool ran, restating the request is a confirmation ("Set a timer for 10
+        # minutes."), not an echo: only loops and length are guarded then.
+        raw = [m for m in context.get_messages() if isinstance(m, dict)]
+        after_tool = bool(raw) and raw[-1].get("role") == "tool"
+        guard = ReplyGuard(request="" if after_tool else last_user, max_words=self._max_words)
 
         def produce() -> None:
             try:
@@ -277,7 +282,6 @@ class LlamaCppLLMService(LLMService):
             finally:
                 loop.call_soon_threadsafe(queue.put_nowait, _DONE)
 
-        await self.start_ttfb_metrics()
         worker = loop.run_in_executor(None, produce)
         first = True
         try:
@@ -353,11 +357,13 @@ class LlamaLLM(LLMProvider):
         return self.model_path or PROFILES[self.profile][1]()
 
     def loaded(self) -> LoadedLlama:
-        path = self.model_file()
+        """The model, loaded once per process; the file is resolved (and a packaged model's
+        parts joined) only by the first caller, never again on a session's build."""
+        which = str(self.model_path) if self.model_path else f"profile {self.profile}"
         return load_once(
-            f"llama:{path}:{self.n_ctx}:{self.threads}",
-            f"LLM {path.name}",
-            lambda: LoadedLlama(path, n_ctx=self.n_ctx, threads=self.threads),
+            f"llama:{which}:{self.n_ctx}:{self.threads}",
+            f"LLM ({which})",
+            lambda: LoadedLlama(self.model_file(), n_ctx=self.n_ctx, threads=self.threads),
         )
 
     def prepare(self) -> None:

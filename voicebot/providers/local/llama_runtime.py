@@ -11,7 +11,8 @@ nothing newer on x86-64); a user's own build may not be. So before the model loa
 - a build with instruction sets past AVX2 (AVX-512, AMX) is first tried in a child process on
   one token: a child killed by SIGILL becomes a ``ConfigError`` too, and the parent lives.
 
-``python -m voicebot.providers.local.llama_runtime`` prints the verdict; ``make`` runs it.
+``python -c "from voicebot.providers.local.llama_runtime import main; main()"`` prints the
+verdict; ``make`` runs it.
 """
 
 from __future__ import annotations
@@ -122,23 +123,22 @@ def check_llama_runtime(model_path: str) -> None:
             )
         if beyond_portable(features):
             trial_run(
-                [sys.executable, "-m", __name__, "--trial", model_path],
+                [sys.executable, "-c", TRIAL_CODE, model_path],
                 f"llama.cpp ({', '.join(beyond_portable(features))})",
             )
 
 
-def _trial(model_path: str) -> None:
-    from llama_cpp import Llama
+#: The child's work: a prompt of many tokens, because ggml's AMX kernels run only on
+#: multi-row matrix products (a one-token prompt takes the AVX-512 VNNI path and passes).
+TRIAL_CODE = (
+    "import sys; from llama_cpp import Llama; "
+    "m = Llama(sys.argv[1], n_ctx=512, n_threads=1, verbose=False); "
+    "m.create_completion('Hello there. ' * 40, max_tokens=2)"
+)
 
-    llama = Llama(model_path, n_ctx=256, n_threads=1, verbose=False)
-    llama.create_completion("Hi", max_tokens=1)
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    if args[:1] == ["--trial"]:
-        _trial(args[1])
-        return 0
+def main() -> int:
+    """Print the build's features and whether it is portable; 1 if it is not."""
     features = build_features()
     flags = cpu_flags()
     print(f"llama.cpp build features: {' '.join(sorted(features)) or 'none'}")

@@ -20,6 +20,8 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,20 +100,41 @@ class SplitModel:
         return self.path().parent
 
     def path(self) -> Path:
-        """The joined, verified file, joining it first if needed (seconds, once)."""
+        """The joined, verified file, joining it first if needed (seconds, once).
+
+        Two processes starting at once join it once: the second waits on a lock file and
+        then finds the file verified. A cache it cannot write is a ``ConfigError`` naming
+        ``VOICEBOT_CACHE_DIR``."""
         target = cache_dir() / self.subdir / self.filename
         parts = self.part_paths()
-        _copy_companions(self.companion_paths(), target.parent)
         if target.is_file() and _verified(target, self.sha256):
+            _copy_companions(self.companion_paths(), target.parent)
             return target
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with _locked(target.with_name(f".{self.filename}.lock")):
+                _copy_companions(self.companion_paths(), target.parent)
+                if not (target.is_file() and _verified(target, self.sha256)):
+                    self._join(parts, target)
+        except OSError as e:
+            raise ConfigError(
+                f"cannot write the model cache {target.parent} ({e.strerror or e}): free some "
+                "space or set VOICEBOT_CACHE_DIR to a writable folder"
+            ) from e
+        return target
+
+    def _join(self, parts: list[Path], target: Path) -> None:
+        for stale in target.parent.glob(f".{self.filename}.*.part"):
+            stale.unlink(missing_ok=True)  # left by a join that was killed part-way
         size = sum(p.stat().st_size for p in parts)
         logger.info(
             f"joining {len(parts)} parts of {self.label} ({size / 1e6:.0f} MB) "
             f"into {target.parent} (once)"
         )
-        target.parent.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256()
-        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{self.filename}.")
+        fd, tmp_name = tempfile.mkstemp(
+            dir=target.parent, prefix=f".{self.filename}.", suffix=".part"
+        )
         tmp = Path(tmp_name)
         try:
             with os.fdopen(fd, "wb") as out:
@@ -126,11 +149,33 @@ class SplitModel:
                     f"{self.label}: the joined parts have sha256 {got}, not the pinned "
                     f"{self.sha256}; the model packages changed. Reinstall them: {self.install}"
                 )
+            tmp.chmod(_readable_mode())  # mkstemp makes it 0600: a shared cache must read it
             os.replace(tmp, target)
         finally:
             tmp.unlink(missing_ok=True)
         _record(target, self.sha256)
-        return target
+
+
+@contextmanager
+def _locked(lock_path: Path) -> Iterator[None]:
+    """An exclusive lock between processes (where ``fcntl`` exists; else no lock)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: joins may race, each still atomic and verified
+        yield
+        return
+    with lock_path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _readable_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o644 & ~umask
 
 
 def _copy_companions(sources: list[Path], folder: Path) -> None:
@@ -167,7 +212,11 @@ def _stamp(target: Path) -> dict[str, int]:
 
 
 def _record(target: Path, sha256: str) -> None:
-    _sidecar(target).write_text(json.dumps({"sha256": sha256, **_stamp(target)}))
+    """Write the sidecar atomically: a reader never sees half of it."""
+    sidecar = _sidecar(target)
+    tmp = sidecar.with_name(f".{sidecar.name}.{os.getpid()}")
+    tmp.write_text(json.dumps({"sha256": sha256, **_stamp(target)}))
+    os.replace(tmp, sidecar)
 
 
 def _verified(target: Path, sha256: str) -> bool:
