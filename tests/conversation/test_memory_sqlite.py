@@ -79,7 +79,8 @@ async def test_old_turns_are_summarized_recent_ones_kept_and_the_handoff_has_it_
         memory=Memory(store=store, recent_turns=1, summarize_after=2, extract=extract),
         **QUICK_TURNS,
     )
-    caller = caller_wav([(0.3, 0.6), (2.3, 0.6), (4.3, 0.6), (6.3, 0.6)], total_secs=8.3)
+    # Each answer is over about 1.5 s after its question; 3 s apart, none is cut off.
+    caller = caller_wav([(0.3, 0.6), (3.3, 0.6), (6.3, 0.6), (9.3, 0.6)], total_secs=10.5)
     transport = WavFile(input=caller, output=tmp_path / "bot.wav", linger_secs=1.0)
     session = bot.session(transport=transport, env={}, user_id="ada")
     await session.run()

@@ -1,15 +1,19 @@
-"""Background tools and interruptions in whole conversations: the acknowledgement comes as
-fast as any answer, the result is spoken when nobody is talking, and the caller speaking
-cancels a call only when the tool says so."""
+"""Background tools and interruptions in whole conversations: the acknowledgement is said
+without waiting for the tool or the model, the result is spoken when nobody is talking, and
+the caller speaking cancels a call only when the tool says so.
+
+The tools here finish when the conversation reaches a given point (the ack being heard, the
+caller talking, the model asked again), not after a set time, so what each test sets up
+happens in the same order however slow the machine."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import time
 from pathlib import Path
 from typing import Any
 
+from tests.conversation.conditions import until
 from voicebot import Bot, EnergyVAD, SilenceTurn, ToolCaller, WavFile, tool
 from voicebot.audio import read_wav
 from voicebot.audio.segments import Segment, speech_segments
@@ -27,7 +31,9 @@ async def converse(
     heard: list[str],
     replies: list[Any],
     tools: list[Any],
-) -> tuple[Any, float]:
+    box: dict[str, Any] | None = None,
+) -> Any:
+    """Run the call; ``box["session"]`` is the session while it runs (for the tools)."""
     caller = write_caller_wav(tmp_path / "caller.wav", utterances, total_secs=total_secs)
     bot = Bot(
         stt=FakeSTT(transcripts=heard, latency_secs=0.05),
@@ -39,9 +45,10 @@ async def converse(
     session = bot.session(
         transport=WavFile(input=caller, output=tmp_path / "bot.wav", linger_secs=1.0), env={}
     )
-    started = time.monotonic()
+    if box is not None:
+        box["session"] = session
     await session.run()
-    return session, started
+    return session
 
 
 def bot_speech(tmp_path: Path) -> list[Segment]:
@@ -56,40 +63,44 @@ def first_after(segments: list[Segment], t: float) -> Segment:
     return next(s for s in segments if s.start >= t)
 
 
-async def test_the_ack_comes_as_fast_as_an_answer_and_the_result_is_spoken_after_it(tmp_path):  # type: ignore[no-untyped-def]
-    ran: dict[str, float] = {}
+ACK = "I'm booking that now, it takes a moment, please stay on the line."
 
-    @tool(policy="background", ack="I'm booking that now, it takes a moment.")
+
+async def test_the_ack_is_said_at_once_and_the_result_is_spoken_after_it(tmp_path):  # type: ignore[no-untyped-def]
+    box: dict[str, Any] = {}
+    ran: dict[str, Any] = {}
+
+    @tool(policy="background", ack=ACK)
     async def book(name: str) -> dict:
         """Book an appointment."""
-        ran["start"] = time.monotonic()
-        await asyncio.sleep(0.8)  # done while the ack is still playing
-        ran["end"] = time.monotonic()
+        session = box["session"]
+        # The booking finishes once its ack is being heard: an ack that waited for the
+        # result (or for another model round) would never be, and the wait would give up.
+        ran["ack_heard"] = await until(
+            lambda: ACK in session.tts.spoken and session.transport.replies.bot_speaking
+        )
+        ran["requests_by_then"] = len(session.llm.requests)
+        ran["end"] = session.transport.timeline.now()  # where on the call's timeline
         return BOOKED
 
-    session, started = await converse(
+    session = await converse(
         tmp_path,
         [(0.3, 0.6), (3.0, 0.6)],
-        6.5,
+        8.0,
         heard=["Hello.", "Book me in, Ada."],
         replies=["Hello there.", ToolCall("book", {"name": "Ada"}), "You're booked, B-7."],
         tools=[book],
+        box=box,
     )
 
-    assert session.tts.spoken == [
-        "Hello there.",
-        "I'm booking that now, it takes a moment.",
-        "You're booked, B-7.",
-    ]
-    hello, ack, result = bot_speech(tmp_path)
-    plain_latency = hello.start - 0.9  # end of the first utterance -> first bot audio
-    ack_latency = ack.start - 3.6
-    # The ack adds no dead air: it is heard about as soon as a plain answer would be, and
-    # long before the 0.8 s booking is done.
-    assert ack_latency < plain_latency + 0.25
-    assert started + ack.start < ran["end"]
+    assert session.tts.spoken == ["Hello there.", ACK, "You're booked, B-7."]
+    # The ack adds no dead air: it is heard while the tool runs, and the model was asked
+    # nothing after the call itself (a plain answer's one round trip, no more).
+    assert ran["ack_heard"], "the ack was not heard before the tool finished"
+    assert ran["requests_by_then"] == 2
+    _hello, ack, result = bot_speech(tmp_path)
     # The booking finished mid-ack; its result waited for the ack to end, not cut into it.
-    assert ran["end"] - started < ack.end
+    assert ran["end"] < ack.end
     assert result.start > ack.end
     # The result reached the context (in place of Pipecat's placeholder) before the model
     # was asked to speak it.
@@ -97,31 +108,31 @@ async def test_the_ack_comes_as_fast_as_an_answer_and_the_result_is_spoken_after
     tool_message = next(m for m in last if m.get("role") == "tool")
     assert json.loads(tool_message["content"]) == BOOKED
     (_, turn) = session.turn_log.user_turns()
-    assert turn.bot_text == "I'm booking that now, it takes a moment. You're booked, B-7."
+    assert turn.bot_text == f"{ACK} You're booked, B-7."
 
 
 async def test_a_result_that_arrives_while_the_caller_talks_waits_for_them(tmp_path):  # type: ignore[no-untyped-def]
-    ran: dict[str, float] = {}
+    box: dict[str, Any] = {}
+    ran: dict[str, bool] = {}
 
     @tool(policy="background", ack="On it.")
     async def book(name: str) -> dict:
         """Book an appointment."""
-        await asyncio.sleep(1.2)
-        ran["end"] = time.monotonic()
+        # Done once the bot hears the caller talking again (3.0-4.5 s).
+        ran["while_talking"] = await until(lambda: caller_of(box["session"]).user_speaking)
         return BOOKED
 
-    # The call starts at about 1.3 s and ends at about 2.5 s, while the caller is talking
-    # (2.0-3.5 s).
-    session, started = await converse(
+    session = await converse(
         tmp_path,
-        [(0.3, 0.6), (2.0, 1.5)],
-        6.5,
+        [(0.3, 0.6), (3.0, 1.5)],
+        8.0,
         heard=["Book me in, Ada.", "And what should I bring?"],
         replies=[ToolCall("book", {"name": "Ada"}), "Just your card.", "You're booked, B-7."],
         tools=[book],
+        box=box,
     )
 
-    assert 2.0 < ran["end"] - started < 3.5  # the result came while the caller spoke
+    assert ran["while_talking"]  # the result came while the caller spoke
     # The caller's question was answered first; the booking result came after, on its own.
     assert session.tts.spoken == ["On it.", "Just your card.", "You're booked, B-7."]
     answer_request, result_request = session.llm.requests[1:]
@@ -130,17 +141,20 @@ async def test_a_result_that_arrives_while_the_caller_talks_waits_for_them(tmp_p
     assert len(developer) == 1 and '\\"ref\\": \\"B-7\\"' in developer[0]["content"]
     # Nothing the bot said overlaps the caller's second utterance.
     for segment in bot_speech(tmp_path):
-        assert segment.end <= 2.0 or segment.start >= 3.5
+        assert segment.end <= 3.0 or segment.start >= 4.5
 
 
 async def test_without_an_ack_the_model_speaks_over_the_running_placeholder(tmp_path):  # type: ignore[no-untyped-def]
+    box: dict[str, Any] = {}
+
     @tool(policy="background")
     async def send_confirmation(email: str) -> str:
         """Email a confirmation."""
-        await asyncio.sleep(1.0)
+        # Sent once the model has been run again while the call is still going.
+        await until(lambda: len(box["session"].llm.requests) >= 2)
         return "sent"
 
-    session, _ = await converse(
+    session = await converse(
         tmp_path,
         [(0.3, 0.6)],
         4.5,
@@ -151,6 +165,7 @@ async def test_without_an_ack_the_model_speaks_over_the_running_placeholder(tmp_
             "It's in your inbox.",
         ],
         tools=[send_confirmation],
+        box=box,
     )
 
     assert caller_of(session).said == []
@@ -171,14 +186,14 @@ async def test_the_caller_speaking_cancels_an_interruptible_call(tmp_path):  # t
         """Search the catalogue."""
         events.append("start")
         try:
-            await asyncio.sleep(3)
+            await asyncio.sleep(20)  # until cancelled; a call that is not, fails the test
         except asyncio.CancelledError:
             events.append("cancelled")
             raise
         events.append("done")
         return "found"
 
-    session, _ = await converse(
+    session = await converse(
         tmp_path,
         [(0.3, 0.6), (2.0, 0.6)],
         4.5,
@@ -195,17 +210,19 @@ async def test_the_caller_speaking_cancels_an_interruptible_call(tmp_path):  # t
 
 
 async def test_a_call_that_is_not_cancelled_on_interruption_finishes_and_is_reported(tmp_path):  # type: ignore[no-untyped-def]
+    box: dict[str, Any] = {}
     events: list[str] = []
 
     @tool(cancel_on_interruption=False, filler=None)
     async def search(query: str) -> str:
         """Search the catalogue."""
         events.append("start")
-        await asyncio.sleep(1.5)
+        # Done once the model has been asked about the caller's next turn.
+        await until(lambda: len(box["session"].llm.requests) >= 2)
         events.append("done")
         return "found 3 pairs"
 
-    session, _ = await converse(
+    session = await converse(
         tmp_path,
         [(0.3, 0.6), (2.0, 0.6)],
         5.5,
@@ -216,6 +233,7 @@ async def test_a_call_that_is_not_cancelled_on_interruption_finishes_and_is_repo
             "I found three pairs.",
         ],
         tools=[search],
+        box=box,
     )
 
     assert events == ["start", "done"]

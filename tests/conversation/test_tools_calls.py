@@ -1,6 +1,8 @@
 """Blocking tool calls in whole conversations: fillers, concurrency, bad model output,
 failures, timeouts and retries. A synthetic caller, energy VAD and a silence turn detector,
-so each utterance is heard exactly where it is placed."""
+so each utterance is heard exactly where it is placed. Where the order of events is the
+point, a tool finishes when the conversation reaches a state (``until``), not after a set
+time."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import Any
 
 from loguru import logger
 
+from tests.conversation.conditions import until
 from voicebot import Bot, EnergyVAD, SilenceTurn, ToolCaller, WavFile, tool
 from voicebot.audio import read_wav
 from voicebot.audio.segments import Segment, speech_segments
@@ -24,7 +27,6 @@ QUICK_TURNS = dict(vad=EnergyVAD(stop_secs=0.2), turn=SilenceTurn(silence_secs=0
 @dataclass
 class Run:
     session: Any
-    started: float  # time.monotonic() when the session started
     output: Path
 
     @property
@@ -54,8 +56,10 @@ async def converse(
     heard: list[str],
     replies: list[Any],
     tools: list[Any],
+    box: dict[str, Run] | None = None,
     **bot_options: Any,
 ) -> Run:
+    """Run the call; ``box["run"]`` is the run while it goes on (for the tools)."""
     caller = write_caller_wav(tmp_path / "caller.wav", utterances, total_secs=total_secs)
     bot = Bot(
         stt=FakeSTT(transcripts=heard, latency_secs=0.05),
@@ -66,9 +70,11 @@ async def converse(
     )
     output = tmp_path / "bot.wav"
     session = bot.session(transport=WavFile(input=caller, output=output, linger_secs=1.0), env={})
-    started = time.monotonic()
+    run = Run(session, output)
+    if box is not None:
+        box["run"] = run
     await session.run()
-    return Run(session, started, output)
+    return run
 
 
 def tool_message(request: list[dict[str, Any]]) -> dict[str, Any]:
@@ -79,13 +85,23 @@ def tool_message(request: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 async def test_a_slow_blocking_tool_gets_one_filler_then_its_answer(tmp_path):  # type: ignore[no-untyped-def]
-    ran: dict[str, float] = {}
+    box: dict[str, Run] = {}
+    ran: dict[str, Any] = {}
 
     @tool(filler_after_secs=0.3)
     async def find_order(number: str) -> dict:
         """Find an order by number."""
         ran["start"] = time.monotonic()
-        await asyncio.sleep(1.3)
+        run = box["run"]
+        replies = run.session.transport.replies
+        # The lookup ends once its filler has been said and heard to the end; a filler
+        # that is never said makes the wait give up.
+        ran["filler_heard"] = (
+            await until(lambda: run.caller.said)
+            and await until(lambda: replies.bot_speaking)
+            and await until(lambda: not replies.bot_speaking)
+        )
+        await asyncio.sleep(0.5)  # then a silence the caller can hear (at least this long)
         ran["end"] = time.monotonic()
         return {"status": "shipped"}
 
@@ -96,8 +112,10 @@ async def test_a_slow_blocking_tool_gets_one_filler_then_its_answer(tmp_path):  
         heard=["Where is order 12?"],
         replies=[ToolCall("find_order", {"number": "12"}), "It has shipped."],
         tools=[find_order],
+        box=box,
     )
 
+    assert ran["filler_heard"]
     assert run.said() == [("filler", "One moment.")]
     assert run.spoken == ["One moment.", "It has shipped."]
     # The filler came after the threshold, while the tool was still running.
@@ -116,10 +134,13 @@ async def test_a_fast_tool_gets_no_filler_and_a_second_slow_round_no_second_fill
         """Quick lookup."""
         return "found"
 
+    box: dict[str, Run] = {}
+
     @tool(filler_after_secs=0.3)
     async def slow(code: str) -> str:
         """Slow lookup."""
-        await asyncio.sleep(0.9)
+        await asyncio.sleep(0.9)  # each lookup outlasts the filler threshold...
+        await until(lambda: box["run"].caller.said)  # ...and the first one's filler is said
         return "found"
 
     run = await converse(
@@ -134,6 +155,7 @@ async def test_a_fast_tool_gets_no_filler_and_a_second_slow_round_no_second_fill
             "Both found.",
         ],
         tools=[quick, slow],
+        box=box,
     )
 
     # One filler in all that silence: never twice in a row.
@@ -142,19 +164,20 @@ async def test_a_fast_tool_gets_no_filler_and_a_second_slow_round_no_second_fill
 
 
 async def test_no_filler_while_the_caller_is_speaking(tmp_path):  # type: ignore[no-untyped-def]
-    @tool(filler_after_secs=0.4)
+    @tool(filler_after_secs=1.2)
     async def slow(code: str) -> str:
         """Slow lookup."""
-        await asyncio.sleep(1.5)
+        await asyncio.sleep(2.0)  # outlasts the filler threshold
         return "found"
 
-    # The caller asks (0.3-0.9 s, the call starts at about 1.3 s), then talks again from
-    # 1.4 s to 2.6 s, over the moment the filler was due. Interruptions are off, so the
+    # The caller asks (0.3-0.9 s, the call starts at about 1.4 s), then talks again from
+    # 1.8 s to 4.2 s, over the moment the filler was due (about 2.6 s: 0.8 s after the bot
+    # hears them start, 1.8 s before it hears them stop). Interruptions are off, so the
     # call is not cancelled and only the filler's own check keeps it quiet.
     run = await converse(
         tmp_path,
-        [(0.3, 0.6), (1.4, 1.2)],
-        5.0,
+        [(0.3, 0.6), (1.8, 2.4)],
+        6.5,
         heard=["Look up A.", "And quickly please."],
         replies=[ToolCall("slow", {"code": "A"}), "Found it.", "Sure."],
         tools=[slow],
@@ -265,8 +288,8 @@ async def test_a_failing_tool_is_apologised_for_when_the_model_says_nothing(tmp_
 
     run = await converse(
         tmp_path,
-        [(0.3, 0.6), (3.0, 0.6)],
-        5.5,
+        [(0.3, 0.6), (4.0, 0.6)],
+        6.5,
         heard=["Any pears?", "Never mind, bye."],
         replies=[ToolCall("check_stock", {"item": "pears"}), "", "Goodbye!"],
         tools=[check_stock],

@@ -20,7 +20,7 @@ from voicebot.audio.wav import read_wav
 from voicebot.bot import Bot
 from voicebot.errors import ConfigError, OutputPathError
 from voicebot.metrics.turns import RetrievalRecord, ToolCallRecord, TurnRecord, percentile
-from voicebot.transports.wav import LAG_WARN_SECS, WavFile, WavFileTransport
+from voicebot.transports.wav import LAG_WARN_SECS, MAX_WAIT_SECS, WavFile, WavFileTransport
 
 
 @dataclass
@@ -157,17 +157,28 @@ async def run_conversation(
     *,
     speed: float = 1.0,
     linger_secs: float = 3.0,
+    max_wait_secs: float = MAX_WAIT_SECS,
     env: dict[str, str] | None = None,
     speech_threshold: float = 0.02,
 ) -> Conversation:
-    """Play ``input_wav`` as the caller to ``bot`` and return what happened."""
+    """Play ``input_wav`` as the caller to ``bot`` and return what happened.
+
+    The call ends once the input has played, the bot has no answer pending and it has been
+    quiet for ``linger_secs``; a pending answer is waited for up to ``max_wait_secs`` after
+    the input played (then the report says so)."""
     input_path = Path(input_wav)
     output_path = (
         Path(output_wav)
         if output_wav is not None
         else Path(tempfile.mkdtemp(prefix="voicebot-")) / "bot.wav"
     )
-    transport = WavFile(input=input_path, output=output_path, speed=speed, linger_secs=linger_secs)
+    transport = WavFile(
+        input=input_path,
+        output=output_path,
+        speed=speed,
+        linger_secs=linger_secs,
+        max_wait_secs=max_wait_secs,
+    )
     bot.check(env, transport=transport)
     await bot.prepare(transport=transport)
     session = bot.session(transport=transport, env=env)
@@ -199,6 +210,8 @@ async def run_conversation(
 def run_warnings(wav: WavFileTransport, speed: float, *, heard_caller: bool) -> list[str]:
     """What makes a finished run's figures untrustworthy, one sentence each."""
     warnings = []
+    if wav.gave_up is not None:
+        warnings.append(wav.gave_up)
     if wav.lag_secs > LAG_WARN_SECS:
         warnings.append(
             f"the pipeline fell up to {wav.lag_secs:.2f}s behind the caller (speed {speed:g}), "

@@ -10,6 +10,11 @@ quick runs; a gap of ``g`` seconds on the files is then ``g / speed`` seconds of
 Up to ``MAX_SPEED``: beyond it the pipeline cannot keep up and the shared timeline is a lie.
 How far the pipeline fell behind the caller is measured (``WavFileTransport.lag_secs``) and
 ``run_conversation`` warns when it is more than ``LAG_WARN_SECS``.
+
+The call ends once the file has played, no answer is pending (``ReplyWatch``: the caller's
+last turn has been answered, or nothing was asked) and the bot has been quiet for
+``linger_secs``; or, if an answer never comes (a hung LLM), ``max_wait_secs`` after the file
+ended, with ``WavFileTransport.gave_up`` saying what it was still waiting for.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from pydantic import Field, field_validator
 from voicebot.audio.wav import AudioFileError, Pcm, read_wav, write_wav
 from voicebot.errors import ConfigError
 from voicebot.providers.base import BuildContext, TransportProvider
+from voicebot.transports.reply_watch import ReplyWatch
 
 FRAME_SECS = 0.02
 #: The fastest a recorded caller may be played. At 40x even examples/fake_bot.py ends up
@@ -48,6 +54,8 @@ FRAME_SECS = 0.02
 MAX_SPEED = 10.0
 #: Seconds of the caller's timeline the pipeline may fall behind before a run is flagged.
 LAG_WARN_SECS = 0.5
+#: Wall-clock seconds after the input has played that a call waits for a pending answer.
+MAX_WAIT_SECS = 60.0
 #: Where on the caller's timeline an input frame was handed over (``Frame.metadata``).
 POSITION_KEY = "voicebot.wav_position"
 
@@ -81,11 +89,12 @@ class WavInput(BaseInputTransport):
         super().__init__(params, name="WavInput")
         self._transport = transport
         self._feed_task: asyncio.Task | None = None
+        self._stopped = False
 
     async def start(self, frame: StartFrame) -> None:
         await super().start(frame)
         await self.set_transport_ready(frame)
-        if self._feed_task is None:
+        if self._feed_task is None and not self._stopped:
             self._feed_task = self.create_task(self._feed(), "WavInput::feed")
 
     async def stop(self, frame: EndFrame) -> None:
@@ -96,7 +105,14 @@ class WavInput(BaseInputTransport):
         await self._stop_feed()
         await super().cancel(frame)
 
+    async def cleanup(self) -> None:
+        # A session torn down before the CancelFrame reached this stage (a stage failing at
+        # start) calls neither stop nor cancel here: without this the feed outlives it.
+        await self._stop_feed()
+        await super().cleanup()
+
     async def _stop_feed(self) -> None:
+        self._stopped = True
         if self._feed_task is not None:
             await self.cancel_task(self._feed_task)
             self._feed_task = None
@@ -104,11 +120,8 @@ class WavInput(BaseInputTransport):
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         if isinstance(frame, VADUserStartedSpeakingFrame):
             self._transport.vad_fired = True
-        if isinstance(frame, BotStartedSpeakingFrame):
-            self._transport.bot_speaking = True
-        elif isinstance(frame, BotStoppedSpeakingFrame):
-            self._transport.bot_speaking = False
-            self._transport.bot_last_spoke = time.monotonic()
+        elif isinstance(frame, (BotStartedSpeakingFrame, BotStoppedSpeakingFrame)):
+            self._transport.replies.observe(frame, direction)  # pushed upstream by the output
         await super().process_frame(frame, direction)
 
     async def _feed(self) -> None:
@@ -171,9 +184,11 @@ class WavOutput(BaseOutputTransport):
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         # The caller's audio passes every stage before it gets here: how late a frame
         # arrives, against its place on the timeline, is how far behind the bot hears.
+        t = self._transport
         if isinstance(frame, InputAudioRawFrame) and POSITION_KEY in frame.metadata:
-            t = self._transport
             t.lag_secs = max(t.lag_secs, t.timeline.now() - frame.metadata[POSITION_KEY])
+        else:
+            t.replies.observe(frame, direction)  # before the base class queues it for playback
         await super().process_frame(frame, direction)
 
     async def write_audio_frame(self, frame: OutputAudioRawFrame) -> bool:
@@ -217,9 +232,9 @@ class WavOutput(BaseOutputTransport):
 class WavFileTransport(BaseTransport):
     """Pipecat transport whose caller is a WAV file; see the module docstring.
 
-    The session ends once the input has played and the bot has been quiet for
-    ``linger_secs`` (or after ``max_tail_secs`` whatever happens), through the
-    ``on_finished`` event.
+    The session ends through the ``on_finished`` event once the input has played, no answer
+    is pending and the bot has been quiet for ``linger_secs`` (seconds of the caller's
+    timeline); or ``max_wait_secs`` (wall clock) after the input played, whatever happens.
     """
 
     def __init__(
@@ -229,18 +244,19 @@ class WavFileTransport(BaseTransport):
         *,
         speed: float = 1.0,
         linger_secs: float = 3.0,
-        max_tail_secs: float = 30.0,
+        max_wait_secs: float = MAX_WAIT_SECS,
     ) -> None:
         super().__init__(name="WavFileTransport")
         self.input_path = Path(input_path)
         self.output_path = Path(output_path) if output_path is not None else None
         self.timeline = Timeline(speed)
         self.linger_secs = linger_secs
-        self.max_tail_secs = max_tail_secs
+        self.max_wait_secs = max_wait_secs
         self.input_done = asyncio.Event()
         self.input_ended_at = 0.0
-        self.bot_speaking = False
-        self.bot_last_spoke = 0.0
+        self.replies = ReplyWatch()
+        #: What the call was still waiting for when ``max_wait_secs`` ended it, if it did.
+        self.gave_up: str | None = None
         self.vad_fired = False  # whether the VAD ever heard the caller start speaking
         self.lag_secs = 0.0  # the most the pipeline fell behind the caller (timeline seconds)
         # What went wrong with the files, for the runner to raise once the session is over.
@@ -263,15 +279,24 @@ class WavFileTransport(BaseTransport):
         return self._output
 
     def finished(self) -> bool:
-        """Whether the caller has nothing more to say and the bot nothing more to answer."""
+        """Whether the caller has nothing more to say and the bot nothing more to answer
+        (called once the input has played)."""
         now = time.monotonic()
-        tail = (now - self.input_ended_at) * self.timeline.speed
-        if tail >= self.max_tail_secs:
-            return True
-        quiet_since = max(self.input_ended_at, self.bot_last_spoke)
-        return not self.bot_speaking and (now - quiet_since) * self.timeline.speed >= (
-            self.linger_secs
-        )
+        pending = self.replies.pending()
+        if pending is None:
+            quiet_since = max(self.input_ended_at, self.replies.changed_at)
+            if (now - quiet_since) * self.timeline.speed >= self.linger_secs:
+                return True
+        if now - self.input_ended_at < self.max_wait_secs:
+            return False
+        if pending is not None:
+            self.gave_up = (
+                f"the call was ended {self.max_wait_secs:g}s after the caller's input played, "
+                f"still waiting for {pending}: the bot's last answer may be missing or cut "
+                "(a hung or very slow LLM/TTS, or raise max_wait_secs)"
+            )
+            logger.warning(f"{self}: ending the call with {pending} still pending")
+        return True
 
     async def finish(self) -> None:
         if not self._finished:
@@ -288,7 +313,8 @@ class WavFile(TransportProvider):
     output: Path | None = None
     speed: float = 1.0
     linger_secs: float = Field(default=3.0, ge=0)
-    max_tail_secs: float = Field(default=30.0, gt=0)
+    #: Wall-clock seconds after the input played to wait for an answer that is not coming.
+    max_wait_secs: float = Field(default=MAX_WAIT_SECS, gt=0)
 
     @field_validator("speed")
     @classmethod
@@ -308,8 +334,13 @@ class WavFile(TransportProvider):
             raise ConfigError(f"WavFile input: {e}") from e
 
     def on_client_gone(self, transport, worker, callback):  # type: ignore[no-untyped-def]
-        async def finished(_transport):  # type: ignore[no-untyped-def]
-            await callback()
+        async def finished(wav: WavFileTransport) -> None:
+            if wav.gave_up is not None:
+                # An EndFrame would queue behind the answer that never came: cancel instead
+                # (the output file is still written).
+                await worker.cancel(reason=wav.gave_up)
+            else:
+                await callback()
 
         transport.add_event_handler("on_finished", finished)
 
@@ -319,5 +350,5 @@ class WavFile(TransportProvider):
             self.output,
             speed=self.speed,
             linger_secs=self.linger_secs,
-            max_tail_secs=self.max_tail_secs,
+            max_wait_secs=self.max_wait_secs,
         )
