@@ -155,6 +155,8 @@ def check_run_options(args: argparse.Namespace) -> None:
         )
     if args.linger < 0:
         raise ConfigError(f"--linger {args.linger:g}: give 0 or more seconds")
+    if args.max_wait <= 0:
+        raise ConfigError(f"--max-wait {args.max_wait:g}: give more than 0 seconds")
     check_output_path(args.output, "--output", example="reply.wav")
     check_output_path(args.turns, "--turns", example="turns.jsonl")
     if args.output is not None and args.output.resolve() == args.input.resolve():
@@ -165,7 +167,12 @@ async def _run_files(bot: Bot, args: argparse.Namespace) -> int:
     from voicebot.testing.runner import run_conversation
 
     conv = await run_conversation(
-        bot, args.input, args.output, speed=args.speed, linger_secs=args.linger
+        bot,
+        args.input,
+        args.output,
+        speed=args.speed,
+        linger_secs=args.linger,
+        max_wait_secs=args.max_wait,
     )
     print(conv.report())
     if args.turns:
@@ -252,7 +259,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--linger",
         type=float,
         default=3.0,
-        help="seconds of bot silence after the input ends before the session ends",
+        help="seconds of bot silence after the input ends (and no answer pending) before "
+        "the session ends",
+    )
+    run.add_argument(
+        "--max-wait",
+        type=float,
+        default=60.0,
+        help="most seconds to wait after the input ends for a pending answer (then a warning)",
     )
     run.set_defaults(func=cmd_run)
 

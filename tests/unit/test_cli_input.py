@@ -61,6 +61,7 @@ def test_output_paths_are_checked_before_the_bot_is_loaded(
         (["--speed", "0"], "--speed 0: give a speed above 0"),
         (["--speed", "-2"], "--speed -2: give a speed above 0"),
         (["--linger", "-1"], "--linger -1: give 0 or more seconds"),
+        (["--max-wait", "0"], "--max-wait 0: give more than 0 seconds"),
     ],
 )
 def test_speed_and_linger_out_of_range_are_refused(
