@@ -1,8 +1,8 @@
 """Tool calling for small local models: route by similarity, extract arguments under a grammar.
 
-A 135M-parameter model cannot be trusted to pick a tool and emit valid JSON on its own: it
-invents tool names, drifts out of JSON, or calls tools for small talk. So the two decisions
-are split:
+A small local model (0.1–1.5 B parameters) cannot be trusted to pick a tool and emit valid
+JSON on its own: it invents tool names, drifts out of JSON, or calls tools for small talk
+(docs/offline.md, "Tool calling offline"). So the two decisions are split:
 
 1. **Which tool, if any**: the request is embedded (all-MiniLM-L6-v2 on numpy,
    ``tool_embeddings``) and compared with each tool's name, description and parameter
