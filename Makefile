@@ -79,6 +79,7 @@ test: $(STAMP) lint
 lint: $(STAMP)
 	$(BIN)/ruff check voicebot tests examples
 	$(BIN)/ruff format --check voicebot tests examples
+	@# Strict on the public API: pyproject.toml's [[tool.mypy.overrides]] (docs there).
 	$(BIN)/mypy voicebot
 
 unit: $(STAMP)

@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.common import word_errors  # noqa: E402
 from voicebot import Bot, WavFile  # noqa: E402
 from voicebot.audio import Pcm, read_wav, speech_segments, write_wav  # noqa: E402
-from voicebot.metrics.turns import percentile  # noqa: E402
+from voicebot.metrics.stats import percentile  # noqa: E402
 from voicebot.testing.runner import caller_latencies  # noqa: E402
 
 DATA = Path("/usr/share/pocketsphinx/test/data")
@@ -164,7 +164,7 @@ async def run_stock(caller: Path, out: Path, server: LlamaServer, system_prompt:
     from pipecat.services.whisper.stt import WhisperSTTService
     from pipecat.workers.runner import WorkerRunner
 
-    from voicebot.metrics.turns import TurnLog
+    from voicebot.metrics.turn_log import TurnLog
     from voicebot.providers.local.models import piper_voice_dir, whisper_model_dir
     from voicebot.transports.wav import WavFileTransport
 

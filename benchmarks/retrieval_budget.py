@@ -96,8 +96,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import dist, ms, save, table  # noqa: E402
 from voicebot import Bot, EnergyVAD, SilenceTurn, WavFile  # noqa: E402
-from voicebot.memory import LocalRetriever, Retrieval  # noqa: E402
-from voicebot.memory.retriever import Passage  # noqa: E402
+from voicebot.knowledge import LocalRetriever, Passage, Retrieval  # noqa: E402
 from voicebot.testing import FakeLLM, FakeSTT, FakeTTS, write_caller_wav  # noqa: E402
 
 KNOWLEDGE = ROOT / "examples" / "knowledge"

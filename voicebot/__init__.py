@@ -16,13 +16,13 @@ Every stage is one import away from here::
       PiperTTS
     tool, Tool                tools the LLM calls           voicebot/tools/
     ToolCaller                runs tools, speaks for them   voicebot/tools/caller.py
-    TurnRecord                per-turn transcript, timings  voicebot/metrics/turns.py
+    TurnRecord                per-turn transcript, timings  voicebot/metrics/records.py
     LatencySummary            p50/p95 voice-to-voice        voicebot/metrics/stats.py
     Prometheus                /metrics for served bots      voicebot/metrics/prometheus.py
     Memory, SQLiteStore,      user facts across calls,      voicebot/memory/
       RedisStore              summaries within one
-    Retrieval,                knowledge (RAG) for each      voicebot/memory/retrieval.py
-      LocalRetriever          turn, within a time budget    voicebot/memory/retriever.py
+    Retrieval,                knowledge (RAG) for each      voicebot/knowledge/retrieval.py
+      LocalRetriever          turn, within a time budget    voicebot/knowledge/retriever.py
     registry                  names -> providers, plugins   voicebot/registry.py
     voicebot.testing          fakes, recorded-caller runner voicebot/testing/
 """
@@ -30,10 +30,8 @@ Every stage is one import away from here::
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from voicebot import registry
-from voicebot.bot import Bot
 from voicebot.errors import (
     ConfigError,
     ConfigProblems,
@@ -44,55 +42,95 @@ from voicebot.errors import (
     ToolDefinitionError,
     UnknownProviderError,
 )
-from voicebot.memory import (
-    LocalRetriever,
-    Memory,
-    MemoryStore,
-    RedisStore,
-    Retrieval,
-    SQLiteStore,
-)
-from voicebot.metrics.prometheus import Prometheus
-from voicebot.metrics.stats import LatencySummary
-from voicebot.metrics.turns import TurnRecord
-from voicebot.providers.base import (
-    BuildContext,
-    LLMProvider,
-    Provider,
-    STTProvider,
-    TransportProvider,
-    TTSProvider,
-    TurnProvider,
-    VADProvider,
-)
-from voicebot.providers.cartesia import CartesiaTTS
-from voicebot.providers.daily import DailyRoom
-from voicebot.providers.deepgram import DeepgramSTT
-from voicebot.providers.energy import EnergyVAD
-from voicebot.providers.openai import OpenAILLM
-from voicebot.providers.silero import SileroVAD
-from voicebot.providers.turn import PunctuationTurn, SilenceTurn, SmartTurn
-from voicebot.session import Session
-from voicebot.tools import Tool, ToolCaller, tool
-from voicebot.transports.wav import WavFile
 
 if TYPE_CHECKING:
+    from voicebot import registry
+    from voicebot.bot import Bot
+    from voicebot.knowledge import LocalRetriever, Retrieval
+    from voicebot.memory import Memory, MemoryStore, RedisStore, SQLiteStore
+    from voicebot.metrics.prometheus import Prometheus
+    from voicebot.metrics.records import TurnRecord
+    from voicebot.metrics.stats import LatencySummary
+    from voicebot.providers.base import (
+        BuildContext,
+        LLMProvider,
+        Provider,
+        STTProvider,
+        TransportProvider,
+        TTSProvider,
+        TurnProvider,
+        VADProvider,
+    )
+    from voicebot.providers.cartesia import CartesiaTTS
+    from voicebot.providers.daily import DailyRoom
+    from voicebot.providers.deepgram import DeepgramSTT
+    from voicebot.providers.energy import EnergyVAD
     from voicebot.providers.local import LlamaLLM, PiperTTS, WhisperSTT
+    from voicebot.providers.openai import OpenAILLM
+    from voicebot.providers.silero import SileroVAD
+    from voicebot.providers.turn import PunctuationTurn, SilenceTurn, SmartTurn
+    from voicebot.session import Session
+    from voicebot.tools import Tool, ToolCaller, tool
+    from voicebot.transports.wav import WavFile
 
 __version__ = "0.1.0"
 
-#: Exports imported on first use, so ``import voicebot`` does not pay for them up front.
-_LAZY = {
-    "LlamaLLM": "voicebot.providers.local",
-    "PiperTTS": "voicebot.providers.local",
-    "WhisperSTT": "voicebot.providers.local",
+#: Every export but the errors, by the module that defines it, imported on first use: a
+#: script that only builds a ``Bot`` spec does not pay for Pipecat, numpy or a vendor SDK
+#: (``import voicebot`` was 1.2 s with 178 Pipecat modules when these were eager).
+_LAZY: dict[str, str] = {
+    "Bot": "voicebot.bot",
+    "BuildContext": "voicebot.providers.base",
+    "CartesiaTTS": "voicebot.providers.cartesia",
+    "DailyRoom": "voicebot.providers.daily",
+    "DeepgramSTT": "voicebot.providers.deepgram",
+    "EnergyVAD": "voicebot.providers.energy",
+    "LLMProvider": "voicebot.providers.base",
+    "LatencySummary": "voicebot.metrics.stats",
+    "LlamaLLM": "voicebot.providers.local.llama",
+    "LocalRetriever": "voicebot.knowledge.retriever",
+    "Memory": "voicebot.memory.memory",
+    "MemoryStore": "voicebot.memory.store",
+    "OpenAILLM": "voicebot.providers.openai",
+    "PiperTTS": "voicebot.providers.local.piper",
+    "Prometheus": "voicebot.metrics.prometheus",
+    "Provider": "voicebot.providers.base",
+    "PunctuationTurn": "voicebot.providers.turn",
+    "RedisStore": "voicebot.memory.redis_store",
+    "Retrieval": "voicebot.knowledge.retrieval",
+    "SQLiteStore": "voicebot.memory.sqlite",
+    "STTProvider": "voicebot.providers.base",
+    "Session": "voicebot.session",
+    "SilenceTurn": "voicebot.providers.turn",
+    "SileroVAD": "voicebot.providers.silero",
+    "SmartTurn": "voicebot.providers.turn",
+    "TTSProvider": "voicebot.providers.base",
+    "Tool": "voicebot.tools.tool",
+    "ToolCaller": "voicebot.tools.caller",
+    "TransportProvider": "voicebot.providers.base",
+    "TurnProvider": "voicebot.providers.base",
+    "TurnRecord": "voicebot.metrics.records",
+    "VADProvider": "voicebot.providers.base",
+    "WavFile": "voicebot.transports.wav",
+    "WhisperSTT": "voicebot.providers.local.whisper",
+    "registry": "voicebot.registry",
+    "tool": "voicebot.tools.tool",
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'voicebot' has no attribute {name!r}")
+def __getattr__(name: str) -> object:
+    """PEP 562: import an export's module the first time the export is asked for."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'voicebot' has no attribute {name!r}")
+    imported = importlib.import_module(module)
+    value = imported if module == f"{__name__}.{name}" else getattr(imported, name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 __all__ = [

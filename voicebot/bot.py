@@ -10,29 +10,28 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable, Mapping
+import importlib
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from voicebot import registry
-from voicebot.audio.wav import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
 from voicebot.env import load_env
 from voicebot.errors import ConfigError, DuplicateToolError, from_validation_error, raise_all
-from voicebot.memory.memory import Memory
-from voicebot.memory.retrieval import Retrieval
-from voicebot.memory.retriever import Retriever
-from voicebot.metrics.prometheus import Prometheus
 from voicebot.providers.base import (
+    KINDS,
     BuildContext,
+    Kind,
     LLMProvider,
     Provider,
     STTProvider,
@@ -41,15 +40,39 @@ from voicebot.providers.base import (
     TurnProvider,
     VADProvider,
 )
-from voicebot.providers.local import LlamaLLM, PiperTTS, WhisperSTT
-from voicebot.providers.silero import SileroVAD
-from voicebot.providers.turn import SmartTurn
-from voicebot.tools.tool import Tool, as_tool
 
 if TYPE_CHECKING:
     from pipecat.processors.frame_processor import FrameProcessor
 
+    from voicebot.knowledge.retrieval import Retrieval
+    from voicebot.memory.memory import Memory
+    from voicebot.metrics.prometheus import Prometheus
+    from voicebot.metrics.records import TurnRecord
     from voicebot.session import Session
+    from voicebot.tools.tool import Tool
+
+    #: A custom stage: a FrameProcessor class or factory (fresh per session), or an
+    #: instance (usable by one session only).
+    ProcessorSpec = FrameProcessor | Callable[[], FrameProcessor]
+else:
+    # Pydantic reads these annotations at run time. Their real classes live in modules that
+    # import Pipecat (and numpy), which a spec must not pay for: each such field is checked
+    # by ``_check_instance`` instead, which imports the class only when a value is given.
+    FrameProcessor = Memory = Retrieval = Prometheus = TurnRecord = Tool = Any
+    ProcessorSpec = Any
+
+_P = TypeVar("_P", bound=Provider)
+
+#: Fields whose class is imported only when the field is set: field -> (module, class).
+_LAZY_FIELD_TYPES: dict[str, tuple[str, str]] = {
+    "memory": ("voicebot.memory.memory", "Memory"),
+    "retrieval": ("voicebot.knowledge.retrieval", "Retrieval"),
+    "prometheus": ("voicebot.metrics.prometheus", "Prometheus"),
+}
+
+#: What ``Bot(on_turn=...)`` is called with each completed turn: a function or a coroutine
+#: function.
+TurnCallback = Callable[["TurnRecord"], Awaitable[None] | None]
 
 #: Where custom processors go, in pipeline order.
 InsertionPoint = Literal["after_input", "after_stt", "before_llm", "before_tts", "after_tts"]
@@ -60,10 +83,6 @@ INSERTION_POINTS: tuple[str, ...] = (
     "before_tts",
     "after_tts",
 )
-
-#: A custom stage: a FrameProcessor class or factory (fresh per session), or an instance
-#: (usable by one session only).
-ProcessorSpec = Any
 
 DEFAULT_SYSTEM_PROMPT = (
     "You are a friendly voice assistant talking with someone on a call. Your replies are "
@@ -86,12 +105,14 @@ class Bot(BaseModel):
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, frozen=True)
 
-    stt: STTProvider = Field(default_factory=WhisperSTT)
-    llm: LLMProvider = Field(default_factory=LlamaLLM)
-    tts: TTSProvider = Field(default_factory=PiperTTS)
+    # Defaults are made on first use, through the registry, so naming a vendor never
+    # imports the offline stack (docs/offline.md).
+    stt: STTProvider = Field(default_factory=lambda: _default("stt", "local", STTProvider))
+    llm: LLMProvider = Field(default_factory=lambda: _default("llm", "local", LLMProvider))
+    tts: TTSProvider = Field(default_factory=lambda: _default("tts", "local", TTSProvider))
     transport: TransportProvider | None = None
-    vad: VADProvider = Field(default_factory=SileroVAD)
-    turn: TurnProvider = Field(default_factory=SmartTurn)
+    vad: VADProvider = Field(default_factory=lambda: _default("vad", "silero", VADProvider))
+    turn: TurnProvider = Field(default_factory=lambda: _default("turn", "smart-turn", TurnProvider))
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     greeting: str | None = None
     tools: tuple[Tool, ...] = ()
@@ -103,7 +124,7 @@ class Bot(BaseModel):
     # Latency you can see (docs/latency.md): each completed TurnRecord goes to ``on_turn``
     # (a function or coroutine function) and, as one JSON line, to ``turns_jsonl``;
     # ``tracing`` turns on Pipecat's OpenTelemetry spans; ``prometheus`` serves /metrics.
-    on_turn: Callable[..., Any] | None = None
+    on_turn: TurnCallback | None = None
     turns_jsonl: Path | None = None
     tracing: bool = False
     prometheus: Prometheus | None = None
@@ -130,14 +151,35 @@ class Bot(BaseModel):
 
     @field_validator("retrieval", mode="before")
     @classmethod
-    def _wrap_retriever(cls, value: Any) -> Any:
+    def _wrap_retriever(cls, value: object) -> object:
+        if value is None:
+            return None
+        from voicebot.knowledge.retrieval import Retrieval
+        from voicebot.knowledge.retriever import Retriever
+
         if isinstance(value, Retriever) and not isinstance(value, Retrieval):
             return Retrieval(value)  # a bare retriever gets the default budget
         return value
 
+    @field_validator(*_LAZY_FIELD_TYPES, mode="after")
+    @classmethod
+    def _check_instance(cls, value: object, info: ValidationInfo) -> object:
+        if value is None:
+            return None
+        assert info.field_name is not None
+        module, name = _LAZY_FIELD_TYPES[info.field_name]
+        expected = getattr(importlib.import_module(module), name)
+        if not isinstance(value, expected):
+            raise ConfigError(
+                f"Bot({info.field_name}=...) takes a {name} or None, not {type(value).__name__}"
+            )
+        return value
+
     @field_validator("sample_rate_in", "sample_rate_out")
     @classmethod
-    def _check_rate(cls, value: int, info: Any) -> int:
+    def _check_rate(cls, value: int, info: ValidationInfo) -> int:
+        from voicebot.audio.wav import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
+
         if not MIN_SAMPLE_RATE <= value <= MAX_SAMPLE_RATE:
             raise ConfigError(
                 f"Bot({info.field_name}={value}) is not a usable sample rate: give one from "
@@ -157,14 +199,18 @@ class Bot(BaseModel):
 
     @field_validator("transport", "vad", "turn", "stt", "llm", "tts", mode="before")
     @classmethod
-    def _resolve_provider(cls, value: Any, info: Any) -> Any:
+    def _resolve_provider(cls, value: object, info: ValidationInfo) -> Provider | None:
         if value is None and info.field_name == "transport":
             return None
-        return registry.resolve(info.field_name, value)
+        kind = info.field_name
+        assert kind in KINDS
+        return registry.resolve(kind, value)
 
     @field_validator("tools", mode="before")
     @classmethod
-    def _to_tools(cls, value: Any) -> tuple[Tool, ...]:
+    def _to_tools(cls, value: object) -> tuple[Tool, ...]:
+        from voicebot.tools.tool import as_tool
+
         if value is None:
             return ()
         if not isinstance(value, (list, tuple)):
@@ -312,7 +358,14 @@ class Bot(BaseModel):
         return asyncio.run(self.arun(handle_sigint=True))
 
 
-def _is_processor_spec(item: Any) -> bool:
+def _default(kind: Kind, name: str, expected: type[_P]) -> _P:
+    """The built-in provider for a stage the spec leaves out, imported only now."""
+    provider = registry.resolve(kind, name)
+    assert isinstance(provider, expected)
+    return provider
+
+
+def _is_processor_spec(item: object) -> bool:
     from pipecat.processors.frame_processor import FrameProcessor
 
     return isinstance(item, FrameProcessor) or callable(item)

@@ -14,7 +14,7 @@ import sys
 import traceback
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
@@ -22,6 +22,9 @@ from voicebot.bot import Bot
 from voicebot.env import load_env, lookup
 from voicebot.errors import BotFileError, ConfigError, OutputPathError
 from voicebot.transports.wav import MAX_SPEED
+
+if TYPE_CHECKING:
+    from loguru import Record
 
 EXAMPLES = """examples:
   voicebot run examples/custom_processor.py --input caller.wav --output reply.wav
@@ -292,11 +295,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _worth_showing(record: Any) -> bool:
+def _worth_showing(record: Record) -> bool:
     return record["level"].no >= 30 or (record["name"] or "").startswith("voicebot")
 
 
-def _one_line(record: Any) -> str:
+def _one_line(record: Record) -> str:
     """A log record as one line, never a traceback (a callable format adds none)."""
     level = "" if record["level"].no < 30 else f"{record['level'].name.lower()}: "
     message = str(record["message"]).splitlines()[0] if record["message"] else ""

@@ -6,8 +6,6 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from dotenv import dotenv_values
-
 
 def load_env(dotenv_path: str | Path | None = None) -> dict[str, str]:
     """The environment a bot resolves keys from; the process environment wins over ``.env``.
@@ -15,6 +13,8 @@ def load_env(dotenv_path: str | Path | None = None) -> dict[str, str]:
     ``.env`` is read from the current directory unless a path is given; it is never written
     into ``os.environ``, so resolving one bot does not leak keys into another.
     """
+    from dotenv import dotenv_values  # only when keys are resolved, not on import
+
     path = Path(dotenv_path) if dotenv_path is not None else Path.cwd() / ".env"
     values: dict[str, str] = {}
     if path.is_file():

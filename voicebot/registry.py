@@ -15,8 +15,6 @@ import importlib
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 
-from loguru import logger
-
 from voicebot.errors import ConfigError, UnknownProviderError
 from voicebot.providers.base import KINDS, Kind, Provider
 
@@ -67,6 +65,12 @@ class Registration:
         return cls
 
 
+def _warn(message: str) -> None:
+    from loguru import logger  # imported here: ~60 ms that a spec-only import need not pay
+
+    logger.warning(message)
+
+
 def _plugin_registrations() -> list[Registration]:
     found = []
     for ep in entry_points(group=ENTRY_POINT_GROUP):
@@ -77,7 +81,7 @@ def _plugin_registrations() -> list[Registration]:
                 raise TypeError("not a voicebot Provider subclass")
             found.append(Registration(cls.kind, cls.name, ep.value, source))
         except Exception as e:
-            logger.warning(f"ignoring provider entry point {ep.name!r} from {source}: {e}")
+            _warn(f"ignoring provider entry point {ep.name!r} from {source}: {e}")
     return found
 
 
@@ -87,7 +91,7 @@ def registrations() -> list[Registration]:
     taken = {(r.kind, r.name) for r in regs}
     for reg in _plugin_registrations():
         if (reg.kind, reg.name) in taken:
-            logger.warning(
+            _warn(
                 f"{reg.source} registers {reg.kind} provider {reg.name!r}, which is taken; ignored"
             )
             continue
@@ -109,8 +113,9 @@ def lookup(kind: Kind, name: str) -> type[Provider]:
     )
 
 
-def resolve(kind: Kind, spec: str | Provider) -> Provider:
-    """A provider object for a stage given as an object or as ``"name"`` / ``"name/model"``."""
+def resolve(kind: Kind, spec: str | Provider | object) -> Provider:
+    """A provider object for a stage given as an object or as ``"name"`` / ``"name/model"``;
+    anything else (a spec's raw input may be anything) is a ``ConfigError``."""
     if kind not in KINDS:
         raise ValueError(f"unknown stage kind {kind!r}")
     if isinstance(spec, Provider):

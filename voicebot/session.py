@@ -4,12 +4,13 @@ The pipeline, in order (custom processors at the named insertion points)::
 
     transport.input → [after_input] → STT → [after_stt] → (RetrievalStarter) → user context
     aggregator (VAD and turn detection live here) → (KnowledgeInjector) → [before_llm] → LLM
-    → (ToolCaller) → [before_tts] → TTS → [after_tts] → HeardTextSynthesis →
+    → (ToolCaller) → [before_tts] → clauses → TTS → [after_tts] → HeardTextSynthesis →
     transport.output → HeardTextPlayback → assistant context aggregator
 
 The stages in parentheses are voicebot's own, there when the spec asks for them (RAG,
-tools); the two ``HeardText`` ones keep the context to what the caller heard after a
-barge-in (``voicebot.processors.heard_text``).
+tools); ``clauses`` cuts the LLM's text for any TTS (``voicebot.text.clauses``); the two
+``HeardText`` ones keep the context to what the caller heard after a barge-in
+(``voicebot.processors.heard_text``).
 
 One ``Session`` is one conversation with its own worker and runner, so an idle or failing
 session never takes others down. A stage whose vendor cannot be reached or refuses its key
@@ -35,14 +36,17 @@ from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.transports.base_transport import BaseTransport
 from pipecat.workers.runner import WorkerRunner
 
+from voicebot.conversation import ConversationFeed, ConversationState
 from voicebot.failures import FailureWatch
+from voicebot.knowledge.retrieval import RetrievalRun
 from voicebot.memory.memory import MemorySession
-from voicebot.memory.retrieval import RetrievalRun
 from voicebot.metrics.live import connect as connect_observability
+from voicebot.metrics.records import TurnRecord
 from voicebot.metrics.stats import LatencySummary, summarize
-from voicebot.metrics.turns import TurnHook, TurnLog, TurnRecord
+from voicebot.metrics.turn_log import TurnHook, TurnLog
 from voicebot.processors.heard_text import track_heard_text
 from voicebot.providers.base import BuildContext, TransportProvider
+from voicebot.text.clauses import clause_text_processor
 from voicebot.tools.caller import register_tools
 
 if TYPE_CHECKING:
@@ -73,6 +77,8 @@ class Session:
     memory: MemorySession | None = None  # the bot's Memory for this session's user
     retrieval: RetrievalRun | None = None  # the bot's Retrieval: its stages and records
     failures: FailureWatch | None = None  # ends the session when a stage cannot work
+    #: Who is speaking, whether an answer is owed: the one place (voicebot.conversation).
+    conversation: ConversationState = field(default_factory=ConversationState)
     _runner: WorkerRunner | None = field(default=None, repr=False)
 
     @classmethod
@@ -89,6 +95,11 @@ class Session:
         memory = bot.memory.for_session(user_id) if bot.memory is not None else None
 
         transport = transport_provider.build(ctx)
+        conversation = ConversationState()
+        conversation.output = transport.output()
+        use_conversation = getattr(transport, "use_conversation", None)
+        if use_conversation is not None:  # a transport that acts on it (a recorded caller)
+            use_conversation(conversation)
         stt = bot.stt.build(ctx)
         llm = bot.llm.build(ctx)
         tts = bot.tts.build(ctx)
@@ -106,7 +117,7 @@ class Session:
             context = LLMContext(
                 messages, tools=ToolsSchema([t.to_function_schema() for t in tools])
             )
-            tool_caller.append(register_tools(llm, tools))
+            tool_caller.append(register_tools(llm, tools, conversation))
         else:
             context = LLMContext(messages)
 
@@ -121,6 +132,8 @@ class Session:
         if memory is not None:
             memory.attach(assistant_aggregator, context)
         turn_log = TurnLog()
+        feed = ConversationFeed(conversation)  # the state, and the turn log's one task
+        turn_log.listen(feed)
         turn_log.attach(user_aggregator, assistant_aggregator)
         # RAG: searched from the final transcript, added before the LLM within the budget.
         retrieval = bot.retrieval.for_session(turn_log.add_retrieval) if bot.retrieval else None
@@ -143,6 +156,7 @@ class Session:
                 llm,
                 *tool_caller,
                 *extra("before_tts"),
+                clause_text_processor(),  # LLM text cut at clauses, for any TTS
                 tts,
                 *extra("after_tts"),
                 *track_heard_text(transport.output()),  # after a barge-in: what was heard
@@ -164,7 +178,15 @@ class Session:
             idle_timeout_secs=bot.idle_timeout_secs,
             cancel_runner_on_idle_timeout=False,
         )
-        connect_observability(bot, turn_log, worker)
+        feed.install(worker)  # the state leads every stage; the turn log writes in order
+        connect_observability(
+            turn_log,
+            worker,
+            on_turn=bot.on_turn,
+            turns_jsonl=bot.turns_jsonl,
+            prometheus=bot.prometheus,
+            tracing=bot.tracing,
+        )
         failures = FailureWatch(worker)
         failures.watch(transport.input(), transport_provider, "transport")
         failures.watch(transport.output(), transport_provider, "transport")
@@ -187,6 +209,7 @@ class Session:
             memory=memory,
             retrieval=retrieval,
             failures=failures,
+            conversation=conversation,
         )
         transport_provider.on_client_ready(transport, worker, session._client_ready)
         transport_provider.on_client_gone(transport, worker, session.end)
@@ -265,7 +288,7 @@ class Session:
 
     def on_turn(self, hook: TurnHook) -> TurnHook:
         """Call ``hook(turn)`` with each completed ``TurnRecord`` (see
-        ``voicebot.metrics.turns`` for when a turn is complete). Usable as a decorator."""
+        ``voicebot.metrics.turn_log`` for when a turn is complete). Usable as a decorator."""
         return self.turn_log.on_turn(hook)
 
 

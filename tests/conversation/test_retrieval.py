@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from voicebot import Bot, EnergyVAD, SilenceTurn, WavFile
-from voicebot.memory import LocalRetriever, Retrieval
-from voicebot.memory.retrieval import KNOWLEDGE_HEADER
+from voicebot.context_notes import KNOWLEDGE_HEADER
+from voicebot.knowledge import LocalRetriever, Retrieval
 from voicebot.session import Session
 from voicebot.testing import FakeLLM, FakeRetriever, FakeSTT, FakeTTS
 from voicebot.testing.runner import retrieval_line

@@ -77,7 +77,7 @@ async def test_the_ack_is_said_at_once_and_the_result_is_spoken_after_it(tmp_pat
         # The booking finishes once its ack is being heard: an ack that waited for the
         # result (or for another model round) would never be, and the wait would give up.
         ran["ack_heard"] = await until(
-            lambda: ACK in session.tts.spoken and session.transport.replies.bot_speaking
+            lambda: ACK in session.tts.spoken and session.conversation.bot_speaking
         )
         ran["requests_by_then"] = len(session.llm.requests)
         ran["end"] = session.transport.timeline.now()  # where on the call's timeline
@@ -93,7 +93,8 @@ async def test_the_ack_is_said_at_once_and_the_result_is_spoken_after_it(tmp_pat
         box=box,
     )
 
-    assert session.tts.spoken == ["Hello there.", ACK, "You're booked, B-7."]
+    # Replies reach the TTS cut at clauses (voicebot.text.clauses).
+    assert session.tts.spoken == ["Hello there.", ACK, "You're booked,", "B-7."]
     # The ack adds no dead air: it is heard while the tool runs, and the model was asked
     # nothing after the call itself (a plain answer's one round trip, no more).
     assert ran["ack_heard"], "the ack was not heard before the tool finished"
@@ -134,7 +135,8 @@ async def test_a_result_that_arrives_while_the_caller_talks_waits_for_them(tmp_p
 
     assert ran["while_talking"]  # the result came while the caller spoke
     # The caller's question was answered first; the booking result came after, on its own.
-    assert session.tts.spoken == ["On it.", "Just your card.", "You're booked, B-7."]
+    # Replies reach the TTS cut at clauses (voicebot.text.clauses).
+    assert session.tts.spoken == ["On it.", "Just your card.", "You're booked,", "B-7."]
     answer_request, result_request = session.llm.requests[1:]
     assert not any(m.get("role") == "developer" for m in answer_request)
     developer = [m for m in result_request if m.get("role") == "developer"]
@@ -237,7 +239,8 @@ async def test_a_call_that_is_not_cancelled_on_interruption_finishes_and_is_repo
     )
 
     assert events == ["start", "done"]
-    assert session.tts.spoken == ["Size 40, noted.", "I found three pairs."]
+    # Replies reach the TTS cut at clauses (voicebot.text.clauses).
+    assert session.tts.spoken == ["Size 40,", "noted.", "I found three pairs."]
     # The result arrived after the conversation moved on: Pipecat's deferred message.
     developer = [m for m in session.llm.requests[-1] if m.get("role") == "developer"]
     assert len(developer) == 1 and "found 3 pairs" in developer[0]["content"]

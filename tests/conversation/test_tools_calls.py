@@ -93,7 +93,7 @@ async def test_a_slow_blocking_tool_gets_one_filler_then_its_answer(tmp_path):  
         """Find an order by number."""
         ran["start"] = time.monotonic()
         run = box["run"]
-        replies = run.session.transport.replies
+        replies = run.session.conversation
         # The lookup ends once its filler has been said and heard to the end; a filler
         # that is never said makes the wait give up.
         ran["filler_heard"] = (
@@ -221,7 +221,7 @@ async def test_two_tool_calls_in_one_turn_run_concurrently_and_the_model_answers
     assert len(run.requests) == 2
     results = [json.loads(m["content"]) for m in run.requests[1] if m.get("role") == "tool"]
     assert sorted(r["city"] for r in results) == ["Oslo", "Rome"]
-    assert run.spoken == ["Rome four, Oslo four."]
+    assert run.spoken == ["Rome four,", "Oslo four."]  # cut at clauses before the TTS
 
 
 # ---- bad model output -----------------------------------------------------------------------
@@ -274,7 +274,7 @@ async def test_malformed_unknown_and_invalid_calls_get_errors_and_good_ones_stil
     assert sum(line.startswith("tool book_table: model sent invalid") for line in logged) == 2
     # Nothing was apologised for: the model can fix its own calls.
     assert run.said() == []
-    assert run.spoken == ["Cy is booked; let me fix the others."]
+    assert run.spoken == ["Cy is booked;", "let me fix the others."]  # clauses, for the TTS
 
 
 # ---- failures, timeouts, retries ------------------------------------------------------------

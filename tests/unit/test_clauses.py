@@ -40,3 +40,43 @@ async def test_long_unpunctuated_text_is_cut_at_max_words_and_nothing_is_lost() 
     got = await pieces(words, max_words=10)
     assert all(len(p.split()) <= 10 for p in got)
     assert " ".join(got) == words
+
+
+async def test_before_a_tts_the_voice_gets_clauses_rewritten_and_the_context_the_words() -> None:
+    """``clause_text_processor()`` ahead of a real Pipecat TTS (as ``Session`` places it): the
+    TTS synthesizes each clause as it is cut, its ``text_transforms`` (``spoken_transform``)
+    still run on each clause, and the spoken-text frames carry the LLM's own words."""
+    import asyncio
+
+    from pipecat.frames.frames import (
+        LLMFullResponseEndFrame,
+        LLMFullResponseStartFrame,
+        LLMTextFrame,
+        TTSTextFrame,
+    )
+    from pipecat.pipeline.pipeline import Pipeline
+    from pipecat.tests.utils import run_test
+
+    from voicebot.testing.fake_tts import ToneTTSService
+    from voicebot.text.clauses import clause_text_processor
+    from voicebot.text.spoken_filter import spoken_transform
+
+    tts = ToneTTSService(
+        ttfb_secs=0, secs_per_char=0.001, text_transforms=[("*", spoken_transform)]
+    )
+    reply = "Sure, we open at 9:30 tomorrow, and close at 6. Bye!"
+    frames = [LLMFullResponseStartFrame(), *map(LLMTextFrame, tokens(reply))]
+    down, _ = await asyncio.wait_for(
+        run_test(
+            Pipeline([clause_text_processor(), tts]),
+            frames_to_send=[*frames, LLMFullResponseEndFrame()],
+        ),
+        timeout=30,  # only so a broken pipeline fails rather than hangs
+    )
+    assert tts.spoken == [
+        "Sure, we open at nine thirty tomorrow,",
+        "and close at six.",
+        "Bye!",
+    ]
+    said = [f.text for f in down if isinstance(f, TTSTextFrame)]
+    assert said == ["Sure, we open at 9:30 tomorrow,", "and close at 6.", "Bye!"]

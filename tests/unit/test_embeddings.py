@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from voicebot.errors import MissingExtraError
-from voicebot.memory.embeddings import MiniLMEmbedder
+from voicebot.knowledge.embeddings import MiniLMEmbedder
 
 EMBEDDER = MiniLMEmbedder()
 

@@ -159,8 +159,8 @@ def test_prometheus_collectors_count_turns() -> None:
 
 def test_prometheus_counts_retrieval_outcomes() -> None:
     prometheus_client = pytest.importorskip("prometheus_client")
+    from voicebot.knowledge import RetrievalRecord
     from voicebot.metrics import LatencyMetrics
-    from voicebot.metrics.turns import RetrievalRecord
 
     metrics = LatencyMetrics(registry=prometheus_client.CollectorRegistry())
     outcomes = [
@@ -191,7 +191,7 @@ def test_the_turn_log_watches_the_frames_pipecats_latency_observer_needs() -> No
         VADUserStoppedSpeakingFrame,
     )
 
-    from voicebot.metrics.turns import WATCHED
+    from voicebot.metrics.turn_log import WATCHED
 
     for needed in (
         BotStartedSpeakingFrame,

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from voicebot import Bot, ConfigError, DuplicateToolError, WavFile, tool
+from voicebot.context_notes import KNOWLEDGE_HEADER
 from voicebot.memory import Memory, SQLiteStore, note_summary
 from voicebot.memory.memory import NOTE_HEADER, NoteSummaryLLM, supports_run_inference
-from voicebot.memory.retrieval import KNOWLEDGE_HEADER
 from voicebot.testing import FakeLLM, FakeSTT, FakeTTS, ScriptedLLMService, write_caller_wav
 
 

@@ -7,9 +7,8 @@ from pipecat.pipeline.pipeline import Pipeline
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.tests.utils import run_test
 
-from voicebot.memory import Retrieval
-from voicebot.memory.retrieval import KNOWLEDGE_HEADER
-from voicebot.metrics.turns import RetrievalRecord
+from voicebot.context_notes import KNOWLEDGE_HEADER
+from voicebot.knowledge import Retrieval, RetrievalRecord
 from voicebot.testing import FakeRetriever
 
 

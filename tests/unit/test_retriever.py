@@ -8,8 +8,8 @@ import pytest
 
 from voicebot import Bot, WavFile
 from voicebot.errors import ConfigError, MissingExtraError
-from voicebot.memory import LocalRetriever, MiniLMEmbedder, Passage, Retrieval
-from voicebot.memory.retriever import chunk_text
+from voicebot.knowledge import LocalRetriever, MiniLMEmbedder, Passage, Retrieval
+from voicebot.knowledge.retriever import chunk_text
 from voicebot.testing import FakeLLM, FakeRetriever, FakeSTT, FakeTTS, write_caller_wav
 
 KB = Path(__file__).resolve().parents[2] / "examples" / "knowledge"

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from loguru import logger
 
-import voicebot.memory.embeddings as embeddings
+import voicebot.knowledge.embeddings as embeddings
 from voicebot import tool
 from voicebot.errors import MissingExtraError
 from voicebot.providers.local import tool_embeddings

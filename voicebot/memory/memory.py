@@ -36,8 +36,8 @@ from pydantic import (
     model_validator,
 )
 
+from voicebot.context_notes import NOTE_HEADER, is_note_line
 from voicebot.errors import ConfigError, from_validation_error
-from voicebot.memory.retrieval import KNOWLEDGE_HEADER
 from voicebot.memory.store import MemoryStore, TranscriptEntry, clean_fact
 from voicebot.providers.base import llm_settings
 from voicebot.tools.tool import Tool, tool
@@ -47,11 +47,8 @@ if TYPE_CHECKING:
         LLMAutoContextSummarizationConfig,
     )
 
-    from voicebot.metrics.turns import TurnRecord
+    from voicebot.metrics.records import TurnRecord
 
-NOTE_HEADER = (
-    "What you remember about this caller from earlier calls (use it naturally, do not recite it):"
-)
 SUMMARY_TEMPLATE = "Summary of the earlier part of this call: {summary}"
 REMEMBER_DESCRIPTION = (
     "Remember a lasting fact about the caller for their future calls, such as their name, "
@@ -205,7 +202,7 @@ def note_summary(transcript: str, *, max_chars: int, line_chars: int = 160) -> s
         line = raw.strip()
         # The memory note stays on top anyway; knowledge passages are looked up again when
         # needed: neither belongs in a summary of what was said.
-        if NOTE_HEADER in line or KNOWLEDGE_HEADER in line:
+        if is_note_line(line):
             in_note = True
             continue
         if in_note and _ROLE_LINE.match(line):

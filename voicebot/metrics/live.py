@@ -1,7 +1,9 @@
 """A running session's latency, exported as it happens: hooks, JSONL, Prometheus, tracing.
 
-``connect(bot, turn_log, worker)`` wires a ``Bot``'s observability options into one
-session; ``voicebot.session`` calls it when it builds the pipeline.
+``connect(turn_log, worker, on_turn=..., ...)`` wires the observability options into one
+session; ``voicebot.session`` calls it with a ``Bot``'s options when it builds the pipeline.
+It takes the options, not the ``Bot``, so that metrics never import the spec (which imports
+the session, which imports this).
 """
 
 from __future__ import annotations
@@ -9,13 +11,12 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from voicebot.errors import ConfigError
-from voicebot.metrics.turns import TurnLog, TurnRecord
-
-if TYPE_CHECKING:
-    from voicebot.bot import Bot
+from voicebot.metrics.prometheus import LatencyMetrics, Prometheus
+from voicebot.metrics.records import TurnRecord
+from voicebot.metrics.turn_log import TurnHook, TurnLog
 
 
 class TurnsJsonl:
@@ -43,17 +44,26 @@ class TurnsJsonl:
         return f"TurnsJsonl({str(self.path)!r})"
 
 
-def connect(bot: Bot, turn_log: TurnLog, worker: Any) -> None:
-    """Watch the worker with the turn log, and hook the bot's ``on_turn``,
-    ``turns_jsonl``, ``prometheus`` and ``tracing`` options into them."""
-    turn_log.install(worker)
-    if bot.on_turn is not None:
-        turn_log.on_turn(bot.on_turn)
-    if bot.turns_jsonl is not None:
-        turn_log.on_turn(TurnsJsonl(bot.turns_jsonl))
-    if bot.prometheus is not None:
-        _count_session(bot.prometheus.metrics, turn_log)
-    if bot.tracing:
+def connect(
+    turn_log: TurnLog,
+    worker: Any,
+    *,
+    on_turn: TurnHook | None = None,
+    turns_jsonl: str | Path | None = None,
+    prometheus: Prometheus | None = None,
+    tracing: bool = False,
+) -> None:
+    """Watch the worker with the turn log, and hook the ``on_turn``, ``turns_jsonl``,
+    ``prometheus`` and ``tracing`` options (those of ``Bot``) into them."""
+    if not turn_log.listening:  # a session has given it its feed already
+        turn_log.install(worker)
+    if on_turn is not None:
+        turn_log.on_turn(on_turn)
+    if turns_jsonl is not None:
+        turn_log.on_turn(TurnsJsonl(turns_jsonl))
+    if prometheus is not None:
+        _count_session(prometheus.metrics, turn_log)
+    if tracing:
         from voicebot.metrics.tracing import NEEDS_EXTRA, add_stage_spans, tracing_available
 
         if not tracing_available():
@@ -61,7 +71,7 @@ def connect(bot: Bot, turn_log: TurnLog, worker: Any) -> None:
         add_stage_spans(worker, turn_log.latency_observer, turn_log.session_id)
 
 
-def _count_session(metrics: Any, turn_log: TurnLog) -> None:
+def _count_session(metrics: LatencyMetrics, turn_log: TurnLog) -> None:
     started = False
 
     def start() -> None:

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from voicebot.errors import ConfigError
+from voicebot.metrics.records import TurnRecord
+from voicebot.metrics.stages import STAGES, stage_label
 from voicebot.metrics.stats import stage_columns, summarize
-from voicebot.metrics.turns import STAGES, TurnRecord, stage_label
 
 COLORS: dict[str, str] = {
     "endpointing_wait": "#8d99ae",

@@ -2,6 +2,7 @@
 
 ``summarize(turns)`` works on any list of ``TurnRecord``: a running session's
 (``session.latency``), a finished conversation's, or turns read back from a JSONL file.
+``percentile`` is the one interpolation behind every figure here and the test budgets.
 """
 
 from __future__ import annotations
@@ -10,12 +11,24 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from voicebot.metrics.turns import STAGE_KEYS, TurnRecord, percentile, stage_short
+from voicebot.metrics.records import TurnRecord
+from voicebot.metrics.stages import STAGE_KEYS, stage_short
 
 #: Which voice-to-voice figure to use: ``"bot"`` as measured inside the bot, ``"caller"`` as
 #: read off the caller's audio (recorded-caller runs only), ``"auto"`` caller when every
 #: measured turn has it, else bot.
 Measure = Literal["auto", "caller", "bot"]
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """The q-th percentile (0-100), interpolated between neighbours; None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * min(max(q, 0.0), 100.0) / 100.0
+    lo = int(pos)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
 @dataclass(frozen=True)

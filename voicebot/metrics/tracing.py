@@ -5,7 +5,7 @@
 span per session, a ``turn`` span per turn carrying ``turn.user_bot_latency_seconds``, and
 the built-in vendor services' own spans (STT, LLM, TTS). voicebot adds one child span per
 stage of each turn's latency (``endpointing_wait``, ``transcription``, ``llm_inference``, …,
-see ``voicebot.metrics.turns.STAGES``) with its real start and end, so a trace viewer draws
+see ``voicebot.metrics.stages.STAGES``) with its real start and end, so a trace viewer draws
 the same waterfall as ``voicebot report``.
 
 Spans go wherever the OpenTelemetry tracer provider sends them; ``setup_tracing`` sets one

@@ -26,9 +26,16 @@ from voicebot.errors import (
 
 if TYPE_CHECKING:
     from pipecat.audio.vad.vad_analyzer import VADAnalyzer
+    from pipecat.frames.frames import StartFrame
+    from pipecat.pipeline.worker import PipelineWorker
     from pipecat.processors.frame_processor import FrameProcessor
+    from pipecat.services.settings import LLMSettings
+    from pipecat.transcriptions.language import Language
     from pipecat.transports.base_transport import BaseTransport
+    from pipecat.turns.user_start import BaseUserTurnStartStrategy
     from pipecat.turns.user_turn_strategies import UserTurnStrategies
+    from pipecat.utils.text.base_text_aggregator import TextType
+    from pipecat.utils.text.transforms.text_transform import TextTransform
 
 Kind = Literal["transport", "vad", "turn", "stt", "llm", "tts"]
 KINDS: tuple[Kind, ...] = ("transport", "vad", "turn", "stt", "llm", "tts")
@@ -163,7 +170,10 @@ class TransportProvider(Provider):
     rtvi: bool = False
 
     def on_client_ready(
-        self, transport: BaseTransport, worker: Any, callback: Callable[[], Awaitable[None]]
+        self,
+        transport: BaseTransport,
+        worker: PipelineWorker,
+        callback: Callable[[], Awaitable[None]],
     ) -> None:
         """Call ``callback`` when someone is there to hear the bot (a greeting waits for it).
 
@@ -171,13 +181,16 @@ class TransportProvider(Provider):
         later (rooms, calls) override this.
         """
 
-        async def started(_worker: Any, _frame: Any) -> None:
+        async def started(_worker: PipelineWorker, _frame: StartFrame) -> None:
             await callback()
 
         worker.add_event_handler("on_pipeline_started", started)
 
     def on_client_gone(
-        self, transport: BaseTransport, worker: Any, callback: Callable[[], Awaitable[None]]
+        self,
+        transport: BaseTransport,
+        worker: PipelineWorker,
+        callback: Callable[[], Awaitable[None]],
     ) -> None:
         """Call ``callback`` when the caller has left, so the session ends with them."""
 
@@ -213,7 +226,7 @@ class TurnProvider(Provider):
         raise NotImplementedError
 
     @staticmethod
-    def start_strategies(ctx: BuildContext) -> list[Any]:
+    def start_strategies(ctx: BuildContext) -> list[BaseUserTurnStartStrategy]:
         """Pipecat's default turn-start strategies, honouring ``allow_interruptions``."""
         from pipecat.turns.user_start import (
             TranscriptionUserTurnStartStrategy,
@@ -257,7 +270,7 @@ class TTSProvider(ServiceProvider):
     #: written (docs/spoken_text.md).
     spoken_text: bool = True
 
-    def text_transforms(self) -> list[Any]:
+    def text_transforms(self) -> list[tuple[TextType | str, TextTransform]]:
         """The ``text_transforms=`` a Pipecat TTS service is built with."""
         if not self.spoken_text:
             return []
@@ -276,7 +289,7 @@ def llm_settings(
     system_instruction: str | None = None,
     temperature: float | None = None,
     max_tokens: int | None = None,
-) -> Any:
+) -> LLMSettings:
     """Complete ``LLMSettings`` for a voicebot-made LLM service: Pipecat wants every field
     given, with ``None`` for what the service does not support."""
     from pipecat.services.settings import LLMSettings
@@ -296,7 +309,7 @@ def llm_settings(
     )
 
 
-def vendor_language(code: str) -> Any:
+def vendor_language(code: str) -> Language | str:
     """Pipecat's ``Language`` for a code it knows, else the code itself: vendors accept codes
     Pipecat has no enum for (Deepgram's ``"multi"``), and Pipecat passes strings through."""
     from pipecat.transcriptions.language import Language

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import SecretStr, field_validator
 
 from voicebot.providers.base import BuildContext, TTSProvider, check_url, vendor_language
+
+if TYPE_CHECKING:
+    from pipecat.services.cartesia.tts import CartesiaTTSService
 
 #: A stock Cartesia voice ("Katie"), so the provider works without choosing one.
 DEFAULT_VOICE = "f786b574-daa5-4673-aa0c-cbe3e8534c02"
@@ -47,7 +50,7 @@ class CartesiaTTS(TTSProvider):
         """The WebSocket URL connected to (named when it cannot be reached)."""
         return self.url
 
-    def build(self, ctx: BuildContext):  # type: ignore[no-untyped-def]
+    def build(self, ctx: BuildContext) -> CartesiaTTSService:
         from pipecat.services.cartesia.tts import CartesiaTTSService
 
         return CartesiaTTSService(

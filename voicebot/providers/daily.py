@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import SecretStr
 
 from voicebot.providers.base import BuildContext, TransportProvider
+
+if TYPE_CHECKING:
+    from pipecat.pipeline.worker import PipelineWorker
+    from pipecat.transports.base_transport import BaseTransport
+    from pipecat.transports.daily.transport import DailyTransport
 
 
 class DailyRoom(TransportProvider):
@@ -41,19 +47,31 @@ class DailyRoom(TransportProvider):
         super().check(ctx)
         self._room_url(ctx)
 
-    def on_client_ready(self, transport, worker, callback):  # type: ignore[no-untyped-def]
-        async def joined(_transport, _participant):  # type: ignore[no-untyped-def]
+    def on_client_ready(
+        self,
+        transport: BaseTransport,
+        worker: PipelineWorker,
+        callback: Callable[[], Awaitable[None]],
+    ) -> None:
+        async def joined(_transport: BaseTransport, _participant: Mapping[str, Any]) -> None:
             await callback()
 
         transport.add_event_handler("on_first_participant_joined", joined)
 
-    def on_client_gone(self, transport, worker, callback):  # type: ignore[no-untyped-def]
-        async def left(_transport, _participant, _reason):  # type: ignore[no-untyped-def]
+    def on_client_gone(
+        self,
+        transport: BaseTransport,
+        worker: PipelineWorker,
+        callback: Callable[[], Awaitable[None]],
+    ) -> None:
+        async def left(
+            _transport: BaseTransport, _participant: Mapping[str, Any], _reason: str
+        ) -> None:
             await callback()
 
         transport.add_event_handler("on_participant_left", left)
 
-    def build(self, ctx: BuildContext):  # type: ignore[no-untyped-def]
+    def build(self, ctx: BuildContext) -> DailyTransport:
         from pipecat.transports.daily.transport import DailyParams, DailyTransport
 
         token = self.token.get_secret_value() if self.token else ctx.env.get("DAILY_TOKEN")

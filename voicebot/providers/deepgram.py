@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import SecretStr, field_validator
 
@@ -13,6 +13,9 @@ from voicebot.providers.base import (
     settings_kwargs,
     vendor_language,
 )
+
+if TYPE_CHECKING:
+    from pipecat.services.deepgram.stt import DeepgramSTTService
 
 
 class DeepgramSTT(STTProvider):
@@ -58,7 +61,7 @@ class DeepgramSTT(STTProvider):
             base = f"wss://{base}"
         return f"{base}/v1/listen"
 
-    def build(self, ctx: BuildContext):  # type: ignore[no-untyped-def]
+    def build(self, ctx: BuildContext) -> DeepgramSTTService:
         from pipecat.services.deepgram.stt import DeepgramSTTService
 
         settings = DeepgramSTTService.Settings(

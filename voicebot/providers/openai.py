@@ -8,13 +8,13 @@ with an error the model reads, where Pipecat drops the call without a word.
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from loguru import logger
 from pydantic import SecretStr, field_validator
 
+from voicebot.pipecat_compat import StreamedToolCall, ToolCallRecorder
 from voicebot.providers.base import BuildContext, LLMProvider, check_url, settings_kwargs
 from voicebot.tools.tool import parse_arguments
 
@@ -78,58 +78,6 @@ class OpenAILLM(LLMProvider):
 # ---- tool calls with arguments that are not JSON ---------------------------------------------
 
 
-@dataclass
-class _StreamedCall:
-    tool_call_id: str
-    name: str
-    arguments: str
-
-
-class _RecordingStream:
-    """Passes a chat-completions stream through unchanged, noting each tool call in it the
-    way Pipecat's ``_process_context`` assembles them (by index, the first tool-call delta
-    of each chunk)."""
-
-    def __init__(self, stream: Any, calls: list[_StreamedCall]) -> None:
-        self._stream = stream
-        self._calls = calls
-        self._index: int | None = None
-
-    def __aiter__(self) -> AsyncIterator[Any]:
-        return self._iterate()
-
-    async def _iterate(self) -> AsyncIterator[Any]:
-        chunks = self._stream.__aiter__()
-        try:
-            async for chunk in chunks:
-                self._note(chunk)
-                yield chunk
-        finally:
-            if hasattr(chunks, "aclose"):
-                await chunks.aclose()
-
-    def _note(self, chunk: Any) -> None:
-        choices = getattr(chunk, "choices", None)
-        delta = choices[0].delta if choices else None
-        if not delta or not delta.tool_calls:
-            return
-        piece = delta.tool_calls[0]
-        if not self._calls or piece.index != self._index:
-            self._calls.append(_StreamedCall("", "", ""))
-            self._index = piece.index
-        call = self._calls[-1]
-        if piece.function and piece.function.name:
-            call.name += piece.function.name
-            call.tool_call_id = piece.id or call.tool_call_id
-        if piece.function and piece.function.arguments:
-            call.arguments += piece.function.arguments
-
-    async def close(self) -> None:
-        close = getattr(self._stream, "close", None) or getattr(self._stream, "aclose", None)
-        if close is not None:
-            await close()
-
-
 @functools.cache
 def voicebot_openai_service() -> Any:
     """Pipecat's ``OpenAILLMService`` with malformed tool-call arguments passed on.
@@ -151,14 +99,14 @@ def voicebot_openai_service() -> Any:
 
         def __init__(self, **kwargs: Any) -> None:
             super().__init__(**kwargs)
-            self._streamed_calls: list[_StreamedCall] = []
+            self._streamed_calls: list[StreamedToolCall] = []
             self._streamed_context: Any = None
 
         async def get_chat_completions(self, context: Any) -> Any:
             stream = await super().get_chat_completions(context)
             self._streamed_calls = []
             self._streamed_context = context
-            return _RecordingStream(stream, self._streamed_calls)
+            return ToolCallRecorder(stream, self._streamed_calls)
 
         async def run_function_calls(self, function_calls: Sequence[Any]) -> None:
             streamed, self._streamed_calls = self._streamed_calls, []

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from voicebot.providers.base import BuildContext, VADProvider
+
+if TYPE_CHECKING:
+    from pipecat.audio.vad.silero import SileroVADAnalyzer
 
 
 class SileroVAD(VADProvider):
@@ -26,7 +29,7 @@ class SileroVAD(VADProvider):
     def supported_sample_rates(self) -> tuple[int, ...]:
         return (8000, 16000)
 
-    def build(self, ctx: BuildContext):  # type: ignore[no-untyped-def]
+    def build(self, ctx: BuildContext) -> SileroVADAnalyzer:
         from pipecat.audio.vad.silero import SileroVADAnalyzer
         from pipecat.audio.vad.vad_analyzer import VADParams
 

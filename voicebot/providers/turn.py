@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from voicebot.providers.base import BuildContext, TurnProvider
+
+if TYPE_CHECKING:
+    from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
 
 class SmartTurn(TurnProvider):
@@ -18,7 +21,7 @@ class SmartTurn(TurnProvider):
 
     max_silence_secs: float = 3.0
 
-    def build(self, ctx: BuildContext):  # type: ignore[no-untyped-def]
+    def build(self, ctx: BuildContext) -> UserTurnStrategies:
         from pipecat.audio.turn.smart_turn.base_smart_turn import SmartTurnParams
         from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
         from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
@@ -39,7 +42,7 @@ class SilenceTurn(TurnProvider):
 
     silence_secs: float = 0.6
 
-    def build(self, ctx: BuildContext):  # type: ignore[no-untyped-def]
+    def build(self, ctx: BuildContext) -> UserTurnStrategies:
         from pipecat.turns.user_stop import SpeechTimeoutUserTurnStopStrategy
         from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
@@ -59,7 +62,7 @@ class PunctuationTurn(TurnProvider):
 
     silence_secs: float = 0.8
 
-    def build(self, ctx: BuildContext):  # type: ignore[no-untyped-def]
+    def build(self, ctx: BuildContext) -> UserTurnStrategies:
         from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
         from voicebot.providers.turn_strategies import PunctuationUserTurnStopStrategy

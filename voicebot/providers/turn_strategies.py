@@ -1,8 +1,21 @@
-"""Pipecat turn-stop strategies of voicebot's own (the providers in ``turn.py`` pick them)."""
+"""Pipecat turn-stop strategies of voicebot's own (the providers in ``turn.py`` pick them).
+
+Built on Pipecat's public strategy API only (``process_frame``, the turn-boundary callbacks,
+``trigger_user_turn_stopped``): the state the decision needs is kept here, from the frames,
+rather than read from ``SpeechTimeoutUserTurnStopStrategy``'s private fields.
+"""
 
 from __future__ import annotations
 
-from pipecat.frames.frames import TranscriptionFrame
+from typing import Any
+
+from pipecat.frames.frames import (
+    Frame,
+    TranscriptionFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from pipecat.turns.types import ProcessFrameResult
 from pipecat.turns.user_stop import SpeechTimeoutUserTurnStopStrategy
 
 SENTENCE_END = (".", "?", "!")
@@ -10,14 +23,45 @@ SENTENCE_END = (".", "?", "!")
 
 class PunctuationUserTurnStopStrategy(SpeechTimeoutUserTurnStopStrategy):
     """``SpeechTimeoutUserTurnStopStrategy`` that skips the wait when the user has stopped and
-    the transcript so far ends a sentence."""
+    the transcript so far ends a sentence.
 
-    async def _handle_transcription(self, frame: TranscriptionFrame) -> None:
-        await super()._handle_transcription(frame)
-        if self._vad_user_speaking or not self._vad_stopped:
-            return
-        if self._text.rstrip().rstrip("\"')").endswith(SENTENCE_END):
-            await self._cancel_all_tasks()
-            self._user_speech_wait_done = True
-            self._stt_wait_done = True
-            await self._maybe_trigger_user_turn_stopped()
+    Otherwise the speech timeout decides, as in Pipecat. Ending the turn here makes Pipecat's
+    turn controller call ``handle_user_turn_stopped`` on every stop strategy, which cancels
+    the timers this class inherits.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # Prefixed so they cannot shadow the parent's private fields of similar meaning.
+        self._punct_said = ""  # this turn's transcripts
+        self._punct_speaking = False  # the VAD hears the user (kept across a turn start)
+        self._punct_paused = False  # the VAD reported a stop in this turn
+
+    async def handle_user_turn_started(self) -> None:
+        await super().handle_user_turn_started()
+        self._punct_said = ""
+        self._punct_paused = False
+
+    async def handle_user_turn_stopped(self) -> None:
+        await super().handle_user_turn_stopped()
+        self._punct_said = ""
+        self._punct_speaking = self._punct_paused = False
+
+    async def process_frame(self, frame: Frame) -> ProcessFrameResult:
+        if isinstance(frame, VADUserStartedSpeakingFrame):
+            self._punct_speaking, self._punct_paused = True, False
+        elif isinstance(frame, VADUserStoppedSpeakingFrame):
+            self._punct_speaking, self._punct_paused = False, True
+        elif isinstance(frame, TranscriptionFrame):
+            # Before the parent sees it: if the parent ends the turn on this frame, the
+            # turn-stopped callback clears the text and nothing is triggered twice.
+            self._punct_said += frame.text
+        result = await super().process_frame(frame)
+        if (
+            isinstance(frame, TranscriptionFrame)
+            and self._punct_paused
+            and not self._punct_speaking
+            and self._punct_said.rstrip().rstrip("\"')").endswith(SENTENCE_END)
+        ):
+            await self.trigger_user_turn_stopped()
+        return result

@@ -15,15 +15,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from voicebot.metrics.records import TurnRecord
+from voicebot.metrics.stages import stage_label
 from voicebot.metrics.stats import (
     LatencySummary,
     Measure,
     choose_measure,
+    percentile,
     summarize,
     turn_table,
     voice_to_voice,
 )
-from voicebot.metrics.turns import TurnRecord, percentile, stage_label
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from loguru import logger
 from pipecat.frames.frames import (
@@ -21,8 +21,10 @@ from pipecat.frames.frames import (
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.llm_service import LLMService
+from pipecat.services.settings import LLMSettings
 from pydantic import Field
 
+from voicebot.pipecat_compat import push_llm_text
 from voicebot.providers.base import BuildContext, LLMProvider, llm_settings
 from voicebot.tools.tool import UNPARSED_ARGUMENTS, parse_arguments
 
@@ -114,7 +116,7 @@ class ScriptedLLMService(LLMService):
         messages: list[dict[str, Any]] = [
             dict(m) for m in copy.deepcopy(list(context.get_messages())) if isinstance(m, dict)
         ]
-        system = self._settings.system_instruction
+        system = cast(LLMSettings, self.settings).system_instruction
         if isinstance(system, str) and system:
             messages.insert(0, {"role": "system", "content": system})
         self.requests.append(messages)
@@ -126,7 +128,7 @@ class ScriptedLLMService(LLMService):
             for i, token in enumerate(tokens(reply)):
                 if i and self._token_gap:
                     await asyncio.sleep(self._token_gap)
-                await self._push_llm_text(token)
+                await push_llm_text(self, token)
             return
         calls = [reply] if isinstance(reply, ToolCall) else list(reply)
         from_llm = []

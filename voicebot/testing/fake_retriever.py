@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
 
-from voicebot.memory.retriever import Passage
+from voicebot.knowledge.retriever import Passage
 
 
 class FakeRetriever:

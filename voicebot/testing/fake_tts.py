@@ -12,6 +12,7 @@ from pipecat.services.settings import TTSSettings
 from pipecat.services.tts_service import TTSService
 from pydantic import Field
 
+from voicebot.pipecat_compat import stream_audio_frames
 from voicebot.providers.base import BuildContext, TTSProvider
 
 CHUNK_SECS = 0.02
@@ -60,8 +61,8 @@ class ToneTTSService(TTSService):
             for i in range(0, len(audio), step):
                 yield audio[i : i + step]
 
-        async for frame in self._stream_audio_frames_from_iterator(
-            chunks(), in_sample_rate=rate, context_id=context_id
+        async for frame in stream_audio_frames(
+            self, chunks(), in_sample_rate=rate, context_id=context_id
         ):
             await self.stop_ttfb_metrics()
             yield frame

@@ -19,7 +19,9 @@ from voicebot.audio.segments import Segment, speech_segments
 from voicebot.audio.wav import read_wav
 from voicebot.bot import Bot
 from voicebot.errors import ConfigError, OutputPathError
-from voicebot.metrics.turns import RetrievalRecord, ToolCallRecord, TurnRecord, percentile
+from voicebot.knowledge.record import RetrievalRecord
+from voicebot.metrics.records import ToolCallRecord, TurnRecord
+from voicebot.metrics.stats import percentile
 from voicebot.transports.wav import LAG_WARN_SECS, MAX_WAIT_SECS, WavFile, WavFileTransport
 
 

@@ -4,12 +4,18 @@ Pipecat's default aggregator waits for a whole sentence before the TTS starts; w
 LLM at ~40 tokens/s a 15-word sentence is ~0.4 s of waiting. Cutting at the first clause
 ("Sure," / "The library opens at nine,") lets the TTS start after a few words, while later
 pieces stay longer so the voice does not sound choppy.
+
+The cutting happens once, before any TTS, in Pipecat's public ``LLMTextProcessor``
+(``clause_text_processor``; ``Session`` puts it right before the TTS): every voice (Piper,
+Cartesia, the test tone) then gets clauses, and its ``text_transforms`` (``spoken_transform``)
+still run on each clause just before synthesis.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+from pipecat.processors.aggregators.llm_text_processor import LLMTextProcessor
 from pipecat.utils.text.base_text_aggregator import Aggregation, BaseTextAggregator, TextType
 
 SENTENCE_END = ".!?"
@@ -73,3 +79,13 @@ class ClauseTextAggregator(BaseTextAggregator):
     async def reset(self) -> None:
         self._text = ""
         self._emitted = 0
+
+
+def clause_text_processor(**aggregator: int) -> LLMTextProcessor:
+    """Pipecat's ``LLMTextProcessor`` cutting the LLM's text at clauses, to put before a TTS.
+
+    The TTS then receives ``AggregatedTextFrame``s, speaks each as it comes and no longer
+    aggregates itself. ``aggregator`` goes to ``ClauseTextAggregator`` (``first_min_words``,
+    ``min_words``, ``max_words``).
+    """
+    return LLMTextProcessor(text_aggregator=ClauseTextAggregator(**aggregator))

@@ -1,9 +1,11 @@
 """``to_spoken`` as a Pipecat TTS hook, applied to aggregated text just before synthesis.
 
-A Pipecat ``TTSService`` cuts the LLM's tokens into sentences (or clauses, with
-``ClauseTextAggregator``) first. Then, in ``TTSService._transform_text``, it runs its
-``text_filters`` and after them its ``text_transforms`` on each piece, and only then calls
-``run_tts``. A time or a price split across tokens ("9", ":", "30") is whole again by then.
+The LLM's tokens are cut into pieces first: into clauses by the ``LLMTextProcessor`` a voicebot
+session puts before the TTS (``voicebot.text.clauses``), or into sentences by the TTS itself
+when it is used alone. Then, for each piece, the Pipecat ``TTSService`` runs its
+``text_filters`` and after them its ``text_transforms``, and only then calls ``run_tts``. A
+time or a price split across tokens ("9", ":", "30") is whole again by then
+(``tests/unit/test_clauses.py`` checks this through a real TTS service).
 
 The rewrite reaches the synthesizer only. The context and the words reported as spoken keep
 the LLM's text ("9:30", not "nine thirty"): services without word timestamps (Piper) report

@@ -1,8 +1,28 @@
 """Tools the LLM can call: ``@tool`` to define one, ``ToolCaller`` to run them and speak for
-them (``register_tools`` builds one for an LLM service)."""
+them (``register_tools`` builds one for an LLM service).
 
-from voicebot.tools.caller import ToolCaller, Utterance, register_tools, run_tool
+``tool``/``Tool`` are imported at once (a bot file defines its tools without Pipecat); the
+caller, which runs inside a pipeline, is imported on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
 from voicebot.tools.tool import Tool, ToolArgumentsError, as_tool, tool
+
+if TYPE_CHECKING:
+    from voicebot.tools.caller import ToolCaller, Utterance, register_tools, run_tool
+
+_CALLER_NAMES = frozenset({"ToolCaller", "Utterance", "register_tools", "run_tool"})
+
+
+def __getattr__(name: str) -> object:
+    if name in _CALLER_NAMES:
+        return getattr(importlib.import_module("voicebot.tools.caller"), name)
+    raise AttributeError(f"module 'voicebot.tools' has no attribute {name!r}")
+
 
 __all__ = [
     "Tool",

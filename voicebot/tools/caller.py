@@ -23,7 +23,6 @@ aggregator runs the model again once results are in.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -31,8 +30,6 @@ from typing import Any, Literal
 
 from loguru import logger
 from pipecat.frames.frames import (
-    BotStartedSpeakingFrame,
-    BotStoppedSpeakingFrame,
     CancelFrame,
     EndFrame,
     Frame,
@@ -44,15 +41,11 @@ from pipecat.frames.frames import (
     LLMFullResponseEndFrame,
     LLMFullResponseStartFrame,
     LLMRunFrame,
-    LLMTextFrame,
     TTSSpeakFrame,
-    UserStartedSpeakingFrame,
-    UserStoppedSpeakingFrame,
-    VADUserStartedSpeakingFrame,
-    VADUserStoppedSpeakingFrame,
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
+from voicebot.conversation.state import ConversationState
 from voicebot.tools.tool import Tool, ToolArgumentsError
 
 #: How a call ended, as the tool caller saw it.
@@ -211,26 +204,27 @@ class ToolCaller(FrameProcessor):
     apologised for only if the model's answer to the error has no words in it.
     """
 
-    def __init__(self, tools: Sequence[Tool], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        tools: Sequence[Tool],
+        *,
+        conversation: ConversationState | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.tools = {t.name: t for t in tools}
         self.said: list[Utterance] = []
+        #: Who is speaking, whether the model is answering: the session's state, or (built
+        #: outside a session) one of its own, fed the frames this stage sees and pushes.
+        self.conversation = conversation if conversation is not None else ConversationState()
+        self._own_state = conversation is None
         self._outcomes: dict[str, Outcome] = {}
         self._calls: dict[str, _Call] = {}
         self._batches: dict[str, _Batch] = {}  # by tool_call_id
         self._held: list[_Held] = []
         self._release_task: asyncio.Task | None = None
-        self._changed = asyncio.Event()
-        # What the conversation is doing, from the frames going by.
-        self._user_turn = False
-        self._user_vad = False
-        self._bot_speaking = False
-        self._responding_since: float | None = None  # model answering, or asked to
-        self._response_had_text = False
-        self._pending_speech_since: float | None = None  # text sent, not heard yet
-        self._settle_until = 0.0
-        self._last_speech_at = 0.0
-        self._last_was_filler = False
+        # The tool caller's own policy, on top of the conversation's state.
+        self._filler_said_at: float | None = None
         self._response_called_tools = False
         self._apology_owed: tuple[str, str] | None = None  # (text, tools), until answered
         self._apology_armed = False  # a model answer started since the apology was owed
@@ -259,66 +253,36 @@ class ToolCaller(FrameProcessor):
 
     @property
     def user_speaking(self) -> bool:
-        return self._user_turn or self._user_vad
+        return self.conversation.caller_has_floor
 
     @property
     def quiet(self) -> bool:
         """Nobody is talking, nor about to: the caller, the bot, or the model."""
-        now = time.monotonic()
-        if self.user_speaking or self._bot_speaking or now < self._settle_until:
+        state = self.conversation
+        now = state.clock()
+        if state.caller_has_floor or state.bot_speaking or self._settling(now):
             return False
-        if self._responding_since is not None and now - self._responding_since < (
-            RESPONSE_WAIT_SECS
-        ):
+        since = state.responding_since
+        if since is not None and now - since < RESPONSE_WAIT_SECS:
             return False
-        pending = self._pending_speech_since
+        pending = state.speech_pending_since
         return pending is None or now - pending >= PENDING_SPEECH_SECS
 
-    def _observe(self, frame: Frame) -> None:
-        now = time.monotonic()
-        if isinstance(frame, UserStartedSpeakingFrame):
-            self._user_turn = True
-        elif isinstance(frame, UserStoppedSpeakingFrame):
-            self._user_turn = False
-            self._settle_until = now + SETTLE_SECS
-        elif isinstance(frame, VADUserStartedSpeakingFrame):
-            self._user_vad = True
-        elif isinstance(frame, VADUserStoppedSpeakingFrame):
-            self._user_vad = False
-        elif isinstance(frame, BotStartedSpeakingFrame):
-            self._bot_speaking = True
-            self._pending_speech_since = None
-        elif isinstance(frame, BotStoppedSpeakingFrame):
-            self._bot_speaking = False
-            self._pending_speech_since = None
-        elif isinstance(frame, LLMFullResponseStartFrame):
-            self._responding_since = now
-            self._response_had_text = False
-            self._apology_armed = self._apology_owed is not None
-            self._settle_until = 0.0
-        elif isinstance(frame, FunctionCallsStartedFrame):
-            # A system frame: it may overtake its answer's start, so this is cleared at the
-            # answer's end (after _maybe_apologise has read it), not at its start.
-            self._response_called_tools = True
-        elif isinstance(frame, LLMFullResponseEndFrame):
-            self._responding_since = None
-        elif isinstance(frame, InterruptionFrame):
-            self._responding_since = None
-            self._pending_speech_since = None
-            self._apology_owed = None  # the caller has moved on
-        elif isinstance(frame, (LLMTextFrame, TTSSpeakFrame)) and frame.text.strip():
-            if isinstance(frame, LLMTextFrame):
-                self._response_had_text = True
-            self._spoke(now)
-        else:
-            return
-        self._changed.set()
+    def _settling(self, now: float) -> bool:
+        """The caller's turn ended a moment ago and the model has not started answering it."""
+        state = self.conversation
+        ended = state.user_turn_ended_at
+        if ended is None or now >= ended + SETTLE_SECS:
+            return False
+        started = state.response_started_at
+        return started is None or started < ended
 
-    def _spoke(self, now: float) -> None:
-        self._last_speech_at = now
-        self._last_was_filler = False
-        if not self._bot_speaking:
-            self._pending_speech_since = now
+    async def _push(self, frame: Frame, direction: FrameDirection) -> None:
+        """Push a frame this stage makes; its own state (if it has one) takes it in first,
+        as the session's feed does for the session's state."""
+        if self._own_state:
+            self.conversation.apply(frame, direction)
+        await self.push_frame(frame, direction)
 
     # ---- frames ------------------------------------------------------------------------------
 
@@ -329,7 +293,16 @@ class ToolCaller(FrameProcessor):
             await self._release(force=True)  # into the context before the session ends
         elif isinstance(frame, CancelFrame):
             await self._stop()
-        self._observe(frame)
+        if self._own_state:
+            self.conversation.apply(frame, direction)
+        if isinstance(frame, LLMFullResponseStartFrame):
+            self._apology_armed = self._apology_owed is not None
+        elif isinstance(frame, FunctionCallsStartedFrame):
+            # A system frame: it may overtake its answer's start, so this is cleared at the
+            # answer's end (after _maybe_apologise has read it), not at its start.
+            self._response_called_tools = True
+        elif isinstance(frame, InterruptionFrame):
+            self._apology_owed = None  # the caller has moved on
         if isinstance(frame, LLMFullResponseEndFrame):
             await self.push_frame(frame, direction)
             await self._maybe_apologise()
@@ -358,13 +331,15 @@ class ToolCaller(FrameProcessor):
     async def _call_started(self, frame: FunctionCallInProgressFrame) -> None:
         tool = self.tools.get(frame.function_name)
         batch = self._batches.pop(frame.tool_call_id, None)
-        call = _Call(frame.tool_call_id, frame.function_name, tool, time.monotonic(), batch)
+        call = _Call(
+            frame.tool_call_id, frame.function_name, tool, self.conversation.clock(), batch
+        )
         self._calls[frame.tool_call_id] = call
         if batch is not None:
             batch.started.add(frame.tool_call_id)
         if tool is None:
             return  # an unknown tool: Pipecat answers it at once
-        if tool.ack and not self._response_had_text and not self.user_speaking:
+        if tool.ack and not self.conversation.response_had_text and not self.user_speaking:
             await self._say("ack", tool.ack, tool.name)
         elif tool.policy == "blocking" and tool.filler:
             call.filler_task = self.create_task(
@@ -380,12 +355,14 @@ class ToolCaller(FrameProcessor):
         tools = [self.tools.get(name) for name in batch.names.values()]
         if not all(t is not None and t.policy == "background" for t in tools):
             return
-        if self._response_had_text or all(t is not None and t.ack for t in tools):
+        if self.conversation.response_had_text or all(t is not None and t.ack for t in tools):
             return
         if not batch.outstanding() or self.user_speaking:
             return  # done already, or the caller's own turn will run the model
-        self._responding_since = time.monotonic()
-        await self.push_frame(LLMRunFrame())
+        # Downstream, behind the call's in-progress frame: the assistant aggregator has put
+        # the "still running" placeholder in the context by the time it runs the model.
+        # (Upstream, the run raced that frame and could ask the model without it.)
+        await self._push(LLMRunFrame(), FrameDirection.DOWNSTREAM)
 
     async def _filler_after(self, call: _Call, tool: Tool) -> None:
         await asyncio.sleep(tool.filler_after_secs)
@@ -394,14 +371,18 @@ class ToolCaller(FrameProcessor):
             return
         if call.batch is not None and call.batch.filler_said:
             return
-        if self._last_was_filler or self._last_speech_at >= call.started_at:
+        state = self.conversation
+        last_was_filler = (
+            self._filler_said_at is not None and state.last_speech_at <= self._filler_said_at
+        )
+        if last_was_filler or state.last_speech_at >= call.started_at:
             return  # never twice in a row; nor once the bot has said something
-        if self.user_speaking or self._bot_speaking or self._pending_speech_since is not None:
+        if self.user_speaking or state.bot_speaking or state.speech_pending_since is not None:
             return  # never over the caller, nor over the bot
         if call.batch is not None:
             call.batch.filler_said = True
         await self._say("filler", tool.filler, tool.name)
-        self._last_was_filler = True
+        self._filler_said_at = state.last_speech_at
 
     async def _call_finished(self, frame: FunctionCallResultFrame) -> None:
         call = self._forget(frame.tool_call_id)
@@ -458,9 +439,7 @@ class ToolCaller(FrameProcessor):
             self._apology_owed = (apology, names)
             self._apology_armed = False
         for r in results:
-            if r.frame.run_llm:
-                self._responding_since = time.monotonic()
-            await self.push_frame(r.frame)
+            await self._push(r.frame, FrameDirection.DOWNSTREAM)
 
     def _ensure_release_task(self) -> None:
         if self._release_task is None or self._release_task.done():
@@ -468,12 +447,11 @@ class ToolCaller(FrameProcessor):
 
     async def _release_when_quiet(self) -> None:
         while self._held:
-            self._changed.clear()
             if self.quiet:
                 await self._release()
                 return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), 0.1)
+            # Quiet comes with a change, or with time (a wait that ran out): look again then.
+            await self.conversation.wait_change(0.1)
 
     async def _release(self, *, force: bool = False) -> None:
         if self._held and (force or self.quiet):
@@ -486,15 +464,13 @@ class ToolCaller(FrameProcessor):
         if self._apology_owed is None or not self._apology_armed:
             return
         (text, tools), self._apology_owed = self._apology_owed, None
-        if not self._response_had_text and not self._response_called_tools:
+        if not self.conversation.response_had_text and not self._response_called_tools:
             await self._say("apology", text, tools)
 
     async def _say(self, kind: Literal["ack", "filler", "apology"], text: str, tool: str) -> None:
-        now = time.monotonic()
-        self.said.append(Utterance(kind, text, tool, now))
+        self.said.append(Utterance(kind, text, tool, time.monotonic()))
         logger.debug(f"{self}: {kind} for {tool}: {text!r}")
-        self._spoke(now)
-        await self.push_frame(TTSSpeakFrame(text))
+        await self._push(TTSSpeakFrame(text), FrameDirection.DOWNSTREAM)
 
     async def _stop(self) -> None:
         for call in self._calls.values():
@@ -504,9 +480,11 @@ class ToolCaller(FrameProcessor):
             self._release_task = None
 
 
-def register_tools(llm: Any, tools: Sequence[Tool]) -> ToolCaller:
+def register_tools(
+    llm: Any, tools: Sequence[Tool], conversation: ConversationState | None = None
+) -> ToolCaller:
     """Register each tool's handler on a Pipecat ``LLMService``; returns the ``ToolCaller``
     stage that speaks for them, to put between the LLM and TTS."""
-    caller = ToolCaller(tools)
+    caller = ToolCaller(tools, conversation=conversation)
     caller.register(llm)
     return caller

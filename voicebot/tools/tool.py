@@ -17,11 +17,14 @@ import inspect
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_type_hints, overload
+from typing import TYPE_CHECKING, Any, Literal, get_type_hints, overload
 
 from pydantic import BaseModel, ValidationError, create_model
 
 from voicebot.errors import ToolDefinitionError
+
+if TYPE_CHECKING:
+    from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 
 #: ``"blocking"``: the model waits for the result before it answers. ``"background"``: the
 #: call runs while the conversation goes on; its result is spoken when it arrives.
@@ -142,7 +145,7 @@ class Tool:
             "required": schema.get("required", []),
         }
 
-    def to_function_schema(self) -> Any:
+    def to_function_schema(self) -> FunctionSchema:
         from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 
         params = self.parameters_schema

@@ -11,10 +11,11 @@ Up to ``MAX_SPEED``: beyond it the pipeline cannot keep up and the shared timeli
 How far the pipeline fell behind the caller is measured (``WavFileTransport.lag_secs``) and
 ``run_conversation`` warns when it is more than ``LAG_WARN_SECS``.
 
-The call ends once the file has played, no answer is pending (``ReplyWatch``: the caller's
-last turn has been answered, or nothing was asked) and the bot has been quiet for
-``linger_secs``; or, if an answer never comes (a hung LLM), ``max_wait_secs`` after the file
-ended, with ``WavFileTransport.gave_up`` saying what it was still waiting for.
+The call ends once the file has played, no answer is pending (the session's
+``ConversationState``: the caller's last turn has been answered, or nothing was asked) and the
+bot has been quiet for ``linger_secs``; or, if an answer never comes (a hung LLM),
+``max_wait_secs`` after the file ended, with ``WavFileTransport.gave_up`` saying what it was
+still waiting for.
 """
 
 from __future__ import annotations
@@ -44,9 +45,9 @@ from pipecat.transports.base_transport import BaseTransport, TransportParams
 from pydantic import Field, field_validator
 
 from voicebot.audio.wav import AudioFileError, Pcm, read_wav, write_wav
+from voicebot.conversation.state import ConversationState
 from voicebot.errors import ConfigError
 from voicebot.providers.base import BuildContext, TransportProvider
-from voicebot.transports.reply_watch import ReplyWatch
 
 FRAME_SECS = 0.02
 #: The fastest a recorded caller may be played. At 40x even examples/fake_bot.py ends up
@@ -118,10 +119,11 @@ class WavInput(BaseInputTransport):
             self._feed_task = None
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
-        if isinstance(frame, VADUserStartedSpeakingFrame):
-            self._transport.vad_fired = True
-        elif isinstance(frame, (BotStartedSpeakingFrame, BotStoppedSpeakingFrame)):
-            self._transport.replies.observe(frame, direction)  # pushed upstream by the output
+        t = self._transport
+        if t.owns_conversation and isinstance(
+            frame, (VADUserStartedSpeakingFrame, BotStartedSpeakingFrame, BotStoppedSpeakingFrame)
+        ):
+            t.conversation.apply(frame, direction)  # pushed upstream to here
         await super().process_frame(frame, direction)
 
     async def _feed(self) -> None:
@@ -187,8 +189,9 @@ class WavOutput(BaseOutputTransport):
         t = self._transport
         if isinstance(frame, InputAudioRawFrame) and POSITION_KEY in frame.metadata:
             t.lag_secs = max(t.lag_secs, t.timeline.now() - frame.metadata[POSITION_KEY])
-        else:
-            t.replies.observe(frame, direction)  # before the base class queues it for playback
+        elif t.owns_conversation:
+            # Before the base class queues it for playback; the reply's end counts from here.
+            t.conversation.apply(frame, direction, self)
         await super().process_frame(frame, direction)
 
     async def write_audio_frame(self, frame: OutputAudioRawFrame) -> bool:
@@ -254,10 +257,13 @@ class WavFileTransport(BaseTransport):
         self.max_wait_secs = max_wait_secs
         self.input_done = asyncio.Event()
         self.input_ended_at = 0.0
-        self.replies = ReplyWatch()
+        #: Whether an answer is pending: the session's state once ``use_conversation`` gave it
+        #: (the call then ends on the same facts as every other stage), else this
+        #: transport's own, fed the frames it sees.
+        self.conversation = ConversationState()
+        self.owns_conversation = True
         #: What the call was still waiting for when ``max_wait_secs`` ended it, if it did.
         self.gave_up: str | None = None
-        self.vad_fired = False  # whether the VAD ever heard the caller start speaking
         self.lag_secs = 0.0  # the most the pipeline fell behind the caller (timeline seconds)
         # What went wrong with the files, for the runner to raise once the session is over.
         self.input_error: str | None = None
@@ -270,7 +276,18 @@ class WavFileTransport(BaseTransport):
         )
         self._input = WavInput(self, params)
         self._output = WavOutput(self, params)
+        self.conversation.output = self._output
         self._register_event_handler("on_finished")
+
+    def use_conversation(self, state: ConversationState) -> None:
+        """Read the session's conversation state rather than keep one of its own."""
+        self.conversation = state
+        self.owns_conversation = False
+
+    @property
+    def vad_fired(self) -> bool:
+        """Whether the VAD ever heard the caller start speaking."""
+        return self.conversation.user_speech_seen
 
     def input(self) -> WavInput:
         return self._input
@@ -282,9 +299,9 @@ class WavFileTransport(BaseTransport):
         """Whether the caller has nothing more to say and the bot nothing more to answer
         (called once the input has played)."""
         now = time.monotonic()
-        pending = self.replies.pending()
+        pending = self.conversation.pending()
         if pending is None:
-            quiet_since = max(self.input_ended_at, self.replies.changed_at)
+            quiet_since = max(self.input_ended_at, self.conversation.changed_at)
             if (now - quiet_since) * self.timeline.speed >= self.linger_secs:
                 return True
         if now - self.input_ended_at < self.max_wait_secs:

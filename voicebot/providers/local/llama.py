@@ -27,9 +27,11 @@ from pipecat.frames.frames import (
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.llm_service import LLMService
+from pipecat.services.settings import LLMSettings
 from pydantic import Field
 
 from voicebot.errors import ConfigError
+from voicebot.pipecat_compat import push_llm_text
 from voicebot.providers.base import BuildContext, LLMProvider, llm_settings
 from voicebot.providers.local.llama_runtime import check_llama_runtime
 from voicebot.providers.local.models import QWEN_05B, QWEN_15B, load_once, smollm2_gguf
@@ -239,13 +241,14 @@ class LlamaCppLLMService(LLMService):
         await self.start_ttfb_metrics()
         if await self._maybe_call_tool(context):
             return
-        system = self._settings.system_instruction
+        settings = cast(LLMSettings, self.settings)
+        system = settings.system_instruction
         messages = chat_messages(context, system if isinstance(system, str) else None)
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()
         stop = threading.Event()
-        temperature = self._settings.temperature
-        max_tokens = self._settings.max_tokens
+        temperature = settings.temperature
+        max_tokens = settings.max_tokens
         kwargs: dict[str, Any] = {
             "temperature": temperature if isinstance(temperature, float) else 0.2,
             "max_tokens": max_tokens if isinstance(max_tokens, int) else 80,
@@ -292,12 +295,12 @@ class LlamaCppLLMService(LLMService):
                     await self.stop_ttfb_metrics()
                     first = False
                 if text := guard.feed(item):
-                    await self._push_llm_text(text)
+                    await push_llm_text(self, text)
                 if guard.stopped:
                     logger.debug(f"{self}: reply cut ({guard.reason})")
                     break
             if text := guard.finish():
-                await self._push_llm_text(text)
+                await push_llm_text(self, text)
         finally:
             stop.set()  # on interruption (CancelledError) the thread stops at the next token
             if not worker.done():

@@ -20,9 +20,9 @@ from pipecat.services.tts_service import TTSService
 from pydantic import Field
 
 from voicebot.errors import ConfigError
+from voicebot.pipecat_compat import stream_audio_frames
 from voicebot.providers.base import BuildContext, TTSProvider
 from voicebot.providers.local.models import load_once, piper_voice_dir
-from voicebot.text import ClauseTextAggregator
 
 DEFAULT_VOICE = "en_US-joe-medium"
 
@@ -45,7 +45,11 @@ def load_piper_voice(model: Path, *, threads: int) -> Any:
 
 
 class LocalPiperTTSService(TTSService):
-    """Pipecat TTS service: each sentence is synthesized by Piper in a worker thread."""
+    """Pipecat TTS service: each piece of text is synthesized by Piper in a worker thread.
+
+    The pieces are clauses when the service runs in a voicebot session: the session cuts the
+    LLM's text with ``ClauseTextAggregator`` before any TTS (``voicebot.text.clauses``).
+    """
 
     def __init__(self, voice: Any, *, voice_name: str, **kwargs: Any) -> None:
         super().__init__(
@@ -55,8 +59,6 @@ class LocalPiperTTSService(TTSService):
             **kwargs,
         )
         self._voice = voice
-        # Clauses, not sentences: the voice starts after a few words (see voicebot.text).
-        self._text_aggregator = ClauseTextAggregator()  # type: ignore[assignment]
 
     def can_generate_metrics(self) -> bool:
         return True
@@ -71,8 +73,8 @@ class LocalPiperTTSService(TTSService):
 
         try:
             await self.start_tts_usage_metrics(text)
-            async for frame in self._stream_audio_frames_from_iterator(
-                chunks(), in_sample_rate=voice.config.sample_rate, context_id=context_id
+            async for frame in stream_audio_frames(
+                self, chunks(), in_sample_rate=voice.config.sample_rate, context_id=context_id
             ):
                 await self.stop_ttfb_metrics()
                 yield frame

@@ -17,7 +17,7 @@ import numpy as np
 from loguru import logger
 
 from voicebot.errors import MissingExtraError
-from voicebot.memory.embeddings import Embedder, MiniLMEmbedder
+from voicebot.knowledge.embeddings import Embedder, MiniLMEmbedder
 
 _CACHE_SIZE = 32
 _lock = threading.Lock()

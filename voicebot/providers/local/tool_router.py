@@ -25,7 +25,7 @@ from typing import Any
 
 from loguru import logger
 
-from voicebot.memory.embeddings import Embedder
+from voicebot.knowledge.embeddings import Embedder
 from voicebot.providers.local.tool_embeddings import (
     group_similarities,
     margin_scores,

@@ -31,6 +31,7 @@ from pipecat.utils.time import time_now_iso8601
 from pydantic import Field, field_validator, model_validator
 
 from voicebot.errors import ConfigError
+from voicebot.pipecat_compat import stt_user_id
 from voicebot.providers.base import BuildContext, STTProvider
 from voicebot.providers.local.models import WHISPER_BASE, load_once, whisper_model_dir
 
@@ -163,7 +164,7 @@ class LocalWhisperSTTService(SegmentedSTTService):
             logger.debug(f"{self}: no speech ({result.no_speech_prob:.2f}) {result.text!r}")
             return
         logger.debug(f"{self}: transcript {result.text!r}")
-        yield TranscriptionFrame(result.text, self._user_id, time_now_iso8601(), self._language)
+        yield TranscriptionFrame(result.text, stt_user_id(self), time_now_iso8601(), self._language)
 
 
 class WhisperSTT(STTProvider):

@@ -34,12 +34,10 @@ from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from voicebot.context_notes import KNOWLEDGE_HEADER
 from voicebot.errors import ConfigError, from_validation_error
-from voicebot.memory.retriever import Passage, Retriever, passages_text
-from voicebot.metrics.turns import RetrievalRecord
-
-# Short: every token of it is prompt the LLM reads before its first word.
-KNOWLEDGE_HEADER = "Knowledge base facts that may help (not said by the caller):"
+from voicebot.knowledge.record import RetrievalRecord
+from voicebot.knowledge.retriever import Passage, Retriever, passages_text
 
 
 class Retrieval(BaseModel):

@@ -20,7 +20,7 @@ import numpy as np
 from loguru import logger
 
 from voicebot.errors import ConfigError
-from voicebot.memory.embeddings import Embedder, MiniLMEmbedder
+from voicebot.knowledge.embeddings import Embedder, MiniLMEmbedder
 
 TEXT_SUFFIXES = (".txt", ".md")
 

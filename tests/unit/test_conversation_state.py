@@ -1,0 +1,148 @@
+"""ConversationState: the one derivation of who is speaking and what is owed, on a test clock."""
+
+from __future__ import annotations
+
+import asyncio
+
+from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
+    FunctionCallCancelFrame,
+    FunctionCallFromLLM,
+    FunctionCallResultFrame,
+    FunctionCallsStartedFrame,
+    InterruptionFrame,
+    LLMContextFrame,
+    LLMContextUserTurnFrame,
+    LLMFullResponseEndFrame,
+    LLMFullResponseStartFrame,
+    LLMRunFrame,
+    LLMTextFrame,
+    OutputAudioRawFrame,
+    TTSSpeakFrame,
+    UserStartedSpeakingFrame,
+    UserStoppedSpeakingFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.processors.frame_processor import FrameDirection
+
+from voicebot.conversation import ConversationState
+
+DOWN, UP = FrameDirection.DOWNSTREAM, FrameDirection.UPSTREAM
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 100.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def state() -> tuple[ConversationState, Clock]:
+    clock = Clock()
+    return ConversationState(clock=clock), clock
+
+
+def calls(*ids: str) -> FunctionCallsStartedFrame:
+    return FunctionCallsStartedFrame(
+        function_calls=[
+            FunctionCallFromLLM(
+                function_name=f"f{i}", tool_call_id=i, arguments={}, context=LLMContext()
+            )
+            for i in ids
+        ]
+    )
+
+
+def test_a_turn_from_the_callers_words_to_the_bots_last_audio() -> None:
+    s, clock = state()
+    output = object()
+    s.output = output
+    assert s.pending() is None and not s.user_speech_seen
+    s.apply(VADUserStartedSpeakingFrame(), DOWN)
+    s.apply(UserStartedSpeakingFrame(), DOWN)
+    assert s.caller_has_floor and s.user_speech_seen
+    assert s.pending() == "the caller's turn to end"
+    s.apply(VADUserStoppedSpeakingFrame(), DOWN)
+    clock.t = 101.0
+    s.apply(UserStoppedSpeakingFrame(), DOWN)
+    assert not s.caller_has_floor and s.user_turn_ended_at == 101.0
+    s.apply(LLMContextUserTurnFrame(text="hi", timestamp=""), DOWN)
+    assert s.answer_owed and s.pending() == "the LLM to start its answer"
+    clock.t = 101.5
+    s.apply(LLMFullResponseStartFrame(), DOWN)
+    assert not s.answer_owed and s.responding_since == 101.5
+    s.apply(LLMTextFrame("Hello"), DOWN)
+    assert s.response_had_text and s.speech_pending_since == 101.5
+    end = LLMFullResponseEndFrame()
+    s.apply(end, DOWN, source=object())  # the LLM's push: the model is done
+    assert s.responding_since is None
+    assert s.pending() == "the LLM and TTS to finish the answer"  # its audio is not
+    s.apply(BotStartedSpeakingFrame(), UP)
+    assert s.bot_speaking and s.speech_pending_since is None
+    s.apply(end, DOWN, source=output)  # the end has passed the output transport
+    assert s.pending() == "the bot to stop speaking"
+    clock.t = 103.0
+    s.apply(BotStoppedSpeakingFrame(), UP)
+    assert s.pending() is None and s.changed_at == 103.0
+
+
+def test_an_interruption_drops_the_answer_under_way() -> None:
+    s, _ = state()
+    s.output = object()
+    s.apply(LLMContextUserTurnFrame(text="hi", timestamp=""), DOWN)
+    s.apply(LLMFullResponseStartFrame(), DOWN)
+    s.apply(TTSSpeakFrame("one moment"), DOWN)
+    s.apply(InterruptionFrame(), DOWN)
+    assert s.interruptions == 1
+    assert s.pending() is None
+    assert s.responding_since is None and s.speech_pending_since is None
+
+
+def test_tool_calls_are_in_flight_until_their_result_or_cancel() -> None:
+    s, clock = state()
+    s.apply(calls("a", "b"), DOWN)
+    assert set(s.calls) == {"a", "b"} and s.calls["a"].started_at == clock.t
+    assert s.pending() == "2 tool call(s) to finish"
+    s.apply(FunctionCallCancelFrame(function_name="fa", tool_call_id="a"), DOWN)
+    result = FunctionCallResultFrame(
+        function_name="fb", tool_call_id="b", arguments={}, result="ok", run_llm=True
+    )
+    s.apply(result, DOWN)
+    assert s.calls == {} and s.responding_since == clock.t  # the model runs next
+
+
+def test_only_requests_to_the_model_count_upstream() -> None:
+    s, _ = state()
+    assert not s.apply(LLMContextFrame(context=LLMContext()), DOWN)  # a context after a reply
+    assert not s.apply(UserStartedSpeakingFrame(), UP)  # a broadcast's upstream copy
+    assert not s.apply(LLMContextFrame(context=LLMContext(), speculation=True), UP)
+    assert s.pending() is None
+    assert s.apply(LLMRunFrame(), DOWN)  # the assistant aggregator runs it
+    assert s.answer_owed
+    s2, _ = state()
+    assert s2.apply(LLMContextFrame(context=LLMContext()), UP)
+    assert s2.answer_owed
+
+
+def test_frames_that_say_nothing_new_change_nothing() -> None:
+    s, clock = state()
+    before = s.changed_at
+    clock.t += 5
+    assert not s.apply(OutputAudioRawFrame(b"\0\0", 16000, 1), DOWN)
+    assert not s.apply(BotStoppedSpeakingFrame(), UP)  # was not speaking
+    assert not s.apply(LLMTextFrame("  "), DOWN)
+    assert not s.apply(LLMFullResponseEndFrame(), DOWN)  # nothing was being answered
+    assert s.changed_at == before
+
+
+async def test_wait_change_wakes_on_a_change_and_times_out_without_one() -> None:
+    s, _ = state()
+    assert await s.wait_change(0.01) is False
+    waiter = asyncio.ensure_future(s.wait_change(30))
+    await asyncio.sleep(0)
+    s.apply(BotStartedSpeakingFrame(), UP)
+    assert await waiter is True

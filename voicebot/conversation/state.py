@@ -1,0 +1,265 @@
+"""One session's conversation state: who is speaking, whether an answer is owed or under way,
+which tool calls are running. The one place these are derived from frames.
+
+Before this module four stages each rebuilt the same facts from the frames passing them (the
+tool caller, the turn log, the recorded-caller transport's end condition, the WAV input's
+"did the VAD ever fire"), each at its own position in the pipeline, so they could disagree by
+however long a frame took between them. Now one ``ConversationState`` per session is updated
+by ``ConversationFeed`` (``voicebot.conversation.feed``) **inline, when a frame is first
+pushed**, before the processor it is pushed to has seen it: every stage that reads the state
+sees the frame's effect already, and all of them see the same thing. A stage built without a
+session (a test pipeline, a user's own) gets its own state and feeds it the frames it sees
+(``ConversationState.apply``), which is what each stage used to do.
+
+What is *not* here, on purpose: facts that belong to a position in the pipeline. The heard-text
+stage (``voicebot.processors.heard_text``) measures audio as the output transport releases it;
+that is a fact about that place, not about the conversation. Turn *records* (texts, timings)
+are written by ``voicebot.metrics`` in the feed's one task, in frame order.
+
+Signals, all Pipecat's own public frames:
+
+- the caller: ``VADUserStarted/StoppedSpeakingFrame`` (speech as the VAD heard it) and
+  ``UserStarted/StoppedSpeakingFrame`` (the turn strategy's ruling on it);
+- the bot: ``BotStarted/StoppedSpeakingFrame`` (audio playing), text sent to be spoken
+  (``LLMTextFrame``, ``TTSSpeakFrame``) until that audio starts;
+- the model: asked (``LLMContextUserTurnFrame``; an upstream, non-speculative
+  ``LLMContextFrame``; an ``LLMRunFrame``; a tool result with ``run_llm`` starts the wait),
+  generating (``LLMFullResponseStartFrame`` .. its ``LLMFullResponseEndFrame``), and the
+  reply still in the pipeline until that end frame has passed the output transport (the TTS
+  queues it behind the reply's audio, so this covers synthesis and playback);
+- tool calls: ``FunctionCallsStartedFrame`` until each call's result or cancel frame.
+
+An interruption drops whatever answer was owed or under way (Pipecat cancels the LLM and clears
+the TTS, so the end frames may never come).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
+    Frame,
+    FunctionCallCancelFrame,
+    FunctionCallResultFrame,
+    FunctionCallsStartedFrame,
+    InterruptionFrame,
+    LLMContextFrame,
+    LLMContextUserTurnFrame,
+    LLMFullResponseEndFrame,
+    LLMFullResponseStartFrame,
+    LLMRunFrame,
+    LLMTextFrame,
+    TTSSpeakFrame,
+    UserStartedSpeakingFrame,
+    UserStoppedSpeakingFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection
+
+#: Frame types that change the state (one isinstance check for the 50 audio frames a second).
+STATE_FRAMES: tuple[type[Frame], ...] = (
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
+    FunctionCallCancelFrame,
+    FunctionCallResultFrame,
+    FunctionCallsStartedFrame,
+    InterruptionFrame,
+    LLMContextFrame,
+    LLMContextUserTurnFrame,
+    LLMFullResponseEndFrame,
+    LLMFullResponseStartFrame,
+    LLMRunFrame,
+    LLMTextFrame,
+    TTSSpeakFrame,
+    UserStartedSpeakingFrame,
+    UserStoppedSpeakingFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+
+
+@dataclass(frozen=True)
+class ToolCallInFlight:
+    """A tool call the model made that has neither a result nor a cancel yet."""
+
+    tool_call_id: str
+    name: str
+    started_at: float
+
+
+class ConversationState:
+    """The facts of one conversation, updated frame by frame (see the module docstring).
+
+    Read the attributes; do not set them: ``apply`` is the only writer. ``clock`` is the time
+    source for every ``*_at``/``*_since`` (``time.monotonic`` by default; a test may pass
+    its own). ``output`` is the output transport processor, when known: the reply counts as
+    in the pipeline until its end frame has been pushed on from there.
+    """
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.output: object | None = None
+        #: The VAD hears the caller speak (speech, before any turn ruling).
+        self.user_speaking = False
+        #: The turn strategy says the caller has the floor (``UserStarted`` .. ``Stopped``).
+        self.user_turn = False
+        #: The VAD has heard the caller at least once in this session.
+        self.user_speech_seen = False
+        #: When the caller's last turn ended (``UserStoppedSpeakingFrame``), or None.
+        self.user_turn_ended_at: float | None = None
+        #: Bot audio is playing (``BotStarted`` .. ``BotStoppedSpeakingFrame``).
+        self.bot_speaking = False
+        #: Text went to be spoken and its audio has not started yet: since when.
+        self.speech_pending_since: float | None = None
+        #: When text last went to be spoken (``LLMTextFrame`` / ``TTSSpeakFrame``), or 0.
+        self.last_speech_at = 0.0
+        #: The model was asked to answer and its answer has not started.
+        self.answer_owed = False
+        #: Since when the model has been asked or has been answering; None when neither.
+        self.responding_since: float | None = None
+        #: The model's answer has started and its end has not passed the output yet.
+        self.reply_in_pipeline = False
+        #: When the model's latest answer started (``LLMFullResponseStartFrame``), or None.
+        self.response_started_at: float | None = None
+        #: The model's latest answer has had words in it (not only tool calls).
+        self.response_had_text = False
+        #: Tool calls running, by id.
+        self.calls: dict[str, ToolCallInFlight] = {}
+        #: Interruptions so far.
+        self.interruptions = 0
+        #: When anything above last changed (``clock()``).
+        self.changed_at = clock()
+        self._waiters: list[asyncio.Event] = []
+
+    # ---- reading -------------------------------------------------------------------------
+
+    @property
+    def caller_has_floor(self) -> bool:
+        """The caller is speaking or mid-turn."""
+        return self.user_turn or self.user_speaking
+
+    def pending(self) -> str | None:
+        """What the conversation still waits for before the bot has nothing left to do, in
+        a few words (for logs and the recorded-caller end condition); None when nothing."""
+        if self.user_turn:
+            return "the caller's turn to end"
+        if self.answer_owed:
+            return "the LLM to start its answer"
+        if self.reply_in_pipeline:
+            return "the LLM and TTS to finish the answer"
+        if self.calls:
+            return f"{len(self.calls)} tool call(s) to finish"
+        if self.bot_speaking:
+            return "the bot to stop speaking"
+        return None
+
+    async def wait_change(self, timeout: float) -> bool:
+        """Wait until ``apply`` changes something, at most ``timeout`` seconds; whether it did."""
+        event = asyncio.Event()
+        self._waiters.append(event)
+        try:
+            await asyncio.wait_for(event.wait(), timeout)
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            if event in self._waiters:
+                self._waiters.remove(event)
+
+    # ---- the one writer --------------------------------------------------------------------
+
+    def apply(self, frame: Frame, direction: FrameDirection, source: object | None = None) -> bool:
+        """Take one frame into account; whether the state changed.
+
+        Call it with each frame's first push (``ConversationFeed`` does), plus every push
+        of an ``LLMFullResponseEndFrame`` so the one leaving ``output`` is seen. Of the
+        upstream frames only the bot's speech and requests to the model count: a broadcast
+        frame also has an upstream copy, which would count twice.
+        """
+        if not isinstance(frame, STATE_FRAMES):
+            return False
+        now = self.clock()
+        if isinstance(frame, LLMFullResponseEndFrame):
+            if source is not None and source is self.output:
+                self.reply_in_pipeline = False
+            elif self.responding_since is not None:
+                self.responding_since = None  # the model is done; its audio may not be
+                if self.output is None:
+                    self.reply_in_pipeline = False
+            else:
+                return False
+        elif isinstance(frame, BotStartedSpeakingFrame):
+            if self.bot_speaking:
+                return False
+            self.bot_speaking = True
+            self.speech_pending_since = None
+        elif isinstance(frame, BotStoppedSpeakingFrame):
+            if not self.bot_speaking:
+                return False
+            self.bot_speaking = False
+            self.speech_pending_since = None
+        elif isinstance(frame, LLMRunFrame):
+            self._asked(now)  # either way: the assistant aggregator runs it downstream
+        elif isinstance(frame, LLMContextFrame):
+            if direction != FrameDirection.UPSTREAM or frame.speculation:
+                return False  # downstream: a context after a reply, nothing asked
+            self._asked(now)
+        elif direction == FrameDirection.UPSTREAM:
+            return False
+        elif isinstance(frame, LLMContextUserTurnFrame):
+            self._asked(now)
+        elif isinstance(frame, FunctionCallResultFrame):
+            self.calls.pop(frame.tool_call_id, None)
+            if frame.run_llm and self.responding_since is None:
+                # The assistant aggregator asks the model next (an upstream context frame).
+                self.responding_since = now
+        elif isinstance(frame, FunctionCallCancelFrame):
+            if self.calls.pop(frame.tool_call_id, None) is None:
+                return False
+        elif isinstance(frame, FunctionCallsStartedFrame):
+            for call in frame.function_calls:
+                self.calls[call.tool_call_id] = ToolCallInFlight(
+                    call.tool_call_id, call.function_name, now
+                )
+        elif isinstance(frame, VADUserStartedSpeakingFrame):
+            self.user_speaking = self.user_speech_seen = True
+        elif isinstance(frame, VADUserStoppedSpeakingFrame):
+            self.user_speaking = False
+        elif isinstance(frame, UserStartedSpeakingFrame):
+            self.user_turn = True
+        elif isinstance(frame, UserStoppedSpeakingFrame):
+            self.user_turn = False
+            self.user_turn_ended_at = now
+        elif isinstance(frame, LLMFullResponseStartFrame):
+            self.answer_owed = self.response_had_text = False
+            self.responding_since = self.response_started_at = now
+            self.reply_in_pipeline = True
+        elif isinstance(frame, InterruptionFrame):
+            self.interruptions += 1
+            self.answer_owed = self.reply_in_pipeline = False
+            self.responding_since = self.speech_pending_since = None
+        elif isinstance(frame, (LLMTextFrame, TTSSpeakFrame)):
+            if not frame.text.strip():
+                return False
+            self.last_speech_at = now
+            if isinstance(frame, LLMTextFrame):
+                self.response_had_text = True
+            if not self.bot_speaking and self.speech_pending_since is None:
+                self.speech_pending_since = now
+        else:  # pragma: no cover - every STATE_FRAMES type is handled above
+            return False
+        self.changed_at = now
+        for event in self._waiters:
+            event.set()
+        return True
+
+    def _asked(self, now: float) -> None:
+        self.answer_owed = True
+        if self.responding_since is None:
+            self.responding_since = now

@@ -1,0 +1,354 @@
+"""``TurnLog``: the observer that writes one ``TurnRecord`` per turn of a running session.
+
+Built on Pipecat's pieces rather than beside them: transcripts come from the context
+aggregators' turn events, timings from ``UserBotLatencyObserver`` (the per-stage breakdown),
+tool calls from the function-call frames.
+
+The stage names are in ``stages.py``, the record types in ``records.py``.
+
+When is a turn complete? ``TurnLog`` calls its ``on_turn`` hooks once per turn, at the first
+of:
+
+- the bot stopped speaking its answer: it has spoken since the last tool result, stopped
+  speaking, the assistant aggregator closed its reply, and no tool call is still running;
+- the bot's reply was interrupted (the user barged in);
+- (marked ``interrupted``, completed at the next user turn's end) the caller spoke again
+  before the answer was done, even before a word of it was heard: a slow LLM's answer that
+  the caller's next question cancelled;
+- the next user turn ended (a turn the bot never answered, or a tool that never led to
+  speech);
+- the session ended.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from loguru import logger
+from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
+    FunctionCallInProgressFrame,
+    FunctionCallResultFrame,
+    InterruptionFrame,
+    VADUserStartedSpeakingFrame,
+)
+from pipecat.observers.base_observer import BaseObserver, FramePushed
+from pipecat.observers.user_bot_latency_observer import (
+    LatencyBreakdown,
+    MeasuredFrom,
+    UserBotLatencyObserver,
+)
+from pipecat.processors.frame_processor import FrameDirection
+
+from voicebot.conversation.feed import ConversationFeed
+from voicebot.conversation.state import ConversationState
+from voicebot.knowledge.record import RetrievalRecord
+from voicebot.metrics.records import StageSpan, ToolCallRecord, TurnRecord
+
+#: A handler queued into the feed's task.
+Posted = Callable[..., Any]
+#: Called with each completed turn; may be a plain function or a coroutine function.
+TurnHook = Callable[[TurnRecord], Awaitable[None] | None]
+#: Called once when the session ends.
+CloseHook = Callable[[], Awaitable[None] | None]
+
+
+class TurnLog(BaseObserver):
+    """Collects ``TurnRecord``s for a session; attach with ``TurnLog.attach``.
+
+    ``on_turn(hook)`` registers a hook called with each completed turn (see the module
+    docstring for when a turn is complete). Hooks run on the session's event loop, in the
+    order registered; an exception in one is logged and does not reach the pipeline.
+    """
+
+    def __init__(self, session_id: str | None = None) -> None:
+        # Each frame once (its first push), not once per processor hop: this observer only
+        # needs to know that a frame happened.
+        super().__init__(observe_every_push=False)
+        self.session_id = session_id or uuid.uuid4().hex
+        self.turns: list[TurnRecord] = []
+        self.latency_observer = UserBotLatencyObserver()
+        self.latency_observer.add_event_handler("on_latency_breakdown", self._on_breakdown)
+        self._calls: dict[str, ToolCallRecord] = {}
+        self._turn_hooks: list[TurnHook] = []
+        self._close_hooks: list[CloseHook] = []
+        self._start_hooks: list[CloseHook] = []
+        self._closed = False
+        #: Whether the bot is speaking: the session's state once ``listen`` gave it, else this
+        #: log's own, fed the frames it observes.
+        self.conversation = ConversationState()
+        self._feed: ConversationFeed | None = None
+        # What happened since the current turn began (reset with each new user turn).
+        self._spoke_at: float | None = None  # last BotStartedSpeaking
+        self._assistant_done_at: float | None = None  # last on_assistant_turn_stopped
+        self._last_tool_at: float | None = None  # last tool call started or finished
+        self._user_started_at: float | None = None  # pending, for the next user turn
+        self._pending_retrieval: RetrievalRecord | None = None  # for the next user turn
+
+    # ---- wiring ----------------------------------------------------------------------------
+
+    def attach(self, user_aggregator: Any, assistant_aggregator: Any) -> None:
+        """Take the turns' texts from the context aggregators' events. Those handlers run in
+        the aggregators' tasks: with a feed (``listen``) they are queued into its one task,
+        behind the frames that came before them, so records are written in order."""
+
+        async def user_turn_stopped(*args: Any) -> None:
+            await self._in_order(self._on_user_turn_stopped, *args)
+
+        async def assistant_turn_stopped(*args: Any) -> None:
+            await self._in_order(self._on_assistant_turn_stopped, *args)
+
+        user_aggregator.add_event_handler("on_user_turn_stopped", user_turn_stopped)
+        assistant_aggregator.add_event_handler("on_assistant_turn_stopped", assistant_turn_stopped)
+
+    def listen(self, feed: ConversationFeed) -> None:
+        """Write this log from ``feed``: its session's state, frames and order."""
+        self._feed = feed
+        self.conversation = feed.state
+        feed.listen(self, WATCHED)
+
+    @property
+    def listening(self) -> bool:
+        """Whether a feed writes this log (``listen`` or ``install`` was called)."""
+        return self._feed is not None
+
+    @property
+    def observers(self) -> list[BaseObserver]:
+        """Observers to give a ``PipelineWorker`` you build yourself: this log alone (it
+        forwards frames to its ``UserBotLatencyObserver``). ``install`` is cheaper."""
+        return [self]
+
+    def install(self, worker: Any) -> None:
+        """Watch ``worker``'s frames through a ``ConversationFeed`` of its own (a worker built
+        without a ``Session``; a session gives its feed to ``listen`` instead)."""
+        feed = ConversationFeed(ConversationState())
+        self.listen(feed)
+        feed.install(worker)
+
+    async def _in_order(self, call: Posted, *args: Any) -> None:
+        if self._feed is not None:
+            self._feed.post(call, *args)
+        else:
+            await call(*args)
+
+    def on_turn(self, hook: TurnHook) -> TurnHook:
+        """Call ``hook(turn)`` with each completed turn. Usable as a decorator."""
+        self._turn_hooks.append(hook)
+        return hook
+
+    def on_start(self, hook: CloseHook) -> CloseHook:
+        """Call ``hook()`` once the pipeline has started."""
+        self._start_hooks.append(hook)
+        return hook
+
+    def on_close(self, hook: CloseHook) -> CloseHook:
+        """Call ``hook()`` once the session has ended (after the last turn's hooks)."""
+        self._close_hooks.append(hook)
+        return hook
+
+    async def close(self) -> None:
+        """Complete the turn in progress, if any, then run the close hooks. Idempotent.
+
+        ``Session.run`` calls it when the pipeline has finished; call it yourself after
+        running a worker you built with this log."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._feed is not None:
+            await self._feed.drain()  # events the ended pipeline left queued
+        if self.turns and self.turns[-1].completed_at is None:
+            await self._complete(self.turns[-1])
+        for hook in self._close_hooks:
+            await _call(hook)
+
+    def add_retrieval(self, record: RetrievalRecord) -> None:
+        """File a turn's retrieval outcome on the turn whose words were searched.
+
+        The retrieval stage sees the turn's context frame at about the time the user
+        aggregator reports the turn, in either order: a record with no matching turn yet
+        waits for the next one. Queued behind the events before it when there is a feed."""
+        if self._feed is not None:
+            self._feed.post(self._add_retrieval, record)
+        else:
+            self._add_retrieval(record)
+
+    def _add_retrieval(self, record: RetrievalRecord) -> None:
+        turn = self.turns[-1] if self.turns else None
+        if turn and turn.retrieval is None and _same_words(turn.user_text, record.query):
+            turn.retrieval = record
+        else:
+            self._pending_retrieval = record
+
+    # ---- events ----------------------------------------------------------------------------
+
+    def _current(self) -> TurnRecord:
+        if not self.turns:
+            self.turns.append(TurnRecord(index=0, session_id=self.session_id))
+        return self.turns[-1]
+
+    async def _on_user_turn_stopped(self, _aggregator: Any, _strategy: Any, message: Any) -> None:
+        if self.turns and self.turns[-1].completed_at is None:
+            await self._complete(self.turns[-1])
+        text = (getattr(message, "content", None) or "").strip()
+        self.turns.append(
+            TurnRecord(
+                index=len(self.turns),
+                user_text=text,
+                session_id=self.session_id,
+                user_started_at=self._user_started_at,
+            )
+        )
+        self._user_started_at = None
+        self._spoke_at = self._assistant_done_at = self._last_tool_at = None
+        if self._pending_retrieval is not None:
+            self.turns[-1].retrieval, self._pending_retrieval = self._pending_retrieval, None
+
+    async def _on_assistant_turn_stopped(self, _aggregator: Any, message: Any) -> None:
+        turn = self._current()
+        text = (getattr(message, "content", None) or "").strip()
+        if text:
+            turn.bot_text = f"{turn.bot_text} {text}".strip()
+        interrupted = bool(getattr(message, "interrupted", False))
+        turn.interrupted = turn.interrupted or interrupted
+        self._assistant_done_at = time.time()
+        if interrupted and turn.completed_at is None:
+            await self._complete(turn)
+        else:
+            await self._maybe_complete()
+
+    async def _on_breakdown(self, _observer: Any, breakdown: LatencyBreakdown) -> None:
+        turn = self._current()
+        if turn.voice_to_voice_secs is not None or breakdown.measured_from is None:
+            return
+        if (breakdown.measured_from == MeasuredFrom.USER_SILENCE) != bool(turn.user_text):
+            return  # a greeting's timing never lands on a user turn, nor the reverse
+        turn.voice_to_voice_secs = breakdown.total_secs
+        anchor = breakdown.user_turn_start_time
+        if anchor is None and breakdown.contributions:
+            anchor = min(c.start_time for c in breakdown.contributions)
+        turn.user_stopped_at = breakdown.user_turn_start_time
+        stages: dict[str, float] = {}
+        spans: list[StageSpan] = []
+        for c in breakdown.contributions:
+            stages[c.key] = stages.get(c.key, 0.0) + c.duration_secs
+            # Pipecat dates ``pipeline`` from the turn's start: it is spread over the gaps
+            # between the other stages rather than sitting anywhere.
+            start = c.start_time - anchor if anchor is not None else 0.0
+            spans.append(StageSpan(c.key, start, c.duration_secs, c.owner))
+        turn.stages = stages
+        turn.spans = spans
+
+    async def on_push_frame(self, data: FramePushed) -> None:
+        frame = data.frame
+        if self._feed is None:  # a plain observer: keep this log's own state
+            self.conversation.apply(frame, data.direction, data.source)
+        await self.latency_observer.on_push_frame(data)
+        if isinstance(frame, FunctionCallInProgressFrame):
+            self._last_tool_at = time.time()
+            if frame.tool_call_id not in self._calls:
+                record = ToolCallRecord(frame.function_name, frame.tool_call_id, frame.arguments)
+                self._calls[frame.tool_call_id] = record
+                self._current().tool_calls.append(record)
+        elif isinstance(frame, FunctionCallResultFrame):
+            self._last_tool_at = time.time()
+            found = self._calls.get(frame.tool_call_id)
+            if found is not None and not found.finished:
+                found.result = frame.result
+                found.finished = True
+        elif data.direction != FrameDirection.DOWNSTREAM:
+            return
+        elif isinstance(frame, VADUserStartedSpeakingFrame):
+            if self._user_started_at is None:
+                self._user_started_at = frame.timestamp - frame.start_secs
+        elif isinstance(frame, InterruptionFrame):
+            turn = self.turns[-1] if self.turns else None
+            if turn is not None and turn.user_text and turn.completed_at is None:
+                turn.interrupted = True  # the caller went on before the answer was done
+        elif isinstance(frame, BotStartedSpeakingFrame):
+            self._spoke_at = time.time()
+            if self._current().bot_started_at is None:
+                self._current().bot_started_at = self._spoke_at
+        elif isinstance(frame, BotStoppedSpeakingFrame):
+            if self.turns:
+                self.turns[-1].bot_stopped_at = time.time()
+            await self._maybe_complete()
+
+    async def on_pipeline_started(self) -> None:
+        await self.latency_observer.on_pipeline_started()
+        for hook in self._start_hooks:
+            await _call(hook)
+
+    # ---- completion ------------------------------------------------------------------------
+
+    async def _maybe_complete(self) -> None:
+        if not self.turns or self.turns[-1].completed_at is not None:
+            return
+        turn = self.turns[-1]
+        spoke = self._spoke_at is not None and (
+            self._last_tool_at is None or self._spoke_at > self._last_tool_at
+        )
+        replied = self._assistant_done_at is not None and (
+            self._spoke_at is not None and self._assistant_done_at >= self._spoke_at
+        )
+        tools_done = all(c.finished for c in turn.tool_calls)
+        if spoke and replied and tools_done and not self.conversation.bot_speaking:
+            await self._complete(turn)
+
+    async def _complete(self, turn: TurnRecord) -> None:
+        turn.completed_at = time.time()
+        if turn.bot_started_at is not None and turn.bot_stopped_at is None:
+            turn.bot_stopped_at = turn.completed_at
+        for hook in self._turn_hooks:
+            await _call(hook, turn)
+
+    # ---- summaries -------------------------------------------------------------------------
+
+    def user_turns(self) -> list[TurnRecord]:
+        return [t for t in self.turns if t.user_text]
+
+
+def _watched_frames() -> tuple[type, ...]:
+    """The frame types ``UserBotLatencyObserver`` acts on (its module imports exactly those),
+    and the ones ``TurnLog`` acts on."""
+    from pipecat.frames.frames import Frame
+    from pipecat.observers import user_bot_latency_observer
+
+    theirs = {
+        v
+        for v in vars(user_bot_latency_observer).values()
+        if isinstance(v, type) and issubclass(v, Frame)
+    }
+    ours = {
+        BotStartedSpeakingFrame,
+        BotStoppedSpeakingFrame,
+        FunctionCallInProgressFrame,
+        FunctionCallResultFrame,
+        InterruptionFrame,
+        VADUserStartedSpeakingFrame,
+    }
+    return tuple(theirs | ours)
+
+
+#: Frames a ``TurnLog`` gets from its feed.
+WATCHED: tuple[type, ...] = _watched_frames()
+
+
+async def _call(hook: Callable[..., Any], *args: Any) -> None:
+    try:
+        result = hook(*args)
+        if inspect.isawaitable(result):
+            await result
+    except Exception as e:
+        logger.opt(exception=e).error(f"voicebot: turn hook {hook!r} raised {e}")
+
+
+def _same_words(user_text: str, query: str) -> bool:
+    """Whether a retrieval query was made from this user text (a short follow-up's query
+    also carries the previous turn's words in front)."""
+    words = user_text.lower().split()
+    return bool(words) and query.lower().split()[-len(words) :] == words

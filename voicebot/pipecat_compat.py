@@ -1,0 +1,204 @@
+"""Every use of a private Pipecat member (a ``_name``), and every re-derived private algorithm.
+
+voicebot is pinned to ``pipecat-ai>=1.14,<2``; Pipecat may change anything whose name starts
+with ``_`` in any release. Keeping those uses here, one function or class each, means an
+upgrade has one file to review, and ``tests/unit/test_pipecat_compat.py`` has one test per
+member that fails naming the member and the Pipecat version when it changed. Everything else
+in ``voicebot/`` uses Pipecat's public API only (``tests/unit/test_pipecat_compat.py`` also
+scans for that). Fixes that belong upstream are written up in ``docs/upstream.md``.
+
+The members used, as of Pipecat 1.14.0:
+
+- ``PipelineWorker._observer``: the ``WorkerObserver`` the worker hands its processors at
+  setup (``swap_worker_observer``).
+- ``TTSService._stream_audio_frames_from_iterator``: PCM chunks to ``TTSAudioRawFrame``s,
+  resampled, which every Pipecat TTS uses and none exposes (``stream_audio_frames``).
+- ``LLMService._push_llm_text``: an LLM's text out, through Pipecat's turn-completion filter
+  when that is on (``push_llm_text``).
+- ``STTService._user_id``: the user a transcript is for (``stt_user_id``).
+- ``BaseObject._register_event_handler`` / ``_call_event_handler``: a Pipecat object's own
+  events (``register_event``, ``emit_event``).
+- ``BaseOpenAILLMService._process_context``'s tool-call assembly, re-derived to see the calls
+  it drops (``ToolCallRecorder``).
+- Pipecat routing a frame by ``SystemFrame`` before anything else, so a text frame can also be
+  a system frame (``SystemTTSTextFrame``).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pipecat.frames.frames import Frame, SystemFrame, TTSTextFrame
+from pipecat.observers.base_observer import BaseObserver
+
+if TYPE_CHECKING:
+    from pipecat.services.llm_service import LLMService
+    from pipecat.services.stt_service import STTService
+    from pipecat.services.tts_service import TTSService
+
+#: The Pipecat these shims were checked against, and the one installed.
+CHECKED_AGAINST = "1.14.0"
+PIPECAT_VERSION = importlib.metadata.version("pipecat-ai")
+
+
+# ---- PipelineWorker._observer ----------------------------------------------------------------
+
+
+def swap_worker_observer(worker: Any, wrap: Callable[[BaseObserver], Any]) -> bool:
+    """Replace ``worker``'s ``WorkerObserver`` with ``wrap(current)``; False if impossible.
+
+    Why: Pipecat gives every observer every processor's every frame through a queue and a task
+    wake-up; a wrapper can pass everything on to the real ``WorkerObserver`` and feed one
+    consumer only the frame types it needs. ``wrap`` returns the replacement: anything with
+    the ``WorkerObserver`` methods the worker calls (delegating the rest is simplest). Pipecat
+    has no public hook for that (an observer
+    frame-type filter would be the upstream fix, docs/upstream.md). Call before the worker
+    runs: it hands ``_observer`` to its processors at setup. When this Pipecat has no such
+    member, nothing is changed and False is returned, so the caller can fall back to
+    ``worker.add_observer``.
+    """
+    inner = getattr(worker, "_observer", None)
+    if not isinstance(inner, BaseObserver):
+        return False
+    worker._observer = wrap(inner)
+    return True
+
+
+# ---- TTSService._stream_audio_frames_from_iterator -------------------------------------------
+
+
+def stream_audio_frames(
+    service: TTSService,
+    chunks: AsyncIterator[bytes],
+    *,
+    in_sample_rate: int,
+    context_id: str,
+) -> AsyncGenerator[Frame, None]:
+    """``TTSAudioRawFrame``s from raw 16-bit mono PCM chunks, resampled to the service's rate.
+
+    Why: it is how Pipecat's own TTS services (Piper, Deepgram, Google, ...) turn bytes into
+    frames, odd byte counts and resampling included; re-writing it would be a second copy.
+    """
+    return service._stream_audio_frames_from_iterator(  # type: ignore[no-any-return]
+        chunks, in_sample_rate=in_sample_rate, context_id=context_id
+    )
+
+
+# ---- LLMService._push_llm_text, STTService._user_id ----------------------------------------------
+
+
+async def push_llm_text(service: LLMService, text: str) -> None:
+    """Push a piece of the LLM's answer the way Pipecat's own LLM services do.
+
+    Why: besides pushing an ``LLMTextFrame`` it stops the time-to-first-answer-token metric
+    and, with ``filter_incomplete_user_turns``, holds text back for turn completion.
+    """
+    await service._push_llm_text(text)
+
+
+def stt_user_id(service: STTService) -> str:
+    """The user id Pipecat's STT services put on the transcripts they make.
+
+    Why: ``STTService`` keeps it from the last ``UserStartedSpeakingFrame`` and exposes no
+    accessor; a voicebot STT should label transcripts as Pipecat's own do.
+    """
+    return str(service._user_id)
+
+
+# ---- BaseObject events --------------------------------------------------------------------------
+
+
+def register_event(obj: Any, event_name: str, *, sync: bool = False) -> None:
+    """Declare an event on a Pipecat object (a transport, a processor) so that
+    ``add_event_handler``/``event_handler`` accept handlers for it.
+
+    Why: every Pipecat class declares its events this way; there is no public spelling.
+    """
+    obj._register_event_handler(event_name, sync=sync)
+
+
+async def emit_event(obj: Any, event_name: str, *args: Any) -> None:
+    """Call the handlers of an event declared with ``register_event``."""
+    await obj._call_event_handler(event_name, *args)
+
+
+# ---- OpenAI tool-call assembly (BaseOpenAILLMService._process_context) ------------------------
+
+
+@dataclass
+class StreamedToolCall:
+    """One tool call as the chat-completions stream carried it (arguments unparsed)."""
+
+    tool_call_id: str
+    name: str
+    arguments: str
+
+
+class ToolCallRecorder:
+    """Passes a chat-completions stream through unchanged, noting each tool call in it the way
+    Pipecat 1.14's ``BaseOpenAILLMService._process_context`` assembles them.
+
+    Why: Pipecat drops a call whose arguments are not JSON without telling anyone; to put it
+    back, the calls must be seen as Pipecat saw them. Pipecat's rule, re-derived here: only
+    the first tool-call delta of each chunk counts, a new ``index`` starts a new call, the
+    name and id come with a delta that has a name, argument fragments are concatenated.
+    """
+
+    def __init__(self, stream: Any, calls: list[StreamedToolCall]) -> None:
+        self._stream = stream
+        self._calls = calls
+        self._index: int | None = None
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Any]:
+        chunks = self._stream.__aiter__()
+        try:
+            async for chunk in chunks:
+                self.note(chunk)
+                yield chunk
+        finally:
+            if hasattr(chunks, "aclose"):
+                await chunks.aclose()
+
+    def note(self, chunk: Any) -> None:
+        """Take one chunk's tool-call delta into the calls."""
+        choices = getattr(chunk, "choices", None)
+        delta = choices[0].delta if choices else None
+        if not delta or not delta.tool_calls:
+            return
+        piece = delta.tool_calls[0]
+        if not self._calls or piece.index != self._index:
+            self._calls.append(StreamedToolCall("", "", ""))
+            self._index = piece.index
+        call = self._calls[-1]
+        if piece.function and piece.function.name:
+            call.name += piece.function.name
+            call.tool_call_id = piece.id or call.tool_call_id
+        if piece.function and piece.function.arguments:
+            call.arguments += piece.function.arguments
+
+    async def close(self) -> None:
+        close = getattr(self._stream, "close", None) or getattr(self._stream, "aclose", None)
+        if close is not None:
+            await close()
+
+
+# ---- a text frame that is also a system frame ---------------------------------------------------
+
+
+@dataclass
+class SystemTTSTextFrame(TTSTextFrame, SystemFrame):
+    """Spoken text that travels as a system frame.
+
+    Why: the heard part of an interrupted reply (``voicebot.processors.heard_text``) must reach
+    the assistant aggregator ahead of the ``InterruptionFrame`` pushed right after it, and join
+    the message that interruption commits; a data frame would be dropped from the aggregator's
+    queue by that very interruption. This relies on Pipecat 1.14 routing a frame by
+    ``SystemFrame`` before its data type (processor queues) while the assistant aggregator
+    still takes its text as a ``TTSTextFrame``.
+    """
