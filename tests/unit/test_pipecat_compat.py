@@ -364,10 +364,6 @@ PIPECAT = Path(pipecat.__file__).parent
 ALL = frozenset({"*"})
 EXEMPT: dict[str, frozenset[str]] = {
     "pipecat_compat.py": ALL,  # the one place for them
-    # TODO lead: HeardTextFrame(TTSTextFrame, SystemFrame) -> HeardTextFrame(SystemTTSTextFrame).
-    "processors/heard_text.py": frozenset({"data+system frame"}),
-    # TODO transports owner: use pipecat_compat.register_event / emit_event.
-    "transports/wav.py": frozenset({"_register_event_handler", "_call_event_handler"}),
 }
 _PRIVATE = re.compile(r"^_[A-Za-z]\w*$")  # _name, not __dunder__
 _SOURCE_NAMES = re.compile(r"(?:self\.|def |^\s+)(_[A-Za-z]\w*)\b", re.MULTILINE)

@@ -11,7 +11,7 @@ from loguru import logger
 
 from voicebot import ToolDefinitionError, tool
 from voicebot.tools import run_tool
-from voicebot.tools.caller import COMPLETED, as_result
+from voicebot.tools.calls import COMPLETED, as_result
 from voicebot.tools.tool import UNPARSED_ARGUMENTS, parse_arguments
 
 

@@ -176,4 +176,4 @@ class _FallbackObserver(BaseObserver):
         if self._task is not None:
             self._task.cancel()
             self._task = None
-        await super().cleanup()
+        await super().cleanup()  # type: ignore[no-untyped-call]  # Pipecat leaves it untyped

@@ -13,8 +13,10 @@ session (a test pipeline, a user's own) gets its own state and feeds it the fram
 
 What is *not* here, on purpose: facts that belong to a position in the pipeline. The heard-text
 stage (``voicebot.processors.heard_text``) measures audio as the output transport releases it;
-that is a fact about that place, not about the conversation. Turn *records* (texts, timings)
-are written by ``voicebot.metrics`` in the feed's one task, in frame order.
+that is a fact about that place, not about the conversation. A turn *strategy*
+(``voicebot.providers.turn_strategies``) runs inside Pipecat's user aggregator and decides
+the turn before any of these frames exist, so it follows the VAD itself. Turn *records*
+(texts, timings) are written by ``voicebot.metrics`` in the feed's one task, in frame order.
 
 Signals, all Pipecat's own public frames:
 

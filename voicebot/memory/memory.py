@@ -286,7 +286,6 @@ class MemorySession:
     def attach(self, assistant_aggregator: Any, context: LLMContext) -> None:
         """Follow Pipecat's summaries: keep the latest, and keep the memory note on top."""
 
-        @assistant_aggregator.event_handler("on_summary_applied")
         async def on_summary_applied(aggregator: Any, summarizer: Any, event: Any) -> None:
             messages = list(context.get_messages())
             prefix = SUMMARY_TEMPLATE.split("{summary}")[0]
@@ -297,6 +296,8 @@ class MemorySession:
             if self._note is not None and self._note not in messages:
                 with_note: list[Any] = [self._note, *messages]
                 context.set_messages(with_note)
+
+        assistant_aggregator.add_event_handler("on_summary_applied", on_summary_applied)
 
     async def finish(self, turns: list[TurnRecord], session_id: str) -> None:
         """Save the transcript and run ``extract``; failures are logged, never raised."""
@@ -331,7 +332,8 @@ class MemorySession:
             "user_memory": {"facts": self.all_facts, "learned_this_call": list(self.learned)},
             "tool_calls": [e for e in entries if e["role"] == "tool"],
         }
-        return json_safe(package)
+        safe: dict[str, Any] = json_safe(package)
+        return safe
 
 
 def transcript(turns: Iterable[TurnRecord]) -> list[TranscriptEntry]:
@@ -356,7 +358,8 @@ def transcript(turns: Iterable[TurnRecord]) -> list[TranscriptEntry]:
             if t.interrupted:
                 entry["interrupted"] = True
             out.append(entry)
-    return json_safe(out)
+    safe: list[dict[str, Any]] = json_safe(out)
+    return safe
 
 
 def json_safe(value: Any) -> Any:

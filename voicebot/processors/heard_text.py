@@ -43,13 +43,14 @@ from pipecat.frames.frames import (
     LLMFullResponseEndFrame,
     LLMFullResponseStartFrame,
     OutputAudioRawFrame,
-    SystemFrame,
     TTSAudioRawFrame,
     TTSStartedFrame,
     TTSStoppedFrame,
     TTSTextFrame,
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+
+from voicebot.pipecat_compat import SystemTTSTextFrame
 
 #: Appended (after a space) to a reply the caller cut off: an em dash, the usual mark of
 #: interrupted speech in written dialogue, which models read as "stopped mid-sentence".
@@ -86,7 +87,7 @@ def audio_secs(frame: OutputAudioRawFrame) -> float:
 
 
 @dataclass
-class HeardTextFrame(TTSTextFrame, SystemFrame):
+class HeardTextFrame(SystemTTSTextFrame):
     """The heard part of an interrupted reply (and the cut marker).
 
     A system frame so that it reaches the assistant aggregator ahead of the

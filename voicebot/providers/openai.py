@@ -94,7 +94,7 @@ def voicebot_openai_service() -> Any:
     from pipecat.frames.frames import FunctionCallFromLLM
     from pipecat.services.openai.llm import OpenAILLMService as PipecatOpenAILLMService
 
-    class OpenAILLMService(PipecatOpenAILLMService):  # type: ignore[misc, valid-type]
+    class OpenAILLMService(PipecatOpenAILLMService):
         __doc__ = voicebot_openai_service.__doc__
 
         def __init__(self, **kwargs: Any) -> None:

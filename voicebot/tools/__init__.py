@@ -13,14 +13,20 @@ from typing import TYPE_CHECKING
 from voicebot.tools.tool import Tool, ToolArgumentsError, as_tool, tool
 
 if TYPE_CHECKING:
-    from voicebot.tools.caller import ToolCaller, Utterance, register_tools, run_tool
+    from voicebot.tools.caller import ToolCaller, Utterance, register_tools
+    from voicebot.tools.calls import run_tool
 
-_CALLER_NAMES = frozenset({"ToolCaller", "Utterance", "register_tools", "run_tool"})
+_LAZY = {
+    "ToolCaller": "voicebot.tools.caller",
+    "Utterance": "voicebot.tools.caller",
+    "register_tools": "voicebot.tools.caller",
+    "run_tool": "voicebot.tools.calls",
+}
 
 
 def __getattr__(name: str) -> object:
-    if name in _CALLER_NAMES:
-        return getattr(importlib.import_module("voicebot.tools.caller"), name)
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'voicebot.tools' has no attribute {name!r}")
 
 

@@ -3,16 +3,18 @@
 Two halves, one object per session:
 
 - **Handlers** registered with ``LLMService.register_function``: each validates the model's
-  arguments, runs the function with its timeout and retries, and hands Pipecat a result
-  through ``result_callback``. Bad model output (arguments that are not JSON or do not fit
-  the schema) and failing tools become error results the model reads and recovers from;
-  nothing a tool or the model does takes the session down.
+  arguments, runs the function with its timeout and retries (``voicebot.tools.calls``), and
+  hands Pipecat a result through ``result_callback``. Bad model output (arguments that are
+  not JSON or do not fit the schema) and failing tools become error results the model reads
+  and recovers from; nothing a tool or the model does takes the session down.
 - **A pipeline stage** (``ToolCaller``, between the LLM and TTS) that sees the function-call
   frames go by and does what Pipecat leaves to the application: it says a tool's ``ack``
   when the call starts, a ``filler`` once when a blocking call leaves dead air, an
   ``apology`` when a call times out (or when a call raised and the model, told of the
   error, found nothing to say), and holds a background call's result until neither the
   bot nor the caller is talking, then lets it into the context so the model speaks it.
+  Who is talking, and whether the model is answering, it reads from the session's
+  ``ConversationState`` (``voicebot.conversation``); what it decides is its own.
 
 Pipecat does the rest: ``cancel_on_interruption=False`` makes a call asynchronous (a "still
 running" placeholder in the context, the result written in place or as a later developer
@@ -46,17 +48,8 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from voicebot.conversation.state import ConversationState
-from voicebot.tools.tool import Tool, ToolArgumentsError
-
-#: How a call ended, as the tool caller saw it.
-Outcome = Literal["ok", "invalid_arguments", "failed", "timeout"]
-
-#: What a tool result of ``None`` becomes: Pipecat's own word for "done, nothing to say".
-#: (Pipecat runs the model again only for a truthy result; see ``as_result``.)
-COMPLETED = "COMPLETED"
-
-#: Seconds between retries of an idempotent tool: ``RETRY_DELAY_SECS * attempt``.
-RETRY_DELAY_SECS = 0.2
+from voicebot.tools.calls import Outcome, run_tool
+from voicebot.tools.tool import Tool
 
 #: After the caller's turn ends, how long a background result waits for the model to start
 #: answering that turn before it is let in anyway (an empty turn brings no answer).
@@ -68,76 +61,6 @@ PENDING_SPEECH_SECS = 3.0
 
 #: A model answer that was asked for and has not started after this long no longer counts.
 RESPONSE_WAIT_SECS = 10.0
-
-
-# ---- running one call ------------------------------------------------------------------------
-
-
-def as_result(value: Any) -> Any:
-    """A function's return value as the result Pipecat gets.
-
-    Pipecat runs the model again after a call only when the result is truthy, so a tool
-    answering ``False``, ``0`` or ``[]`` would leave the caller in silence: such values are
-    wrapped as ``{"result": value}``, and ``None`` becomes ``"COMPLETED"``.
-    """
-    if value is None:
-        return COMPLETED
-    if not value:
-        return {"result": value}
-    return value
-
-
-async def run_tool(tool: Tool, raw_arguments: Any) -> tuple[Any, Outcome]:
-    """Validate the model's arguments and run ``tool`` with its timeout and retries.
-
-    Never raises (but for cancellation): every failure is a result the model can read.
-    """
-    try:
-        kwargs = tool.validate_arguments(raw_arguments)
-    except ToolArgumentsError as e:
-        logger.warning(f"tool {tool.name}: model sent invalid arguments: {e}")
-        return (
-            {
-                "error": f"invalid arguments for {tool.name}: {e}; call it again with "
-                "arguments that match its schema"
-            },
-            "invalid_arguments",
-        )
-    attempts = 1 + tool.retries
-    error: Exception | None = None
-    for attempt in range(1, attempts + 1):
-        deadline = asyncio.timeout(tool.timeout_secs)
-        try:
-            async with deadline:
-                return as_result(await tool.call(kwargs)), "ok"
-        except TimeoutError as e:
-            if not deadline.expired():  # the tool raised TimeoutError itself
-                error = e
-                logger.opt(exception=e).error(f"tool {tool.name} raised {type(e).__name__}: {e}")
-            else:
-                error = None
-                logger.warning(
-                    f"tool {tool.name} timed out after {tool.timeout_secs:g}s "
-                    f"(attempt {attempt} of {attempts})"
-                )
-        except Exception as e:
-            error = e
-            logger.opt(exception=e).error(f"tool {tool.name} raised {type(e).__name__}: {e}")
-        if attempt < attempts:
-            logger.info(f"tool {tool.name}: retrying (attempt {attempt + 1} of {attempts})")
-            await asyncio.sleep(RETRY_DELAY_SECS * attempt)
-    tried = f" ({attempts} attempts)" if attempts > 1 else ""
-    if error is None:
-        return (
-            {
-                "error": f"{tool.name} timed out after {tool.timeout_secs:g} seconds{tried} "
-                "and was stopped; it may or may not have taken effect. The caller has "
-                "been told it did not work: offer to try again or another way, "
-                "without apologising again."
-            },
-            "timeout",
-        )
-    return {"error": f"{tool.name} failed: {error}"}, "failed"
 
 
 # ---- the pipeline stage ----------------------------------------------------------------------
@@ -178,7 +101,7 @@ class _Call:
     tool: Tool | None
     started_at: float
     batch: _Batch | None
-    filler_task: asyncio.Task | None = None
+    filler_task: asyncio.Task[None] | None = None
 
     @property
     def background(self) -> bool:
@@ -222,7 +145,7 @@ class ToolCaller(FrameProcessor):
         self._calls: dict[str, _Call] = {}
         self._batches: dict[str, _Batch] = {}  # by tool_call_id
         self._held: list[_Held] = []
-        self._release_task: asyncio.Task | None = None
+        self._release_task: asyncio.Task[None] | None = None
         # The tool caller's own policy, on top of the conversation's state.
         self._filler_said_at: float | None = None
         self._response_called_tools = False

@@ -47,6 +47,7 @@ from pydantic import Field, field_validator
 from voicebot.audio.wav import AudioFileError, Pcm, read_wav, write_wav
 from voicebot.conversation.state import ConversationState
 from voicebot.errors import ConfigError
+from voicebot.pipecat_compat import emit_event, register_event
 from voicebot.providers.base import BuildContext, TransportProvider
 
 FRAME_SECS = 0.02
@@ -89,7 +90,7 @@ class WavInput(BaseInputTransport):
     def __init__(self, transport: WavFileTransport, params: TransportParams) -> None:
         super().__init__(params, name="WavInput")
         self._transport = transport
-        self._feed_task: asyncio.Task | None = None
+        self._feed_task: asyncio.Task[None] | None = None
         self._stopped = False
 
     async def start(self, frame: StartFrame) -> None:
@@ -110,7 +111,7 @@ class WavInput(BaseInputTransport):
         # A session torn down before the CancelFrame reached this stage (a stage failing at
         # start) calls neither stop nor cancel here: without this the feed outlives it.
         await self._stop_feed()
-        await super().cleanup()
+        await super().cleanup()  # type: ignore[no-untyped-call]  # Pipecat leaves it untyped
 
     async def _stop_feed(self) -> None:
         self._stopped = True
@@ -277,7 +278,7 @@ class WavFileTransport(BaseTransport):
         self._input = WavInput(self, params)
         self._output = WavOutput(self, params)
         self.conversation.output = self._output
-        self._register_event_handler("on_finished")
+        register_event(self, "on_finished")
 
     def use_conversation(self, state: ConversationState) -> None:
         """Read the session's conversation state rather than keep one of its own."""
@@ -318,7 +319,7 @@ class WavFileTransport(BaseTransport):
     async def finish(self) -> None:
         if not self._finished:
             self._finished = True
-            await self._call_event_handler("on_finished")
+            await emit_event(self, "on_finished")
 
 
 class WavFile(TransportProvider):
