@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import importlib
+import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -51,9 +52,9 @@ if TYPE_CHECKING:
     from voicebot.session import Session
     from voicebot.tools.tool import Tool
 
-    #: A custom stage: a FrameProcessor class or factory (fresh per session), or an
-    #: instance (usable by one session only).
-    ProcessorSpec = FrameProcessor | Callable[[], FrameProcessor]
+    #: A custom stage: a FrameProcessor class or a factory, called for each session so no
+    #: two sessions share a processor (an instance is refused: see ``make_processor``).
+    ProcessorSpec = type[FrameProcessor] | Callable[[], FrameProcessor]
 else:
     # Pydantic reads these annotations at run time. Their real classes live in modules that
     # import Pipecat (and numpy), which a spec must not pay for: each such field is checked
@@ -235,11 +236,7 @@ class Bot(BaseModel):
                 )
             items = tuple(items) if isinstance(items, (list, tuple)) else (items,)
             for item in items:
-                if not _is_processor_spec(item):
-                    raise ConfigError(
-                        f"processors[{point!r}] holds {item!r}, which is neither a "
-                        "FrameProcessor nor a class or function that makes one"
-                    )
+                _check_processor_spec(point, item)
             out[point] = items
         return out
 
@@ -325,13 +322,34 @@ class Bot(BaseModel):
         user_id: str | None = None,
     ) -> Session:
         """Check the spec, then build one conversation's pipeline, worker and context;
-        ``user_id`` says whose memory the session uses (overriding ``Memory(user_id=...)``)."""
+        ``user_id`` says whose memory the session uses (overriding ``Memory(user_id=...)``).
+
+        Blocking (models, ONNX analyzers): for scripts. On a loop that serves other calls,
+        ``await bot.start_session(...)`` instead."""
         from voicebot.session import Session
 
         ctx = self.check(env, transport=transport)
         chosen = transport or self.transport
         assert chosen is not None
         return Session.build(self, chosen, ctx, user_id=user_id)
+
+    async def start_session(
+        self,
+        *,
+        transport: TransportProvider | None = None,
+        env: Mapping[str, str] | None = None,
+        user_id: str | None = None,
+    ) -> Session:
+        """``session()`` for code already on a running event loop (a server, a test): the
+        models load and the ONNX analyzers (Silero, smart-turn: ~150 ms warm) are built in
+        a worker thread, so the calls already running on the loop are not stalled."""
+        from voicebot.session import Session
+
+        ctx = self.check(env, transport=transport)
+        chosen = transport or self.transport
+        assert chosen is not None
+        await self.prepare(transport=chosen)
+        return await Session.build_async(self, chosen, ctx, user_id=user_id)
 
     async def prepare(self, *, transport: TransportProvider | None = None) -> None:
         """Load every stage's models (once per process) in a worker thread, so the event
@@ -347,9 +365,7 @@ class Bot(BaseModel):
 
     async def arun(self, *, handle_sigint: bool = False) -> Session:
         """Run one session to its end; returns it for its transcript and timings."""
-        self.check()
-        await self.prepare()
-        session = self.session()
+        session = await self.start_session()
         await session.run(handle_sigint=handle_sigint)
         return session
 
@@ -365,19 +381,41 @@ def _default(kind: Kind, name: str, expected: type[_P]) -> _P:
     return provider
 
 
-def _is_processor_spec(item: object) -> bool:
+def _check_processor_spec(point: str, item: object) -> None:
+    """Refuse a processor instance when the bot is made, not when a second caller arrives:
+    a bot is a spec that serves any number of sessions (``voicebot serve``, tests), and one
+    instance linked into two pipelines sends one caller's frames into another's call."""
     from pipecat.processors.frame_processor import FrameProcessor
 
-    return isinstance(item, FrameProcessor) or callable(item)
+    if isinstance(item, FrameProcessor):
+        name = type(item).__name__
+        raise ConfigError(
+            f"processors[{point!r}] holds a {name} instance, which every session of the bot "
+            f"would share: pass the class ({name}) or a factory (lambda: {name}(...))"
+        )
+    if not callable(item):
+        raise ConfigError(
+            f"processors[{point!r}] holds {item!r}, which is neither a FrameProcessor class "
+            "nor a function that makes one"
+        )
+
+
+#: Every processor ``make_processor`` has handed out, so a factory that returns the same
+#: object twice (``lambda: shared``) is caught too. Weak: a finished session's go away.
+_made: weakref.WeakSet[FrameProcessor] = weakref.WeakSet()
 
 
 def make_processor(spec: ProcessorSpec) -> FrameProcessor:
-    """A FrameProcessor from a processor spec; factories are called for each session."""
+    """A fresh FrameProcessor for one session: the class or factory is called each time."""
     from pipecat.processors.frame_processor import FrameProcessor
 
-    if isinstance(spec, FrameProcessor):
-        return spec
     made = spec()
     if not isinstance(made, FrameProcessor):
         raise ConfigError(f"{spec!r} made {made!r}, which is not a FrameProcessor")
+    if made in _made:
+        raise ConfigError(
+            f"{spec!r} returned a {type(made).__name__} it had returned before, so two "
+            "sessions would share it: make the factory build a new one each call"
+        )
+    _made.add(made)
     return made

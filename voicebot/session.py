@@ -19,6 +19,11 @@ ends the session, and ``run()`` raises ``VendorError`` (``voicebot.failures``).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -50,7 +55,13 @@ from voicebot.text.clauses import clause_text_processor
 from voicebot.tools.caller import register_tools
 
 if TYPE_CHECKING:
+    from pipecat.audio.vad.vad_analyzer import VADAnalyzer
+    from pipecat.turns.user_turn_strategies import UserTurnStrategies
+
     from voicebot.bot import Bot
+
+    #: A session's VAD analyzer and end-of-turn strategies (``build_turn_detection``).
+    TurnDetection = tuple[VADAnalyzer, UserTurnStrategies]
 
 
 @dataclass
@@ -89,9 +100,13 @@ class Session:
         ctx: BuildContext,
         *,
         user_id: str | None = None,
+        detection: TurnDetection | None = None,
     ) -> Session:
+        """Build on the calling thread; ``detection`` is the VAD and turn strategies when
+        already built (``build_async`` builds them in a worker thread)."""
         from voicebot.bot import make_processor
 
+        vad_analyzer, turn_strategies = detection or build_turn_detection(bot, ctx)
         memory = bot.memory.for_session(user_id) if bot.memory is not None else None
 
         transport = transport_provider.build(ctx)
@@ -124,8 +139,8 @@ class Session:
         user_aggregator, assistant_aggregator = LLMContextAggregatorPair(
             context,
             user_params=LLMUserAggregatorParams(
-                vad_analyzer=bot.vad.build(ctx),
-                user_turn_strategies=bot.turn.build(ctx),
+                vad_analyzer=vad_analyzer,
+                user_turn_strategies=turn_strategies,
             ),
             assistant_params=_assistant_params(memory, llm),
         )
@@ -215,6 +230,23 @@ class Session:
         transport_provider.on_client_gone(transport, worker, session.end)
         return session
 
+    @classmethod
+    async def build_async(
+        cls,
+        bot: Bot,
+        transport_provider: TransportProvider,
+        ctx: BuildContext,
+        *,
+        user_id: str | None = None,
+    ) -> Session:
+        """``build`` for a running event loop: the VAD and turn analyzers open ONNX
+        sessions (Silero, smart-turn: ~150 ms warm, ~800 ms cold), so they are built in a
+        worker thread while the loop keeps serving the calls already running; the rest
+        (Pipecat processors, cheap) is built on the loop."""
+        loop = asyncio.get_running_loop()
+        detection = await loop.run_in_executor(_builder(), build_turn_detection, bot, ctx)
+        return cls.build(bot, transport_provider, ctx, user_id=user_id, detection=detection)
+
     # ---- lifecycle -------------------------------------------------------------------------
 
     async def _client_ready(self) -> None:
@@ -290,6 +322,34 @@ class Session:
         """Call ``hook(turn)`` with each completed ``TurnRecord`` (see
         ``voicebot.metrics.turn_log`` for when a turn is complete). Usable as a decorator."""
         return self.turn_log.on_turn(hook)
+
+
+_builds: ThreadPoolExecutor | None = None
+
+
+def _builder() -> ThreadPoolExecutor:
+    """One low-priority thread for every session's model build: sessions that start at
+    once are built one after another instead of all competing with the event loop (and
+    the calls on it) for the CPU."""
+    global _builds
+    if _builds is None:
+        _builds = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="voicebot-build", initializer=_lower_priority
+        )
+    return _builds
+
+
+def _lower_priority() -> None:
+    """Nice this thread (per thread on Linux), so the loop's thread wins the CPU."""
+    # Not Linux, or not allowed: the thread runs at normal priority.
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+
+
+def build_turn_detection(bot: Bot, ctx: BuildContext) -> TurnDetection:
+    """The session's VAD analyzer and turn strategies: the part of a build that loads
+    models, and so the part ``Session.build_async`` runs off the event loop."""
+    return bot.vad.build(ctx), bot.turn.build(ctx)
 
 
 def _assistant_params(memory: MemorySession | None, llm: Any) -> LLMAssistantAggregatorParams:

@@ -108,10 +108,14 @@ class Retrieval(BaseModel):
         return RetrievalRun(self, on_record)
 
 
+#: What a search task ends with: the passages, or the retriever's failure.
+Found = list[Passage] | Exception
+
+
 class _Search:
     """One search in flight: the task, when it started, and its outcome once known."""
 
-    def __init__(self, query: str, task: asyncio.Task[list[Passage]]) -> None:
+    def __init__(self, query: str, task: asyncio.Task[Found]) -> None:
         self.query = query
         self.task = task
         self.started = time.monotonic()
@@ -133,6 +137,8 @@ class RetrievalRun:
         self._turn_closed = False  # the next transcript starts a new turn
         self._search: _Search | None = None
         self._message: dict[str, Any] | None = None  # the knowledge message in the context
+        #: Searches still running; the starter's cleanup cancels them when the session ends.
+        self.running: set[asyncio.Task[Found]] = set()
 
     def starter(self) -> RetrievalStarter:
         return RetrievalStarter(self)
@@ -142,17 +148,27 @@ class RetrievalRun:
 
     # ---- starter side ----------------------------------------------------------------------
 
-    def on_transcript(self, text: str) -> None:
+    def on_transcript(self, text: str) -> str | None:
+        """The query to search for after this final transcript (None: nothing to search);
+        the caller starts ``retrieve(query)`` as a task it owns and hands it to
+        ``searching``."""
         if self._turn_closed:
             self._close_turn()
         text = text.strip()
         if not text:
-            return
+            return None
         self._words.append(text)
         query = " ".join(self._words)
         if len(query.split()) < self.config.short_query_words and self._previous_query:
             query = f"{self._previous_query} {query}"
-        task = asyncio.get_running_loop().create_task(self._retrieve(query))
+        return query
+
+    def searching(self, query: str, task: asyncio.Task[Found]) -> None:
+        """``task`` is this turn's search now; the one it replaces is cancelled (its shorter
+        query's answer would never be used)."""
+        self._drop_search()
+        self.running.add(task)
+        task.add_done_callback(self.running.discard)
         self._search = _Search(query, task)
 
     def turn_ended(self) -> None:
@@ -162,12 +178,30 @@ class RetrievalRun:
         if self._words:
             self._previous_query = " ".join(self._words)
         self._words = []
-        self._search = None
+        self._drop_search()  # a search that came in late: its answer is not wanted now
         self._turn_closed = False
 
-    async def _retrieve(self, query: str) -> list[Passage]:
-        found = await self.config.retriever.retrieve(query, self.config.top_k)
-        return _as_passages(found, self.config.retriever)[: self.config.top_k]
+    def _drop_search(self) -> None:
+        if self._search is not None and not self._search.task.done():
+            self._search.task.add_done_callback(_consume)
+            self._search.task.cancel()
+        self._search = None
+
+    def cancel_all(self) -> None:
+        """Cancel every search still running: the session is over."""
+        for task in list(self.running):
+            task.add_done_callback(_consume)
+            task.cancel()
+        self._search = None
+
+    async def retrieve(self, query: str) -> Found:
+        """Search the knowledge base: the coroutine the starter runs as a task. A failure
+        is returned, not raised: Pipecat's task manager would log it and drop it."""
+        try:
+            found = await self.config.retriever.retrieve(query, self.config.top_k)
+            return _as_passages(found, self.config.retriever)[: self.config.top_k]
+        except Exception as e:
+            return e
 
     # ---- injector side ---------------------------------------------------------------------
 
@@ -191,11 +225,11 @@ class RetrievalRun:
             passages: list[Passage] = []
             if search.task.cancelled():
                 record.error = "cancelled"
-            elif (error := search.task.exception()) is not None:
-                record.error = f"{type(error).__name__}: {error}"
+            elif isinstance(outcome := search.task.result(), Exception):
+                record.error = f"{type(outcome).__name__}: {outcome}"
                 logger.warning(f"retrieval failed, answering without it: {record.error}")
             else:
-                passages = search.task.result()
+                passages = outcome
             record.sources = [p.source for p in passages]
             if self.config.keep == "call":
                 passages = _not_in(context, passages)
@@ -284,10 +318,19 @@ class RetrievalStarter(FrameProcessor):
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
         if isinstance(frame, TranscriptionFrame):
-            self._run.on_transcript(frame.text)
+            query = self._run.on_transcript(frame.text)
+            if query is not None:
+                # Owned by this processor's task manager, so the pipeline knows of it.
+                self._run.searching(query, self.create_task(self._run.retrieve(query), "search"))
         elif isinstance(frame, UserStoppedSpeakingFrame):
             self._run.turn_ended()
         await self.push_frame(frame, direction)
+
+    async def cleanup(self) -> None:
+        """Runs when the pipeline stops (EndFrame, CancelFrame or an error): no search
+        outlives the session, however slow the knowledge base."""
+        self._run.cancel_all()
+        await super().cleanup()  # type: ignore[no-untyped-call]  # Pipecat leaves it untyped
 
 
 class KnowledgeInjector(FrameProcessor):

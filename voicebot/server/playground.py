@@ -8,8 +8,10 @@ Routes:
   that asks for the microphone, connects, plays the bot and shows levels and the transcript.
 - ``POST /api/offer``: the browser's SDP offer in, the bot's answer out
   (``{"sdp", "type", "pc_id"}``), through Pipecat's ``SmallWebRTCRequestHandler``. A new
-  peer connection starts a session of its own: ``bot.session(transport=WebRTCPeer(...))``
-  run in a background task on its own ``WorkerRunner``.
+  peer connection starts a session of its own:
+  ``await bot.start_session(transport=WebRTCPeer(...))`` run in a background task on its
+  own ``WorkerRunner``. A body that is not a real offer is a 4xx (``voicebot.server.offers``)
+  before anything is built.
 - ``PATCH /api/offer``: ICE candidates the browser found after sending its offer
   (``{"pc_id", "candidates": [{"candidate", "sdp_mid", "sdp_mline_index"}]}``).
 - ``GET /api/status``: the bot's stages, whether models are loaded, live sessions.
@@ -140,10 +142,11 @@ class Playground:
 
     # ---- sessions --------------------------------------------------------------------------
 
-    def start_session(self, connection: Any) -> LiveSession:
-        """Build a session for a new peer connection and run it in the background."""
+    async def start_session(self, connection: Any) -> LiveSession:
+        """Build a session for a new peer connection and run it in the background; the
+        ONNX analyzers are built in a worker thread, so live calls are not stalled."""
         start = time.perf_counter()
-        session = self.bot.session(transport=WebRTCPeer(connection=connection))
+        session = await self.bot.start_session(transport=WebRTCPeer(connection=connection))
         live = LiveSession(pc_id=connection.pc_id, session=session)
         self.sessions[live.pc_id] = live
         live.task = asyncio.create_task(self._run(live), name=f"voicebot session {live.pc_id}")
@@ -178,16 +181,16 @@ class Playground:
         from fastapi import HTTPException
         from pipecat.transports.smallwebrtc.request_handler import SmallWebRTCRequest
 
+        from voicebot.server.offers import check_offer
+
+        fields = check_offer(body)  # a 400 before anything is built
         await self.ready.wait()
-        if not isinstance(body.get("sdp"), str) or not isinstance(body.get("type"), str):
-            raise HTTPException(400, "an offer is JSON with 'sdp' and 'type'")
-        fields = ("sdp", "type", "pc_id", "restart_pc", "request_data", "requestData")
-        request = SmallWebRTCRequest.from_dict({k: v for k, v in body.items() if k in fields})
+        request = SmallWebRTCRequest.from_dict(fields)
         failed: list[Exception] = []
 
         async def connected(connection: Any) -> None:
             try:
-                self.start_session(connection)
+                await self.start_session(connection)
             except Exception as e:  # the handler would only log it and answer anyway
                 failed.append(e)
                 await connection.disconnect()
@@ -213,21 +216,18 @@ class Playground:
             SmallWebRTCPatchRequest,
         )
 
+        from voicebot.server.offers import check_candidates
+
+        pc_id, candidates = check_candidates(body)
+        request = SmallWebRTCPatchRequest(
+            pc_id=pc_id, candidates=[IceCandidate(**c) for c in candidates]
+        )
         try:
-            request = SmallWebRTCPatchRequest(
-                pc_id=str(body["pc_id"]),
-                candidates=[
-                    IceCandidate(
-                        candidate=c.get("candidate") or "",
-                        sdp_mid=c.get("sdp_mid", c.get("sdpMid")),
-                        sdp_mline_index=c.get("sdp_mline_index", c.get("sdpMLineIndex")),
-                    )
-                    for c in body.get("candidates", [])
-                ],
-            )
-        except (KeyError, TypeError, AttributeError) as e:
-            raise HTTPException(400, f"bad candidates request: {e}") from e
-        await self._handler.handle_patch_request(request)
+            await self._handler.handle_patch_request(request)
+        except HTTPException:
+            raise  # 404: no such peer connection
+        except Exception as e:  # aiortc refusing a candidate: the request's fault
+            raise HTTPException(400, f"could not add the candidates: {type(e).__name__}") from e
 
     def session_view(self, pc_id: str) -> dict[str, Any]:
         from fastapi import HTTPException
@@ -278,9 +278,10 @@ def create_app(
     ``ice_servers``: STUN/TURN URLs, only needed when the browser is on another network.
     ``announce`` is printed once the bot is ready.
     """
-    from fastapi import Body, FastAPI
+    from fastapi import Depends, FastAPI
     from fastapi.responses import HTMLResponse, Response
 
+    from voicebot.server.offers import read_json
     from voicebot.server.page import PAGE
 
     playground = Playground(
@@ -310,12 +311,13 @@ def create_app(
     async def status() -> dict[str, Any]:
         return playground.status()
 
+    # Bodies are read by ``read_json``, capped at offers.MAX_BODY_BYTES, then checked.
     @app.post("/api/offer")
-    async def offer(body: dict[str, Any] = Body(...)) -> dict[str, str]:  # noqa: B008
+    async def offer(body: dict[str, Any] = Depends(read_json)) -> dict[str, str]:  # noqa: B008
         return await playground.offer(body)
 
     @app.patch("/api/offer")
-    async def candidates(body: dict[str, Any] = Body(...)) -> dict[str, str]:  # noqa: B008
+    async def candidates(body: dict[str, Any] = Depends(read_json)) -> dict[str, str]:  # noqa: B008
         await playground.candidates(body)
         return {"status": "success"}
 

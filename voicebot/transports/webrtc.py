@@ -68,9 +68,6 @@ def loopback_ice_from_env(default: bool = False) -> bool:
     return default
 
 
-_watchdogs: set[asyncio.Task[None]] = set()
-
-
 async def _audio_packets(connection: Any) -> int | None:
     """RTP packets received so far on the browser's microphone track (None if unknown)."""
     transceivers = connection.pc.getTransceivers()
@@ -90,6 +87,8 @@ async def _watch_audio(connection: Any, worker: Any, gone_after: float) -> None:
     last, changed = None, time.monotonic()
     try:
         while connection.pc.connectionState not in ("closed", "failed"):
+            if worker.has_finished():  # the session is over: nothing left to watch
+                return
             await asyncio.sleep(1.0)
             count = await _audio_packets(connection)
             now = time.monotonic()
@@ -149,17 +148,23 @@ class WebRTCPeer(TransportProvider):
         transport.add_event_handler("on_client_disconnected", disconnected)
         if self.gone_after_secs is not None:
             gone_after = self.gone_after_secs
-            watching: list[bool] = []
+            watchdogs: list[asyncio.Task[None]] = []  # this session's one watchdog
 
             async def connected(_transport: Any, connection: Any) -> None:
-                if watching:  # connected again (a renegotiation): one watchdog is enough
+                if watchdogs or worker.has_finished():  # a renegotiation, or too late
                     return
-                watching.append(True)
-                watchdog = asyncio.create_task(_watch_audio(connection, worker, gone_after))
-                _watchdogs.add(watchdog)
-                watchdog.add_done_callback(_watchdogs.discard)
+                name = f"WebRTCPeer audio watchdog {getattr(connection, 'pc_id', '')}"
+                watchdogs.append(
+                    asyncio.create_task(_watch_audio(connection, worker, gone_after), name=name)
+                )
+
+            async def finished(_worker: Any, _frame: Any) -> None:
+                """The session is over (ended, cancelled or failed): so is its watchdog."""
+                for watchdog in watchdogs:
+                    watchdog.cancel()
 
             transport.add_event_handler("on_client_connected", connected)
+            worker.add_event_handler("on_pipeline_finished", finished)
 
     def build(self, ctx: BuildContext) -> Any:
         from pipecat.transports.base_transport import TransportParams
