@@ -105,6 +105,9 @@ def known_names(kind: Kind) -> list[str]:
 
 
 def lookup(kind: Kind, name: str) -> type[Provider]:
+    target = _BUILTIN.get((kind, name))
+    if target is not None:  # built-ins cannot be shadowed: no need to scan the plugins
+        return Registration(kind, name, target, "voicebot").load()
     for reg in registrations():
         if reg.kind == kind and reg.name == name:
             return reg.load()

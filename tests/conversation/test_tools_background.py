@@ -144,6 +144,10 @@ async def test_a_result_that_arrives_while_the_caller_talks_waits_for_them(tmp_p
     # Nothing the bot said overlaps the caller's second utterance.
     for segment in bot_speech(tmp_path):
         assert segment.end <= 3.0 or segment.start >= 4.5
+    # "On it." was heard whole before the caller spoke again: the first turn (still open for
+    # its background call) was not interrupted.
+    first = session.turn_log.user_turns()[0]
+    assert first.bot_text.startswith("On it.") and not first.interrupted
 
 
 async def test_without_an_ack_the_model_speaks_over_the_running_placeholder(tmp_path):  # type: ignore[no-untyped-def]

@@ -146,3 +146,18 @@ async def test_wait_change_wakes_on_a_change_and_times_out_without_one() -> None
     await asyncio.sleep(0)
     s.apply(BotStartedSpeakingFrame(), UP)
     assert await waiter is True
+
+
+def test_a_result_held_back_by_the_tool_stage_is_still_owed() -> None:
+    s, clock = state()
+    output = object()
+    s.output = output
+    s.apply(calls("a"), DOWN)
+    result = FunctionCallResultFrame(
+        function_name="fa", tool_call_id="a", arguments={}, result="ok", run_llm=None
+    )
+    assert not s.apply(result, DOWN, source=object())  # the LLM's push: the caller may hold it
+    assert s.pending() == "1 tool call(s) to finish"
+    result.run_llm = True  # what the tool stage decided before it let the result go
+    assert s.apply(result, DOWN, source=output)
+    assert s.calls == {} and s.responding_since == clock.t

@@ -92,3 +92,16 @@ def test_the_offline_note_keeps_the_newest_lines_that_fit_and_leaves_out_the_mem
         short
         == "(2 earlier lines left out) USER: very long very long very long ver… | ASSISTANT: Sure."
     )
+
+
+def test_rag_names_moved_to_knowledge_still_import_from_memory_with_a_warning() -> None:
+    import warnings
+
+    import voicebot.knowledge
+    import voicebot.memory
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        moved = voicebot.memory.LocalRetriever
+    assert moved is voicebot.knowledge.LocalRetriever
+    assert any("voicebot.knowledge.LocalRetriever" in str(w.message) for w in caught)

@@ -8,8 +8,10 @@ Two jobs, both for one ``PipelineWorker``:
 - **The listeners, in one task, in order.** A listener (the turn log) gets the first push of
   each frame type it asks for, and anything ``post``-ed (Pipecat event handlers that run in
   other tasks: the context aggregators' turn events, a retrieval's outcome) is queued into the
-  same task. So every turn record is written by one task, in the order things happened,
-  whichever Pipecat task reported them.
+  same task. So every turn record is written by one task, in the order the events reached
+  the feed, whichever Pipecat task reported them. (Pipecat runs an async event handler in a
+  task of its own, so an event can reach the feed a step after frames pushed at about the
+  same moment; what matters is that no two writers race on a record.)
 
 Pipecat gives each observer every processor's every frame through its own queue and task
 (``WorkerObserver``): with 50 audio frames a second crossing every processor that costs a
@@ -29,11 +31,14 @@ from collections.abc import Callable
 from typing import Any, Protocol, cast
 
 from loguru import logger
-from pipecat.frames.frames import Frame, LLMFullResponseEndFrame
+from pipecat.frames.frames import Frame, FunctionCallResultFrame, LLMFullResponseEndFrame
 from pipecat.observers.base_observer import BaseObserver, FramePushed
 
 from voicebot import pipecat_compat
 from voicebot.conversation.state import STATE_FRAMES, ConversationState
+
+#: Frames the state takes at every hop (where they leave the output transport is what counts).
+EVERY_HOP = (LLMFullResponseEndFrame, FunctionCallResultFrame)
 
 
 class Listener(Protocol):
@@ -79,12 +84,13 @@ class ConversationFeed:
         frame = data.frame
         if not isinstance(frame, (STATE_FRAMES, self._watched)):
             return  # audio and the like: one check
-        if isinstance(frame, LLMFullResponseEndFrame):
-            self.state.apply(frame, data.direction, data.source)  # every hop: the output's
+        every_hop = isinstance(frame, EVERY_HOP)
+        if every_hop:
+            self.state.apply(frame, data.direction, data.source)  # the output's hop counts
         if frame.id in self._seen:
             return
         self._seen[frame.id] = frame
-        if not isinstance(frame, LLMFullResponseEndFrame):
+        if not every_hop:
             self.state.apply(frame, data.direction, data.source)
         if isinstance(frame, self._watched):
             self._queue.put_nowait(data)

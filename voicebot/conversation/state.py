@@ -29,7 +29,9 @@ Signals, all Pipecat's own public frames:
   generating (``LLMFullResponseStartFrame`` .. its ``LLMFullResponseEndFrame``), and the
   reply still in the pipeline until that end frame has passed the output transport (the TTS
   queues it behind the reply's audio, so this covers synthesis and playback);
-- tool calls: ``FunctionCallsStartedFrame`` until each call's result or cancel frame.
+- tool calls: ``FunctionCallsStartedFrame`` until each call's cancel frame, or its result has
+  passed the output transport (the tool stage may hold a result back until nobody is
+  talking: until then it is still owed to the conversation).
 
 An interruption drops whatever answer was owed or under way (Pipecat cancels the LLM and clears
 the TTS, so the end frames may never come).
@@ -180,7 +182,8 @@ class ConversationState:
         """Take one frame into account; whether the state changed.
 
         Call it with each frame's first push (``ConversationFeed`` does), plus every push
-        of an ``LLMFullResponseEndFrame`` so the one leaving ``output`` is seen. Of the
+        of an ``LLMFullResponseEndFrame`` and a ``FunctionCallResultFrame`` so the one
+        leaving ``output`` is seen. Of the
         upstream frames only the bot's speech and requests to the model count: a broadcast
         frame also has an upstream copy, which would count twice.
         """
@@ -217,7 +220,10 @@ class ConversationState:
         elif isinstance(frame, LLMContextUserTurnFrame):
             self._asked(now)
         elif isinstance(frame, FunctionCallResultFrame):
-            self.calls.pop(frame.tool_call_id, None)
+            if self.output is not None and source is not self.output:
+                return False  # held by the tool stage, or on its way: still in flight
+            if self.calls.pop(frame.tool_call_id, None) is None:
+                return False
             if frame.run_llm and self.responding_since is None:
                 # The assistant aggregator asks the model next (an upstream context frame).
                 self.responding_since = now

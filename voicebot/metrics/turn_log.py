@@ -267,8 +267,9 @@ class TurnLog(BaseObserver):
                 self._user_started_at = frame.timestamp - frame.start_secs
         elif isinstance(frame, InterruptionFrame):
             turn = self.turns[-1] if self.turns else None
-            if turn is not None and turn.user_text and turn.completed_at is None:
-                turn.interrupted = True  # the caller went on before the answer was done
+            open_turn = turn is not None and turn.user_text and turn.completed_at is None
+            if turn is not None and open_turn and not self._reply_heard():
+                turn.interrupted = True  # the caller went on before the answer was heard
         elif isinstance(frame, BotStartedSpeakingFrame):
             self._spoke_at = time.time()
             if self._current().bot_started_at is None:
@@ -284,6 +285,16 @@ class TurnLog(BaseObserver):
             await _call(hook)
 
     # ---- completion ------------------------------------------------------------------------
+
+    def _reply_heard(self) -> bool:
+        """The bot spoke this turn, its reply is closed, and it is not speaking now (a turn
+        may still be open for a background tool: that is no interruption)."""
+        return (
+            self._spoke_at is not None
+            and self._assistant_done_at is not None
+            and self._assistant_done_at >= self._spoke_at
+            and not self.conversation.bot_speaking
+        )
 
     async def _maybe_complete(self) -> None:
         if not self.turns or self.turns[-1].completed_at is not None:
