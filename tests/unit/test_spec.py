@@ -342,3 +342,30 @@ def test_the_offline_stack_and_punctuation_turn_are_exported() -> None:
         assert name in (voicebot.__doc__ or "")
     with pytest.raises(AttributeError):
         voicebot.NoSuchThing  # noqa: B018
+
+
+async def test_prepare_has_the_llm_load_what_routes_the_bots_tools(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from voicebot import EnergyVAD, SilenceTurn, tool
+    from voicebot.testing import FakeLLM, FakeSTT, FakeTTS
+
+    @tool
+    def opening_hours(day: str) -> str:
+        """Opening hours on a day."""
+        return "nine to five"
+
+    seen: list[list[str]] = []
+    monkeypatch.setattr(
+        FakeLLM, "prepare_tools", lambda self, schemas: seen.append([s.name for s in schemas])
+    )
+    bot = Bot(
+        stt=FakeSTT(),
+        llm=FakeLLM(),
+        tts=FakeTTS(),
+        vad=EnergyVAD(),
+        turn=SilenceTurn(),
+        tools=[opening_hours],
+    )
+    await bot.prepare()
+    assert seen == [["opening_hours"]]
+    await bot.replace(tools=()).prepare()
+    assert seen == [["opening_hours"]]  # no tools, nothing to route

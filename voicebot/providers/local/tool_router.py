@@ -4,11 +4,13 @@ A small local model (0.1–1.5 B parameters) cannot be trusted to pick a tool an
 JSON on its own: it invents tool names, drifts out of JSON, or calls tools for small talk
 (docs/offline.md, "Tool calling offline"). So the two decisions are split:
 
-1. **Which tool, if any**: the request is embedded (all-MiniLM-L6-v2 on numpy,
-   ``tool_embeddings``) and compared with each tool's name, description and parameter
-   names; below ``threshold`` no tool is called and the model just answers. Without the
-   embedding model installed, TF-IDF word overlap (``LexicalToolRouter``) does it, which
-   only finds a tool when the caller uses the tool's own words.
+1. **Which tool, if any**: the request is embedded (all-mpnet-base-v2 or, if that is not
+   installed, all-MiniLM-L6-v2, on numpy: ``tool_embeddings``) and compared with each
+   tool's name, description and parameter names; below ``threshold`` no tool is called and
+   the model just answers. Without an embedding model installed, TF-IDF word overlap
+   (``LexicalToolRouter``) does it, which only finds a tool when the caller uses the tool's
+   own words. Scoring the tools with the loaded LLM instead was measured and not kept
+   (docs/offline.md, "Tool calling offline").
 2. **The arguments**: the model fills in the chosen tool's JSON schema under a llama.cpp
    grammar compiled from that schema, so its output matches the schema (types, enums,
    required fields) unless it is cut off at ``max_tokens``; then no tool is called.
@@ -21,8 +23,9 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
+import numpy as np
 from loguru import logger
 
 from voicebot.knowledge.embeddings import Embedder
@@ -137,14 +140,35 @@ def tool_texts(tool: ToolSpec) -> tuple[str, ...]:
     return tuple(texts)
 
 
-class ToolRouter:
-    """Picks the tool a request is about, or none: by sentence embeddings, or by word overlap
-    (``LexicalToolRouter``, with one warning) when the embedding model is not installed.
+#: (threshold, margin_weight) per embedder, chosen on the tuning sets of
+#: benchmarks/offline_tool_routing.py: the middle of the plateau of best settings, not its
+#: edge. Another embedder (a test's wrapper) gets MiniLM's.
+CALIBRATION: dict[str, tuple[float, float]] = {
+    "all-mpnet-base-v2": (0.35, 0.75),
+    "all-MiniLM-L6-v2": (0.30, 0.5),
+}
 
-    ``threshold`` and ``margin_weight`` were chosen on the dev sets, not the held-out one:
-    a tool is called when its similarity plus ``margin_weight`` times its lead over the mean
-    of the other tools reaches ``threshold``. Embedding is CPU work: call ``route`` off the
-    event loop. The tools' vectors are cached per tool set, so a router per request is cheap.
+
+class ToolScorer(Protocol):
+    """A second opinion on the choice (``tool_scoring.LLMToolScorer``): one log-probability
+    per tool and one for "none" (last), or None when it cannot score this tool set."""
+
+    def log_probs(self, tools: list[ToolSpec], request: str) -> np.ndarray | None: ...
+
+
+class ToolRouter:
+    """Picks the tool a request is about, or none: by sentence embeddings (all-mpnet-base-v2,
+    else all-MiniLM-L6-v2), or by word overlap (``LexicalToolRouter``, with one warning) when
+    no embedding model is installed.
+
+    A tool is called when its similarity plus ``margin_weight`` times its lead over the mean
+    of the other tools reaches ``threshold``; both default to the embedder's ``CALIBRATION``.
+    Embedding is CPU work: call ``route`` off the event loop. The tools' vectors are cached
+    per tool set, so a router per request is cheap.
+
+    With a ``scorer`` (opt-in, ~0.5 s a request with the 1.5B model), each option's score,
+    "none" scoring ``threshold``, gets ``scorer_weight`` times the scorer's log-probability
+    added, and the best option wins.
     """
 
     def __init__(
@@ -152,15 +176,23 @@ class ToolRouter:
         tools: list[ToolSpec],
         *,
         embedder: Embedder | None = None,
-        threshold: float = 0.30,
-        margin_weight: float = 0.5,
+        threshold: float | None = None,
+        margin_weight: float | None = None,
+        scorer: ToolScorer | None = None,
+        scorer_weight: float = 0.05,
     ) -> None:
         self.tools = tools
-        self.threshold = threshold
-        self.margin_weight = margin_weight
+        self.scorer = scorer
+        self.scorer_weight = scorer_weight
         self._embedder = embedder if embedder is not None else shared_embedder()
         self._lexical = LexicalToolRouter(tools) if self._embedder is None else None
         self.method = "lexical" if self._embedder is None else "embedding"
+        self.embedder_name = str(getattr(self._embedder, "model_name", "all-MiniLM-L6-v2"))
+        default_threshold, default_weight = CALIBRATION.get(
+            self.embedder_name, CALIBRATION["all-MiniLM-L6-v2"]
+        )
+        self.threshold = default_threshold if threshold is None else threshold
+        self.margin_weight = default_weight if margin_weight is None else margin_weight
 
     def scores(self, request: str) -> list[tuple[str, float]]:
         """Each tool's score for ``request``, best first."""
@@ -182,10 +214,13 @@ class ToolRouter:
             return self._lexical.route(request)
         if not self.tools or not request.strip():
             return None
-        name, score = self.scores(request)[0]
-        if score < self.threshold:
-            return None
-        return next(t for t in self.tools if t.name == name)
+        scored = dict(self.scores(request))
+        options = np.array([*(scored[t.name] for t in self.tools), self.threshold])
+        opinion = self.scorer.log_probs(self.tools, request) if self.scorer else None
+        if opinion is not None:
+            options = options + self.scorer_weight * opinion
+        best = int(np.argmax(options))  # a tie with "none" goes to the tool, as before
+        return None if best == len(self.tools) else self.tools[best]
 
 
 def argument_prompt(tool: ToolSpec, request: str) -> list[dict[str, str]]:

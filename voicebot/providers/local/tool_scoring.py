@@ -1,0 +1,183 @@
+"""A second opinion on the tool choice from the loaded LLM: likelihoods, not generation.
+
+Sentence embeddings (``tool_router.ToolRouter``) place a request near the tool whose topic
+it shares, which is not always the one it asks for ("is there wifi on the flight" sits near
+``flight_status``). An instruction-tuned LLM reads intent better, but a small one asked to
+*generate* a choice wanders. So the model only scores: after a prompt that lists the tools
+as lettered options (plus "none of these") under two worked examples from made-up shops,
+one forward pass over the request gives the log-probability of each option's letter.
+
+The prompt up to the request is the same for every request to a tool set: it stays in a
+llama.cpp context of its own (sharing the model's weights, not the chat's context, whose
+cache it would otherwise evict), so a request costs only its own ~20 tokens. Measured
+(benchmarks/offline_tool_routing.py, docs/offline.md): with Qwen2.5-Coder-1.5B ("quality")
+the mix with the embeddings gets ~5 more of 175 requests right at ~0.5 s a request on two
+cores; Qwen2.5-Coder-0.5B ("balanced") scores near chance and adds nothing. So it is an
+opt-in (``ToolRouter(scorer=...)``), not the default.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from voicebot.providers.local.tool_router import ToolSpec, name_words
+
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_SYSTEM = (
+    "You answer the phone for a business. For each caller request, reply with the letter of "
+    "the action that does what the caller asks, or the letter of 'none of these' for small "
+    "talk and for questions that no action does."
+)
+# Worked examples from shops unlike any tool set measured: they teach the format and that
+# a question near a tool's topic is not a request for it.
+_DEMOS: tuple[tuple[tuple[tuple[str, str], ...], tuple[tuple[str, int], ...]], ...] = (
+    (
+        (
+            ("order pizza", "Order a pizza for delivery to an address."),
+            ("track order", "Where an order is now, by its order number."),
+            ("cancel order", "Cancel an order by its order number."),
+        ),
+        (
+            ("yeah so could you send a large pepperoni over to 12 elm street", 0),
+            ("hmm i changed my mind about number 4471 forget it", 2),
+            ("do you guys have gluten free crust", 3),
+            ("is my food on the way it's order 88", 1),
+            ("thanks bye", 3),
+        ),
+    ),
+    (
+        (
+            ("renew book", "Extend the loan of a borrowed book."),
+            ("reserve room", "Reserve a study room on a day at an hour."),
+            ("opening hours", "The library's opening hours on a day of the week."),
+            ("report lost card", "Block a library card that was lost or stolen."),
+        ),
+        (
+            ("can i get room two for tuesday at three", 1),
+            ("when do you close on saturday", 2),
+            ("hi how are you today", 4),
+            ("i need a bit more time with the novel i borrowed", 0),
+            ("can i print stuff there", 4),
+            ("somebody took my wallet with my card in it", 3),
+        ),
+    ),
+)
+
+
+def _listing(actions: Sequence[tuple[str, str]]) -> str:
+    lines = [f"{LETTERS[i]}) {name}: {text}" for i, (name, text) in enumerate(actions)]
+    lines.append(f"{LETTERS[len(actions)]}) none of these")
+    return "Actions:\n" + "\n".join(lines)
+
+
+def prompt_prefix(tools: list[ToolSpec]) -> str:
+    """The prompt up to the request (ChatML, Qwen's template): constant per tool set."""
+    text = f"<|im_start|>system\n{_SYSTEM}<|im_end|>\n"
+    for demo_actions, requests in _DEMOS:
+        for i, (request, answer) in enumerate(requests):
+            head = _listing(demo_actions) + "\n\n" if i == 0 else ""
+            text += f"<|im_start|>user\n{head}Caller: {request}<|im_end|>\n"
+            text += f"<|im_start|>assistant\n{LETTERS[answer]}<|im_end|>\n"
+    actions = [(name_words(t.name), t.description.strip()) for t in tools]
+    return text + f"<|im_start|>user\n{_listing(actions)}\n\nCaller: "
+
+
+_SUFFIX = "<|im_end|>\n<|im_start|>assistant\n"
+
+
+class LLMToolScorer:
+    """Log-probabilities of each tool, and of "none" (last), for a request, by a llama.cpp
+    model (``llama_cpp.Llama``) in a context of its own that keeps the tool set's prefix."""
+
+    def __init__(self, llama: Any, *, n_ctx: int = 2048, threads: int = 2) -> None:
+        self._llama = llama
+        self._n_ctx = n_ctx
+        self._threads = threads
+        self._lock = threading.Lock()
+        self._ctx: Any = None
+        self._batch: Any = None
+        self._tokens: list[int] = []  # what the context's cache holds, in order
+
+    def _open(self) -> None:
+        import llama_cpp
+
+        params = llama_cpp.llama_context_default_params()
+        params.n_ctx = self._n_ctx
+        params.n_batch = params.n_ubatch = 512
+        params.n_threads = params.n_threads_batch = self._threads
+        params.no_perf = True
+        self._ctx = llama_cpp.llama_init_from_model(self._llama.model, params)
+        if self._ctx is None:
+            raise RuntimeError("llama.cpp could not make a context for tool scoring")
+        self._batch = llama_cpp.llama_batch_init(512, 0, 1)
+        vocab = llama_cpp.llama_model_get_vocab(self._llama.model)
+        self._n_vocab = llama_cpp.llama_vocab_n_tokens(vocab)
+
+    def close(self) -> None:
+        import llama_cpp
+
+        if self._batch is not None:
+            llama_cpp.llama_batch_free(self._batch)
+            self._batch = None
+        if self._ctx is not None:
+            llama_cpp.llama_free(self._ctx)
+            self._ctx = None
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):  # at interpreter exit the library may be gone
+            self.close()
+
+    def _tokenize(self, text: str, special: bool) -> list[int]:
+        return list(self._llama.tokenize(text.encode(), add_bos=False, special=special))
+
+    def _last_logits(self, tokens: list[int]) -> np.ndarray:
+        """Logits after ``tokens``, evaluating only what follows the cached common prefix."""
+        import llama_cpp
+
+        common = 0
+        for cached, new in zip(self._tokens, tokens, strict=False):
+            if cached != new:
+                break
+            common += 1
+        common = min(common, len(tokens) - 1)  # the last token is evaluated for its logits
+        llama_cpp.llama_memory_seq_rm(llama_cpp.llama_get_memory(self._ctx), 0, common, -1)
+        self._tokens = self._tokens[:common]
+        rest = tokens[common:]
+        for start in range(0, len(rest), 512):
+            chunk = rest[start : start + 512]
+            self._batch.n_tokens = len(chunk)
+            for j, token in enumerate(chunk):
+                self._batch.token[j] = token
+                self._batch.pos[j] = len(self._tokens) + j
+                self._batch.n_seq_id[j] = 1
+                self._batch.seq_id[j][0] = 0
+                self._batch.logits[j] = j == len(chunk) - 1
+            if llama_cpp.llama_decode(self._ctx, self._batch) != 0:
+                self._tokens = []
+                raise RuntimeError("llama.cpp failed to evaluate the tool-scoring prompt")
+            self._tokens += chunk
+        logits = llama_cpp.llama_get_logits_ith(self._ctx, -1)
+        return np.ctypeslib.as_array(logits, shape=(self._n_vocab,)).astype(np.float64)
+
+    def log_probs(self, tools: list[ToolSpec], request: str) -> np.ndarray | None:
+        """One log-probability per tool and one for "none" (normalised over the options), or
+        None when the tools do not fit (more than 25, or a prompt longer than the context)."""
+        if not tools or len(tools) >= len(LETTERS):
+            return None
+        prefix = self._tokenize(prompt_prefix(tools), special=True)
+        tokens = prefix + self._tokenize(" ".join(request.split()), special=False)
+        tokens += self._tokenize(_SUFFIX, special=True)
+        letters = [self._tokenize(letter, special=False) for letter in LETTERS[: len(tools) + 1]]
+        if len(tokens) > self._n_ctx or any(len(t) != 1 for t in letters):
+            return None
+        with self._lock:
+            if self._ctx is None:
+                self._open()
+            logits = self._last_logits(tokens)[[t[0] for t in letters]]
+        shifted = logits - logits.max()
+        return shifted - float(np.log(np.exp(shifted).sum()))
