@@ -43,6 +43,14 @@ def _restore_log_sinks() -> Iterator[None]:
 REPO = Path(__file__).resolve().parent.parent
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "real_time: runs on a real-time event loop, not tests/conversation's virtual clock "
+        "(the test's subject is real-time behaviour or wall-clock figures)",
+    )
+
+
 def load_example(filename: str, module_name: str | None = None) -> Any:
     """An example script from ``examples/``, imported as a fresh module."""
     path = REPO / "examples" / filename

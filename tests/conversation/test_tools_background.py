@@ -32,12 +32,13 @@ async def converse(
     replies: list[Any],
     tools: list[Any],
     box: dict[str, Any] | None = None,
+    ttft_secs: float = 0.05,
 ) -> Any:
     """Run the call; ``box["session"]`` is the session while it runs (for the tools)."""
     caller = write_caller_wav(tmp_path / "caller.wav", utterances, total_secs=total_secs)
     bot = Bot(
         stt=FakeSTT(transcripts=heard, latency_secs=0.05),
-        llm=FakeLLM(replies=replies, ttft_secs=0.05),
+        llm=FakeLLM(replies=replies, ttft_secs=ttft_secs),
         tts=FakeTTS(ttfb_secs=0.05, secs_per_char=0.03),
         tools=tools,
         **QUICK_TURNS,
@@ -91,6 +92,7 @@ async def test_the_ack_is_said_at_once_and_the_result_is_spoken_after_it(tmp_pat
         replies=["Hello there.", ToolCall("book", {"name": "Ada"}), "You're booked, B-7."],
         tools=[book],
         box=box,
+        ttft_secs=0.2,  # ack and result are 0.25 s apart: two segments, by construction
     )
 
     # Replies reach the TTS cut at clauses (voicebot.text.clauses).

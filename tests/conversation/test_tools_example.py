@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 import sqlite3
 
+import pytest
+
 from tests.conftest import REPO
 from voicebot.cli import main
 
 EXAMPLE = REPO / "examples" / "tools_appointments.py"
 
 
+@pytest.mark.usefixtures("virtual_asyncio_run")
 def test_the_appointments_example_books_a_slot_in_sqlite(caller_wav, tmp_path, monkeypatch, capsys):  # type: ignore[no-untyped-def]
     db = tmp_path / "appointments.sqlite"
     monkeypatch.setenv("APPOINTMENTS_DB", str(db))

@@ -101,13 +101,14 @@ class ConversationState:
     """The facts of one conversation, updated frame by frame (see the module docstring).
 
     Read the attributes; do not set them: ``apply`` is the only writer. ``clock`` is the time
-    source for every ``*_at``/``*_since`` (``time.monotonic`` by default; a test may pass
-    its own). ``output`` is the output transport processor, when known: the reply counts as
-    in the pipeline until its end frame has been pushed on from there.
+    source for every ``*_at``/``*_since`` (``time.monotonic`` by default, looked up at
+    each call; a test may pass its own). ``output`` is the output transport processor, when
+    known: the reply counts as in the pipeline until its end frame has been pushed on from
+    there.
     """
 
-    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
-        self.clock = clock
+    def __init__(self, *, clock: Callable[[], float] | None = None) -> None:
+        self.clock = clock if clock is not None else _monotonic
         self.output: object | None = None
         #: The VAD hears the caller speak (speech, before any turn ruling).
         self.user_speaking = False
@@ -138,7 +139,7 @@ class ConversationState:
         #: Interruptions so far.
         self.interruptions = 0
         #: When anything above last changed (``clock()``).
-        self.changed_at = clock()
+        self.changed_at = self.clock()
         self._waiters: list[asyncio.Event] = []
 
     # ---- reading -------------------------------------------------------------------------
@@ -271,3 +272,8 @@ class ConversationState:
         self.answer_owed = True
         if self.responding_since is None:
             self.responding_since = now
+
+
+def _monotonic() -> float:
+    """``time.monotonic``, looked up at each call (a test's virtual clock replaces it)."""
+    return time.monotonic()

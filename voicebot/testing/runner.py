@@ -4,6 +4,9 @@
 pipeline (whatever providers the bot has: fakes, local models, or cloud vendors), writes the
 bot's voice to a WAV on the caller's timeline, and returns the transcript, the tool calls and
 per-turn timings — both as the bot measured them and as read off the two audio files.
+
+It runs in real time; a test whose subject is not timing can run it on a virtual clock
+(``voicebot.testing.virtual_time.VirtualTimeLoop``), where the call's seconds are skipped.
 """
 
 from __future__ import annotations

@@ -63,20 +63,32 @@ POSITION_KEY = "voicebot.wav_position"
 
 
 class Timeline:
-    """Seconds of the caller's input timeline, shared by both sides of the transport."""
+    """Seconds of the caller's input timeline, shared by both sides of the transport.
+
+    Read on the running event loop's clock (``time.monotonic`` in production): a test loop
+    with a virtual clock (``voicebot.testing.virtual_time``) then paces the call on its own.
+    """
 
     def __init__(self, speed: float) -> None:
         self.speed = speed
         self._start: float | None = None
 
+    @staticmethod
+    def clock() -> float:
+        """The running loop's time (``time.monotonic`` outside one)."""
+        try:
+            return asyncio.get_running_loop().time()
+        except RuntimeError:
+            return time.monotonic()
+
     def start(self) -> None:
         if self._start is None:
-            self._start = time.monotonic()
+            self._start = self.clock()
 
     def now(self) -> float:
         self.start()
         assert self._start is not None
-        return (time.monotonic() - self._start) * self.speed
+        return (self.clock() - self._start) * self.speed
 
     def wall_at(self, position: float) -> float:
         self.start()
@@ -143,14 +155,14 @@ class WavInput(BaseInputTransport):
         k = 0
         while True:
             # A microphone hands over a frame once it has been spoken: frame k at (k+1)*20 ms.
-            delay = t.timeline.wall_at((k + 1) * FRAME_SECS) - time.monotonic()
+            delay = t.timeline.wall_at((k + 1) * FRAME_SECS) - t.timeline.clock()
             if delay > 0:
                 await asyncio.sleep(delay)
             chunk = data[k * step * 2 : (k + 1) * step * 2]
             if len(chunk) < step * 2:
                 if not t.input_done.is_set():
                     t.input_done.set()
-                    t.input_ended_at = time.monotonic()
+                    t.input_ended_at = t.timeline.clock()
                     logger.debug(f"{self}: input file played ({pcm.duration_secs:.2f}s)")
                 if t.finished():
                     await t.finish()
@@ -209,7 +221,7 @@ class WavOutput(BaseOutputTransport):
         self._cursor = len(self._buffer) / 2 / rate
         chunk_secs = len(audio) / 2 / rate
         # Stay at most one chunk ahead of the caller's clock, as a device buffer would.
-        delay = t.timeline.wall_at(self._cursor - chunk_secs) - time.monotonic()
+        delay = t.timeline.wall_at(self._cursor - chunk_secs) - t.timeline.clock()
         if delay > 0:
             await asyncio.sleep(delay)
         return True
@@ -299,7 +311,7 @@ class WavFileTransport(BaseTransport):
     def finished(self) -> bool:
         """Whether the caller has nothing more to say and the bot nothing more to answer
         (called once the input has played)."""
-        now = time.monotonic()
+        now = self.timeline.clock()
         pending = self.conversation.pending()
         if pending is None:
             quiet_since = max(self.input_ended_at, self.conversation.changed_at)
