@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from voicebot import registry
+from voicebot import redaction, registry
 from voicebot.env import load_env
 from voicebot.errors import ConfigError, DuplicateToolError, from_validation_error, raise_all
 from voicebot.providers.base import (
@@ -295,6 +295,9 @@ class Bot(BaseModel):
                 )
             )
         ctx = self.build_context(env)
+        # Before anything can log or fail: the keys it may resolve are masked in every output.
+        names = [p.api_key_env for p in self.stages(transport) if p.api_key_env]
+        redaction.protect(self, ctx.env, names)
         checks: list[Callable[[], Any]] = [
             functools.partial(p.check, ctx) for p in self.stages(transport)
         ]

@@ -8,6 +8,7 @@ import contextlib
 import hashlib
 import importlib
 import importlib.util
+import json
 import os
 import re
 import sys
@@ -18,9 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
+from voicebot import redaction
 from voicebot.bot import Bot
 from voicebot.env import load_env, lookup
 from voicebot.errors import BotFileError, ConfigError, OutputPathError
+from voicebot.redaction import redact, redact_value
 from voicebot.transports.wav import MAX_SPEED
 
 if TYPE_CHECKING:
@@ -177,10 +180,11 @@ async def _run_files(bot: Bot, args: argparse.Namespace) -> int:
         linger_secs=args.linger,
         max_wait_secs=args.max_wait,
     )
-    print(conv.report())
+    print(redact(conv.report()))
     if args.turns:
         args.turns.parent.mkdir(parents=True, exist_ok=True)
-        args.turns.write_text(conv.to_jsonl() + "\n")
+        lines = (json.dumps(redact_value(t.to_dict()), default=str) for t in conv.turns)
+        args.turns.write_text("".join(line + "\n" for line in lines))
         print(f"turn records: {args.turns}")
     return 0
 
@@ -310,6 +314,10 @@ def _one_line(record: Record) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Every key in the environment or .env is masked in what this command prints or logs,
+    # from the first line on (a bot file may log or fail before the bot is checked).
+    redaction.register_env(load_env())
+    redaction.install()
     logger.remove()  # loguru's default sink would print every line a second time
     if args.verbose:
         sink = logger.add(sys.stderr, level="DEBUG")
@@ -321,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except ConfigError as e:
-        print(f"voicebot: {e}", file=sys.stderr)
+        print(f"voicebot: {redact(str(e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -43,6 +43,7 @@ from pipecat.utils.errors import ErrorCategory, extract_http_status_code
 
 from voicebot.errors import VendorError
 from voicebot.providers.base import Provider
+from voicebot.redaction import redact
 
 Role = Literal["transport", "stt", "llm", "tts"]
 
@@ -154,7 +155,8 @@ def vendor_error(frame: ErrorFrame, provider: Provider, role: Role) -> VendorErr
         hint = f" ({detail})" if detail else ""
     elif _unreachable(frame):
         hint = " (check the address and the network)"
-    return VendorError(f"{name} {where}: {reason}{hint}", stage=name, reason=reason)
+    # A vendor's error text or an endpoint may carry a key (an echoed header, ?api_key=).
+    return VendorError(redact(f"{name} {where}: {reason}{hint}"), stage=name, reason=redact(reason))
 
 
 def _reason(frame: ErrorFrame) -> tuple[str, int | None]:

@@ -57,6 +57,14 @@ REMEMBER_DESCRIPTION = (
 )
 
 _ROLE_LINE = re.compile(r"^[A-Z_]+: ")
+_STORE_METHODS = (
+    "get_facts",
+    "put_fact",
+    "append_transcript",
+    "read_transcripts",
+    "forget",
+    "close",
+)
 
 #: ``extract(transcript)`` returns facts (or an awaitable of them) to remember at the end.
 Extractor = Callable[[list[TranscriptEntry]], Any]
@@ -103,9 +111,11 @@ class Memory(BaseModel):
     @classmethod
     def _is_store(cls, value: Any) -> Any:
         if not isinstance(value, MemoryStore):
+            missing = [m for m in _STORE_METHODS if not callable(getattr(value, m, None))]
+            lacking = f" (it has no {', '.join(missing)})" if missing and len(missing) < 6 else ""
             raise ConfigError(
                 f"Memory(store=...) needs a MemoryStore (SQLiteStore, RedisStore, ...), "
-                f"not {type(value).__name__}"
+                f"not {type(value).__name__}{lacking}"
             )
         return value
 
@@ -152,6 +162,12 @@ class Memory(BaseModel):
                 summarization_timeout=30.0,
             ),
         )
+
+    async def forget(self, user_id: str) -> int:
+        """Delete everything the store holds about ``user_id`` (facts and transcripts), e.g.
+        when a caller asks to be forgotten; how many facts and transcript entries there were.
+        A session of that user still running saves its transcript when it ends."""
+        return int(await self.store.forget(user_id))
 
     def for_session(self, user_id: str | None = None) -> MemorySession:
         chosen = user_id or self.user_id

@@ -10,6 +10,11 @@ Keys (under ``prefix``, default ``voicebot:``)::
 
 Each write is one Lua script, which Redis runs atomically: a fact is in both the list and
 the set or in neither, and a batch of transcript entries lands whole.
+
+With ``retention_days``, every write sets the time to live of the keys it touches: a user's
+facts expire together that long after the last fact was stored, a session's transcript that
+long after it was saved, the list of sessions with the newest one. ``forget(user_id)``
+deletes all of a user's keys in one script.
 """
 
 from __future__ import annotations
@@ -17,45 +22,86 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from voicebot.errors import MissingExtraError
-from voicebot.memory.store import SessionTranscript, clean_fact
+from voicebot.memory.store import SessionTranscript, clean_fact, retention_secs
+from voicebot.redaction import redact, redact_value, register
 
+# ARGV[1] of the writes is the time to live in milliseconds; 0 keeps the keys for good.
 _PUT_FACT = """
-if redis.call('SADD', KEYS[1], ARGV[1]) == 1 then
-    redis.call('RPUSH', KEYS[2], ARGV[1])
-    return 1
+local added = 0
+if redis.call('SADD', KEYS[1], ARGV[2]) == 1 then
+    redis.call('RPUSH', KEYS[2], ARGV[2])
+    added = 1
 end
-return 0
+local ttl = tonumber(ARGV[1])
+if ttl > 0 then
+    redis.call('PEXPIRE', KEYS[1], ttl)
+    redis.call('PEXPIRE', KEYS[2], ttl)
+end
+return added
 """
 
 _APPEND = """
-if redis.call('SADD', KEYS[1], ARGV[1]) == 1 then
-    redis.call('RPUSH', KEYS[2], ARGV[1])
+if redis.call('SADD', KEYS[1], ARGV[2]) == 1 then
+    redis.call('RPUSH', KEYS[2], ARGV[2])
 end
-for i = 2, #ARGV do
+for i = 3, #ARGV do
     redis.call('RPUSH', KEYS[3], ARGV[i])
 end
-return #ARGV - 1
+local ttl = tonumber(ARGV[1])
+if ttl > 0 then
+    for i = 1, 3 do
+        redis.call('PEXPIRE', KEYS[i], ttl)
+    end
+end
+return #ARGV - 2
+"""
+
+# KEYS: facts, factset, sessions, sessionset; ARGV[1]: the prefix of transcript keys.
+_FORGET = """
+local deleted = redis.call('LLEN', KEYS[1])
+for _, session_id in ipairs(redis.call('LRANGE', KEYS[3], 0, -1)) do
+    local key = ARGV[1] .. session_id
+    deleted = deleted + redis.call('LLEN', key)
+    redis.call('DEL', key)
+end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+return deleted
 """
 
 
 class RedisStore:
-    """A ``MemoryStore`` on the Redis server at ``url`` (``redis://host:port/db``)."""
+    """A ``MemoryStore`` on the Redis server at ``url`` (``redis://host:port/db``).
 
-    def __init__(self, url: str = "redis://127.0.0.1:6379/0", *, prefix: str = "voicebot:"):
+    ``retention_days``: the keys' time to live, renewed by each write (``None``, the
+    default: no expiry). A password in ``url`` is masked in every output.
+    """
+
+    def __init__(
+        self,
+        url: str = "redis://127.0.0.1:6379/0",
+        *,
+        prefix: str = "voicebot:",
+        retention_days: float | None = None,
+    ):
         try:
             import redis.asyncio as aioredis
         except ImportError:
             raise MissingExtraError(
                 'RedisStore needs redis, which is not installed: pip install "voicebot[redis]"'
             ) from None
+        secs = retention_secs(retention_days)
+        register(urlsplit(url).password)
         self.url = url
         self.prefix = prefix
+        self.retention_days = retention_days
+        self._ttl_ms = 0 if secs is None else max(1, round(secs * 1000))
         self._client: Any = aioredis.from_url(url, decode_responses=True)
 
     def __repr__(self) -> str:
-        return f"RedisStore({self.url!r})"
+        return f"RedisStore({redact(self.url)!r})"
 
     def _key(self, kind: str, name: str) -> str:
         return f"{self.prefix}{kind}:{name}"
@@ -65,7 +111,8 @@ class RedisStore:
 
     async def put_fact(self, user_id: str, fact: str) -> bool:
         keys = [self._key("factset", user_id), self._key("facts", user_id)]
-        added = await self._client.eval(_PUT_FACT, len(keys), *keys, clean_fact(fact))
+        text = redact(clean_fact(fact))
+        added = await self._client.eval(_PUT_FACT, len(keys), *keys, self._ttl_ms, text)
         return bool(added)
 
     async def append_transcript(
@@ -78,8 +125,8 @@ class RedisStore:
             self._key("sessions", user_id),
             self._key("transcript", session_id),
         ]
-        lines = [json.dumps(dict(e), default=str) for e in entries]
-        await self._client.eval(_APPEND, len(keys), *keys, session_id, *lines)
+        lines = [json.dumps(redact_value(dict(e)), default=str) for e in entries]
+        await self._client.eval(_APPEND, len(keys), *keys, self._ttl_ms, session_id, *lines)
 
     async def read_transcripts(
         self, user_id: str, *, limit: int | None = None
@@ -89,8 +136,21 @@ class RedisStore:
         out = []
         for session_id in ids:
             lines = await self._client.lrange(self._key("transcript", session_id), 0, -1)
-            out.append(SessionTranscript(session_id, [json.loads(line) for line in lines]))
+            if lines:  # none: the transcript has expired (or was forgotten meanwhile)
+                out.append(SessionTranscript(session_id, [json.loads(line) for line in lines]))
         return out
+
+    async def forget(self, user_id: str) -> int:
+        """Delete the user's facts, session list and transcripts; how many facts and
+        transcript entries there were."""
+        keys = [
+            self._key("facts", user_id),
+            self._key("factset", user_id),
+            self._key("sessions", user_id),
+            self._key("sessionset", user_id),
+        ]
+        deleted = await self._client.eval(_FORGET, len(keys), *keys, self._key("transcript", ""))
+        return int(deleted)
 
     async def close(self) -> None:
         await self._client.aclose()

@@ -17,6 +17,7 @@ from voicebot.errors import ConfigError
 from voicebot.metrics.prometheus import LatencyMetrics, Prometheus
 from voicebot.metrics.records import TurnRecord
 from voicebot.metrics.turn_log import TurnHook, TurnLog
+from voicebot.redaction import redact_value
 
 
 class TurnsJsonl:
@@ -34,7 +35,7 @@ class TurnsJsonl:
         self.path = Path(path)
 
     def __call__(self, turn: TurnRecord) -> None:
-        line = json.dumps(turn.to_dict(), default=str) + "\n"
+        line = json.dumps(redact_value(turn.to_dict()), default=str) + "\n"
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a", encoding="utf-8") as f:

@@ -47,7 +47,7 @@ class BuildContext:
 
     audio_in_sample_rate: int = 16000
     audio_out_sample_rate: int = 24000
-    env: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)  # keys: never printed
     allow_interruptions: bool = True
     system_prompt: str | None = None
 

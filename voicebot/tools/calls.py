@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from loguru import logger
 
+from voicebot.redaction import redact
 from voicebot.tools.tool import Tool, ToolArgumentsError
 
 #: How a call ended, as the tool caller saw it.
@@ -92,4 +93,5 @@ async def run_tool(tool: Tool, raw_arguments: Any) -> tuple[Any, Outcome]:
             },
             "timeout",
         )
-    return {"error": f"{tool.name} failed: {error}"}, "failed"
+    # The exception's text goes to the LLM vendor and the turn records: no key in it.
+    return {"error": redact(f"{tool.name} failed: {error}")}, "failed"
