@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import importlib
-import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -27,6 +26,7 @@ from pydantic import (
 )
 
 from voicebot import redaction, registry
+from voicebot.custom_processors import check_processor_spec
 from voicebot.env import load_env
 from voicebot.errors import ConfigError, DuplicateToolError, from_validation_error, raise_all
 from voicebot.providers.base import (
@@ -236,7 +236,7 @@ class Bot(BaseModel):
                 )
             items = tuple(items) if isinstance(items, (list, tuple)) else (items,)
             for item in items:
-                _check_processor_spec(point, item)
+                check_processor_spec(point, item)
             out[point] = items
         return out
 
@@ -384,43 +384,3 @@ def _default(kind: Kind, name: str, expected: type[_P]) -> _P:
     provider = registry.resolve(kind, name)
     assert isinstance(provider, expected)
     return provider
-
-
-def _check_processor_spec(point: str, item: object) -> None:
-    """Refuse a processor instance when the bot is made, not when a second caller arrives:
-    a bot is a spec that serves any number of sessions (``voicebot serve``, tests), and one
-    instance linked into two pipelines sends one caller's frames into another's call."""
-    from pipecat.processors.frame_processor import FrameProcessor
-
-    if isinstance(item, FrameProcessor):
-        name = type(item).__name__
-        raise ConfigError(
-            f"processors[{point!r}] holds a {name} instance, which every session of the bot "
-            f"would share: pass the class ({name}) or a factory (lambda: {name}(...))"
-        )
-    if not callable(item):
-        raise ConfigError(
-            f"processors[{point!r}] holds {item!r}, which is neither a FrameProcessor class "
-            "nor a function that makes one"
-        )
-
-
-#: Every processor ``make_processor`` has handed out, so a factory that returns the same
-#: object twice (``lambda: shared``) is caught too. Weak: a finished session's go away.
-_made: weakref.WeakSet[FrameProcessor] = weakref.WeakSet()
-
-
-def make_processor(spec: ProcessorSpec) -> FrameProcessor:
-    """A fresh FrameProcessor for one session: the class or factory is called each time."""
-    from pipecat.processors.frame_processor import FrameProcessor
-
-    made = spec()
-    if not isinstance(made, FrameProcessor):
-        raise ConfigError(f"{spec!r} made {made!r}, which is not a FrameProcessor")
-    if made in _made:
-        raise ConfigError(
-            f"{spec!r} returned a {type(made).__name__} it had returned before, so two "
-            "sessions would share it: make the factory build a new one each call"
-        )
-    _made.add(made)
-    return made

@@ -104,7 +104,7 @@ class Session:
     ) -> Session:
         """Build on the calling thread; ``detection`` is the VAD and turn strategies when
         already built (``build_async`` builds them in a worker thread)."""
-        from voicebot.bot import make_processor
+        from voicebot.custom_processors import make_processor
 
         vad_analyzer, turn_strategies = detection or build_turn_detection(bot, ctx)
         memory = bot.memory.for_session(user_id) if bot.memory is not None else None
