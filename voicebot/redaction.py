@@ -13,10 +13,11 @@ leaves the process:
 - ``redact(text)``: every registered value, and anything shaped like a credential
   (``Bearer ...``, ``?api_key=...``, ``user:password@`` in a URL, ``sk-...`` keys), becomes
   ``***``.
-- ``install()``: a loguru patcher (process-wide: Pipecat and the SDKs log through the same
-  loguru core) that redacts each record's message and ``extra``, and turns an attached
-  exception into redacted plain text: loguru's ``diagnose`` would otherwise print the
-  values of the traceback's variables, keys included.
+- ``install()``: a loguru patcher (process-wide: Pipecat logs through loguru) that redacts
+  each record's message and ``extra``, and turns an attached exception into redacted plain
+  text (loguru's ``diagnose`` would otherwise print the values of the traceback's variables,
+  keys included); and a stdlib ``logging`` record factory that does the same for the vendor
+  SDKs (openai, httpx, websockets log there).
 """
 
 from __future__ import annotations
@@ -175,6 +176,33 @@ def install() -> None:
             return
         _installed = True
     logger.configure(patcher=patch_record)
+    _install_stdlib()
+
+
+def _install_stdlib() -> None:
+    """Mask stdlib ``logging`` records too, at creation (whatever handler prints them): the
+    vendor SDKs log there, not through loguru (``websockets`` logs every handshake header at
+    DEBUG, ``Authorization`` included; httpx logs request URLs)."""
+    import logging
+
+    previous = logging.getLogRecordFactory()
+
+    def masked_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed format: the handler reports it as logging does
+            return record
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        if record.exc_info and record.exc_info[1] is not None:
+            # Formatters use exc_text when set: the traceback as masked text.
+            text = "".join(traceback.format_exception(*record.exc_info))
+            record.exc_text = redact(text).rstrip("\n")
+        return record
+
+    logging.setLogRecordFactory(masked_record)
 
 
 def registered_count() -> int:

@@ -217,6 +217,29 @@ async def test_the_caller_speaking_cancels_an_interruptible_call(tmp_path):  # t
     assert last[-1] == {"role": "user", "content": "Actually, forget it."}
 
 
+async def test_a_turn_whose_blocking_call_the_caller_cancels_is_interrupted(tmp_path):  # type: ignore[no-untyped-def]
+    @tool(ack="Let me look.", filler=None)
+    async def search(query: str) -> str:
+        """Search the catalogue."""
+        await asyncio.sleep(20)  # until the caller's next words cancel it
+        return "found"
+
+    session = await converse(
+        tmp_path,
+        [(0.3, 0.6), (2.5, 0.6)],
+        5.0,
+        heard=["Search for red shoes.", "Actually, forget it."],
+        replies=[ToolCall("search", {"query": "red shoes"}), "Okay, forgotten."],
+        tools=[search],
+    )
+
+    first, second = session.turn_log.user_turns()
+    # The ack was heard whole, but the answer it promised never came: the caller's words
+    # cut the turn short (a background call's open turn is not: the test above).
+    assert first.bot_text == "Let me look." and first.interrupted
+    assert second.bot_text == "Okay, forgotten." and not second.interrupted
+
+
 async def test_a_call_that_is_not_cancelled_on_interruption_finishes_and_is_reported(tmp_path):  # type: ignore[no-untyped-def]
     box: dict[str, Any] = {}
     events: list[str] = []

@@ -83,3 +83,32 @@ def test_the_log_patcher_masks_messages_extras_and_tracebacks_without_variables(
     assert "key *** used" in text and "api_key=***" in text
     assert "call failed\nTraceback (most recent call last):" in text
     assert "RuntimeError: refused ***" in text
+
+
+def test_stdlib_logging_records_are_masked_too() -> None:
+    import logging
+    import sys
+
+    register("sk-test-STDLIB-PLANTED-0123456789")
+    install()
+    lines: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(self.format(record))
+
+    log = logging.getLogger("websockets.client")  # a vendor SDK's logger, not loguru
+    handler = Keep()
+    log.addHandler(handler)
+    log.setLevel(logging.DEBUG)
+    try:
+        log.debug("> %s: %s", "Authorization", "Token sk-test-STDLIB-PLANTED-0123456789")
+        try:
+            raise RuntimeError("refused key sk-test-STDLIB-PLANTED-0123456789")
+        except RuntimeError:
+            log.error("connect failed", exc_info=sys.exc_info())
+    finally:
+        log.removeHandler(handler)
+    assert len(lines) == 2 and "Authorization" in lines[0]
+    assert "RuntimeError" in lines[1]  # the traceback is still there, masked
+    assert not any("STDLIB-PLANTED" in line for line in lines), lines

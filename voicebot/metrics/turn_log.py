@@ -75,6 +75,8 @@ class TurnLog(BaseObserver):
         self.latency_observer = UserBotLatencyObserver()
         self.latency_observer.add_event_handler("on_latency_breakdown", self._on_breakdown)
         self._calls: dict[str, ToolCallRecord] = {}
+        #: Calls an interruption cancels (blocking ones): the answer waits on them.
+        self._answer_calls: set[str] = set()
         self._turn_hooks: list[TurnHook] = []
         self._close_hooks: list[CloseHook] = []
         self._start_hooks: list[CloseHook] = []
@@ -253,6 +255,8 @@ class TurnLog(BaseObserver):
             if frame.tool_call_id not in self._calls:
                 record = ToolCallRecord(frame.function_name, frame.tool_call_id, frame.arguments)
                 self._calls[frame.tool_call_id] = record
+                if frame.cancel_on_interruption:
+                    self._answer_calls.add(frame.tool_call_id)
                 self._current().tool_calls.append(record)
         elif isinstance(frame, FunctionCallResultFrame):
             self._last_tool_at = time.time()
@@ -287,13 +291,19 @@ class TurnLog(BaseObserver):
     # ---- completion ------------------------------------------------------------------------
 
     def _reply_heard(self) -> bool:
-        """The bot spoke this turn, its reply is closed, and it is not speaking now (a turn
-        may still be open for a background tool: that is no interruption)."""
+        """The bot spoke this turn, its reply is closed, it is not speaking now, and no call
+        the answer waits on is running (a turn may still be open for a background tool: that
+        is no interruption; a blocking call the caller's words cancel is)."""
+        turn = self.turns[-1] if self.turns else None
+        waiting = turn is not None and any(
+            not c.finished and c.call_id in self._answer_calls for c in turn.tool_calls
+        )
         return (
             self._spoke_at is not None
             and self._assistant_done_at is not None
             and self._assistant_done_at >= self._spoke_at
             and not self.conversation.bot_speaking
+            and not waiting
         )
 
     async def _maybe_complete(self) -> None:
