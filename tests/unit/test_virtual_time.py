@@ -1,5 +1,5 @@
-"""The virtual-time loop: timers in order, jumps only when idle, threads and sockets awaited,
-and no real sleeping."""
+"""The virtual-time loop: timers in order, jumps only when idle, threads, executor futures and
+sockets awaited, no real sleeping, and the time module always handed back real."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+import pytest
 
 from voicebot.testing.virtual_time import (
     VirtualTimeLoop,
@@ -175,3 +178,90 @@ def test_a_loop_that_never_idles_still_sees_time_pass() -> None:
         return True
 
     assert run(main)[0]
+
+
+def test_a_thread_polling_a_monotonic_deadline_sees_it_come() -> None:
+    # No timer on the loop: only the thread's own reads of the clock can show time passing.
+    def poll(started: float) -> bool:
+        deadline = time.monotonic() + 0.2
+        while time.monotonic() < deadline:
+            if real_monotonic() - started > 30.0:
+                return False  # the clock stood still: it would have hung
+            threading.Event().wait(0.001)
+        return True
+
+    async def main() -> tuple[bool, float]:
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        done = await asyncio.to_thread(poll, real_monotonic())
+        return done, loop.time() - t0
+
+    (done, elapsed), _, _ = run(main)
+    assert done and elapsed >= 0.2
+
+
+def test_an_executor_future_awaited_with_wrap_future_holds_time() -> None:
+    async def main() -> tuple[str, float]:
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            work = pool.submit(lambda: threading.Event().wait(0.2) or "done")
+            # Would time out at once if the pending work were not counted.
+            result = await asyncio.wait_for(asyncio.wrap_future(work), timeout=60.0)
+        return result, loop.time() - t0
+
+    (result, elapsed), _, _ = run(main)
+    assert result == "done" and elapsed >= 0.2
+
+
+def test_a_second_loop_never_leaves_the_time_module_patched() -> None:
+    release_first = threading.Event()
+    first_running = threading.Event()
+    seen: dict[str, object] = {}
+
+    async def first() -> None:
+        first_running.set()
+        seen["stale"] = time.monotonic  # kept past the loop's end, as a monkeypatch undo does
+        await asyncio.to_thread(release_first.wait, 30.0)
+
+    def run_first() -> None:
+        run(first)
+
+    runner = threading.Thread(target=run_first, daemon=True)
+    runner.start()
+    assert first_running.wait(30.0)
+
+    # A second patching loop at the same time is refused, clearly, and patches nothing.
+    refused = VirtualTimeLoop()
+    refused.call_soon(refused.stop)  # were it allowed to run, it would stop at once
+    try:
+        with pytest.raises(RuntimeError, match="patch_time=False"):
+            refused.run_forever()
+    finally:
+        refused.close()
+    assert seen["stale"] is time.monotonic  # still the first loop's patch
+
+    # One that does not patch runs, keeps its virtual clock, and outlives the first.
+    async def second() -> tuple[float, float]:
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        release_first.set()
+        await asyncio.to_thread(runner.join, 30.0)
+        assert not runner.is_alive()
+        await asyncio.sleep(3600.0)
+        return loop.time() - t0, abs(time.monotonic() - real_monotonic())
+
+    second_loop = VirtualTimeLoop(patch_time=False)
+    try:
+        jumped, drift = second_loop.run_until_complete(second())
+    finally:
+        second_loop.close()
+    assert jumped >= 3600.0 and drift < 1.0  # its own clock virtual, the module's real
+    assert time.monotonic is real_monotonic and time.time is real_time
+    assert asyncio.wrap_future is asyncio.futures.wrap_future
+    stale = seen["stale"]
+    assert callable(stale) and abs(stale() - real_monotonic()) < 1.0
+
+    # With the first gone, a patching loop may run again.
+    _, loop, _ = run(lambda: asyncio.sleep(5.0))
+    assert loop.jumped_secs >= 5.0 and time.monotonic is real_monotonic
