@@ -202,7 +202,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     bot = load_bot(args.target)
     from voicebot.server.playground import serve
 
-    serve(bot, host=args.host, port=args.port, name=args.target, verbose=args.verbose)
+    serve(
+        bot,
+        host=args.host,
+        port=args.port,
+        name=args.target,
+        verbose=args.verbose,
+        max_sessions=args.max_sessions,
+    )
     return 0
 
 
@@ -283,6 +290,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("target", help="FILE.py[:attr] or module[:attr]; attr defaults to 'bot'")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=7860, help="port to listen on")
+    serve.add_argument(
+        "--max-sessions",
+        type=int,
+        default=8,  # voicebot.server.offers.MAX_SESSIONS (not imported: it pulls in FastAPI)
+        help="most browsers talking at once (each session holds ~20 MB); beyond: 503",
+    )
     serve.set_defaults(func=cmd_serve)
 
     providers = sub.add_parser(
@@ -312,6 +325,13 @@ def _one_line(record: Record) -> str:
     return "{time:HH:mm:ss} " + level + message + "\n"
 
 
+def _describe(error: BaseException) -> str:
+    """``Type: first line of the message``, redacted: what an unexpected failure prints."""
+    lines = str(error).strip().splitlines()
+    text = f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+    return redact(text) + ("" if len(lines) < 2 else " (more with -v)")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # Every key in the environment or .env is masked in what this command prints or logs,
@@ -333,6 +353,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as e:  # a bug or a vendor's error: one line, keys masked, exit 1
+        print(f"voicebot: {_describe(e)}", file=sys.stderr)
+        if args.verbose:
+            trace = "".join(traceback.format_exception(e))
+            print(redact(trace), file=sys.stderr, end="")
+        return 1
     finally:
         # Called in-process (tests, scripts), a sink left behind would outlive its stream and
         # print every later log line of the caller's program in this format.

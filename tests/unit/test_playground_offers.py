@@ -10,13 +10,15 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from fastapi import HTTPException
 from fastapi.testclient import TestClient
 
 from voicebot import Bot, EnergyVAD, SilenceTurn
-from voicebot.server.offers import MAX_BODY_BYTES
+from voicebot.server.offers import MAX_BODY_BYTES, OfferLimits
 from voicebot.server.playground import Playground, create_app
 from voicebot.testing import FakeLLM, FakeSTT, FakeTTS
 
@@ -46,12 +48,18 @@ class Spy:
         handler.handle_web_request = counted
 
 
-@pytest.fixture
-def served() -> Iterator[tuple[TestClient, Playground, Spy]]:
-    app = create_app(fake_bot())
+@contextmanager
+def serving(limits: OfferLimits | None = None) -> Iterator[tuple[TestClient, Playground, Spy]]:
+    app = create_app(fake_bot(), limits=limits)
     playground: Playground = app.state.playground
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client, playground, Spy(playground)
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[TestClient, Playground, Spy]]:
+    with serving() as served:
+        yield served
 
 
 async def browser_offer() -> str:
@@ -102,6 +110,9 @@ def test_a_body_that_is_not_json_or_too_big_is_refused(
     # A body with no Content-Length (chunked) is cut off as it is read, too.
     chunks = (b"x" * 4096 for _ in range(MAX_BODY_BYTES // 4096 + 2))
     assert client.post("/api/offer", content=chunks).status_code == 413
+    # Nested past the parser's recursion limit, under the size cap: a 400, not a 500.
+    deep = client.post("/api/offer", content=b"[" * (MAX_BODY_BYTES - 1000))
+    assert deep.status_code == 400 and "nested" in deep.json()["detail"]
     assert spy.calls == 0 and playground.sessions == {}
 
 
@@ -149,3 +160,73 @@ def test_a_real_offer_is_answered_and_gets_its_own_session(
     refused = client.patch("/api/offer", json=garbage)
     assert refused.status_code == 400 and "Traceback" not in refused.text
     assert client.delete(f"/api/sessions/{answer['pc_id']}").status_code == 200
+
+
+def offer_json() -> dict[str, str]:
+    return {"sdp": asyncio.run(browser_offer()), "type": "offer"}
+
+
+def end_session(client: TestClient, playground: Playground, pc_id: str) -> None:
+    """End the session now. (A hang-up of a peer that never connected waits for Pipecat's
+    60 s connect timeout: its StartFrame is held by the transport until then.)"""
+    task = playground.sessions[pc_id].task
+    assert task is not None
+
+    async def cancel() -> None:
+        task.cancel()
+        await asyncio.wait({task}, timeout=60)  # bounds a hang only
+
+    client.portal.call(cancel)  # type: ignore[union-attr]
+    assert task.done() and playground.sessions[pc_id].ended_at is not None
+
+
+def test_offers_beyond_max_sessions_are_a_503_until_a_session_ends() -> None:
+    with serving(OfferLimits(max_sessions=1)) as (client, playground, spy):
+        first = client.post("/api/offer", json=offer_json())
+        assert first.status_code == 200, first.text
+        pc_id = first.json()["pc_id"]
+        full = client.post("/api/offer", json=offer_json())
+        assert full.status_code == 503 and "full" in full.json()["detail"]
+        assert full.headers["retry-after"]
+        assert spy.calls == 1 and len(playground.live()) == 1  # nothing built for it
+        # Renegotiating the live session builds nothing, so the limit does not apply.
+        again = client.post("/api/offer", json={**offer_json(), "pc_id": pc_id})
+        assert again.status_code not in (429, 503), again.text
+        end_session(client, playground, pc_id)
+        freed = client.post("/api/offer", json=offer_json())
+        assert freed.status_code == 200, freed.text
+
+
+def test_one_client_starting_sessions_too_often_gets_a_429() -> None:
+    now = [1000.0]
+    limits = OfferLimits(per_client=2, window_secs=10, clock=lambda: now[0])
+    with serving(limits) as (client, _playground, spy):
+        for _ in range(2):
+            answer = client.post("/api/offer", json=offer_json())
+            assert answer.status_code == 200, answer.text
+        now[0] += 9.0
+        refused = client.post("/api/offer", json=offer_json())
+        assert refused.status_code == 429 and "too many" in refused.json()["detail"]
+        assert refused.headers["retry-after"] == "1"
+        assert spy.calls == 2  # refused before anything was built
+        # Garbage is a 400 as before, whatever the rate.
+        assert client.post("/api/offer", json={"type": "offer"}).status_code == 400
+        now[0] += 1.0  # the first two offers are out of the window now
+        answer = client.post("/api/offer", json=offer_json())
+        assert answer.status_code == 200, answer.text
+
+
+def test_the_rate_limit_is_per_client_and_forgets_quiet_clients() -> None:
+    now = [0.0]
+    limits = OfferLimits(max_sessions=100, per_client=1, window_secs=10, clock=lambda: now[0])
+    limits.admit("10.0.0.1", running=0)
+    with pytest.raises(HTTPException) as refused:
+        limits.admit("10.0.0.1", running=1)
+    assert refused.value.status_code == 429
+    limits.admit("10.0.0.2", running=1)  # another client is not held back
+    with pytest.raises(HTTPException) as full:
+        limits.admit("10.0.0.3", running=100)
+    assert full.value.status_code == 503
+    now[0] = 10.0
+    limits.admit("10.0.0.1", running=2)
+    assert list(limits._recent) == ["10.0.0.1"]  # 10.0.0.2's old offer is forgotten

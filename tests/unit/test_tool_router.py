@@ -357,6 +357,58 @@ def test_mpnet_parts_that_changed_are_refused(
     assert not (tmp_path / "cache" / "all-mpnet-base-v2" / "model.safetensors").exists()
 
 
+def test_two_extractions_at_once_extract_once_and_both_get_verified_files(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lock file is held through extraction (seen from outside with a non-blocking
+    flock), so a second caller waits and then finds the files verified."""
+    import fcntl
+    import hashlib
+    import threading
+
+    files = {"model.safetensors": b"weights", "config.json": b"{}", "tokenizer.json": b"tok"}
+    parts = split_zip(tmp_path, files, 3)
+    monkeypatch.setenv("VOICEBOT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(mpnet, "part_paths", lambda: parts)
+    monkeypatch.setattr(
+        mpnet, "FILES", {n: hashlib.sha256(d).hexdigest() for n, d in files.items()}
+    )
+    entered, proceed = threading.Event(), threading.Event()
+    extractions: list[int] = []
+    real_extract = mpnet._extract
+
+    def held_extract(parts: list[Any], folder: Any) -> None:
+        extractions.append(1)
+        entered.set()
+        assert proceed.wait(60)  # bounds a hang only
+        real_extract(parts, folder)
+
+    monkeypatch.setattr(mpnet, "_extract", held_extract)
+    results: list[Any] = []
+
+    def extract() -> None:
+        try:
+            results.append(mpnet.mpnet_model_dir())
+        except Exception as e:
+            results.append(e)
+
+    first = threading.Thread(target=extract)
+    first.start()
+    assert entered.wait(60)
+    second = threading.Thread(target=extract)
+    second.start()
+    lock_path = tmp_path / "cache" / ".all-mpnet-base-v2.lock"
+    with lock_path.open("a") as handle, pytest.raises(BlockingIOError):
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    proceed.set()
+    first.join(60)
+    second.join(60)
+    folder = tmp_path / "cache" / "all-mpnet-base-v2"
+    assert results == [folder, folder] and extractions == [1]
+    assert {n: (folder / n).read_bytes() for n in files} == files
+    assert mpnet._verified(folder) and not list(folder.glob(".*.part"))
+
+
 class FixedScorer:
     """A second opinion that always says the same thing."""
 

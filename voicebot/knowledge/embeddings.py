@@ -57,11 +57,11 @@ def _erf(x: np.ndarray) -> np.ndarray:
     return sign * (1.0 - poly * np.exp(-a * a))
 
 
-def _gelu(x: np.ndarray) -> np.ndarray:
+def gelu(x: np.ndarray) -> np.ndarray:
     return 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0)))
 
 
-def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float) -> np.ndarray:
+def layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float) -> np.ndarray:
     mean = x.mean(-1, keepdims=True)
     var = ((x - mean) ** 2).mean(-1, keepdims=True)
     return (x - mean) / np.sqrt(var + eps) * weight + bias
@@ -166,7 +166,7 @@ class MiniLMEmbedder:
         eps: float = top["eps"]
 
         x = top["word"][ids] + top["position"][:seq][None] + top["token_type"][0]
-        x = _layer_norm(x, top["ln_w"], top["ln_b"], eps)
+        x = layer_norm(x, top["ln_w"], top["ln_b"], eps)
         width = x.shape[-1]
         head_dim = width // heads
         # padded keys get no attention
@@ -180,11 +180,11 @@ class MiniLMEmbedder:
             scores = np.exp(scores - scores.max(-1, keepdims=True))
             scores /= scores.sum(-1, keepdims=True)
             attended = (scores @ v).transpose(0, 2, 1, 3).reshape(batch, seq, width)
-            x = _layer_norm(
+            x = layer_norm(
                 x + attended @ layer["out_w"] + layer["out_b"], layer["ln1_w"], layer["ln1_b"], eps
             )
-            hidden = _gelu(x @ layer["up_w"] + layer["up_b"])
-            x = _layer_norm(
+            hidden = gelu(x @ layer["up_w"] + layer["up_b"])
+            x = layer_norm(
                 x + hidden @ layer["down_w"] + layer["down_b"], layer["ln2_w"], layer["ln2_b"], eps
             )
         pooled = (x * mask[:, :, None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1e-9)

@@ -1,14 +1,20 @@
 """What the playground accepts from a browser, checked before anything is built.
 
-Every new peer connection costs a full bot session (~20 MB, models' per-call state), so a
-POST that is not a real WebRTC offer, or a PATCH that is not a list of ICE candidates, is
-answered 4xx here and never reaches Pipecat's request handler. Real offers from a browser
-(Chromium, Firefox: 3-10 kB) pass.
+Every new peer connection costs a full bot session (~20 MB, models' per-call state, kept
+until the peer connects or Pipecat gives up on it after 60 s), so a POST that is not a real
+WebRTC offer, or a PATCH that is not a list of ICE candidates, is answered 4xx here and never
+reaches Pipecat's request handler. Real offers from a browser (Chromium, Firefox: 3-10 kB)
+pass. A well-formed offer is cheap to forge, so ``OfferLimits`` also caps the live sessions
+(503) and how often one client may start one (429).
 """
 
 from __future__ import annotations
 
 import json
+import math
+import time
+from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import HTTPException, Request
@@ -17,6 +23,12 @@ from fastapi import HTTPException, Request
 MAX_BODY_BYTES = 64 * 1024
 #: The most ICE candidates one PATCH may carry (a browser sends a handful at a time).
 MAX_CANDIDATES = 64
+
+#: Sessions running at once, by default: each holds ~20 MB and a share of two cores.
+MAX_SESSIONS = 8
+#: New sessions one client (IP address) may start per ``RATE_WINDOW_SECS``, by default.
+OFFERS_PER_CLIENT = 5
+RATE_WINDOW_SECS = 10.0
 
 #: Keys of an offer passed on to Pipecat's ``SmallWebRTCRequest``.
 OFFER_FIELDS = ("sdp", "type", "pc_id", "restart_pc", "request_data", "requestData")
@@ -37,9 +49,16 @@ async def read_json(request: Request) -> dict[str, Any]:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as e:
         raise HTTPException(400, f"the body is not JSON: {e}") from None
+    except RecursionError:  # e.g. 60 kB of "[": the parser recurses once per bracket
+        raise HTTPException(400, "the body is not JSON: nested too deeply") from None
     if not isinstance(data, dict):
         raise HTTPException(400, "the body must be a JSON object")
     return data
+
+
+def client_of(request: Request) -> str:
+    """The client's IP address: what ``OfferLimits`` counts new sessions by."""
+    return request.client.host if request.client else "unknown"
 
 
 def check_offer(body: dict[str, Any]) -> dict[str, Any]:
@@ -108,3 +127,62 @@ def check_candidates(body: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
                 raise HTTPException(400, f"candidates[{i}] is not an ICE candidate") from None
         out.append({"candidate": line, "sdp_mid": mid, "sdp_mline_index": index})
     return pc_id, out
+
+
+class OfferLimits:
+    """How many sessions may run at once and how often one client may start one.
+
+    ``admit`` is called for each offer that would build a session: it raises a 503 when
+    ``max_sessions`` are running or starting, a 429 when the client started
+    ``per_client`` sessions in the last ``window_secs``. Clients are told apart by IP
+    address, so behind a reverse proxy every browser counts as the proxy. ``clock`` is
+    injectable so tests need not wait out the window.
+    """
+
+    def __init__(
+        self,
+        max_sessions: int = MAX_SESSIONS,
+        *,
+        per_client: int = OFFERS_PER_CLIENT,
+        window_secs: float = RATE_WINDOW_SECS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if max_sessions < 1 or per_client < 1 or window_secs <= 0:
+            raise ValueError("max_sessions and per_client must be >= 1, window_secs > 0")
+        self.max_sessions = max_sessions
+        self.per_client = per_client
+        self.window_secs = window_secs
+        self.clock = clock
+        self._recent: dict[str, deque[float]] = {}
+
+    def admit(self, client: str, running: int) -> None:
+        """Count one new session for ``client`` with ``running`` sessions live, or refuse."""
+        now = self.clock()
+        self._forget_before(now - self.window_secs)
+        if running >= self.max_sessions:
+            raise HTTPException(
+                503,
+                f"the playground is full ({self.max_sessions} sessions running); "
+                "try again when one has ended",
+                headers={"Retry-After": "10"},
+            )
+        recent = self._recent.setdefault(client, deque())
+        if len(recent) >= self.per_client:
+            wait = max(1, math.ceil(recent[0] + self.window_secs - now))
+            raise HTTPException(
+                429,
+                f"too many new sessions from {client}: at most {self.per_client} per "
+                f"{self.window_secs:g} s; try again in {wait} s",
+                headers={"Retry-After": str(wait)},
+            )
+        recent.append(now)
+
+    def _forget_before(self, cutoff: float) -> None:
+        """Drop timestamps older than the window, and clients left with none (so the table
+        does not grow with every address ever seen)."""
+        for client in list(self._recent):
+            recent = self._recent[client]
+            while recent and recent[0] <= cutoff:
+                recent.popleft()
+            if not recent:
+                del self._recent[client]

@@ -11,7 +11,8 @@ Routes:
   peer connection starts a session of its own:
   ``await bot.start_session(transport=WebRTCPeer(...))`` run in a background task on its
   own ``WorkerRunner``. A body that is not a real offer is a 4xx (``voicebot.server.offers``)
-  before anything is built.
+  before anything is built; so is an offer beyond ``OfferLimits``: 503 when
+  ``max_sessions`` are live, 429 when one client starts sessions too often.
 - ``PATCH /api/offer``: ICE candidates the browser found after sending its offer
   (``{"pc_id", "candidates": [{"candidate", "sdp_mid", "sdp_mline_index"}]}``).
 - ``GET /api/status``: the bot's stages, whether models are loaded, live sessions.
@@ -20,6 +21,10 @@ Routes:
   noticed through the peer connection).
 
 Models load once, at startup (``Bot.prepare()``), before the first caller is answered.
+
+Over ~400 lines on purpose: the routes and the session lifecycle they drive (admission,
+renegotiation, hang-up, idle end) read best in one place; the page is ``page.py``, the
+checks on what a client sends ``offers.py``.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from loguru import logger
 
 from voicebot.errors import ConfigError
+from voicebot.server.offers import MAX_SESSIONS, OfferLimits
 from voicebot.transports.webrtc import WebRTCPeer, allow_loopback_ice, loopback_ice_from_env
 
 if TYPE_CHECKING:
@@ -81,14 +87,17 @@ class Playground:
         loopback_ice: bool = False,
         ice_servers: list[str] | None = None,
         announce: str | None = None,
+        limits: OfferLimits | None = None,
     ) -> None:
         self.bot = bot
+        self.limits = limits or OfferLimits()
         self.loopback_ice = loopback_ice
         self.ice_servers = ice_servers or []
         self.announce = announce
         self.sessions: dict[str, LiveSession] = {}
         self.ready = asyncio.Event()
         self._handler: Any = None
+        self._starting = 0  # offers admitted whose session is not live yet
 
     # ---- startup and shutdown --------------------------------------------------------------
 
@@ -177,15 +186,22 @@ class Playground:
     def live(self) -> list[LiveSession]:
         return [s for s in self.sessions.values() if s.ended_at is None]
 
-    async def offer(self, body: dict[str, Any]) -> dict[str, str]:
+    async def offer(self, body: dict[str, Any], client: str = "unknown") -> dict[str, str]:
+        """The answer to ``client``'s offer; a new peer connection starts a session."""
         from fastapi import HTTPException
         from pipecat.transports.smallwebrtc.request_handler import SmallWebRTCRequest
 
         from voicebot.server.offers import check_offer
 
         fields = check_offer(body)  # a 400 before anything is built
-        await self.ready.wait()
-        request = SmallWebRTCRequest.from_dict(fields)
+        known = self.sessions.get(fields.get("pc_id") or "")
+        # A renegotiation of a live session builds nothing; anything else is counted (a 503
+        # or 429 here) and holds a slot while it is answered (its session is live by then:
+        # nothing is awaited between the callback and the handler's return).
+        new = known is None or known.ended_at is not None
+        if new:
+            self.limits.admit(client, len(self.live()) + self._starting)
+        self._starting += new
         failed: list[Exception] = []
 
         async def connected(connection: Any) -> None:
@@ -197,11 +213,15 @@ class Playground:
 
         start = time.perf_counter()
         try:
+            await self.ready.wait()
+            request = SmallWebRTCRequest.from_dict(fields)
             answer = await self._handler.handle_web_request(request, connected)
         except HTTPException:
             raise
         except Exception as e:
             raise HTTPException(400, f"could not answer the offer: {e}") from e
+        finally:
+            self._starting -= new
         if failed:
             detail = str(failed[0]) if isinstance(failed[0], ConfigError) else repr(failed[0])
             raise HTTPException(500, f"the bot could not start: {detail}")
@@ -272,20 +292,22 @@ def create_app(
     loopback_ice: bool = False,
     ice_servers: list[str] | None = None,
     announce: str | None = None,
+    limits: OfferLimits | None = None,
 ) -> FastAPI:
     """The playground as a FastAPI app; models load in its startup (lifespan).
 
     ``ice_servers``: STUN/TURN URLs, only needed when the browser is on another network.
-    ``announce`` is printed once the bot is ready.
+    ``announce`` is printed once the bot is ready. ``limits``: live sessions and new
+    sessions per client (default ``OfferLimits()``: 8 live, 5 per client per 10 s).
     """
     from fastapi import Depends, FastAPI
     from fastapi.responses import HTMLResponse, Response
 
-    from voicebot.server.offers import read_json
+    from voicebot.server.offers import client_of, read_json
     from voicebot.server.page import PAGE
 
     playground = Playground(
-        bot, loopback_ice=loopback_ice, ice_servers=ice_servers, announce=announce
+        bot, loopback_ice=loopback_ice, ice_servers=ice_servers, announce=announce, limits=limits
     )
 
     @asynccontextmanager
@@ -313,8 +335,11 @@ def create_app(
 
     # Bodies are read by ``read_json``, capped at offers.MAX_BODY_BYTES, then checked.
     @app.post("/api/offer")
-    async def offer(body: dict[str, Any] = Depends(read_json)) -> dict[str, str]:  # noqa: B008
-        return await playground.offer(body)
+    async def offer(
+        body: dict[str, Any] = Depends(read_json),  # noqa: B008
+        client: str = Depends(client_of),
+    ) -> dict[str, str]:
+        return await playground.offer(body, client)
 
     @app.patch("/api/offer")
     async def candidates(body: dict[str, Any] = Depends(read_json)) -> dict[str, str]:  # noqa: B008
@@ -355,15 +380,19 @@ def serve(
     loopback_ice: bool | None = None,
     name: str | None = None,
     verbose: bool = False,
+    max_sessions: int = MAX_SESSIONS,
 ) -> None:
     """Serve the playground until Ctrl-C; prints its URL once the models are loaded.
 
     ``port=0`` takes any free port (the printed URL says which). ``loopback_ice`` defaults
     to ``VOICEBOT_LOOPBACK_ICE`` if set, else to whether ``host`` is a loopback address (the
-    browser is then on this machine).
+    browser is then on this machine). ``max_sessions``: live sessions at once; a browser
+    beyond them is answered 503.
     """
     import uvicorn
 
+    if max_sessions < 1:
+        raise ConfigError(f"--max-sessions {max_sessions}: give 1 or more")
     if loopback_ice is None:
         loopback_ice = loopback_ice_from_env(default=host in LOOPBACK_HOSTS)
     sock = listen(host, port)  # before loading models: a taken port fails at once
@@ -375,6 +404,7 @@ def serve(
         bot,
         loopback_ice=loopback_ice,
         announce=f"voicebot: playground for{what} at http://{url_host}:{port}/ (Ctrl-C to stop)",
+        limits=OfferLimits(max_sessions),
     )
     try:
         app.state.playground.check()  # a bad spec fails here, before the server starts

