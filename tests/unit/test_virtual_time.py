@@ -204,10 +204,18 @@ def test_an_executor_future_awaited_with_wrap_future_holds_time() -> None:
     async def main() -> tuple[str, float]:
         loop = asyncio.get_running_loop()
         t0 = loop.time()
+        go = threading.Event()
+
+        def job() -> str:
+            go.wait(30.0)  # the 0.2 s of real work start once the future is wrapped
+            threading.Event().wait(0.2)
+            return "done"
+
         with ThreadPoolExecutor(max_workers=1) as pool:
-            work = pool.submit(lambda: threading.Event().wait(0.2) or "done")
+            wrapped = asyncio.wrap_future(pool.submit(job))
+            go.set()
             # Would time out at once if the pending work were not counted.
-            result = await asyncio.wait_for(asyncio.wrap_future(work), timeout=60.0)
+            result = await asyncio.wait_for(wrapped, timeout=60.0)
         return result, loop.time() - t0
 
     (result, elapsed), _, _ = run(main)
