@@ -139,9 +139,12 @@ def test_open_sockets_keep_the_clock_real() -> None:
         loop = asyncio.get_running_loop()
         a, b = socket.socketpair()
         a.setblocking(False)
+        received = asyncio.ensure_future(loop.sock_recv(a, 2))
+        for _ in range(3):  # until the socket is registered: from then on the clock is real
+            await asyncio.sleep(0)
         t0 = loop.time()
         threading.Timer(0.2, lambda: b.send(b"hi")).start()  # outside input, not on the loop
-        data = await asyncio.wait_for(loop.sock_recv(a, 2), timeout=5.0)
+        data = await asyncio.wait_for(received, timeout=5.0)
         at = loop.time() - t0
         a.close()
         b.close()
