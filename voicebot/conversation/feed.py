@@ -59,6 +59,7 @@ class ConversationFeed:
         self.state = state
         self._listeners: list[tuple[Listener, tuple[type[Frame], ...]]] = []
         self._watched: tuple[type[Frame], ...] = ()
+        self._any: tuple[type[Frame], ...] = STATE_FRAMES  # the one check per pushed frame
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._seen: weakref.WeakValueDictionary[int, Frame] = weakref.WeakValueDictionary()
 
@@ -66,6 +67,7 @@ class ConversationFeed:
         """Give ``listener`` the first push of every frame of these types, in its task."""
         self._listeners.append((listener, frames))
         self._watched = tuple({t for _, types in self._listeners for t in types})
+        self._any = tuple({*STATE_FRAMES, *self._watched})
 
     def post(self, call: Callable[..., Any], *args: Any) -> None:
         """Run ``call(*args)`` (awaited if it returns an awaitable) in the feed's task, after
@@ -82,7 +84,7 @@ class ConversationFeed:
 
     def pushed(self, data: FramePushed) -> None:
         frame = data.frame
-        if not isinstance(frame, (STATE_FRAMES, self._watched)):
+        if not isinstance(frame, self._any):
             return  # audio and the like: one check
         every_hop = isinstance(frame, EVERY_HOP)
         if every_hop:
