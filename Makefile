@@ -74,7 +74,7 @@ llama-wheel: | $(BIN)/python
 demo: $(STAMP)
 	$(BIN)/voicebot run examples/offline_bot.py \
 		--input examples/audio/offline_demo.wav --output out/demo_reply.wav --turns out/demo_turns.jsonl
-	$(BIN)/voicebot serve examples/offline_bot.py
+	$(BIN)/voicebot serve examples/offline_bot.py --workers 1
 
 ## Lint, type-check the package, and run every test.
 test: $(STAMP) lint

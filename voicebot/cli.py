@@ -199,18 +199,42 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    bot = load_bot(args.target)
-    from voicebot.server.playground import serve
+    bot = load_bot(args.target)  # a bad bot file fails here, before any worker starts
+    if args.in_process:
+        from voicebot.server.playground import serve
 
-    serve(
-        bot,
+        serve(
+            bot,
+            host=args.host,
+            port=args.port,
+            name=args.target,
+            verbose=args.verbose,
+            max_sessions=args.max_sessions,
+        )
+        return 0
+    from voicebot.server.playground import LOOPBACK_HOSTS, Playground, describe_stages
+    from voicebot.server.supervisor import ServeOptions
+    from voicebot.server.supervisor import serve as supervise
+    from voicebot.transports.webrtc import loopback_ice_from_env
+
+    options = ServeOptions(
+        target=args.target,
+        workers=args.workers,
+        calls_per_worker=args.calls_per_worker,
         host=args.host,
         port=args.port,
-        name=args.target,
+        token=args.token or os.environ.get("VOICEBOT_SERVE_TOKEN") or None,
+        drain_secs=args.drain_timeout,
+        hang_secs=args.hang_timeout,
+        ice_servers=list(args.ice_server),
+        loopback_ice=loopback_ice_from_env(default=args.host in LOOPBACK_HOSTS),
         verbose=args.verbose,
-        max_sessions=args.max_sessions,
     )
-    return 0
+    options.check()
+    Playground(bot).check()  # e.g. a missing extra: one line here, not one per worker
+    if options.token:
+        redaction.register(options.token)
+    return supervise(options, describe=describe_stages(bot), greeting=bot.greeting)
 
 
 def cmd_providers(args: argparse.Namespace) -> int:
@@ -285,16 +309,57 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     serve = sub.add_parser(
-        "serve", parents=[verbose], help="talk to a bot from a browser (WebRTC playground)"
+        "serve",
+        parents=[verbose],
+        help="serve a bot: warm worker processes, one call each (browser WebRTC)",
     )
     serve.add_argument("target", help="FILE.py[:attr] or module[:attr]; attr defaults to 'bot'")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=7860, help="port to listen on")
     serve.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="worker processes, each with the bot's models loaded before a call (default 2)",
+    )
+    serve.add_argument(
+        "--calls-per-worker", type=int, default=1, help="calls one worker takes at once (1)"
+    )
+    serve.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=30.0,
+        help="on SIGTERM, seconds calls may run on before they are ended with a goodbye",
+    )
+    serve.add_argument(
+        "--token",
+        default=None,
+        help="bearer token every request must carry (env VOICEBOT_SERVE_TOKEN); "
+        "required off loopback",
+    )
+    serve.add_argument(
+        "--ice-server",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="STUN/TURN URL for callers on other networks (repeatable)",
+    )
+    serve.add_argument(
+        "--hang-timeout",
+        type=float,
+        default=10.0,
+        help="seconds a worker may leave heartbeats unanswered before it is replaced",
+    )
+    serve.add_argument(
+        "--in-process",
+        action="store_true",
+        help="one process for every call (development; no isolation between calls)",
+    )
+    serve.add_argument(
         "--max-sessions",
         type=int,
         default=8,  # voicebot.server.offers.MAX_SESSIONS (not imported: it pulls in FastAPI)
-        help="most browsers talking at once (each session holds ~20 MB); beyond: 503",
+        help="with --in-process: most calls at once (each holds ~20 MB); beyond: 503",
     )
     serve.set_defaults(func=cmd_serve)
 
@@ -312,6 +377,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def log_to_stderr(*, verbose: bool) -> int:
+    """Replace loguru's default sink (it would print every line a second time) with ours;
+    returns the sink's id. Without ``verbose``: voicebot's progress (model loading,
+    sessions) and every warning or error as one line: a vendor's traceback belongs to -v;
+    the failure itself ends the run with its own ``voicebot: ...`` line."""
+    logger.remove()
+    if verbose:
+        return logger.add(sys.stderr, level="DEBUG", format=_verbose_line)
+    return logger.add(sys.stderr, level="INFO", format=_one_line, filter=_worth_showing)
+
+
+def _verbose_line(record: Record) -> str:
+    """loguru's default format, with the serving worker and call a line belongs to, if any."""
+    return (
+        "<green>{time:YYYY-MM-DD HH:mm:ss.SSS}</green> | <level>{level: <8}</level> | "
+        + _where(record)
+        + "<cyan>{name}</cyan>:<cyan>{function}</cyan>:<cyan>{line}</cyan> - "
+        "<level>{message}</level>\n{exception}"
+    )
+
+
+def _where(record: Record) -> str:
+    """``w1 call=3f2a…: `` for a line logged by a serving worker's call
+    (``logger.contextualize(call_id=...)``), else nothing; escaped for a loguru template."""
+    extra = record["extra"]
+    parts = [str(extra["worker"])] if "worker" in extra else []
+    if "call_id" in extra:
+        parts.append(f"call={str(extra['call_id'])[-12:]}")
+    where = " ".join(parts) + ": " if parts else ""
+    return where.replace("{", "{{").replace("}", "}}").replace("<", "\\<")
+
+
 def _worth_showing(record: Record) -> bool:
     return record["level"].no >= 30 or (record["name"] or "").startswith("voicebot")
 
@@ -319,6 +416,7 @@ def _worth_showing(record: Record) -> bool:
 def _one_line(record: Record) -> str:
     """A log record as one line, never a traceback (a callable format adds none)."""
     level = "" if record["level"].no < 30 else f"{record['level'].name.lower()}: "
+    level = _where(record) + level
     message = str(record["message"]).splitlines()[0] if record["message"] else ""
     # The line is a loguru template: escape its braces and its colour tags ("<spell>").
     message = message.replace("{", "{{").replace("}", "}}").replace("<", "\\<")
@@ -338,14 +436,7 @@ def main(argv: list[str] | None = None) -> int:
     # from the first line on (a bot file may log or fail before the bot is checked).
     redaction.register_env(load_env())
     redaction.install()
-    logger.remove()  # loguru's default sink would print every line a second time
-    if args.verbose:
-        sink = logger.add(sys.stderr, level="DEBUG")
-    else:
-        # voicebot's progress (model loading, sessions) and every warning or error as one
-        # line: a vendor's traceback belongs to -v; the failure itself ends the run with
-        # its own `voicebot: ...` line.
-        sink = logger.add(sys.stderr, level="INFO", format=_one_line, filter=_worth_showing)
+    sink = log_to_stderr(verbose=args.verbose)
     try:
         return int(args.func(args))
     except ConfigError as e:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
-from pipecat.frames.frames import EndFrame, TTSSpeakFrame
+from pipecat.frames.frames import EndFrame, Frame, TTSSpeakFrame
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.aggregators.llm_context import LLMContext
@@ -255,9 +255,11 @@ class Session:
             # greeting is not written in beforehand.
             await self.worker.queue_frames([TTSSpeakFrame(self.bot.greeting)])
 
-    async def end(self) -> None:
-        """Finish gracefully: what is queued is still spoken, then the pipeline stops."""
-        await self.worker.queue_frame(EndFrame())
+    async def end(self, *, goodbye: str | None = None) -> None:
+        """Finish gracefully: what is queued is still spoken, then ``goodbye`` if given,
+        then the pipeline stops."""
+        frames: list[Frame] = [TTSSpeakFrame(goodbye)] if goodbye else []
+        await self.worker.queue_frames([*frames, EndFrame()])
 
     async def run(self, *, handle_sigint: bool = False) -> None:
         """Run until the transport or ``end()`` finishes the conversation.

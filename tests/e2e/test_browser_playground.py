@@ -68,8 +68,10 @@ class Server:
         self.log_path = log_path
         self._log = log_path.open("w")
         self.proc = subprocess.Popen(
-            # Port 0: the server takes a free loopback port and prints its URL.
-            [sys.executable, "-m", "voicebot.cli", "serve", str(target), "--port", "0"],
+            # Port 0: the server takes a free loopback port and prints its URL. One warm
+            # worker process: the browser's call goes through the supervisor to it.
+            [sys.executable, "-m", "voicebot.cli", "serve", str(target), "--port", "0",
+             "--workers", "1"],
             cwd=REPO,
             env={**os.environ, "VOICEBOT_LOOPBACK_ICE": "1"},
             stdout=subprocess.PIPE,
@@ -85,7 +87,7 @@ class Server:
         for line in self.proc.stdout:
             self._log.write(line)
             self._log.flush()
-            found = re.search(r"playground for .* at (http://127\.0\.0\.1:\d+/)", line)
+            found = re.search(r"serving .* at (http://127\.0\.0\.1:\d+/)", line)
             if found:
                 self.url = found.group(1)
                 self._ready.set()

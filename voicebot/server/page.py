@@ -79,6 +79,12 @@ PAGE = """<!doctype html>
 <script>
 (() => {
   "use strict";
+  // A server off loopback needs its token: open the page as /?token=... and every API
+  // request carries it as a bearer token.
+  const TOKEN = new URLSearchParams(location.search).get("token");
+  const api = (url, options = {}) => fetch(url, !TOKEN ? options : {
+    ...options, headers: { ...(options.headers || {}), Authorization: "Bearer " + TOKEN },
+  });
   const $ = (id) => document.getElementById(id);
   const SPEECH_RMS = 0.01;      // above this the bot's audio counts as sound
   const GATHER_WAIT_MS = 2000;  // how long to wait for ICE candidates before offering
@@ -187,7 +193,7 @@ PAGE = """<!doctype html>
       if (!pc) return;
       mark("offer");
       offerSent = true;
-      const response = await fetch("api/offer", {
+      const response = await api("api/offer", {
         method: "POST", headers: { "Content-Type": "application/json" },
         body: JSON.stringify({ sdp: pc.localDescription.sdp, type: pc.localDescription.type }),
       });
@@ -218,7 +224,7 @@ PAGE = """<!doctype html>
     if (!vb.pcId || !pendingCandidates.length) return;
     const candidates = pendingCandidates; pendingCandidates = [];
     try {
-      await fetch("api/offer", {
+      await api("api/offer", {
         method: "PATCH", headers: { "Content-Type": "application/json" },
         body: JSON.stringify({ pc_id: vb.pcId, candidates }),
       });
@@ -285,7 +291,7 @@ PAGE = """<!doctype html>
     const tick = async () => {
       if (!vb.pcId) return;
       try {
-        const response = await fetch(endpoint());
+        const response = await api(endpoint());
         if (!response.ok) return;
         const view = await response.json();
         vb.turns = view.turns;
@@ -330,7 +336,7 @@ PAGE = """<!doctype html>
     if (vb.pcId) {
       setState("connecting", "hanging up…");
       const left = new Promise((resolve) => { botLeft = resolve; });
-      const asked = fetch(endpoint(), { method: "DELETE" }).catch(() => {});
+      const asked = api(endpoint(), { method: "DELETE" }).catch(() => {});
       await Promise.race([asked.then(() => left), sleep(2000)]);
       botLeft = null;
     }
@@ -341,7 +347,7 @@ PAGE = """<!doctype html>
 
   function hangUp(state, text, tellServer = true) {
     if (tellServer && vb.pcId && pc && state !== "ended") {
-      fetch(endpoint(), { method: "DELETE", keepalive: true }).catch(() => {});
+      api(endpoint(), { method: "DELETE", keepalive: true }).catch(() => {});
     }
     timers.forEach(clearInterval); timers = [];
     if (dc) { try { dc.close(); } catch (e) {} dc = null; }
@@ -357,7 +363,7 @@ PAGE = """<!doctype html>
 
   $("connect").addEventListener("click", () => (pc ? leave() : connect()));
   window.addEventListener("pagehide", () => { if (pc) hangUp("idle"); });
-  fetch("api/status").then((r) => r.json()).then((s) => {
+  api("api/status").then((r) => r.json()).then((s) => {
     $("bot").textContent = "Bot: " + s.bot + ". Use headphones to avoid echo.";
     greetingText = s.greeting || "";
   }).catch(() => {});

@@ -167,7 +167,9 @@ class Playground:
 
     async def _run(self, live: LiveSession) -> None:
         try:
-            await live.session.run(handle_sigint=False)
+            # Every line the session's tasks log carries its call id (cli._where).
+            with logger.contextualize(call_id=live.pc_id):
+                await live.session.run(handle_sigint=False)
         except asyncio.CancelledError:
             raise
         except Exception as e:
@@ -276,6 +278,15 @@ class Playground:
             logger.info(f"playground: session {pc_id}: the browser hung up")
             # Cancel rather than end, for the reason in WebRTCPeer.on_client_gone.
             await live.session.worker.cancel(reason="the browser hung up")
+
+    async def end_all(self, *, goodbye: str) -> int:
+        """End every live session after it says ``goodbye`` (a server draining at its
+        deadline); returns how many. The goodbye is queued behind what the bot is saying."""
+        live = self.live()
+        for s in live:
+            logger.info(f"playground: session {s.pc_id}: ending it with a goodbye")
+            await s.session.end(goodbye=goodbye)
+        return len(live)
 
     def status(self) -> dict[str, Any]:
         return {

@@ -1,0 +1,498 @@
+"""``voicebot serve``: a supervisor process in front of a pool of warm worker processes.
+
+    voicebot serve examples/offline_bot.py --workers 2           # http://127.0.0.1:7860
+    VOICEBOT_SERVE_TOKEN=... voicebot serve bot.py --host 0.0.0.0 --workers 8
+
+Each call runs in a worker process (``voicebot.server.worker``) that loaded the bot's models
+before the call arrived (``voicebot.server.pool``). The supervisor answers HTTP and places
+calls; WebRTC media then flows between the browser and the worker directly.
+
+Routes: the playground's (``/``, ``/api/offer``, ``/api/sessions/{id}``, ``/api/status``;
+``voicebot.server.playground``), each passed to the worker that owns the call, plus
+
+- ``GET /healthz``: 200 while this process is up (a liveness probe; no token);
+- ``GET /readyz``: 200 when a warm worker has room and the server is not draining, else
+  503 (a readiness probe; no token);
+- ``GET /metrics``: Prometheus text: calls active, capacity, starts, ends, failures,
+  refusals, worker restarts, and every worker's turn latencies (voice-to-voice, per stage).
+
+**Admission**: an offer that is not one is a 400 here, before any worker sees it; at
+capacity a new call is a 503 (``Retry-After``), one client starting calls too often a 429.
+**Auth**: off loopback every route but the probes needs ``Authorization: Bearer TOKEN``
+(the page passes on ``/?token=TOKEN``); the server refuses to start there without a token.
+Call ids are Pipecat's (``uuid4``): a caller reads or ends only a call whose id it was given.
+**Drain**: SIGTERM stops admitting (``/readyz`` 503), lets calls finish for
+``drain_secs``, then each remaining call says a goodbye and ends; exit 0. A second signal,
+or Ctrl-C, stops at once (calls are cut).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import signal
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from loguru import logger
+
+from voicebot.errors import ConfigError
+from voicebot.server.offers import OfferLimits
+from voicebot.server.pool import WorkerPool, worker_env
+from voicebot.server.worker import DEFAULT_GOODBYE
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+#: Seconds the calls get to say goodbye and end once the drain deadline has passed.
+GOODBYE_SECS = 10.0
+
+
+@dataclass
+class ServeOptions:
+    """How ``voicebot serve`` runs (the CLI's flags)."""
+
+    target: str
+    workers: int = 2
+    calls_per_worker: int = 1
+    host: str = "127.0.0.1"
+    port: int = 7860
+    token: str | None = None
+    drain_secs: float = 30.0
+    goodbye: str = DEFAULT_GOODBYE
+    loopback_ice: bool = True
+    ice_servers: list[str] = field(default_factory=list)
+    verbose: bool = False
+    hang_secs: float = 10.0
+
+    def check(self) -> None:
+        """Refuse what cannot work, naming the fix."""
+        if self.workers < 1:
+            raise ConfigError(f"--workers {self.workers}: give 1 or more")
+        if self.calls_per_worker < 1:
+            raise ConfigError(f"--calls-per-worker {self.calls_per_worker}: give 1 or more")
+        if self.hang_secs <= 0:
+            raise ConfigError(f"--hang-timeout {self.hang_secs:g}: give more than 0 seconds")
+        if self.drain_secs < 0:
+            raise ConfigError(f"--drain-timeout {self.drain_secs:g}: give 0 or more seconds")
+        if self.host not in LOOPBACK_HOSTS and not self.token:
+            raise ConfigError(
+                f"--host {self.host} is reachable from other machines: give a token "
+                "(--token or VOICEBOT_SERVE_TOKEN) that every request must carry"
+            )
+        if self.token is not None and len(self.token) < 16:
+            raise ConfigError("the serve token is too short: use 16 characters or more")
+
+
+class Supervisor:
+    """The server's state: the pool, admission, drain, and what ``/metrics`` counts."""
+
+    def __init__(self, options: ServeOptions, pool: WorkerPool, metrics_dir: Path) -> None:
+        self.options = options
+        self.pool = pool
+        self.metrics_dir = metrics_dir
+        self.limits = OfferLimits(pool.capacity)
+        self.refused: Counter[str] = Counter()
+        self.draining = False
+        self.drained = asyncio.Event()
+        self.stages = ""
+        self.greeting: str | None = None
+
+    # ---- admission -------------------------------------------------------------------------
+
+    def ready(self) -> bool:
+        return not self.draining and self.pool.fatal is None and self.pool.free_slots() > 0
+
+    def admit(self, client: str) -> None:
+        """Count a new call from ``client`` or raise the 503/429 that refuses it."""
+        if self.draining:
+            self.refused["draining"] += 1
+            raise HTTPException(503, "the server is shutting down", headers={"Retry-After": "5"})
+        try:
+            self.limits.admit(client, self.pool.active)
+        except HTTPException as e:
+            self.refused["rate" if e.status_code == 429 else "full"] += 1
+            raise
+
+    async def new_call(self, fields: dict[str, Any], client: str) -> dict[str, Any]:
+        """Place a new call on a worker with room and return its answer."""
+        self.admit(client)
+        worker = self.pool.reserve()
+        if worker is None:
+            self.refused["full"] += 1
+            raise HTTPException(
+                503,
+                f"all {self.pool.capacity} lines are busy or starting; try again shortly",
+                headers={"Retry-After": "5"},
+            )
+        try:
+            answer = await self.pool.request(worker, "POST", "/api/offer", json=fields)
+        except httpx.HTTPError as e:
+            self.pool.unreserve(worker)
+            detail = f"the worker could not take the call: {type(e).__name__}"
+            raise HTTPException(502, detail) from None
+        if answer.status_code >= 400:
+            self.pool.unreserve(worker)
+            raise HTTPException(answer.status_code, _detail(answer))
+        body = answer.json()
+        self.pool.placed(worker, str(body.get("pc_id", "")))
+        return dict(body)
+
+    async def to_owner(self, call_id: str, method: str, path: str, json: Any = None) -> Any:
+        """Pass a request about ``call_id`` to the worker that owns it (404 if none)."""
+        worker = self.pool.owner(call_id, ended=method == "GET")
+        if worker is None:
+            raise HTTPException(404, "no such call (it ended, or it was never placed here)")
+        try:
+            answer = await self.pool.request(worker, method, path, json=json)
+        except httpx.HTTPError as e:
+            detail = f"the call's worker did not answer: {type(e).__name__}"
+            raise HTTPException(502, detail) from None
+        if answer.status_code >= 400:
+            raise HTTPException(answer.status_code, _detail(answer))
+        return answer.json()
+
+    # ---- drain -----------------------------------------------------------------------------
+
+    async def drain(self) -> None:
+        """Stop admitting, wait for calls to end up to the drain timeout, then end the rest
+        with a goodbye; sets ``drained``."""
+        if self.draining:
+            return
+        self.draining = True
+        deadline = time.monotonic() + self.options.drain_secs
+        logger.info(
+            f"serve: draining: {self.pool.active} call(s) live; new calls refused; "
+            f"waiting up to {self.options.drain_secs:g} s"
+        )
+        await self._wait_idle(deadline)
+        if self.pool.active:
+            ending = await self.pool.drain(self.options.goodbye)
+            logger.info(f"serve: drain deadline: {ending} call(s) told goodbye")
+            await self._wait_idle(time.monotonic() + GOODBYE_SECS)
+        logger.info(f"serve: drained ({self.pool.active} call(s) left)")
+        self.drained.set()
+
+    async def _wait_idle(self, deadline: float) -> None:
+        while self.pool.active and time.monotonic() < deadline:
+            self.pool.changed.clear()
+            remaining = deadline - time.monotonic()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.pool.changed.wait(), min(1.0, max(0.0, remaining)))
+
+    # ---- metrics ---------------------------------------------------------------------------
+
+    def exposition(self) -> bytes:
+        from prometheus_client import CollectorRegistry, generate_latest
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=str(self.metrics_dir))
+        registry.register(ServeCollector(self))
+        return bytes(generate_latest(registry))
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "ready": self.ready(),
+            "bot": self.stages,
+            "greeting": self.greeting,
+            "sessions": self.pool.active,
+            "capacity": self.pool.capacity,
+            "workers": [
+                {"index": w.index, "pid": w.pid, "ready": w.ready, "calls": len(w.calls)}
+                for w in sorted(self.pool.workers.values(), key=lambda w: w.index)
+            ],
+            "draining": self.draining,
+        }
+
+
+class ServeCollector:
+    """The supervisor's own counts, read from the pool when Prometheus scrapes."""
+
+    def __init__(self, supervisor: Supervisor) -> None:
+        self.supervisor = supervisor
+
+    def collect(self) -> Iterable[Any]:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        sup, pool = self.supervisor, self.supervisor.pool
+        stats = pool.stats
+        yield GaugeMetricFamily(
+            "voicebot_calls_active", "Calls live or being answered.", value=pool.active
+        )
+        yield GaugeMetricFamily(
+            "voicebot_calls_capacity", "Calls this host takes at once.", value=pool.capacity
+        )
+        yield GaugeMetricFamily(
+            "voicebot_workers_ready",
+            "Worker processes with models loaded.",
+            value=len(pool.ready_workers()),
+        )
+        yield GaugeMetricFamily(
+            "voicebot_draining", "1 while the server drains.", value=int(sup.draining)
+        )
+        yield CounterMetricFamily(
+            "voicebot_call_starts", "Calls placed on a worker.", value=stats.call_starts
+        )
+        yield CounterMetricFamily("voicebot_call_ends", "Calls that ended.", value=stats.call_ends)
+        yield CounterMetricFamily(
+            "voicebot_call_failures",
+            "Calls lost with a worker that died or was killed.",
+            value=stats.call_failures,
+        )
+        refused = CounterMetricFamily(
+            "voicebot_calls_refused",
+            "New calls refused, by reason (full, rate, draining).",
+            labels=["reason"],
+        )
+        for reason in ("full", "rate", "draining"):
+            refused.add_metric([reason], sup.refused[reason])
+        yield refused
+        restarts = CounterMetricFamily(
+            "voicebot_worker_restarts",
+            "Workers replaced, by reason (died, hung, ...).",
+            labels=["reason"],
+        )
+        for reason, count in sorted(stats.restarts.items()):
+            restarts.add_metric([reason], count)
+        yield restarts
+
+
+def _detail(answer: httpx.Response) -> str:
+    try:
+        return str(answer.json().get("detail", answer.text))
+    except ValueError:
+        return answer.text[:200]
+
+
+def check_token(request: Request, token: str | None) -> None:
+    """401 unless ``request`` carries ``token`` (bearer header, or ``?token=`` for the page)."""
+    if token is None:
+        return
+    header = request.headers.get("authorization", "")
+    given = header[7:] if header[:7].lower() == "bearer " else request.query_params.get("token")
+    if not given or not hmac.compare_digest(given.encode(), token.encode()):
+        raise HTTPException(401, "a token is needed", headers={"WWW-Authenticate": "Bearer"})
+
+
+def create_app(options: ServeOptions, pool: WorkerPool, metrics_dir: Path) -> FastAPI:
+    """The supervisor's FastAPI app; the pool starts in its lifespan."""
+    from voicebot.server.offers import check_candidates, check_offer, client_of, read_json
+    from voicebot.server.page import PAGE
+
+    sup = Supervisor(options, pool, metrics_dir)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await pool.start()
+        try:
+            yield
+        finally:
+            await pool.stop()
+
+    app = FastAPI(title="voicebot serve", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.supervisor = sup
+
+    def authed(request: Request) -> None:
+        check_token(request, options.token)
+
+    guarded = [Depends(authed)]
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz() -> Response:
+        ready = sup.ready()
+        body = {"ready": ready, "free": pool.free_slots(), "draining": sup.draining}
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    @app.get("/metrics", dependencies=guarded)
+    async def metrics() -> Response:
+        return Response(sup.exposition(), media_type="text/plain; version=0.0.4")
+
+    @app.get("/", response_class=HTMLResponse, dependencies=guarded)
+    async def page() -> HTMLResponse:
+        return HTMLResponse(PAGE, headers={"Cache-Control": "no-store"})
+
+    @app.get("/favicon.ico")
+    async def favicon() -> Response:
+        return Response(status_code=204)
+
+    @app.get("/api/status", dependencies=guarded)
+    async def status() -> dict[str, Any]:
+        return sup.status()
+
+    @app.post("/api/offer", dependencies=guarded)
+    async def offer(
+        body: dict[str, Any] = Depends(read_json),  # noqa: B008
+        client: str = Depends(client_of),
+    ) -> dict[str, Any]:
+        fields = check_offer(body)  # a 400 before any worker sees it
+        known = fields.get("pc_id")
+        if known and pool.owner(known) is not None:  # renegotiating a live call
+            return dict(await sup.to_owner(known, "POST", "/api/offer", fields))
+        return await sup.new_call(fields, client)
+
+    @app.patch("/api/offer", dependencies=guarded)
+    async def candidates(body: dict[str, Any] = Depends(read_json)) -> dict[str, Any]:  # noqa: B008
+        pc_id, _ = check_candidates(body)
+        return dict(await sup.to_owner(pc_id, "PATCH", "/api/offer", body))
+
+    @app.get("/api/sessions/{pc_id}", dependencies=guarded)
+    async def session(pc_id: str) -> dict[str, Any]:
+        return dict(await sup.to_owner(pc_id, "GET", f"/api/sessions/{quote(pc_id, safe='')}"))
+
+    @app.delete("/api/sessions/{pc_id}", dependencies=guarded)
+    async def hang_up(pc_id: str) -> dict[str, Any]:
+        if pool.owner(pc_id) is None:
+            raise HTTPException(404, "no such call")
+        path = f"/api/sessions/{quote(pc_id, safe='')}"  # Pipecat's ids hold a "#"
+        return dict(await sup.to_owner(pc_id, "DELETE", path))
+
+    return app
+
+
+def worker_command(options: ServeOptions) -> Any:
+    """The command line of worker ``index`` on ``socket``."""
+
+    def command(index: int, socket: Path) -> list[str]:
+        argv = [
+            sys.executable,
+            "-m",
+            "voicebot.server.worker",
+            options.target,
+            "--socket",
+            str(socket),
+            "--calls",
+            str(options.calls_per_worker),
+            "--index",
+            str(index),
+        ]
+        if options.loopback_ice:
+            argv.append("--loopback-ice")
+        for url in options.ice_servers:
+            argv += ["--ice-server", url]
+        if options.verbose:
+            argv.append("-v")
+        return argv
+
+    return command
+
+
+def serve(options: ServeOptions, *, describe: str = "", greeting: str | None = None) -> int:
+    """Run the supervisor until SIGTERM (drain) or Ctrl-C; returns the exit status."""
+    import uvicorn
+
+    from voicebot.server.playground import listen
+
+    options.check()
+    sock = listen(options.host, options.port)  # a taken port fails before any worker starts
+    port = sock.getsockname()[1]
+    metrics_dir = Path(tempfile.mkdtemp(prefix="voicebot-metrics-"))
+    pool = WorkerPool(
+        worker_command(options),
+        workers=options.workers,
+        calls_per_worker=options.calls_per_worker,
+        env=worker_env({"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}),
+        hang_secs=options.hang_secs,
+    )
+    app = create_app(options, pool, metrics_dir)
+    sup: Supervisor = app.state.supervisor
+    sup.stages, sup.greeting = describe, greeting
+    server = DrainingServer(
+        uvicorn.Config(
+            app,
+            log_level="info" if options.verbose else "warning",
+            access_log=options.verbose,
+            lifespan="on",
+        ),
+        sup,
+    )
+    url_host = "127.0.0.1" if options.host in ("0.0.0.0", "::") else options.host
+    url_host = f"[{url_host}]" if ":" in url_host else url_host
+    query = "?token=<token>" if options.token else ""
+    server.announce = (
+        f"voicebot: serving {options.target} at http://{url_host}:{port}/{query} with "
+        f"{options.workers} worker(s) × {options.calls_per_worker} call(s) (Ctrl-C to stop)"
+    )
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+        import shutil
+
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+    if pool.fatal is not None:
+        raise ConfigError(f"the bot's workers could not start: {pool.fatal}")
+    return 0
+
+
+class DrainingServer:
+    """uvicorn's server with SIGTERM meaning "drain first" (see the module doc)."""
+
+    def __init__(self, config: Any, supervisor: Supervisor) -> None:
+        import uvicorn
+
+        outer = self
+
+        class _Server(uvicorn.Server):
+            def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+                outer.on_signal(sig, frame)
+
+        self.server = _Server(config)
+        self.supervisor = supervisor
+        self.announce = ""
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def on_signal(self, sig: int, frame: FrameType | None) -> None:
+        sup = self.supervisor
+        if sig == signal.SIGTERM and not sup.draining and self._loop is not None:
+            self._loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self._drain()))
+            return
+        # Ctrl-C, or a second signal: stop now (uvicorn's own handling, without re-raising
+        # the signal afterwards, so the exit status stays ours).
+        uvicorn_server = self.server
+        if uvicorn_server.should_exit and sig == signal.SIGINT:
+            uvicorn_server.force_exit = True
+        uvicorn_server.should_exit = True
+
+    async def _drain(self) -> None:
+        await self.supervisor.drain()
+        self.server.should_exit = True
+
+    async def _watch(self) -> None:
+        """Announce readiness once every worker is warm; stop if they cannot start."""
+        pool = self.supervisor.pool
+        while not self.server.started:
+            await asyncio.sleep(0.05)
+        logger.info(f"serve: starting {pool.size} worker(s); loading the bot's models")
+        if await pool.wait_ready():
+            print(self.announce, flush=True)
+            while pool.fatal is None:  # a bot that stops starting ends the server, loudly
+                pool.changed.clear()
+                await pool.changed.wait()
+        self.server.should_exit = True
+
+    def run(self, sockets: list[Any]) -> None:
+        async def main() -> None:
+            self._loop = asyncio.get_running_loop()
+            watch = asyncio.create_task(self._watch())
+            try:
+                await self.server.serve(sockets=sockets)
+            finally:
+                watch.cancel()
+
+        asyncio.run(main())
