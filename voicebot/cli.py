@@ -212,9 +212,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             max_sessions=args.max_sessions,
         )
         return 0
+    from voicebot.server.launch import serve as supervise
     from voicebot.server.playground import LOOPBACK_HOSTS, Playground, describe_stages
     from voicebot.server.supervisor import ServeOptions
-    from voicebot.server.supervisor import serve as supervise
     from voicebot.transports.webrtc import loopback_ice_from_env
 
     options = ServeOptions(
@@ -227,6 +227,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         drain_secs=args.drain_timeout,
         hang_secs=args.hang_timeout,
         ice_servers=list(args.ice_server),
+        redis_url=args.redis or os.environ.get("VOICEBOT_REDIS_URL") or None,
+        advertise=args.advertise,
         loopback_ice=loopback_ice_from_env(default=args.host in LOOPBACK_HOSTS),
         verbose=args.verbose,
     )
@@ -234,7 +236,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     Playground(bot).check()  # e.g. a missing extra: one line here, not one per worker
     if options.token:
         redaction.register(options.token)
-    return supervise(options, describe=describe_stages(bot), greeting=bot.greeting)
+    if options.redis_url:
+        redaction.register(options.redis_url)  # it may hold a password
+    return int(supervise(options, describe=describe_stages(bot), greeting=bot.greeting))
 
 
 def cmd_providers(args: argparse.Namespace) -> int:
@@ -343,6 +347,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="URL",
         help="STUN/TURN URL for callers on other networks (repeatable)",
+    )
+    serve.add_argument(
+        "--redis",
+        metavar="URL",
+        help="share a registry of hosts and calls with other hosts (env VOICEBOT_REDIS_URL)",
+    )
+    serve.add_argument(
+        "--advertise",
+        metavar="URL",
+        help="with --redis: this host's URL as the other hosts reach it (default: --host:--port)",
     )
     serve.add_argument(
         "--hang-timeout",

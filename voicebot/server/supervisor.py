@@ -31,16 +31,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import signal
-import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any
 from urllib.parse import quote
 
@@ -50,11 +46,14 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from loguru import logger
 
 from voicebot.errors import ConfigError
+from voicebot.server.hosts import FORWARDED_HEADER, HostInfo, HostRegistry
 from voicebot.server.offers import OfferLimits
-from voicebot.server.pool import WorkerPool, worker_env
+from voicebot.server.pool import WorkerPool
 from voicebot.server.worker import DEFAULT_GOODBYE
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+#: The original client's address on an offer one host passes to another (rate limits).
+CLIENT_HEADER = "x-voicebot-client"
 #: Seconds the calls get to say goodbye and end once the drain deadline has passed.
 GOODBYE_SECS = 10.0
 
@@ -75,6 +74,8 @@ class ServeOptions:
     ice_servers: list[str] = field(default_factory=list)
     verbose: bool = False
     hang_secs: float = 10.0
+    redis_url: str | None = None  # share a host registry with other hosts (hosts.py)
+    advertise: str | None = None  # this host's URL as the others reach it
 
     def check(self) -> None:
         """Refuse what cannot work, naming the fix."""
@@ -90,6 +91,13 @@ class ServeOptions:
             raise ConfigError(
                 f"--host {self.host} is reachable from other machines: give a token "
                 "(--token or VOICEBOT_SERVE_TOKEN) that every request must carry"
+            )
+        if self.advertise is not None and not self.redis_url:
+            raise ConfigError("--advertise is only for --redis (the URL other hosts reach)")
+        if self.redis_url and self.advertise is None and self.host in ("0.0.0.0", "::"):
+            raise ConfigError(
+                f"--redis with --host {self.host}: give --advertise http://ADDRESS:PORT, "
+                "the URL the other hosts reach this one on (e.g. the pod IP)"
             )
         if self.token is not None and len(self.token) < 16:
             raise ConfigError("the serve token is too short: use 16 characters or more")
@@ -108,6 +116,8 @@ class Supervisor:
         self.drained = asyncio.Event()
         self.stages = ""
         self.greeting: str | None = None
+        self.hosts: HostRegistry | None = None  # set when serving with --redis
+        self._peers: httpx.AsyncClient | None = None  # requests to the other hosts
 
     # ---- admission -------------------------------------------------------------------------
 
@@ -125,17 +135,29 @@ class Supervisor:
             self.refused["rate" if e.status_code == 429 else "full"] += 1
             raise
 
-    async def new_call(self, fields: dict[str, Any], client: str) -> dict[str, Any]:
-        """Place a new call on a worker with room and return its answer."""
-        self.admit(client)
-        worker = self.pool.reserve()
-        if worker is None:
-            self.refused["full"] += 1
-            raise HTTPException(
-                503,
-                f"all {self.pool.capacity} lines are busy or starting; try again shortly",
-                headers={"Retry-After": "5"},
-            )
+    async def new_call(
+        self, fields: dict[str, Any], client: str, *, forwarded: bool = False
+    ) -> dict[str, Any]:
+        """Place a new call on a worker with room and return its answer; with no room here,
+        on another host with room (once: a passed-on offer is never passed on again)."""
+        try:
+            self.admit(client)
+            worker = self.pool.reserve()
+            if worker is None:
+                self.refused["full"] += 1
+                raise HTTPException(
+                    503,
+                    f"all {self.pool.capacity} lines are busy or starting; try again shortly",
+                    headers={"Retry-After": "5"},
+                )
+        except HTTPException as e:
+            if e.status_code != 503 or forwarded or self.hosts is None:
+                raise
+            other = await self.hosts.pick()
+            if other is None:
+                raise
+            logger.info(f"serve: no room here; the call goes to host {other.id}")
+            return dict(await self.to_host(other, "POST", "/api/offer", fields, client=client))
         try:
             answer = await self.pool.request(worker, "POST", "/api/offer", json=fields)
         except httpx.HTTPError as e:
@@ -146,13 +168,23 @@ class Supervisor:
             self.pool.unreserve(worker)
             raise HTTPException(answer.status_code, _detail(answer))
         body = answer.json()
-        self.pool.placed(worker, str(body.get("pc_id", "")))
+        call_id = str(body.get("pc_id", ""))
+        self.pool.placed(worker, call_id)
+        if self.hosts is not None:
+            await self.hosts.claim(call_id)
         return dict(body)
 
-    async def to_owner(self, call_id: str, method: str, path: str, json: Any = None) -> Any:
-        """Pass a request about ``call_id`` to the worker that owns it (404 if none)."""
+    async def to_owner(
+        self, call_id: str, method: str, path: str, json: Any = None, *, forwarded: bool = False
+    ) -> Any:
+        """Pass a request about ``call_id`` to the worker that owns it, or to the host that
+        owns it (404 if none)."""
         worker = self.pool.owner(call_id, ended=method == "GET")
         if worker is None:
+            if self.hosts is not None and not forwarded:
+                host = await self.hosts.owner(call_id)
+                if host is not None:
+                    return await self.to_host(host, method, path, json)
             raise HTTPException(404, "no such call (it ended, or it was never placed here)")
         try:
             answer = await self.pool.request(worker, method, path, json=json)
@@ -163,6 +195,30 @@ class Supervisor:
             raise HTTPException(answer.status_code, _detail(answer))
         return answer.json()
 
+    async def to_host(
+        self, host: HostInfo, method: str, path: str, json: Any = None, *, client: str = ""
+    ) -> Any:
+        """The same request, to another host (with the shared token, marked as passed on)."""
+        if self._peers is None:
+            self._peers = httpx.AsyncClient(timeout=30.0)
+        headers = {FORWARDED_HEADER: self.hosts.id if self.hosts else "?", CLIENT_HEADER: client}
+        if self.options.token:
+            headers["Authorization"] = f"Bearer {self.options.token}"
+        try:
+            answer = await self._peers.request(method, host.url + path, json=json, headers=headers)
+        except httpx.HTTPError as e:
+            detail = f"host {host.id} did not answer: {type(e).__name__}"
+            raise HTTPException(502, detail) from None
+        if answer.status_code >= 400:
+            raise HTTPException(answer.status_code, _detail(answer))
+        return answer.json()
+
+    async def close(self) -> None:
+        if self.hosts is not None:
+            await self.hosts.stop()
+        if self._peers is not None:
+            await self._peers.aclose()
+
     # ---- drain -----------------------------------------------------------------------------
 
     async def drain(self) -> None:
@@ -171,6 +227,9 @@ class Supervisor:
         if self.draining:
             return
         self.draining = True
+        if self.hosts is not None:  # the other hosts stop sending calls here at once
+            with contextlib.suppress(Exception):
+                await self.hosts.beat()
         deadline = time.monotonic() + self.options.drain_secs
         logger.info(
             f"serve: draining: {self.pool.active} call(s) live; new calls refused; "
@@ -214,6 +273,7 @@ class Supervisor:
                 for w in sorted(self.pool.workers.values(), key=lambda w: w.index)
             ],
             "draining": self.draining,
+            "host": self.hosts.id if self.hosts is not None else None,
         }
 
 
@@ -296,9 +356,12 @@ def create_app(options: ServeOptions, pool: WorkerPool, metrics_dir: Path) -> Fa
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await pool.start()
+        if sup.hosts is not None:
+            await sup.hosts.start()
         try:
             yield
         finally:
+            await sup.close()
             await pool.stop()
 
     app = FastAPI(title="voicebot serve", lifespan=lifespan, docs_url=None, redoc_url=None)
@@ -335,164 +398,48 @@ def create_app(options: ServeOptions, pool: WorkerPool, metrics_dir: Path) -> Fa
     async def status() -> dict[str, Any]:
         return sup.status()
 
+    def forwarded(request: Request) -> bool:
+        """Passed on by another host (it carried the token, if one is set)."""
+        return FORWARDED_HEADER in request.headers
+
     @app.post("/api/offer", dependencies=guarded)
     async def offer(
+        request: Request,
         body: dict[str, Any] = Depends(read_json),  # noqa: B008
         client: str = Depends(client_of),
     ) -> dict[str, Any]:
         fields = check_offer(body)  # a 400 before any worker sees it
+        passed_on = forwarded(request)
+        if passed_on:  # count the caller, not the host that passed the offer on
+            client = request.headers.get(CLIENT_HEADER) or client
         known = fields.get("pc_id")
-        if known and pool.owner(known) is not None:  # renegotiating a live call
-            return dict(await sup.to_owner(known, "POST", "/api/offer", fields))
-        return await sup.new_call(fields, client)
+        if known and (pool.owner(known) is not None or sup.hosts is not None):
+            try:  # renegotiating a live call, here or on another host
+                path = "/api/offer"
+                return dict(await sup.to_owner(known, "POST", path, fields, forwarded=passed_on))
+            except HTTPException as e:
+                if e.status_code != 404:
+                    raise
+        return await sup.new_call(fields, client, forwarded=passed_on)
 
     @app.patch("/api/offer", dependencies=guarded)
-    async def candidates(body: dict[str, Any] = Depends(read_json)) -> dict[str, Any]:  # noqa: B008
+    async def candidates(
+        request: Request,
+        body: dict[str, Any] = Depends(read_json),  # noqa: B008
+    ) -> dict[str, Any]:
         pc_id, _ = check_candidates(body)
-        return dict(await sup.to_owner(pc_id, "PATCH", "/api/offer", body))
+        return dict(
+            await sup.to_owner(pc_id, "PATCH", "/api/offer", body, forwarded=forwarded(request))
+        )
 
     @app.get("/api/sessions/{pc_id}", dependencies=guarded)
-    async def session(pc_id: str) -> dict[str, Any]:
-        return dict(await sup.to_owner(pc_id, "GET", f"/api/sessions/{quote(pc_id, safe='')}"))
+    async def session(request: Request, pc_id: str) -> dict[str, Any]:
+        path = f"/api/sessions/{quote(pc_id, safe='')}"  # Pipecat's ids hold a "#"
+        return dict(await sup.to_owner(pc_id, "GET", path, forwarded=forwarded(request)))
 
     @app.delete("/api/sessions/{pc_id}", dependencies=guarded)
-    async def hang_up(pc_id: str) -> dict[str, Any]:
-        if pool.owner(pc_id) is None:
-            raise HTTPException(404, "no such call")
-        path = f"/api/sessions/{quote(pc_id, safe='')}"  # Pipecat's ids hold a "#"
-        return dict(await sup.to_owner(pc_id, "DELETE", path))
+    async def hang_up(request: Request, pc_id: str) -> dict[str, Any]:
+        path = f"/api/sessions/{quote(pc_id, safe='')}"
+        return dict(await sup.to_owner(pc_id, "DELETE", path, forwarded=forwarded(request)))
 
     return app
-
-
-def worker_command(options: ServeOptions) -> Any:
-    """The command line of worker ``index`` on ``socket``."""
-
-    def command(index: int, socket: Path) -> list[str]:
-        argv = [
-            sys.executable,
-            "-m",
-            "voicebot.server.worker",
-            options.target,
-            "--socket",
-            str(socket),
-            "--calls",
-            str(options.calls_per_worker),
-            "--index",
-            str(index),
-        ]
-        if options.loopback_ice:
-            argv.append("--loopback-ice")
-        for url in options.ice_servers:
-            argv += ["--ice-server", url]
-        if options.verbose:
-            argv.append("-v")
-        return argv
-
-    return command
-
-
-def serve(options: ServeOptions, *, describe: str = "", greeting: str | None = None) -> int:
-    """Run the supervisor until SIGTERM (drain) or Ctrl-C; returns the exit status."""
-    import uvicorn
-
-    from voicebot.server.playground import listen
-
-    options.check()
-    sock = listen(options.host, options.port)  # a taken port fails before any worker starts
-    port = sock.getsockname()[1]
-    metrics_dir = Path(tempfile.mkdtemp(prefix="voicebot-metrics-"))
-    pool = WorkerPool(
-        worker_command(options),
-        workers=options.workers,
-        calls_per_worker=options.calls_per_worker,
-        env=worker_env({"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}),
-        hang_secs=options.hang_secs,
-    )
-    app = create_app(options, pool, metrics_dir)
-    sup: Supervisor = app.state.supervisor
-    sup.stages, sup.greeting = describe, greeting
-    server = DrainingServer(
-        uvicorn.Config(
-            app,
-            log_level="info" if options.verbose else "warning",
-            access_log=options.verbose,
-            lifespan="on",
-        ),
-        sup,
-    )
-    url_host = "127.0.0.1" if options.host in ("0.0.0.0", "::") else options.host
-    url_host = f"[{url_host}]" if ":" in url_host else url_host
-    query = "?token=<token>" if options.token else ""
-    server.announce = (
-        f"voicebot: serving {options.target} at http://{url_host}:{port}/{query} with "
-        f"{options.workers} worker(s) × {options.calls_per_worker} call(s) (Ctrl-C to stop)"
-    )
-    try:
-        server.run(sockets=[sock])
-    finally:
-        sock.close()
-        import shutil
-
-        shutil.rmtree(metrics_dir, ignore_errors=True)
-    if pool.fatal is not None:
-        raise ConfigError(f"the bot's workers could not start: {pool.fatal}")
-    return 0
-
-
-class DrainingServer:
-    """uvicorn's server with SIGTERM meaning "drain first" (see the module doc)."""
-
-    def __init__(self, config: Any, supervisor: Supervisor) -> None:
-        import uvicorn
-
-        outer = self
-
-        class _Server(uvicorn.Server):
-            def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-                outer.on_signal(sig, frame)
-
-        self.server = _Server(config)
-        self.supervisor = supervisor
-        self.announce = ""
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    def on_signal(self, sig: int, frame: FrameType | None) -> None:
-        sup = self.supervisor
-        if sig == signal.SIGTERM and not sup.draining and self._loop is not None:
-            self._loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self._drain()))
-            return
-        # Ctrl-C, or a second signal: stop now (uvicorn's own handling, without re-raising
-        # the signal afterwards, so the exit status stays ours).
-        uvicorn_server = self.server
-        if uvicorn_server.should_exit and sig == signal.SIGINT:
-            uvicorn_server.force_exit = True
-        uvicorn_server.should_exit = True
-
-    async def _drain(self) -> None:
-        await self.supervisor.drain()
-        self.server.should_exit = True
-
-    async def _watch(self) -> None:
-        """Announce readiness once every worker is warm; stop if they cannot start."""
-        pool = self.supervisor.pool
-        while not self.server.started:
-            await asyncio.sleep(0.05)
-        logger.info(f"serve: starting {pool.size} worker(s); loading the bot's models")
-        if await pool.wait_ready():
-            print(self.announce, flush=True)
-            while pool.fatal is None:  # a bot that stops starting ends the server, loudly
-                pool.changed.clear()
-                await pool.changed.wait()
-        self.server.should_exit = True
-
-    def run(self, sockets: list[Any]) -> None:
-        async def main() -> None:
-            self._loop = asyncio.get_running_loop()
-            watch = asyncio.create_task(self._watch())
-            try:
-                await self.server.serve(sockets=sockets)
-            finally:
-                watch.cancel()
-
-        asyncio.run(main())
