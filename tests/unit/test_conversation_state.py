@@ -12,6 +12,7 @@ from pipecat.frames.frames import (
     FunctionCallResultFrame,
     FunctionCallsStartedFrame,
     InterruptionFrame,
+    LLMContextAssistantTurnFrame,
     LLMContextFrame,
     LLMContextUserTurnFrame,
     LLMFullResponseEndFrame,
@@ -161,3 +162,79 @@ def test_a_result_held_back_by_the_tool_stage_is_still_owed() -> None:
     result.run_llm = True  # what the tool stage decided before it let the result go
     assert s.apply(result, DOWN, source=output)
     assert s.calls == {} and s.responding_since == clock.t
+
+
+def heard(text: str) -> LLMContextAssistantTurnFrame:
+    """What the assistant aggregator broadcasts when it commits a message."""
+    return LLMContextAssistantTurnFrame(text=text, timestamp="")
+
+
+def caller_turn(s: ConversationState) -> None:
+    s.apply(UserStartedSpeakingFrame(), DOWN)
+    s.apply(UserStoppedSpeakingFrame(), UP)  # the broadcast's upstream copy: no new turn
+    s.apply(UserStoppedSpeakingFrame(), DOWN)
+
+
+def reply(s: ConversationState, *tokens: str) -> None:
+    s.apply(LLMFullResponseStartFrame(), DOWN)
+    for token in tokens:
+        s.apply(LLMTextFrame(token), DOWN)
+
+
+def test_turn_ids_count_the_callers_turns_after_the_greeting() -> None:
+    s, clock = state()
+    assert s.turn_id == 0 and s.turn.started_at == 100.0
+    s.apply(TTSSpeakFrame("Welcome to the shop."), DOWN)  # the greeting is turn 0
+    s.apply(heard("Welcome to the shop."), DOWN)
+    clock.t = 102.0
+    caller_turn(s)
+    assert s.turn_id == 1 and s.turn.started_at == 102.0
+    reply(s, "We", " open", " at", " nine", ".", " Sundays", " we", " rest", ".")
+    s.apply(InterruptionFrame(), DOWN)  # the caller cuts in: still turn 1 until it ends
+    s.apply(heard("We open at nine. —"), DOWN)
+    assert s.turn_id == 1
+    caller_turn(s)
+    reply(s, "Closed", " on", " Sunday", ".")
+    s.apply(heard("Closed on Sunday."), DOWN)
+    assert s.turn_id == 2
+    greeting, first, second = (s.turn_by_id(i) for i in range(3))
+    assert greeting is not None and greeting.said == greeting.heard == "Welcome to the shop."
+    assert first is not None and first.said == "We open at nine. Sundays we rest."
+    assert second is s.turn and second.said == second.heard == "Closed on Sunday."
+    assert s.turn_by_id(3) is None
+
+
+def test_after_a_barge_in_what_was_heard_is_a_prefix_of_what_was_said() -> None:
+    s, _ = state()
+    caller_turn(s)
+    s.apply(TTSSpeakFrame("One moment."), DOWN)  # a filler, then the answer
+    reply(s, "We", " open", " at", " nine", ".")
+    s.apply(heard("One moment."), DOWN)
+    s.apply(InterruptionFrame(), DOWN)
+    s.apply(heard("We open —"), DOWN)
+    s.apply(heard("  "), DOWN)  # an empty commit adds nothing
+    turn = s.turn
+    assert turn.said == "One moment. We open at nine."
+    assert turn.heard == "One moment. We open —"
+    assert turn.said.startswith(turn.heard.removesuffix(" —")) and turn.heard != turn.said
+
+
+def test_said_keeps_each_utterance_apart_and_leaves_out_text_not_for_speech() -> None:
+    s, _ = state()
+    reply(s, "Sure", ".")
+    reply(s, "Okay", " ", "then", ".")  # a new response: not "Sure.Okay"
+    unspoken = LLMTextFrame(" (internal)")
+    unspoken.skip_tts = True
+    s.apply(unspoken, DOWN)
+    s.apply(LLMTextFrame(" More"), UP)  # only downstream text goes to be spoken
+    assert s.turn.said == "Sure. Okay then."
+    assert not s.apply(heard("Sure."), UP)  # the broadcast's upstream copy
+    assert s.turn.heard == ""
+
+
+def test_a_tool_call_carries_the_turn_it_was_made_in() -> None:
+    s, _ = state()
+    caller_turn(s)
+    caller_turn(s)
+    s.apply(calls("a"), DOWN)
+    assert s.calls["a"].turn_id == 2

@@ -1,5 +1,6 @@
 """One session's conversation state: who is speaking, whether an answer is owed or under way,
-which tool calls are running. The one place these are derived from frames.
+which tool calls are running, which turn this is and what the bot said and the caller heard
+in it. The one place these are derived from frames.
 
 Before this module four stages each rebuilt the same facts from the frames passing them (the
 tool caller, the turn log, the recorded-caller transport's end condition, the WAV input's
@@ -22,6 +23,11 @@ Signals, all Pipecat's own public frames:
 
 - the caller: ``VADUserStarted/StoppedSpeakingFrame`` (speech as the VAD heard it) and
   ``UserStarted/StoppedSpeakingFrame`` (the turn strategy's ruling on it);
+- turns (``voicebot.conversation.turn``): turn 0 is the opening (the greeting); each
+  ``UserStoppedSpeakingFrame`` starts the next. Its ``said`` text is the text sent to be
+  spoken (below); its ``heard`` text the assistant messages the context aggregator commits
+  (``LLMContextAssistantTurnFrame``: what passed the output transport, and after a barge-in
+  the heard-text stage's prefix and cut mark);
 - the bot: ``BotStarted/StoppedSpeakingFrame`` (audio playing), text sent to be spoken
   (``LLMTextFrame``, ``TTSSpeakFrame``) until that audio starts;
 - the model: asked (``LLMContextUserTurnFrame``; an upstream, non-speculative
@@ -41,6 +47,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -52,6 +59,7 @@ from pipecat.frames.frames import (
     FunctionCallResultFrame,
     FunctionCallsStartedFrame,
     InterruptionFrame,
+    LLMContextAssistantTurnFrame,
     LLMContextFrame,
     LLMContextUserTurnFrame,
     LLMFullResponseEndFrame,
@@ -66,6 +74,11 @@ from pipecat.frames.frames import (
 )
 from pipecat.processors.frame_processor import FrameDirection
 
+from voicebot.conversation.turn import Turn
+
+#: Turns kept for ``turn_by_id`` (a reader a few turns behind still finds its turn).
+RECENT_TURNS = 16
+
 #: Frame types that change the state (one isinstance check for the 50 audio frames a second).
 STATE_FRAMES: tuple[type[Frame], ...] = (
     BotStartedSpeakingFrame,
@@ -74,6 +87,7 @@ STATE_FRAMES: tuple[type[Frame], ...] = (
     FunctionCallResultFrame,
     FunctionCallsStartedFrame,
     InterruptionFrame,
+    LLMContextAssistantTurnFrame,
     LLMContextFrame,
     LLMContextUserTurnFrame,
     LLMFullResponseEndFrame,
@@ -95,6 +109,8 @@ class ToolCallInFlight:
     tool_call_id: str
     name: str
     started_at: float
+    #: The turn the model made it in (``Turn.id``).
+    turn_id: int = 0
 
 
 class ConversationState:
@@ -138,11 +154,26 @@ class ConversationState:
         self.calls: dict[str, ToolCallInFlight] = {}
         #: Interruptions so far.
         self.interruptions = 0
+        #: The turn under way (``Turn``: its id, what was said and heard in it).
+        self.turn = Turn(0, self.clock())
+        self._recent: deque[Turn] = deque([self.turn], maxlen=RECENT_TURNS)
         #: When anything above last changed (``clock()``).
         self.changed_at = self.clock()
         self._waiters: list[asyncio.Event] = []
 
     # ---- reading -------------------------------------------------------------------------
+
+    @property
+    def turn_id(self) -> int:
+        """The id of the turn under way (0 until the caller's first turn is over)."""
+        return self.turn.id
+
+    def turn_by_id(self, turn_id: int) -> Turn | None:
+        """One of the last ``RECENT_TURNS`` turns, by id; None when older or not begun."""
+        for turn in reversed(self._recent):
+            if turn.id == turn_id:
+                return turn
+        return None
 
     @property
     def caller_has_floor(self) -> bool:
@@ -220,6 +251,9 @@ class ConversationState:
             return False
         elif isinstance(frame, LLMContextUserTurnFrame):
             self._asked(now)
+        elif isinstance(frame, LLMContextAssistantTurnFrame):
+            if not self.turn.hear(frame.text):
+                return False
         elif isinstance(frame, FunctionCallResultFrame):
             if self.output is not None and source is not self.output:
                 return False  # held by the tool stage, or on its way: still in flight
@@ -234,7 +268,7 @@ class ConversationState:
         elif isinstance(frame, FunctionCallsStartedFrame):
             for call in frame.function_calls:
                 self.calls[call.tool_call_id] = ToolCallInFlight(
-                    call.tool_call_id, call.function_name, now
+                    call.tool_call_id, call.function_name, now, self.turn.id
                 )
         elif isinstance(frame, VADUserStartedSpeakingFrame):
             self.user_speaking = self.user_speech_seen = True
@@ -245,15 +279,19 @@ class ConversationState:
         elif isinstance(frame, UserStoppedSpeakingFrame):
             self.user_turn = False
             self.user_turn_ended_at = now
+            self.turn = Turn(self.turn.id + 1, now)
+            self._recent.append(self.turn)
         elif isinstance(frame, LLMFullResponseStartFrame):
             self.answer_owed = self.response_had_text = False
             self.responding_since = self.response_started_at = now
             self.reply_in_pipeline = True
+            self.turn.new_utterance()
         elif isinstance(frame, InterruptionFrame):
             self.interruptions += 1
             self.answer_owed = self.reply_in_pipeline = False
             self.responding_since = self.speech_pending_since = None
         elif isinstance(frame, (LLMTextFrame, TTSSpeakFrame)):
+            self._said(frame)
             if not frame.text.strip():
                 return False
             self.last_speech_at = now
@@ -267,6 +305,16 @@ class ConversationState:
         for event in self._waiters:
             event.set()
         return True
+
+    def _said(self, frame: LLMTextFrame | TTSSpeakFrame) -> None:
+        """Add ``frame``'s text to what the bot said this turn (a space-only LLM token too:
+        it is the spacing between words)."""
+        if isinstance(frame, TTSSpeakFrame):
+            self.turn.new_utterance()
+            self.turn.say(frame.text, False)
+            self.turn.new_utterance()
+        elif not frame.skip_tts:
+            self.turn.say(frame.text, frame.includes_inter_frame_spaces)
 
     def _asked(self, now: float) -> None:
         self.answer_owed = True

@@ -43,6 +43,10 @@ class StageSpan:
 class TurnRecord:
     """One exchange: the user's words (empty for a greeting) and the bot's answer.
 
+    ``index`` is the turn's id: 0 for the greeting (what the bot says before the caller's
+    first turn), N for the caller's Nth turn. ``bot_text`` is what the caller heard of the
+    answer (what the model's context holds); ``said_text`` what was sent to be spoken.
+
     ``voice_to_voice_secs`` is measured inside the bot (from the moment the user went quiet
     to the first bot audio leaving the pipeline); ``stages`` names where that time went,
     summed per stage key, and ``spans`` places each stage on the turn's timeline.
@@ -72,6 +76,9 @@ class TurnRecord:
     completed_at: float | None = None
     # RAG (``Bot(retrieval=...)``): the search for this turn, its time and whether it made it.
     retrieval: RetrievalRecord | None = None
+    #: The text sent to be spoken this turn, whole (``bot_text`` is what the caller heard:
+    #: after a barge-in, the heard part and a cut mark).
+    said_text: str = ""
 
     # ---- named stages ----------------------------------------------------------------------
     # Each is None when the turn's latency was not measured, and 0.0 when it was but the

@@ -2,7 +2,12 @@
 
 Built on Pipecat's pieces rather than beside them: transcripts come from the context
 aggregators' turn events, timings from ``UserBotLatencyObserver`` (the per-stage breakdown),
-tool calls from the function-call frames.
+tool calls from the function-call frames. A turn's id and its texts (what the bot said, what
+the caller heard) are the session's ``ConversationState``'s (``voicebot.conversation``):
+``TurnRecord.index`` is the state's ``Turn.id`` (0 is the greeting, N the caller's Nth turn),
+``bot_text`` its ``heard`` and ``said_text`` its ``said``. A log written without a feed
+(``observers``) sees the frames a queue hop after the aggregators' events, so it numbers
+turns itself and takes the bot's words from the assistant aggregator's event.
 
 The stage names are in ``stages.py``, the record types in ``records.py``.
 
@@ -47,8 +52,10 @@ from pipecat.processors.frame_processor import FrameDirection
 
 from voicebot.conversation.feed import ConversationFeed
 from voicebot.conversation.state import ConversationState
+from voicebot.conversation.turn import Turn
 from voicebot.knowledge.record import RetrievalRecord
 from voicebot.metrics.records import StageSpan, ToolCallRecord, TurnRecord
+from voicebot.metrics.retrieval_filing import RetrievalFiling
 
 #: A handler queued into the feed's task.
 Posted = Callable[..., Any]
@@ -90,7 +97,9 @@ class TurnLog(BaseObserver):
         self._assistant_done_at: float | None = None  # last on_assistant_turn_stopped
         self._last_tool_at: float | None = None  # last tool call started or finished
         self._user_started_at: float | None = None  # pending, for the next user turn
-        self._pending_retrieval: RetrievalRecord | None = None  # for the next user turn
+        self._retrievals = RetrievalFiling()
+        #: The state's turn behind each recent record (by ``TurnRecord.index``).
+        self._turn_of: dict[int, Turn] = {}
 
     # ---- wiring ----------------------------------------------------------------------------
 
@@ -100,7 +109,9 @@ class TurnLog(BaseObserver):
         behind the frames that came before them, so records are written in order."""
 
         async def user_turn_stopped(*args: Any) -> None:
-            await self._in_order(self._on_user_turn_stopped, *args)
+            # The aggregator reports the turn right after pushing its UserStoppedSpeakingFrame,
+            # which a feed has applied already: the state's turn is this one.
+            await self._in_order(self._on_user_turn_stopped, self.conversation.turn, *args)
 
         async def assistant_turn_stopped(*args: Any) -> None:
             await self._in_order(self._on_assistant_turn_stopped, *args)
@@ -163,58 +174,74 @@ class TurnLog(BaseObserver):
         self._closed = True
         if self._feed is not None:
             await self._feed.drain()  # events the ended pipeline left queued
+        self._sync_texts()
         if self.turns and self.turns[-1].completed_at is None:
             await self._complete(self.turns[-1])
         for hook in self._close_hooks:
             await _call(hook)
 
     def add_retrieval(self, record: RetrievalRecord) -> None:
-        """File a turn's retrieval outcome on the turn whose words were searched.
-
-        The retrieval stage sees the turn's context frame at about the time the user
-        aggregator reports the turn, in either order: a record with no matching turn yet
-        waits for the next one. Queued behind the events before it when there is a feed."""
+        """File a turn's retrieval outcome on its turn: the state's turn now (see
+        ``voicebot.metrics.retrieval_filing``). Queued behind the events before it when
+        there is a feed."""
+        turn_id = self.conversation.turn_id
         if self._feed is not None:
-            self._feed.post(self._add_retrieval, record)
+            self._feed.post(self._retrievals.file, self.turns, record, turn_id)
         else:
-            self._add_retrieval(record)
-
-    def _add_retrieval(self, record: RetrievalRecord) -> None:
-        turn = self.turns[-1] if self.turns else None
-        if turn and turn.retrieval is None and _same_words(turn.user_text, record.query):
-            turn.retrieval = record
-        else:
-            self._pending_retrieval = record
+            self._retrievals.file(self.turns, record, turn_id)
 
     # ---- events ----------------------------------------------------------------------------
 
     def _current(self) -> TurnRecord:
         if not self.turns:
-            self.turns.append(TurnRecord(index=0, session_id=self.session_id))
+            opening = self.conversation.turn_by_id(0)  # the state may be turns ahead
+            self._open(TurnRecord(index=0, session_id=self.session_id), opening)
         return self.turns[-1]
 
-    async def _on_user_turn_stopped(self, _aggregator: Any, _strategy: Any, message: Any) -> None:
+    def _open(self, record: TurnRecord, turn: Turn | None) -> None:
+        """Start ``record``, the record of the state's ``turn`` (when its id is the record's)."""
+        self.turns.append(record)
+        if turn is not None and turn.id == record.index and self._feed is not None:
+            self._turn_of[record.index] = turn
+            for old in [i for i in self._turn_of if i < record.index - 2]:
+                del self._turn_of[old]  # records that far back take no more words
+
+    def _sync_texts(self) -> None:
+        """Copy the recent records' texts from their turns in the state (which a feed keeps
+        ahead of this log: whatever the state has, this turn has had)."""
+        for record in self.turns[-3:]:
+            turn = self._turn_of.get(record.index)
+            if turn is not None:
+                record.bot_text, record.said_text = turn.heard, turn.said
+
+    async def _on_user_turn_stopped(
+        self, turn: Turn, _aggregator: Any, _strategy: Any, message: Any
+    ) -> None:
         if self.turns and self.turns[-1].completed_at is None:
             await self._complete(self.turns[-1])
         text = (getattr(message, "content", None) or "").strip()
-        self.turns.append(
-            TurnRecord(
-                index=len(self.turns),
-                user_text=text,
-                session_id=self.session_id,
-                user_started_at=self._user_started_at,
-            )
+        last = self.turns[-1].index if self.turns else -1
+        # The state's turn, unless this report had no turn end of its own (the aggregator
+        # flushing the caller's words as the session ends) or the state trails (no feed).
+        index = turn.id if turn.id > last and self._feed is not None else last + 1
+        record = TurnRecord(
+            index=index,
+            user_text=text,
+            session_id=self.session_id,
+            user_started_at=self._user_started_at,
         )
+        self._open(record, turn)
         self._user_started_at = None
         self._spoke_at = self._assistant_done_at = self._last_tool_at = None
-        if self._pending_retrieval is not None:
-            self.turns[-1].retrieval, self._pending_retrieval = self._pending_retrieval, None
+        self._retrievals.turn_opened(self.turns)
 
     async def _on_assistant_turn_stopped(self, _aggregator: Any, message: Any) -> None:
         turn = self._current()
-        text = (getattr(message, "content", None) or "").strip()
-        if text:
-            turn.bot_text = f"{turn.bot_text} {text}".strip()
+        self._sync_texts()
+        if turn.index not in self._turn_of:  # no feed (the state may not have them yet)
+            text = (getattr(message, "content", None) or "").strip()
+            if text:
+                turn.bot_text = f"{turn.bot_text} {text}".strip()
         interrupted = bool(getattr(message, "interrupted", False))
         turn.interrupted = turn.interrupted or interrupted
         self._assistant_done_at = time.time()
@@ -321,6 +348,7 @@ class TurnLog(BaseObserver):
             await self._complete(turn)
 
     async def _complete(self, turn: TurnRecord) -> None:
+        self._sync_texts()
         turn.completed_at = time.time()
         if turn.bot_started_at is not None and turn.bot_stopped_at is None:
             turn.bot_stopped_at = turn.completed_at
@@ -366,10 +394,3 @@ async def _call(hook: Callable[..., Any], *args: Any) -> None:
             await result
     except Exception as e:
         logger.opt(exception=e).error(f"voicebot: turn hook {hook!r} raised {e}")
-
-
-def _same_words(user_text: str, query: str) -> bool:
-    """Whether a retrieval query was made from this user text (a short follow-up's query
-    also carries the previous turn's words in front)."""
-    words = user_text.lower().split()
-    return bool(words) and query.lower().split()[-len(words) :] == words

@@ -17,7 +17,9 @@ played onto its characters, keeps the whole words inside it (``heard_prefix``) a
 them to the assistant aggregator ahead of the interruption, so they land in the message the
 interruption commits. Either way, a reply that was cut off ends with ``CUT_MARKER``
 (" —", the way dialogue marks a speaker who was interrupted), so the model knows the caller
-did not hear the rest and does not build on it.
+did not hear the rest and does not build on it. The conversation state's ``Turn.heard``
+(``voicebot.conversation``) takes the result from the message the aggregator commits; the
+measuring stays here, at the output transport.
 
 Text with no audio at all never counts as spoken. When a TTS context ends, Pipecat emits a
 ``TTSTextFrame`` for whatever text it has not yet passed on (for vendors that drop word
