@@ -24,6 +24,7 @@ from voicebot.bot import Bot
 from voicebot.env import load_env, lookup
 from voicebot.errors import BotFileError, ConfigError, OutputPathError
 from voicebot.redaction import redact, redact_value
+from voicebot.server.options import add_serve_arguments
 from voicebot.transports.wav import MAX_SPEED
 
 if TYPE_CHECKING:
@@ -213,31 +214,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
         return 0
     from voicebot.server.launch import serve as supervise
-    from voicebot.server.playground import LOOPBACK_HOSTS, Playground, describe_stages
-    from voicebot.server.supervisor import ServeOptions
-    from voicebot.transports.webrtc import loopback_ice_from_env
+    from voicebot.server.options import options_from_args
+    from voicebot.server.playground import Playground, describe_stages
 
-    options = ServeOptions(
-        target=args.target,
-        workers=args.workers,
-        calls_per_worker=args.calls_per_worker,
-        host=args.host,
-        port=args.port,
-        token=args.token or os.environ.get("VOICEBOT_SERVE_TOKEN") or None,
-        drain_secs=args.drain_timeout,
-        hang_secs=args.hang_timeout,
-        ice_servers=list(args.ice_server),
-        redis_url=args.redis or os.environ.get("VOICEBOT_REDIS_URL") or None,
-        advertise=args.advertise,
-        loopback_ice=loopback_ice_from_env(default=args.host in LOOPBACK_HOSTS),
-        verbose=args.verbose,
-    )
-    options.check()
+    options = options_from_args(args)
     Playground(bot).check()  # e.g. a missing extra: one line here, not one per worker
-    if options.token:
-        redaction.register(options.token)
-    if options.redis_url:
-        redaction.register(options.redis_url)  # it may hold a password
+    for secret in (options.token, options.redis_url):  # a Redis URL may hold a password
+        redaction.register(secret)
     return int(supervise(options, describe=describe_stages(bot), greeting=bot.greeting))
 
 
@@ -320,61 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("target", help="FILE.py[:attr] or module[:attr]; attr defaults to 'bot'")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=7860, help="port to listen on")
-    serve.add_argument(
-        "--workers",
-        type=int,
-        default=2,
-        help="worker processes, each with the bot's models loaded before a call (default 2)",
-    )
-    serve.add_argument(
-        "--calls-per-worker", type=int, default=1, help="calls one worker takes at once (1)"
-    )
-    serve.add_argument(
-        "--drain-timeout",
-        type=float,
-        default=30.0,
-        help="on SIGTERM, seconds calls may run on before they are ended with a goodbye",
-    )
-    serve.add_argument(
-        "--token",
-        default=None,
-        help="bearer token every request must carry (env VOICEBOT_SERVE_TOKEN); "
-        "required off loopback",
-    )
-    serve.add_argument(
-        "--ice-server",
-        action="append",
-        default=[],
-        metavar="URL",
-        help="STUN/TURN URL for callers on other networks (repeatable)",
-    )
-    serve.add_argument(
-        "--redis",
-        metavar="URL",
-        help="share a registry of hosts and calls with other hosts (env VOICEBOT_REDIS_URL)",
-    )
-    serve.add_argument(
-        "--advertise",
-        metavar="URL",
-        help="with --redis: this host's URL as the other hosts reach it (default: --host:--port)",
-    )
-    serve.add_argument(
-        "--hang-timeout",
-        type=float,
-        default=10.0,
-        help="seconds a worker may leave heartbeats unanswered before it is replaced",
-    )
-    serve.add_argument(
-        "--in-process",
-        action="store_true",
-        help="one process for every call (development; no isolation between calls)",
-    )
-    serve.add_argument(
-        "--max-sessions",
-        type=int,
-        default=8,  # voicebot.server.offers.MAX_SESSIONS (not imported: it pulls in FastAPI)
-        help="with --in-process: most calls at once (each holds ~20 MB); beyond: 503",
-    )
+    add_serve_arguments(serve)
     serve.set_defaults(func=cmd_serve)
 
     providers = sub.add_parser(

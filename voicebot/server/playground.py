@@ -41,6 +41,7 @@ from loguru import logger
 
 from voicebot.errors import ConfigError
 from voicebot.server.offers import MAX_SESSIONS, OfferLimits
+from voicebot.server.options import LOOPBACK_HOSTS
 from voicebot.transports.webrtc import WebRTCPeer, allow_loopback_ice, loopback_ice_from_env
 
 if TYPE_CHECKING:
@@ -53,8 +54,6 @@ if TYPE_CHECKING:
 SHUTDOWN_GRACE_SECS = 5.0
 #: Seconds an ended session's turns stay readable at /api/sessions/{pc_id}.
 KEEP_ENDED_SECS = 120.0
-
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 @dataclass

@@ -35,7 +35,6 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -45,62 +44,15 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from loguru import logger
 
-from voicebot.errors import ConfigError
 from voicebot.server.hosts import FORWARDED_HEADER, HostInfo, HostRegistry
 from voicebot.server.offers import OfferLimits
+from voicebot.server.options import ServeOptions
 from voicebot.server.pool import WorkerPool
-from voicebot.server.worker import DEFAULT_GOODBYE
 
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 #: The original client's address on an offer one host passes to another (rate limits).
 CLIENT_HEADER = "x-voicebot-client"
 #: Seconds the calls get to say goodbye and end once the drain deadline has passed.
 GOODBYE_SECS = 10.0
-
-
-@dataclass
-class ServeOptions:
-    """How ``voicebot serve`` runs (the CLI's flags)."""
-
-    target: str
-    workers: int = 2
-    calls_per_worker: int = 1
-    host: str = "127.0.0.1"
-    port: int = 7860
-    token: str | None = None
-    drain_secs: float = 30.0
-    goodbye: str = DEFAULT_GOODBYE
-    loopback_ice: bool = True
-    ice_servers: list[str] = field(default_factory=list)
-    verbose: bool = False
-    hang_secs: float = 10.0
-    redis_url: str | None = None  # share a host registry with other hosts (hosts.py)
-    advertise: str | None = None  # this host's URL as the others reach it
-
-    def check(self) -> None:
-        """Refuse what cannot work, naming the fix."""
-        if self.workers < 1:
-            raise ConfigError(f"--workers {self.workers}: give 1 or more")
-        if self.calls_per_worker < 1:
-            raise ConfigError(f"--calls-per-worker {self.calls_per_worker}: give 1 or more")
-        if self.hang_secs <= 0:
-            raise ConfigError(f"--hang-timeout {self.hang_secs:g}: give more than 0 seconds")
-        if self.drain_secs < 0:
-            raise ConfigError(f"--drain-timeout {self.drain_secs:g}: give 0 or more seconds")
-        if self.host not in LOOPBACK_HOSTS and not self.token:
-            raise ConfigError(
-                f"--host {self.host} is reachable from other machines: give a token "
-                "(--token or VOICEBOT_SERVE_TOKEN) that every request must carry"
-            )
-        if self.advertise is not None and not self.redis_url:
-            raise ConfigError("--advertise is only for --redis (the URL other hosts reach)")
-        if self.redis_url and self.advertise is None and self.host in ("0.0.0.0", "::"):
-            raise ConfigError(
-                f"--redis with --host {self.host}: give --advertise http://ADDRESS:PORT, "
-                "the URL the other hosts reach this one on (e.g. the pod IP)"
-            )
-        if self.token is not None and len(self.token) < 16:
-            raise ConfigError("the serve token is too short: use 16 characters or more")
 
 
 class Supervisor:

@@ -30,9 +30,7 @@ from typing import Any
 from loguru import logger
 
 from voicebot.errors import ConfigError
-
-#: What a call hears when the server drains and its time is up.
-DEFAULT_GOODBYE = "I'm sorry, this line is closing now. Please call again. Goodbye."
+from voicebot.server.options import DEFAULT_GOODBYE
 
 
 def die_with_parent() -> None:

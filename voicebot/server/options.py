@@ -1,0 +1,144 @@
+"""``voicebot serve``'s options: the flags, their checks, and ``ServeOptions``.
+
+Apart from the server (``supervisor.py``, which imports FastAPI) so the CLI can build its
+parser without loading the server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass, field
+
+from voicebot.errors import ConfigError
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+#: What a call hears when the server drains and its time is up.
+DEFAULT_GOODBYE = "I'm sorry, this line is closing now. Please call again. Goodbye."
+
+
+@dataclass
+class ServeOptions:
+    """How ``voicebot serve`` runs (the CLI's flags)."""
+
+    target: str
+    workers: int = 2
+    calls_per_worker: int = 1
+    host: str = "127.0.0.1"
+    port: int = 7860
+    token: str | None = None
+    drain_secs: float = 30.0
+    goodbye: str = DEFAULT_GOODBYE
+    loopback_ice: bool = True
+    ice_servers: list[str] = field(default_factory=list)
+    verbose: bool = False
+    hang_secs: float = 10.0
+    redis_url: str | None = None  # share a host registry with other hosts (hosts.py)
+    advertise: str | None = None  # this host's URL as the others reach it
+
+    def check(self) -> None:
+        """Refuse what cannot work, naming the fix."""
+        if self.workers < 1:
+            raise ConfigError(f"--workers {self.workers}: give 1 or more")
+        if self.calls_per_worker < 1:
+            raise ConfigError(f"--calls-per-worker {self.calls_per_worker}: give 1 or more")
+        if self.hang_secs <= 0:
+            raise ConfigError(f"--hang-timeout {self.hang_secs:g}: give more than 0 seconds")
+        if self.drain_secs < 0:
+            raise ConfigError(f"--drain-timeout {self.drain_secs:g}: give 0 or more seconds")
+        if self.host not in LOOPBACK_HOSTS and not self.token:
+            raise ConfigError(
+                f"--host {self.host} is reachable from other machines: give a token "
+                "(--token or VOICEBOT_SERVE_TOKEN) that every request must carry"
+            )
+        if self.advertise is not None and not self.redis_url:
+            raise ConfigError("--advertise is only for --redis (the URL other hosts reach)")
+        if self.redis_url and self.advertise is None and self.host in ("0.0.0.0", "::"):
+            raise ConfigError(
+                f"--redis with --host {self.host}: give --advertise http://ADDRESS:PORT, "
+                "the URL the other hosts reach this one on (e.g. the pod IP)"
+            )
+        if self.token is not None and len(self.token) < 16:
+            raise ConfigError("the serve token is too short: use 16 characters or more")
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    """The server's flags (the target, ``--host``, ``--port`` and ``-v`` are the CLI's)."""
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="worker processes, each with the bot's models loaded before a call (default 2)",
+    )
+    parser.add_argument(
+        "--calls-per-worker", type=int, default=1, help="calls one worker takes at once (1)"
+    )
+    parser.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=30.0,
+        help="on SIGTERM, seconds calls may run on before they are ended with a goodbye",
+    )
+    parser.add_argument(
+        "--token",
+        default=None,
+        help="bearer token every request must carry (env VOICEBOT_SERVE_TOKEN); "
+        "required off loopback",
+    )
+    parser.add_argument(
+        "--ice-server",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="STUN/TURN URL for callers on other networks (repeatable)",
+    )
+    parser.add_argument(
+        "--redis",
+        metavar="URL",
+        help="share a registry of hosts and calls with other hosts (env VOICEBOT_REDIS_URL)",
+    )
+    parser.add_argument(
+        "--advertise",
+        metavar="URL",
+        help="with --redis: this host's URL as the other hosts reach it (default: --host:--port)",
+    )
+    parser.add_argument(
+        "--hang-timeout",
+        type=float,
+        default=10.0,
+        help="seconds a worker may leave heartbeats unanswered before it is replaced",
+    )
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="one process for every call (development; no isolation between calls)",
+    )
+    parser.add_argument(
+        "--max-sessions",
+        type=int,
+        default=8,  # voicebot.server.offers.MAX_SESSIONS (not imported: it pulls in FastAPI)
+        help="with --in-process: most calls at once (each holds ~20 MB); beyond: 503",
+    )
+
+
+def options_from_args(args: argparse.Namespace) -> ServeOptions:
+    """``ServeOptions`` from parsed flags and the environment, checked."""
+    from voicebot.transports.webrtc import loopback_ice_from_env
+
+    options = ServeOptions(
+        target=args.target,
+        workers=args.workers,
+        calls_per_worker=args.calls_per_worker,
+        host=args.host,
+        port=args.port,
+        token=args.token or os.environ.get("VOICEBOT_SERVE_TOKEN") or None,
+        drain_secs=args.drain_timeout,
+        hang_secs=args.hang_timeout,
+        ice_servers=list(args.ice_server),
+        redis_url=args.redis or os.environ.get("VOICEBOT_REDIS_URL") or None,
+        advertise=args.advertise,
+        loopback_ice=loopback_ice_from_env(default=args.host in LOOPBACK_HOSTS),
+        verbose=args.verbose,
+    )
+    options.check()
+    return options
