@@ -202,7 +202,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     bot = load_bot(args.target)  # a bad bot file fails here, before any worker starts
     if args.in_process:
+        from voicebot.server.options import LOOPBACK_HOSTS
         from voicebot.server.playground import serve
+
+        if args.token or args.host not in LOOPBACK_HOSTS:
+            raise ConfigError(
+                "--in-process has no token and no isolation between calls: keep it on "
+                "loopback without --token (development), or drop --in-process"
+            )
 
         serve(
             bot,

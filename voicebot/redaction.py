@@ -195,7 +195,18 @@ def _install_stdlib() -> None:
             return record
         clean = redact(message)
         if clean != message:
-            record.msg, record.args = clean, None
+            # Mask inside the arguments first: some formatters unpack ``args`` themselves
+            # (uvicorn's access log reads a 5-tuple), so they must keep their shape.
+            if isinstance(record.args, tuple):
+                record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+            if isinstance(record.msg, str):
+                record.msg = redact(record.msg)
+            try:
+                still = record.getMessage() != clean
+            except Exception:
+                still = True
+            if still:  # the secret spans the format and its arguments
+                record.msg, record.args = clean, None
         if record.exc_info and record.exc_info[1] is not None:
             # Formatters use exc_text when set: the traceback as masked text.
             text = "".join(traceback.format_exception(*record.exc_info))

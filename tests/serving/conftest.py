@@ -166,8 +166,9 @@ class Caller:
     """A WebRTC peer that calls the server like a browser tab would (no microphone: it
     sends nothing), and counts the bot audio it receives."""
 
-    def __init__(self, served: Served) -> None:
+    def __init__(self, served: Served, headers: dict[str, str] | None = None) -> None:
         self.served = served
+        self.extra_headers = headers or {}
         self.pc_id: str | None = None
         self.audio_frames = 0
         self.loud_frames = 0
@@ -189,7 +190,7 @@ class Caller:
             answer = await client.post(
                 f"{self.served.url}api/offer",
                 json={"sdp": pc.localDescription.sdp, "type": "offer"},
-                headers=self.served.headers(),
+                headers={**self.served.headers(), **self.extra_headers},
             )
         if answer.status_code == 200:
             body = answer.json()

@@ -173,11 +173,23 @@ def test_off_loopback_a_token_is_required_and_checked(
     served = serve(str(FAKE_BOT), "--workers", "1", "--token", token)
     assert served.get("healthz", headers={}).status_code == 200  # probes need no token
     assert served.get("readyz", headers={}).status_code == 200
+    wrong = {"Authorization": "Bearer not-the-token-at-all"}
     for path in ("api/status", "metrics", ""):
         assert served.get(path, headers={}).status_code == 401, path
-        wrong = {"Authorization": "Bearer not-the-token-at-all"}
         assert served.get(path, headers=wrong).status_code == 401, path
         assert served.get(path).status_code == 200, path
+    for method, path in (
+        ("POST", "api/offer"),
+        ("PATCH", "api/offer"),
+        ("GET", "api/sessions/x"),
+        ("DELETE", "api/sessions/x"),
+        ("GET", "openapi.json"),
+        ("GET", "docs"),
+    ):
+        for headers in ({}, wrong):
+            answer = httpx.request(method, f"{served.url}{path}", headers=headers, json={})
+            assert answer.status_code in (401, 404), (method, path, answer.status_code)
+            assert answer.status_code == 401 or path in ("openapi.json", "docs")
     assert served.get(f"?token={token}", headers={}).status_code == 200  # the page's link
     assert token not in served.log()  # never logged
 
@@ -197,3 +209,63 @@ def test_a_bot_whose_workers_cannot_start_fails_loudly(
     code = served.proc.wait(240)
     assert code == 2, served.log()
     assert "could not start" in served.log() and "cannot load the model" in served.log()
+
+
+async def test_a_worker_that_stopped_answering_gets_no_new_call(
+    serve: Callable[..., Served],
+) -> None:
+    served = serve(str(FAKE_BOT), "--workers", "1", "--hang-timeout", "600")
+    pid = worker_pids(served)[0]
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        await eventually(
+            "readyz refuses while the only worker is silent",
+            lambda: served.get("readyz").status_code == 503,
+            served.log,
+        )
+        refused = await Caller(served).call()
+        assert refused.status_code == 503  # at once, not a 502 after the worker's timeout
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    await eventually("readyz is back", lambda: served.get("readyz").status_code == 200, served.log)
+    caller = Caller(served)
+    try:
+        assert (await caller.call()).status_code == 200
+    finally:
+        await caller.hang_up()
+
+
+async def test_spoofed_forwarding_headers_do_not_lift_the_rate_limit(
+    serve: Callable[..., Served],
+) -> None:
+    served = serve(str(FAKE_BOT), "--workers", "1", "--calls-per-worker", "4", "--per-client", "2")
+    spoof = {"x-voicebot-forwarded": "anything", "x-voicebot-client": "10.9.9.9"}
+    callers = [Caller(served, headers=spoof) for _ in range(3)]
+    try:
+        codes = [(await c.call()).status_code for c in callers]
+        assert codes == [200, 200, 429], codes
+    finally:
+        for c in callers:
+            await c.hang_up()
+
+
+def test_workers_do_not_outlive_a_supervisor_killed_while_they_start(
+    serve: Callable[..., Served],
+) -> None:
+    served = serve(str(FAKE_BOT), "--workers", "2", wait=False)
+    parent = served.proc.pid
+
+    def workers() -> list[int]:
+        found = []
+        for stat in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                argv = stat.read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"voicebot.server.worker" in argv and str(parent).encode() in argv:
+                found.append(int(stat.parent.name))
+        return found
+
+    served.wait_for("the workers start", lambda: len(workers()) == 2)
+    served.proc.kill()  # before they have loaded anything
+    served.wait_for("the workers end with their supervisor", lambda: not workers())

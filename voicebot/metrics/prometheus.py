@@ -92,7 +92,10 @@ class LatencyMetrics:
             **kw,
         )
         self.sessions = pc.Counter("voicebot_sessions", "Sessions started.", **kw)
-        self.sessions_active = pc.Gauge("voicebot_sessions_active", "Sessions running.", **kw)
+        # "livesum": under ``voicebot serve`` (multiprocess), the sum over live workers only.
+        self.sessions_active = pc.Gauge(
+            "voicebot_sessions_active", "Sessions running.", multiprocess_mode="livesum", **kw
+        )
 
     def observe(self, turn: TurnRecord) -> None:
         """Record one completed turn (greetings are not user turns and are skipped)."""

@@ -16,9 +16,11 @@ the same expiry, refreshed by the owner's heartbeat. With that, any host can
   to the host that does: a load balancer may send a call's later requests anywhere, and a
   full or draining host is out of the balancer's rotation while its calls go on.
 
-Hosts reach each other on their ``--advertise`` URLs with the shared token. Redis is the
-Debian ``redis-server`` (or a managed one); the ``redis`` extra provides the client. This is
-state and routing only: each host still runs its own calls (docs/serving.md, "Many hosts").
+Hosts reach each other on their ``--advertise`` URLs with the shared token, marking what
+they pass on with a secret kept in Redis (a browser, which has the token, does not have it).
+Redis is Debian's ``redis-server`` (or a managed one); the ``redis`` extra provides the
+client. This is state and routing only: each host still runs its own calls
+(docs/serving.md, "Many hosts").
 """
 
 from __future__ import annotations
@@ -101,6 +103,8 @@ class HostRegistry:
         self.describe = describe
         self.live_calls = live_calls
         self._redis: Any = Redis.from_url(redis_url, socket_timeout=2.0)
+        #: Shared by every host (kept in Redis): marks a request one host passes to another.
+        self.peer_secret = ""
         self._task: asyncio.Task[None] | None = None
 
     # ---- this host -----------------------------------------------------------------------
@@ -109,6 +113,10 @@ class HostRegistry:
         """Register now (a Redis that cannot be reached is a ``ConfigError``), then keep
         the entry fresh in the background."""
         try:
+            key = f"{self.prefix}peer-secret"
+            await self._redis.set(key, secrets.token_urlsafe(32), nx=True)
+            value = await self._redis.get(key)
+            self.peer_secret = value.decode() if isinstance(value, bytes) else str(value)
             await self.beat()
         except Exception as e:
             raise ConfigError(f"--redis: cannot reach Redis: {type(e).__name__}: {e}") from e

@@ -8,6 +8,7 @@ pool ``voicebot.server.pool``. Split from the supervisor so each reads whole.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import signal
 import sys
@@ -39,6 +40,8 @@ def worker_command(options: ServeOptions) -> Any:
             str(options.calls_per_worker),
             "--index",
             str(index),
+            "--parent",
+            str(os.getpid()),
         ]
         if options.loopback_ice:
             argv.append("--loopback-ice")
@@ -68,6 +71,7 @@ def serve(options: ServeOptions, *, describe: str = "", greeting: str | None = N
         env=worker_env({"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}),
         hang_secs=options.hang_secs,
     )
+    pool.on_exit = lambda worker: forget_metrics(worker.pid, metrics_dir)
     app = create_app(options, pool, metrics_dir)
     sup: Supervisor = app.state.supervisor
     sup.stages, sup.greeting = describe, greeting
@@ -96,7 +100,16 @@ def serve(options: ServeOptions, *, describe: str = "", greeting: str | None = N
         shutil.rmtree(metrics_dir, ignore_errors=True)
     if pool.fatal is not None:
         raise ConfigError(f"the bot's workers could not start: {pool.fatal}")
-    return 0
+    return 130 if server.interrupted else 0
+
+
+def forget_metrics(pid: int | None, metrics_dir: Path) -> None:
+    """A dead worker's live gauges leave ``/metrics`` (its counters stay counted)."""
+    if pid is None:
+        return
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(pid, str(metrics_dir))
 
 
 def host_registry(options: ServeOptions, sup: Supervisor, url: str) -> HostRegistry:
@@ -137,6 +150,7 @@ class DrainingServer:
         self.server = _Server(config)
         self.supervisor = supervisor
         self.announce = ""
+        self.interrupted = False  # stopped by Ctrl-C (exit status 130), not by a drain
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def on_signal(self, sig: int, frame: FrameType | None) -> None:
@@ -147,6 +161,7 @@ class DrainingServer:
         # Ctrl-C, or a second signal: stop now (uvicorn's own handling, without re-raising
         # the signal afterwards, so the exit status stays ours).
         uvicorn_server = self.server
+        self.interrupted = self.interrupted or sig == signal.SIGINT
         if uvicorn_server.should_exit and sig == signal.SIGINT:
             uvicorn_server.force_exit = True
         uvicorn_server.should_exit = True

@@ -35,6 +35,7 @@ class ServeOptions:
     hang_secs: float = 10.0
     redis_url: str | None = None  # share a host registry with other hosts (hosts.py)
     advertise: str | None = None  # this host's URL as the others reach it
+    per_client: int = 5  # new calls one client may start per 10 s (0: no limit)
 
     def check(self) -> None:
         """Refuse what cannot work, naming the fix."""
@@ -42,6 +43,8 @@ class ServeOptions:
             raise ConfigError(f"--workers {self.workers}: give 1 or more")
         if self.calls_per_worker < 1:
             raise ConfigError(f"--calls-per-worker {self.calls_per_worker}: give 1 or more")
+        if self.per_client < 0:
+            raise ConfigError(f"--per-client {self.per_client}: give 0 (no limit) or more")
         if self.hang_secs <= 0:
             raise ConfigError(f"--hang-timeout {self.hang_secs:g}: give more than 0 seconds")
         if self.drain_secs < 0:
@@ -109,6 +112,13 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="seconds a worker may leave heartbeats unanswered before it is replaced",
     )
     parser.add_argument(
+        "--per-client",
+        type=int,
+        default=5,
+        help="new calls one client address may start per 10 s (0: no limit); behind a proxy "
+        "set FORWARDED_ALLOW_IPS to it, or every caller counts as the proxy",
+    )
+    parser.add_argument(
         "--in-process",
         action="store_true",
         help="one process for every call (development; no isolation between calls)",
@@ -137,6 +147,7 @@ def options_from_args(args: argparse.Namespace) -> ServeOptions:
         ice_servers=list(args.ice_server),
         redis_url=args.redis or os.environ.get("VOICEBOT_REDIS_URL") or None,
         advertise=args.advertise,
+        per_client=args.per_client,
         loopback_ice=loopback_ice_from_env(default=args.host in LOOPBACK_HOSTS),
         verbose=args.verbose,
     )

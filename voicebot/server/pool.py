@@ -110,6 +110,8 @@ class WorkerPool:
         self.workers: dict[int, Worker] = {}
         self.ended: dict[str, tuple[Worker, float]] = {}  # call id -> its worker, when it ended
         self.fatal: str | None = None
+        self.on_exit: Callable[[Worker], None] | None = None  # e.g. metrics for a dead pid
+        self._ever_ready = False
         self.changed = asyncio.Event()  # set whenever readiness or load changes
         self._dir: Path | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -127,16 +129,26 @@ class WorkerPool:
         return sum(w.load for w in self.workers.values())
 
     def ready_workers(self) -> list[Worker]:
-        return [w for w in self.workers.values() if w.ready]
+        """Workers with models loaded that answered a heartbeat lately (a worker that just
+        hung or died is not given a call while the pool has yet to notice)."""
+        now = time.monotonic()
+        fresh = max(2.0, 4 * self.heartbeat_secs)
+        return [
+            w
+            for w in self.workers.values()
+            if w.ready and w.last_seen is not None and now - w.last_seen <= fresh
+        ]
 
     def free_slots(self) -> int:
         """Calls the ready workers can take now."""
         return sum(max(0, self.calls_per_worker - w.load) for w in self.ready_workers())
 
-    def reserve(self) -> Worker | None:
-        """A slot on the ready worker with the most room, or None; ``placed``/``unreserve``
-        must follow."""
-        room = [w for w in self.ready_workers() if w.load < self.calls_per_worker]
+    def reserve(self, *, avoid: Worker | None = None) -> Worker | None:
+        """A slot on the ready worker with the most room (not ``avoid``), or None;
+        ``placed``/``unreserve`` must follow."""
+        room = [
+            w for w in self.ready_workers() if w.load < self.calls_per_worker and w is not avoid
+        ]
         if not room:
             return None
         worker = min(room, key=lambda w: (w.load, w.index))
@@ -217,6 +229,9 @@ class WorkerPool:
     async def stop(self, grace_secs: float = 5.0) -> None:
         """SIGTERM every worker, SIGKILL what is left after ``grace_secs``; idempotent."""
         self._stopping = True
+        for task in self._tasks:  # no replacement starts from here on
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         procs = [w.process for w in self.workers.values() if w.process is not None]
         for proc in procs:
             if proc.returncode is None:
@@ -232,9 +247,6 @@ class WorkerPool:
                         proc.kill()
             if pending:
                 await asyncio.wait(pending, timeout=grace_secs)
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
         for worker in self.workers.values():
             await worker.client.aclose()
         if self._dir is not None:
@@ -266,6 +278,8 @@ class WorkerPool:
             await worker.client.aclose()
             worker.ready = False
             self._changed()
+            if self.on_exit is not None:
+                self.on_exit(worker)
             if self._stopping:
                 return
             lost = len(worker.calls)
@@ -277,7 +291,10 @@ class WorkerPool:
                 f"{lost} call(s) lost; starting a new one"
             )
             failures = 0 if worker.was_ready else failures + 1
-            if failures >= MAX_START_FAILURES:
+            # Before any worker was ever ready, the bot cannot start: stop, loudly. After, a
+            # slot that keeps failing (e.g. out of memory while loading) must not end the
+            # calls on the healthy workers: it keeps retrying, every 30 s at most.
+            if failures >= MAX_START_FAILURES and not self._ever_ready:
                 self.fatal = (
                     f"worker w{index} exited with {code} before its models were loaded, "
                     f"{failures} times in a row (its error is above)"
@@ -339,6 +356,7 @@ class WorkerPool:
                 f"{time.monotonic() - worker.started_at:.1f}s"
             )
         worker.was_ready = worker.was_ready or ready
+        self._ever_ready = self._ever_ready or ready
         changed = ready != worker.ready
         worker.ready = ready
         ended = [c for c, at in worker.calls.items() if c not in calls and at < sent]
@@ -350,8 +368,9 @@ class WorkerPool:
         for call, (_w, at) in list(self.ended.items()):
             if now - at > KEEP_ENDED_SECS:
                 del self.ended[call]
-        for call in calls - worker.calls.keys():
+        for call in calls - worker.calls.keys():  # live before ``placed`` ran: count it now
             worker.calls[call] = time.monotonic()
+            self.stats.call_starts += 1
         if changed or ended:
             self._changed()
 

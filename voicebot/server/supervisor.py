@@ -47,7 +47,7 @@ from loguru import logger
 from voicebot.server.hosts import FORWARDED_HEADER, HostInfo, HostRegistry
 from voicebot.server.offers import OfferLimits
 from voicebot.server.options import ServeOptions
-from voicebot.server.pool import WorkerPool
+from voicebot.server.pool import Worker, WorkerPool
 
 #: The original client's address on an offer one host passes to another (rate limits).
 CLIENT_HEADER = "x-voicebot-client"
@@ -62,7 +62,7 @@ class Supervisor:
         self.options = options
         self.pool = pool
         self.metrics_dir = metrics_dir
-        self.limits = OfferLimits(pool.capacity)
+        self.limits = OfferLimits(pool.capacity, per_client=options.per_client or 1_000_000_000)
         self.refused: Counter[str] = Counter()
         self.draining = False
         self.drained = asyncio.Event()
@@ -110,21 +110,40 @@ class Supervisor:
                 raise
             logger.info(f"serve: no room here; the call goes to host {other.id}")
             return dict(await self.to_host(other, "POST", "/api/offer", fields, client=client))
+        return await self._place(worker, fields)
+
+    async def _place(self, worker: Worker, fields: dict[str, Any]) -> dict[str, Any]:
+        """The offer to ``worker`` (its slot reserved); a worker that dropped the connection
+        (died or hung since its last heartbeat) gets one retry on another."""
+        placed = False
         try:
-            answer = await self.pool.request(worker, "POST", "/api/offer", json=fields)
+            try:
+                answer = await self.pool.request(worker, "POST", "/api/offer", json=fields)
+            except httpx.TransportError:
+                self.pool.unreserve(worker)
+                placed = True  # released: nothing left to undo below
+                retry = self.pool.reserve(avoid=worker)
+                if retry is None:
+                    raise
+                worker, placed = retry, False
+                answer = await self.pool.request(worker, "POST", "/api/offer", json=fields)
+            if answer.status_code >= 400:
+                raise _passed_on(answer)
+            body = dict(answer.json())
+            call_id = str(body.get("pc_id", ""))
+            self.pool.placed(worker, call_id)
+            placed = True
         except httpx.HTTPError as e:
-            self.pool.unreserve(worker)
             detail = f"the worker could not take the call: {type(e).__name__}"
             raise HTTPException(502, detail) from None
-        if answer.status_code >= 400:
-            self.pool.unreserve(worker)
-            raise HTTPException(answer.status_code, _detail(answer))
-        body = answer.json()
-        call_id = str(body.get("pc_id", ""))
-        self.pool.placed(worker, call_id)
+        except ValueError:
+            raise HTTPException(502, "the worker's answer was not JSON") from None
+        finally:
+            if not placed:  # any failure: the slot is free again
+                self.pool.unreserve(worker)
         if self.hosts is not None:
             await self.hosts.claim(call_id)
-        return dict(body)
+        return body
 
     async def to_owner(
         self, call_id: str, method: str, path: str, json: Any = None, *, forwarded: bool = False
@@ -144,7 +163,7 @@ class Supervisor:
             detail = f"the call's worker did not answer: {type(e).__name__}"
             raise HTTPException(502, detail) from None
         if answer.status_code >= 400:
-            raise HTTPException(answer.status_code, _detail(answer))
+            raise _passed_on(answer)
         return answer.json()
 
     async def to_host(
@@ -153,7 +172,8 @@ class Supervisor:
         """The same request, to another host (with the shared token, marked as passed on)."""
         if self._peers is None:
             self._peers = httpx.AsyncClient(timeout=30.0)
-        headers = {FORWARDED_HEADER: self.hosts.id if self.hosts else "?", CLIENT_HEADER: client}
+        assert self.hosts is not None
+        headers = {FORWARDED_HEADER: self.hosts.peer_secret, CLIENT_HEADER: client}
         if self.options.token:
             headers["Authorization"] = f"Bearer {self.options.token}"
         try:
@@ -162,7 +182,7 @@ class Supervisor:
             detail = f"host {host.id} did not answer: {type(e).__name__}"
             raise HTTPException(502, detail) from None
         if answer.status_code >= 400:
-            raise HTTPException(answer.status_code, _detail(answer))
+            raise _passed_on(answer)
         return answer.json()
 
     async def close(self) -> None:
@@ -281,11 +301,16 @@ class ServeCollector:
         yield restarts
 
 
-def _detail(answer: httpx.Response) -> str:
+def _passed_on(answer: httpx.Response) -> HTTPException:
+    """A worker's or another host's error answer, as ours (status, detail, Retry-After)."""
     try:
-        return str(answer.json().get("detail", answer.text))
-    except ValueError:
-        return answer.text[:200]
+        detail = str(answer.json().get("detail", answer.text))
+    except (ValueError, AttributeError):
+        detail = answer.text[:200]
+    retry = answer.headers.get("retry-after")
+    return HTTPException(
+        answer.status_code, detail, headers={"Retry-After": retry} if retry else None
+    )
 
 
 def check_token(request: Request, token: str | None) -> None:
@@ -316,7 +341,9 @@ def create_app(options: ServeOptions, pool: WorkerPool, metrics_dir: Path) -> Fa
             await sup.close()
             await pool.stop()
 
-    app = FastAPI(title="voicebot serve", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="voicebot serve", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+    )
     app.state.supervisor = sup
 
     def authed(request: Request) -> None:
@@ -351,8 +378,12 @@ def create_app(options: ServeOptions, pool: WorkerPool, metrics_dir: Path) -> Fa
         return sup.status()
 
     def forwarded(request: Request) -> bool:
-        """Passed on by another host (it carried the token, if one is set)."""
-        return FORWARDED_HEADER in request.headers
+        """Passed on by another host: it carries the hosts' shared secret (from Redis, which
+        no browser reaches), so a caller cannot claim it to dodge the rate limit."""
+        given = request.headers.get(FORWARDED_HEADER)
+        if given is None or sup.hosts is None or not sup.hosts.peer_secret:
+            return False
+        return hmac.compare_digest(given.encode(), sup.hosts.peer_secret.encode())
 
     @app.post("/api/offer", dependencies=guarded)
     async def offer(

@@ -81,6 +81,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--socket", required=True)
     parser.add_argument("--calls", type=int, default=1)
     parser.add_argument("--index", type=int, default=0)
+    parser.add_argument("--parent", type=int, default=0, help="the supervisor's pid")
     parser.add_argument("--loopback-ice", action="store_true")
     parser.add_argument("--ice-server", action="append", default=[])
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -99,15 +100,17 @@ def record_metrics(bot: Any) -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    die_with_parent()  # first, before the seconds of imports below
+    parent = args.parent or os.getppid()
+    if os.getppid() != parent:  # the supervisor died before prctl took effect
+        return 0
     import uvicorn
 
     from voicebot import redaction
     from voicebot.cli import load_bot, log_to_stderr
     from voicebot.env import load_env
 
-    args = parse_args(argv)
-    die_with_parent()
-    parent = os.getppid()
     redaction.register_env(load_env())
     redaction.install()
     logger.configure(extra={"worker": f"w{args.index}"})
