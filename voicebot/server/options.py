@@ -36,6 +36,7 @@ class ServeOptions:
     redis_url: str | None = None  # share a host registry with other hosts (hosts.py)
     advertise: str | None = None  # this host's URL as the others reach it
     per_client: int = 5  # new calls one client may start per 10 s (0: no limit)
+    public_url: str | None = None  # how carriers reach this server (phone stream URLs)
 
     def check(self) -> None:
         """Refuse what cannot work, naming the fix."""
@@ -119,6 +120,12 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         "set FORWARDED_ALLOW_IPS to it, or every caller counts as the proxy",
     )
     parser.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="how carriers reach this server, e.g. https://bot.example.com (phone calls' "
+        "stream URLs; default: the Host the webhook came to)",
+    )
+    parser.add_argument(
         "--in-process",
         action="store_true",
         help="one process for every call (development; no isolation between calls)",
@@ -148,6 +155,7 @@ def options_from_args(args: argparse.Namespace) -> ServeOptions:
         redis_url=args.redis or os.environ.get("VOICEBOT_REDIS_URL") or None,
         advertise=args.advertise,
         per_client=args.per_client,
+        public_url=args.public_url,
         loopback_ice=loopback_ice_from_env(default=args.host in LOOPBACK_HOSTS),
         verbose=args.verbose,
     )

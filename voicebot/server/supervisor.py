@@ -33,7 +33,7 @@ import contextlib
 import hmac
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -41,12 +41,14 @@ from urllib.parse import quote
 
 import httpx
 from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.requests import HTTPConnection
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from loguru import logger
 
 from voicebot.server.hosts import FORWARDED_HEADER, HostInfo, HostRegistry
 from voicebot.server.offers import OfferLimits
 from voicebot.server.options import ServeOptions
+from voicebot.server.phone_gateway import PhoneGateway, add_phone_routes
 from voicebot.server.pool import Worker, WorkerPool
 
 #: The original client's address on an offer one host passes to another (rate limits).
@@ -225,13 +227,9 @@ class Supervisor:
     # ---- metrics ---------------------------------------------------------------------------
 
     def exposition(self) -> bytes:
-        from prometheus_client import CollectorRegistry, generate_latest
-        from prometheus_client.multiprocess import MultiProcessCollector
+        from voicebot.server.exposition import exposition
 
-        registry = CollectorRegistry()
-        MultiProcessCollector(registry, path=str(self.metrics_dir))
-        registry.register(ServeCollector(self))
-        return bytes(generate_latest(registry))
+        return exposition(self)
 
     def status(self) -> dict[str, Any]:
         return {
@@ -249,58 +247,6 @@ class Supervisor:
         }
 
 
-class ServeCollector:
-    """The supervisor's own counts, read from the pool when Prometheus scrapes."""
-
-    def __init__(self, supervisor: Supervisor) -> None:
-        self.supervisor = supervisor
-
-    def collect(self) -> Iterable[Any]:
-        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-
-        sup, pool = self.supervisor, self.supervisor.pool
-        stats = pool.stats
-        yield GaugeMetricFamily(
-            "voicebot_calls_active", "Calls live or being answered.", value=pool.active
-        )
-        yield GaugeMetricFamily(
-            "voicebot_calls_capacity", "Calls this host takes at once.", value=pool.capacity
-        )
-        yield GaugeMetricFamily(
-            "voicebot_workers_ready",
-            "Worker processes with models loaded.",
-            value=len(pool.ready_workers()),
-        )
-        yield GaugeMetricFamily(
-            "voicebot_draining", "1 while the server drains.", value=int(sup.draining)
-        )
-        yield CounterMetricFamily(
-            "voicebot_call_starts", "Calls placed on a worker.", value=stats.call_starts
-        )
-        yield CounterMetricFamily("voicebot_call_ends", "Calls that ended.", value=stats.call_ends)
-        yield CounterMetricFamily(
-            "voicebot_call_failures",
-            "Calls lost with a worker that died or was killed.",
-            value=stats.call_failures,
-        )
-        refused = CounterMetricFamily(
-            "voicebot_calls_refused",
-            "New calls refused, by reason (full, rate, draining).",
-            labels=["reason"],
-        )
-        for reason in ("full", "rate", "draining"):
-            refused.add_metric([reason], sup.refused[reason])
-        yield refused
-        restarts = CounterMetricFamily(
-            "voicebot_worker_restarts",
-            "Workers replaced, by reason (died, hung, ...).",
-            labels=["reason"],
-        )
-        for reason, count in sorted(stats.restarts.items()):
-            restarts.add_metric([reason], count)
-        yield restarts
-
-
 def _passed_on(answer: httpx.Response) -> HTTPException:
     """A worker's or another host's error answer, as ours (status, detail, Retry-After)."""
     try:
@@ -313,8 +259,9 @@ def _passed_on(answer: httpx.Response) -> HTTPException:
     )
 
 
-def check_token(request: Request, token: str | None) -> None:
-    """401 unless ``request`` carries ``token`` (bearer header, or ``?token=`` for the page)."""
+def check_token(request: HTTPConnection, token: str | None) -> None:
+    """401 unless ``request`` (HTTP or WebSocket) carries ``token`` (bearer header, or
+    ``?token=`` for the page)."""
     if token is None:
         return
     header = request.headers.get("authorization", "")
@@ -350,6 +297,12 @@ def create_app(options: ServeOptions, pool: WorkerPool, metrics_dir: Path) -> Fa
         check_token(request, options.token)
 
     guarded = [Depends(authed)]
+    add_phone_routes(
+        app,
+        sup,
+        PhoneGateway(sup, public_url=options.public_url),
+        lambda c: check_token(c, options.token),
+    )
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

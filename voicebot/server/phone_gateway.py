@@ -1,0 +1,246 @@
+"""Phone calls through the supervisor: the carrier's webhook, then its media WebSocket,
+passed to a warm worker.
+
+A carrier call arrives in two steps, and admission happens at the first:
+
+1. **The webhook** (``POST /phone/{carrier}``; Twilio's "A call comes in" URL, Plivo's
+   answer URL, Telnyx TeXML, Teler's flow URL). With a free slot, a worker is reserved and a
+   one-time ticket minted; the answer tells the carrier to stream the call to
+   ``wss://HOST/phone/ws/{carrier}/{ticket}``. With none, the answer makes **the carrier
+   itself say "all lines are busy" and hang up** (TwiML ``<Say>``, Plivo ``<Speak>``), so a
+   caller is never left in silence. Twilio's signature (``X-Twilio-Signature``) is checked
+   with the ``twilio`` SDK when ``TWILIO_AUTH_TOKEN`` is set; a bad one is a 403, logged
+   without the payload.
+2. **The media WebSocket** (``/phone/ws/{carrier}/{ticket}``): the ticket (single use, gone
+   after ``TICKET_SECS``) names the reserved worker; the socket is passed through to that
+   worker's ``/phone/ws/{carrier}?call_id=...`` over its Unix socket
+   (``voicebot.server.phone``), message by message, until either side closes. A client that is
+   not a carrier webhook flow (a test, a media gateway) connects to ``/phone/ws/{carrier}``
+   directly with the bearer token, and is admitted then.
+
+The worker's side (serializers, the session) is ``voicebot.server.phone`` and
+``voicebot.transports.phone``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+from xml.sax.saxutils import escape
+
+from fastapi import FastAPI, HTTPException, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import JSONResponse, Response
+from loguru import logger
+
+from voicebot.server.pool import Worker
+
+if TYPE_CHECKING:
+    from voicebot.server.supervisor import Supervisor
+
+#: Carriers whose media streams the workers speak (``voicebot.transports.phone``).
+CARRIERS = ("twilio", "telnyx", "plivo", "exotel", "teler", "pcm")
+#: Seconds a webhook's reserved slot waits for the carrier's WebSocket.
+TICKET_SECS = 30.0
+BUSY = "All our lines are busy right now. Please call again in a few minutes. Goodbye."
+
+
+@dataclass
+class Ticket:
+    """A slot reserved by a webhook for the WebSocket that should follow."""
+
+    worker: Worker
+    carrier: str
+    created_at: float
+
+
+class PhoneGateway:
+    """Tickets and the socket relay (see the module doc)."""
+
+    def __init__(self, sup: Supervisor, *, public_url: str | None = None) -> None:
+        self.sup = sup
+        self.public_url = public_url.rstrip("/") if public_url else None
+        self.tickets: dict[str, Ticket] = {}
+
+    # ---- webhooks ------------------------------------------------------------------------
+
+    def stream_url(self, request: Request, carrier: str, ticket: str) -> str:
+        """Where the carrier should stream: this server as the carrier reached it."""
+        if self.public_url:
+            base = self.public_url
+        else:
+            proto = request.headers.get("x-forwarded-proto", request.url.scheme)
+            host = request.headers.get("x-forwarded-host") or request.headers.get("host", "")
+            base = f"{proto}://{host}"
+        base = base.replace("https://", "wss://").replace("http://", "ws://")
+        return f"{base}/phone/ws/{carrier}/{ticket}"
+
+    def reserve(self, carrier: str) -> str | None:
+        """A ticket for a reserved slot, or None at capacity (or draining)."""
+        self._expire()
+        if not self.sup.ready():
+            self.sup.refused["draining" if self.sup.draining else "full"] += 1
+            return None
+        worker = self.sup.pool.reserve()
+        if worker is None:
+            self.sup.refused["full"] += 1
+            return None
+        ticket = secrets.token_urlsafe(18)
+        self.tickets[ticket] = Ticket(worker, carrier, time.monotonic())
+        return ticket
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        for ticket, held in list(self.tickets.items()):
+            if now - held.created_at > TICKET_SECS:
+                del self.tickets[ticket]
+                self.sup.pool.unreserve(held.worker)
+                logger.warning(f"serve: a {held.carrier} call never streamed; its slot is free")
+
+    # ---- the media socket --------------------------------------------------------------------
+
+    async def relay(self, websocket: WebSocket, carrier: str, worker: Worker) -> None:
+        """Pass ``websocket`` to ``worker`` (its slot reserved) until either side closes."""
+        from websockets.asyncio.client import unix_connect
+        from websockets.exceptions import ConnectionClosed, WebSocketException
+
+        call_id = f"{carrier}-{secrets.token_hex(12)}"
+        uri = f"ws://worker/phone/ws/{carrier}?call_id={quote(call_id)}"
+        try:
+            inner = await unix_connect(str(worker.socket), uri, max_size=2**22, open_timeout=10)
+        except (OSError, WebSocketException, TimeoutError) as e:
+            self.sup.pool.unreserve(worker)
+            logger.error(f"serve: the worker could not take the {carrier} call: {e}")
+            await websocket.close(code=1011)
+            return
+        self.sup.pool.placed(worker, call_id)
+        logger.info(f"serve: {carrier} call {call_id} on worker w{worker.index}")
+
+        async def from_carrier() -> None:
+            while True:
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+                if message.get("text") is not None:
+                    await inner.send(message["text"])
+                elif message.get("bytes") is not None:
+                    await inner.send(message["bytes"])
+
+        async def to_carrier() -> None:
+            async for message in inner:
+                if isinstance(message, str):
+                    await websocket.send_text(message)
+                else:
+                    await websocket.send_bytes(message)
+
+        tasks = [asyncio.create_task(from_carrier()), asyncio.create_task(to_carrier())]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            with contextlib.suppress(ConnectionClosed, OSError):
+                await inner.close()
+            with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+                await websocket.close()
+            logger.info(f"serve: {carrier} call {call_id} closed")
+
+
+def twilio_signature_ok(request: Request, form: dict[str, str]) -> bool:
+    """Twilio's ``X-Twilio-Signature`` over the URL and form, checked with its SDK; True when
+    no ``TWILIO_AUTH_TOKEN`` is configured (then nothing can be checked: say so once)."""
+    token = os.environ.get("TWILIO_AUTH_TOKEN")
+    if not token:
+        return True
+    try:
+        from twilio.request_validator import RequestValidator
+    except ImportError:
+        logger.error(
+            'TWILIO_AUTH_TOKEN is set but the twilio SDK is missing: pip install "voicebot[phone]"'
+        )
+        return False
+    proto = request.headers.get("x-forwarded-proto", request.url.scheme)
+    host = request.headers.get("x-forwarded-host") or request.headers.get("host", "")
+    url = f"{proto}://{host}{request.url.path}"
+    if request.url.query:
+        url += f"?{request.url.query}"
+    signature = request.headers.get("x-twilio-signature", "")
+    return bool(RequestValidator(token).validate(url, form, signature))
+
+
+def stream_answer(carrier: str, url: str | None) -> Response:
+    """The carrier's instruction to stream the call to ``url``, or (None) to say the lines
+    are busy and hang up."""
+    if carrier == "teler":
+        if url is None:
+            return JSONResponse({"action": "hangup"})
+        return JSONResponse(
+            {"action": "stream", "ws_url": url, "chunk_size": 500, "sample_rate": "8k"}
+        )
+    if url is None:
+        say = "Speak" if carrier == "plivo" else "Say"
+        body = f"<Response><{say}>{escape(BUSY)}</{say}><Hangup/></Response>"
+    elif carrier == "plivo":
+        body = (
+            '<Response><Stream bidirectional="true" keepCallAlive="true" '
+            f'contentType="audio/x-mulaw;rate=8000">{escape(url)}</Stream></Response>'
+        )
+    else:  # Twilio TwiML; Telnyx TeXML is the same shape
+        body = f'<Response><Connect><Stream url="{escape(url)}"/></Connect></Response>'
+    return Response(f'<?xml version="1.0" encoding="UTF-8"?>{body}', media_type="application/xml")
+
+
+def add_phone_routes(app: FastAPI, sup: Supervisor, gateway: PhoneGateway, authed: Any) -> None:
+    """``POST /phone/{carrier}`` and the media sockets (see the module doc)."""
+
+    def known(carrier: str) -> str:
+        if carrier not in CARRIERS:
+            raise HTTPException(404, f"no carrier {carrier!r}: one of {', '.join(CARRIERS)}")
+        return carrier
+
+    @app.post("/phone/{carrier}")
+    async def webhook(request: Request, carrier: str) -> Response:
+        known(carrier)
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        if carrier == "twilio" and not twilio_signature_ok(request, form):
+            logger.warning("serve: a Twilio webhook with a bad signature was refused")
+            raise HTTPException(403, "bad signature")
+        ticket = gateway.reserve(carrier)
+        if ticket is None:
+            logger.warning(f"serve: a {carrier} call found every line busy")
+            return stream_answer(carrier, None)
+        return stream_answer(carrier, gateway.stream_url(request, carrier, ticket))
+
+    @app.websocket("/phone/ws/{carrier}/{ticket}")
+    async def ticketed(websocket: WebSocket, carrier: str, ticket: str) -> None:
+        gateway._expire()
+        held = gateway.tickets.pop(ticket, None)
+        if carrier not in CARRIERS or held is None or held.carrier != carrier:
+            await websocket.close(code=1008)  # policy violation: no such ticket
+            return
+        await websocket.accept()
+        await gateway.relay(websocket, carrier, held.worker)
+
+    @app.websocket("/phone/ws/{carrier}")
+    async def direct(websocket: WebSocket, carrier: str) -> None:
+        try:
+            authed(websocket)
+        except HTTPException:
+            await websocket.close(code=1008)
+            return
+        if carrier not in CARRIERS:
+            await websocket.close(code=1008)
+            return
+        ticket = gateway.reserve(carrier)
+        if ticket is None:
+            await websocket.close(code=1013)  # try again later
+            return
+        held = gateway.tickets.pop(ticket)
+        await websocket.accept()
+        await gateway.relay(websocket, carrier, held.worker)
