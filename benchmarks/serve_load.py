@@ -72,6 +72,8 @@ from benchmarks.serve_host import (
 )
 
 FAKE_BOT = REPO / "examples" / "fake_bot.py"
+#: The bot served (``--bot``; the fake bot by default).
+BOT = [FAKE_BOT]
 ROUND_BOUND_SECS = 180.0
 P95_SLACK_SECS = 0.050
 
@@ -239,7 +241,7 @@ async def run_server(
     server_nice: int | None,
 ) -> list[dict[str, Any]]:
     """One server: its rounds, then (``over``) W + 2 calls, then (``fault``) a kill round."""
-    server = ServeProcess(FAKE_BOT, workers, log_dir / f"serve_w{workers}.log", server_nice)
+    server = ServeProcess(BOT[0], workers, log_dir / f"serve_w{workers}.log", server_nice)
     rows: list[dict[str, Any]] = []
     try:
         await asyncio.to_thread(server.wait_ready)
@@ -330,7 +332,8 @@ async def bench(
     """Every server of the run, smallest first; the fault run on its own if W is not listed."""
     rows: list[dict[str, Any]] = []
     top = max(args.calls)
-    for n in sorted(set(args.calls) | {args.fault_calls}):
+    faults = {args.fault_calls} if args.fault_calls > 0 else set()  # 0: no kill run
+    for n in sorted(set(args.calls) | faults):
         rows += await run_server(
             n, args.rounds, args.stagger, log_dir, over=n == top,
             fault=n == args.fault_calls, server_nice=server_nice,
@@ -374,7 +377,14 @@ def main() -> None:
     parser.add_argument(
         "--caller-nice", type=int, default=-10, help="the callers' priority (server: unchanged)"
     )
+    parser.add_argument("--bot", type=Path, default=FAKE_BOT, help="the bot file served")
+    parser.add_argument(
+        "--name", default="serve_load", help="results file: benchmarks/results/NAME.json"
+    )
     args = parser.parse_args()
+    if not args.bot.is_file():
+        parser.error(f"--bot {args.bot}: no such file")
+    BOT[0] = args.bot.resolve()
     if 1 not in args.calls:
         parser.error("--calls must include 1 (the baseline)")
     # Before any thread starts: Linux priorities are per thread, inherited by new threads.
@@ -389,16 +399,16 @@ def main() -> None:
     best, per_core = calls_per_core(rows, cpus)
     print_table(
         rows,
-        f"voicebot serve, {FAKE_BOT.name}, two_turns.wav; caller voice-to-voice (ms); "
+        f"voicebot serve, {BOT[0].name}, two_turns.wav; caller voice-to-voice (ms); "
         f"load average {load0[0]:.2f} -> {load1[0]:.2f} on {cpus} CPUs ({cpu_model()})",
     )
     print(f"calls per core: {per_core:g} ({best} calls with p95 within 50 ms of N=1, 0 lost)")
     print("\n".join(fault_lines(rows)))
     path = save(
-        "serve_load",
+        args.name,
         {
             "config": {
-                "bot": bot_config(FAKE_BOT),
+                "bot": bot_config(BOT[0]),
                 "callers_nice": args.caller_nice if server_nice is not None else "not permitted",
                 "server_nice": server_nice,
                 "wav": str(SPEECH_WAV.relative_to(REPO)),

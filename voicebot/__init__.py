@@ -9,12 +9,17 @@ Every stage is one import away from here::
     CartesiaTTS               streaming TTS                 voicebot/providers/cartesia.py
     DailyRoom                 WebRTC room transport         voicebot/providers/daily.py
     WavFile                   recorded-caller transport     voicebot/transports/wav.py
+    Twilio, Telnyx, Plivo,    phone calls from carrier      voicebot/transports/phone/
+      Exotel, Teler,          media streams (served by
+      PhoneWebSocket          `voicebot serve`)
     SileroVAD, EnergyVAD      voice activity detection      voicebot/providers/{silero,energy}.py
     SmartTurn, SilenceTurn,   end-of-turn detection         voicebot/providers/turn.py
       PunctuationTurn
     WhisperSTT, LlamaLLM,     the offline stack (default)   voicebot/providers/local/
       PiperTTS
     tool, Tool                tools the LLM calls           voicebot/tools/
+    end_call, collect_digits  hang up; await keypad digits  voicebot/tools/builtin.py
+    DTMF                      keypad presses on a call      voicebot/processors/dtmf.py
     ToolCaller                runs tools, speaks for them   voicebot/tools/caller.py
     TurnRecord                per-turn transcript, timings  voicebot/metrics/records.py
     LatencySummary            p50/p95 voice-to-voice        voicebot/metrics/stats.py
@@ -51,6 +56,7 @@ if TYPE_CHECKING:
     from voicebot.metrics.prometheus import Prometheus
     from voicebot.metrics.records import TurnRecord
     from voicebot.metrics.stats import LatencySummary
+    from voicebot.processors.dtmf import DTMF
     from voicebot.providers.base import (
         BuildContext,
         LLMProvider,
@@ -71,6 +77,13 @@ if TYPE_CHECKING:
     from voicebot.providers.turn import PunctuationTurn, SilenceTurn, SmartTurn
     from voicebot.session import Session
     from voicebot.tools import Tool, ToolCaller, tool
+    from voicebot.tools.builtin import collect_digits, end_call, end_call_tool
+    from voicebot.transports.phone.exotel import Exotel
+    from voicebot.transports.phone.pcm import PhoneWebSocket
+    from voicebot.transports.phone.plivo import Plivo
+    from voicebot.transports.phone.teler import Teler
+    from voicebot.transports.phone.telnyx import Telnyx
+    from voicebot.transports.phone.twilio import Twilio
     from voicebot.transports.wav import WavFile
 
 __version__ = "0.1.0"
@@ -81,10 +94,12 @@ __version__ = "0.1.0"
 _LAZY: dict[str, str] = {
     "Bot": "voicebot.bot",
     "BuildContext": "voicebot.providers.base",
+    "DTMF": "voicebot.processors.dtmf",
     "CartesiaTTS": "voicebot.providers.cartesia",
     "DailyRoom": "voicebot.providers.daily",
     "DeepgramSTT": "voicebot.providers.deepgram",
     "EnergyVAD": "voicebot.providers.energy",
+    "Exotel": "voicebot.transports.phone.exotel",
     "LLMProvider": "voicebot.providers.base",
     "LatencySummary": "voicebot.metrics.stats",
     "LlamaLLM": "voicebot.providers.local.llama",
@@ -92,7 +107,9 @@ _LAZY: dict[str, str] = {
     "Memory": "voicebot.memory.memory",
     "MemoryStore": "voicebot.memory.store",
     "OpenAILLM": "voicebot.providers.openai",
+    "PhoneWebSocket": "voicebot.transports.phone.pcm",
     "PiperTTS": "voicebot.providers.local.piper",
+    "Plivo": "voicebot.transports.phone.plivo",
     "Prometheus": "voicebot.metrics.prometheus",
     "Provider": "voicebot.providers.base",
     "PunctuationTurn": "voicebot.providers.turn",
@@ -105,14 +122,20 @@ _LAZY: dict[str, str] = {
     "SileroVAD": "voicebot.providers.silero",
     "SmartTurn": "voicebot.providers.turn",
     "TTSProvider": "voicebot.providers.base",
+    "Teler": "voicebot.transports.phone.teler",
+    "Telnyx": "voicebot.transports.phone.telnyx",
     "Tool": "voicebot.tools.tool",
     "ToolCaller": "voicebot.tools.caller",
     "TransportProvider": "voicebot.providers.base",
     "TurnProvider": "voicebot.providers.base",
     "TurnRecord": "voicebot.metrics.records",
+    "Twilio": "voicebot.transports.phone.twilio",
     "VADProvider": "voicebot.providers.base",
     "WavFile": "voicebot.transports.wav",
     "WhisperSTT": "voicebot.providers.local.whisper",
+    "collect_digits": "voicebot.tools.builtin",
+    "end_call": "voicebot.tools.builtin",
+    "end_call_tool": "voicebot.tools.builtin",
     "registry": "voicebot.registry",
     "tool": "voicebot.tools.tool",
 }
@@ -134,6 +157,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "DTMF",
     "Bot",
     "BuildContext",
     "CartesiaTTS",
@@ -143,6 +167,7 @@ __all__ = [
     "DeepgramSTT",
     "DuplicateToolError",
     "EnergyVAD",
+    "Exotel",
     "LLMProvider",
     "LatencySummary",
     "LlamaLLM",
@@ -152,7 +177,9 @@ __all__ = [
     "MissingAPIKeyError",
     "MissingExtraError",
     "OpenAILLM",
+    "PhoneWebSocket",
     "PiperTTS",
+    "Plivo",
     "Prometheus",
     "Provider",
     "PunctuationTurn",
@@ -166,16 +193,22 @@ __all__ = [
     "SileroVAD",
     "SmartTurn",
     "TTSProvider",
+    "Teler",
+    "Telnyx",
     "Tool",
     "ToolCaller",
     "ToolDefinitionError",
     "TransportProvider",
     "TurnProvider",
     "TurnRecord",
+    "Twilio",
     "UnknownProviderError",
     "VADProvider",
     "WavFile",
     "WhisperSTT",
+    "collect_digits",
+    "end_call",
+    "end_call_tool",
     "registry",
     "tool",
 ]

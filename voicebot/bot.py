@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from voicebot.memory.memory import Memory
     from voicebot.metrics.prometheus import Prometheus
     from voicebot.metrics.records import TurnRecord
+    from voicebot.processors.dtmf import DTMF
     from voicebot.session import Session
     from voicebot.tools.tool import Tool
 
@@ -59,7 +60,7 @@ else:
     # Pydantic reads these annotations at run time. Their real classes live in modules that
     # import Pipecat (and numpy), which a spec must not pay for: each such field is checked
     # by ``_check_instance`` instead, which imports the class only when a value is given.
-    FrameProcessor = Memory = Retrieval = Prometheus = TurnRecord = Tool = Any
+    FrameProcessor = Memory = Retrieval = Prometheus = TurnRecord = Tool = DTMF = Any
     ProcessorSpec = Any
 
 _P = TypeVar("_P", bound=Provider)
@@ -69,6 +70,7 @@ _LAZY_FIELD_TYPES: dict[str, tuple[str, str]] = {
     "memory": ("voicebot.memory.memory", "Memory"),
     "retrieval": ("voicebot.knowledge.retrieval", "Retrieval"),
     "prometheus": ("voicebot.metrics.prometheus", "Prometheus"),
+    "dtmf": ("voicebot.processors.dtmf", "DTMF"),
 }
 
 #: What ``Bot(on_turn=...)`` is called with each completed turn: a function or a coroutine
@@ -133,6 +135,8 @@ class Bot(BaseModel):
     memory: Memory | None = None
     # RAG: passages looked up from the final transcript, within a time budget (docs/memory.md).
     retrieval: Retrieval | None = None
+    # Keypad presses on a phone call: None is DTMF()'s defaults (docs/offline.md, "Phone audio").
+    dtmf: DTMF | None = None
 
     def __init__(self, **data: Any) -> None:
         try:

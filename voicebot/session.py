@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -49,6 +50,7 @@ from voicebot.metrics.live import connect as connect_observability
 from voicebot.metrics.records import TurnRecord
 from voicebot.metrics.stats import LatencySummary, summarize
 from voicebot.metrics.turn_log import TurnHook, TurnLog
+from voicebot.processors.dtmf import Keypad
 from voicebot.processors.heard_text import track_heard_text
 from voicebot.providers.base import BuildContext, TransportProvider
 from voicebot.text.clauses import clause_text_processor
@@ -88,6 +90,8 @@ class Session:
     memory: MemorySession | None = None  # the bot's Memory for this session's user
     retrieval: RetrievalRun | None = None  # the bot's Retrieval: its stages and records
     failures: FailureWatch | None = None  # ends the session when a stage cannot work
+    #: Keypad presses (DTMF): events, text in the context, digits a tool awaits.
+    keypad: Keypad | None = None
     #: Who is speaking, whether an answer is owed: the one place (voicebot.conversation).
     conversation: ConversationState = field(default_factory=ConversationState)
     _runner: WorkerRunner | None = field(default=None, repr=False)
@@ -158,10 +162,13 @@ class Session:
         def extra(point: str) -> list[FrameProcessor]:
             return [make_processor(p) for p in bot.processors.get(point, ())]  # type: ignore[call-overload]
 
+        keypad = Keypad(bot.dtmf, allow_interruptions=bot.allow_interruptions)
+
         pipeline = Pipeline(
             [
                 transport.input(),
                 *extra("after_input"),
+                keypad,
                 stt,
                 *extra("after_stt"),
                 *starter,
@@ -225,6 +232,7 @@ class Session:
             retrieval=retrieval,
             failures=failures,
             conversation=conversation,
+            keypad=keypad,
         )
         transport_provider.on_client_ready(transport, worker, session._client_ready)
         transport_provider.on_client_gone(transport, worker, session.end)
@@ -261,6 +269,13 @@ class Session:
         frames: list[Frame] = [TTSSpeakFrame(goodbye)] if goodbye else []
         await self.worker.queue_frames([*frames, EndFrame()])
 
+    async def hang_up(self, *, goodbye: str | None = None) -> None:
+        """The bot ends the call: ``end()``, whose ``EndFrame`` follows the goodbye's audio
+        out of the transport. Pipecat's phone serializers hang up on that ``EndFrame`` (a
+        REST hang-up where the carrier needs one), so nothing more is sent here."""
+        logger.info(f"voicebot session {self.id}: the bot hangs up")
+        await self.end(goodbye=goodbye)
+
     async def run(self, *, handle_sigint: bool = False) -> None:
         """Run until the transport or ``end()`` finishes the conversation.
 
@@ -268,6 +283,14 @@ class Session:
         (at start, or the LLM on its first request): the session ends at once rather than
         running on without ears or voice.
         """
+        # Every task the pipeline starts copies this, so a tool finds its session.
+        token = _current.set(self)
+        try:
+            await self._run(handle_sigint)
+        finally:
+            _current.reset(token)
+
+    async def _run(self, handle_sigint: bool) -> None:
         self._runner = WorkerRunner(handle_sigint=handle_sigint)
         await self._runner.add_workers(self.worker)
         stages = " → ".join(p.describe() for p in self.bot.stages(self.transport_provider))
@@ -324,6 +347,21 @@ class Session:
         """Call ``hook(turn)`` with each completed ``TurnRecord`` (see
         ``voicebot.metrics.turn_log`` for when a turn is complete). Usable as a decorator."""
         return self.turn_log.on_turn(hook)
+
+
+_current: contextvars.ContextVar[Session] = contextvars.ContextVar("voicebot_session")
+
+
+def current_session() -> Session:
+    """The session whose pipeline is running this code: for a tool (``end_call``,
+    ``collect_digits``) or a hook, which Pipecat runs in tasks started by ``Session.run``."""
+    try:
+        return _current.get()
+    except LookupError:
+        raise RuntimeError(
+            "no voicebot session is running here: call this from a tool or hook of a "
+            "running session (Session.run)"
+        ) from None
 
 
 _builds: ThreadPoolExecutor | None = None

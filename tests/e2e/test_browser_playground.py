@@ -70,8 +70,17 @@ class Server:
         self.proc = subprocess.Popen(
             # Port 0: the server takes a free loopback port and prints its URL. One warm
             # worker process: the browser's call goes through the supervisor to it.
-            [sys.executable, "-m", "voicebot.cli", "serve", str(target), "--port", "0",
-             "--workers", "1"],
+            [
+                sys.executable,
+                "-m",
+                "voicebot.cli",
+                "serve",
+                str(target),
+                "--port",
+                "0",
+                "--workers",
+                "1",
+            ],
             cwd=REPO,
             env={**os.environ, "VOICEBOT_LOOPBACK_ICE": "1"},
             stdout=subprocess.PIPE,

@@ -164,6 +164,18 @@ class Playground:
         )
         return live
 
+    async def run_call(self, call_id: str, session: Session) -> LiveSession:
+        """Run a session whose caller is not a WebRTC peer (a phone call's media stream) in
+        the background, registered as ``call_id`` like any other, so the worker's heartbeat
+        and hang-up find it; its task ends with the call."""
+        if call_id in self.sessions:
+            raise ValueError(f"a session {call_id!r} already exists")
+        live = LiveSession(pc_id=call_id, session=session)
+        self.sessions[call_id] = live
+        live.task = asyncio.create_task(self._run(live), name=f"voicebot session {call_id}")
+        logger.info(f"playground: call {call_id} started ({len(self.live())} live)")
+        return live
+
     async def _run(self, live: LiveSession) -> None:
         try:
             # Every line the session's tasks log carries its call id (cli._where).

