@@ -29,6 +29,8 @@ def test_a_webhook_reserves_a_slot_and_the_next_finds_the_lines_busy(
     first = httpx.post(f"{served.url}phone/twilio", data={"CallSid": "CA1", "From": "+15550001"})
     assert first.status_code == 200 and "xml" in first.headers["content-type"]
     url = stream_url(first.text)
+    # Twilio's stream does not carry the numbers: the TwiML passes them as parameters.
+    assert '<Parameter name="from_number" value="+15550001"/>' in first.text
     assert re.fullmatch(r"ws://127\.0\.0\.1:\d+/phone/ws/twilio/[\w-]{20,}", url), url
     # The one slot is held for that call's stream: the next caller hears "busy" from Twilio.
     busy = httpx.post(f"{served.url}phone/twilio", data={"CallSid": "CA2"})
@@ -103,3 +105,31 @@ async def test_an_unused_ticket_frees_its_slot_after_a_while(
         )
 
     await free()
+
+
+async def test_a_teler_call_through_the_supervisor_is_answered_and_frees_its_slot(
+    serve: Callable[..., Served],
+) -> None:
+    """Webhook → one-time stream URL → the socket relayed to a worker → the bot answers,
+    barge-in clears, the caller's number from the webhook reaches the call, hang-up frees
+    the slot."""
+    from tests.phone.driver import converse
+    from tests.phone.peers import TelerPeer
+    from tests.serving.conftest import eventually
+
+    served = serve(str(FAKE_BOT), "--workers", "1")
+    flow = httpx.post(f"{served.url}phone/teler", json={"from": "+15550042", "to": "+15550100"})
+    assert flow.status_code == 200, flow.text
+    answer = flow.json()
+    assert answer["action"] == "stream" and "from=%2B15550042" in answer["ws_url"]
+    heard = await converse(answer["ws_url"], TelerPeer())
+    assert not heard.errors, heard.errors
+    assert heard.first_audio.is_set() and heard.clear.is_set()
+    log = served.log()
+    assert "teler call teler-" in log and "+15550042" in log  # the worker saw the caller
+    await eventually(
+        "the hung-up call frees its slot",
+        lambda: served.get("readyz").status_code == 200,
+        served.log,
+    )
+    assert served.metric("voicebot_call_ends_total") == 1

@@ -31,7 +31,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import urlencode
 from xml.sax.saxutils import escape
 
 from fastapi import FastAPI, HTTPException, Request, WebSocket, WebSocketDisconnect
@@ -105,12 +105,16 @@ class PhoneGateway:
     # ---- the media socket --------------------------------------------------------------------
 
     async def relay(self, websocket: WebSocket, carrier: str, worker: Worker) -> None:
-        """Pass ``websocket`` to ``worker`` (its slot reserved) until either side closes."""
+        """Pass ``websocket`` to ``worker`` (its slot reserved) until either side closes.
+        The stream URL's query goes with it (a webhook may have put the caller's number
+        there: Teler's ``start`` has none), plus the call id the slot is held under."""
         from websockets.asyncio.client import unix_connect
         from websockets.exceptions import ConnectionClosed, WebSocketException
 
         call_id = f"{carrier}-{secrets.token_hex(12)}"
-        uri = f"ws://worker/phone/ws/{carrier}?call_id={quote(call_id)}"
+        query = {k: v for k, v in websocket.query_params.items() if k not in ("call_id", "token")}
+        query["call_id"] = call_id
+        uri = f"ws://worker/phone/ws/{carrier}?{urlencode(query)}"
         try:
             inner = await unix_connect(str(worker.socket), uri, max_size=2**22, open_timeout=10)
         except (OSError, WebSocketException, TimeoutError) as e:
@@ -174,26 +178,56 @@ def twilio_signature_ok(request: Request, form: dict[str, str]) -> bool:
     return bool(RequestValidator(token).validate(url, form, signature))
 
 
-def stream_answer(carrier: str, url: str | None) -> Response:
-    """The carrier's instruction to stream the call to ``url``, or (None) to say the lines
-    are busy and hang up."""
+def stream_answer(carrier: str, url: str | None, caller: str = "", called: str = "") -> Response:
+    """The carrier's instruction to stream the call to ``url`` (with the caller's and the
+    dialled number where the carrier's stream would not carry them), or (None) to say the
+    lines are busy and hang up."""
+    numbers = {k: v for k, v in (("from", caller), ("to", called)) if v}
     if carrier == "teler":
         if url is None:
             return JSONResponse({"action": "hangup"})
+        ws_url = f"{url}?{urlencode(numbers)}" if numbers else url
         return JSONResponse(
-            {"action": "stream", "ws_url": url, "chunk_size": 500, "sample_rate": "8k"}
+            {"action": "stream", "ws_url": ws_url, "chunk_size": 500, "sample_rate": "8k"}
         )
     if url is None:
         say = "Speak" if carrier == "plivo" else "Say"
         body = f"<Response><{say}>{escape(BUSY)}</{say}><Hangup/></Response>"
     elif carrier == "plivo":
+        extra = ",".join(f"{k}_number={v}" for k, v in numbers.items() if v.isascii())
+        headers = f' extraHeaders="{escape(extra)}"' if extra else ""
         body = (
             '<Response><Stream bidirectional="true" keepCallAlive="true" '
-            f'contentType="audio/x-mulaw;rate=8000">{escape(url)}</Stream></Response>'
+            f'contentType="audio/x-mulaw;rate=8000"{headers}>{escape(url)}</Stream></Response>'
         )
-    else:  # Twilio TwiML; Telnyx TeXML is the same shape
-        body = f'<Response><Connect><Stream url="{escape(url)}"/></Connect></Response>'
+    else:  # Twilio TwiML (Telnyx TeXML takes the same shape): numbers as custom parameters
+        params = "".join(
+            f'<Parameter name="{k}_number" value="{escape(v, {chr(34): "&quot;"})}"/>'
+            for k, v in numbers.items()
+        )
+        body = (
+            f'<Response><Connect><Stream url="{escape(url)}">{params}</Stream></Connect></Response>'
+        )
     return Response(f'<?xml version="1.0" encoding="UTF-8"?>{body}', media_type="application/xml")
+
+
+async def read_webhook(request: Request) -> dict[str, str]:
+    """The webhook's fields: a form (Twilio, Plivo, Telnyx TeXML) or a JSON object (Teler)."""
+    kind = request.headers.get("content-type", "")
+    try:
+        if "json" in kind:
+            data = await request.json()
+            return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+        return {k: str(v) for k, v in (await request.form()).items()}
+    except ValueError:
+        raise HTTPException(400, "the webhook's body is neither a form nor a JSON object") from None
+
+
+def caller_numbers(fields: dict[str, str]) -> tuple[str, str]:
+    """(from, to) as the carriers name them in their webhooks."""
+    caller = fields.get("From") or fields.get("from") or fields.get("from_number") or ""
+    called = fields.get("To") or fields.get("to") or fields.get("to_number") or ""
+    return caller[:64], called[:64]
 
 
 def add_phone_routes(app: FastAPI, sup: Supervisor, gateway: PhoneGateway, authed: Any) -> None:
@@ -207,15 +241,16 @@ def add_phone_routes(app: FastAPI, sup: Supervisor, gateway: PhoneGateway, authe
     @app.post("/phone/{carrier}")
     async def webhook(request: Request, carrier: str) -> Response:
         known(carrier)
-        form = {k: str(v) for k, v in (await request.form()).items()}
-        if carrier == "twilio" and not twilio_signature_ok(request, form):
+        fields = await read_webhook(request)
+        if carrier == "twilio" and not twilio_signature_ok(request, fields):
             logger.warning("serve: a Twilio webhook with a bad signature was refused")
             raise HTTPException(403, "bad signature")
         ticket = gateway.reserve(carrier)
         if ticket is None:
             logger.warning(f"serve: a {carrier} call found every line busy")
             return stream_answer(carrier, None)
-        return stream_answer(carrier, gateway.stream_url(request, carrier, ticket))
+        url = gateway.stream_url(request, carrier, ticket)
+        return stream_answer(carrier, url, *caller_numbers(fields))
 
     @app.websocket("/phone/ws/{carrier}/{ticket}")
     async def ticketed(websocket: WebSocket, carrier: str, ticket: str) -> None:
