@@ -24,6 +24,7 @@ import contextlib
 import contextvars
 import os
 import threading
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -283,8 +284,10 @@ class Session:
         (at start, or the LLM on its first request): the session ends at once rather than
         running on without ears or voice.
         """
-        # Every task the pipeline starts copies this, so a tool finds its session.
-        token = _current.set(self)
+        # Every task the pipeline starts copies this, so a tool finds its session. A weak
+        # reference: contexts outlive the call in cancelled timers still queued in the
+        # loop, and must not keep the session (and its models' state) alive.
+        token = _current.set(weakref.ref(self))
         try:
             await self._run(handle_sigint)
         finally:
@@ -349,19 +352,19 @@ class Session:
         return self.turn_log.on_turn(hook)
 
 
-_current: contextvars.ContextVar[Session] = contextvars.ContextVar("voicebot_session")
+_current: contextvars.ContextVar[weakref.ref[Session]] = contextvars.ContextVar("voicebot_session")
 
 
 def current_session() -> Session:
     """The session whose pipeline is running this code: for a tool (``end_call``,
     ``collect_digits``) or a hook, which Pipecat runs in tasks started by ``Session.run``."""
-    try:
-        return _current.get()
-    except LookupError:
+    session = _current.get(lambda: None)()
+    if session is None:
         raise RuntimeError(
             "no voicebot session is running here: call this from a tool or hook of a "
             "running session (Session.run)"
-        ) from None
+        )
+    return session
 
 
 _builds: ThreadPoolExecutor | None = None

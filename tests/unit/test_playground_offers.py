@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from fastapi import HTTPException
@@ -230,3 +231,20 @@ def test_the_rate_limit_is_per_client_and_forgets_quiet_clients() -> None:
     now[0] = 10.0
     limits.admit("10.0.0.1", running=2)
     assert list(limits._recent) == ["10.0.0.1"]  # 10.0.0.2's old offer is forgotten
+
+
+def test_an_ended_session_is_let_go_and_only_its_turns_kept() -> None:
+    """Memory comes back after a call: the playground keeps an ended call's turns, not its
+    session (pipeline, per-call model state); the turns stay readable. (Whether anything
+    else still holds the session is measured per call in benchmarks/serve_load.py: worker
+    RSS after each round.)"""
+    with serving() as (client, playground, _spy):
+        answer = client.post("/api/offer", json=offer_json())
+        assert answer.status_code == 200, answer.text
+        pc_id = answer.json()["pc_id"]
+        live = playground.sessions[pc_id]
+        assert live.session is not None
+        end_session(client, playground, pc_id)
+        assert live.session is None and live.ended_at is not None
+        view = client.get(f"/api/sessions/{quote(pc_id, safe='')}")
+        assert view.status_code == 200 and view.json()["running"] is False

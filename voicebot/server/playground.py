@@ -30,6 +30,7 @@ checks on what a client sends ``offers.py``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from voicebot.bot import Bot
+    from voicebot.metrics.records import TurnRecord
     from voicebot.session import Session
 
 #: Seconds a shutdown waits for sessions to wind down before cancelling them outright.
@@ -58,13 +60,33 @@ KEEP_ENDED_SECS = 120.0
 
 @dataclass
 class LiveSession:
-    """One browser's conversation, running in the background."""
+    """One call, running in the background. Once it has ended only its turns are kept (for
+    ``KEEP_ENDED_SECS``): the session itself, its pipeline and models' per-call state, is
+    let go at once, so the process's memory comes back before the next call."""
 
     pc_id: str
-    session: Session
+    session: Session | None
     started_at: float = field(default_factory=time.time)
     task: asyncio.Task[None] | None = None
     ended_at: float | None = None
+    turns: list[TurnRecord] = field(default_factory=list)  # kept after the call ended
+
+
+def release_memory() -> None:
+    """Collect garbage and hand freed heap pages back to the OS (glibc's ``malloc_trim``).
+
+    A call's native buffers (ONNX runtime, codecs, audio) are freed into malloc's arenas and
+    stay in the process's RSS: measured on examples/fake_bot.py, six calls in a row grew it
+    from 193 to 277 MB without this, 186 to 204 MB with it. Only run while no call is live
+    here (a full collection pauses the event loop for tens of milliseconds)."""
+    import ctypes
+    import gc
+    import sys
+
+    gc.collect()
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def describe_stages(bot: Bot) -> str:
@@ -139,7 +161,8 @@ class Playground:
     async def shutdown(self) -> None:
         live = [s for s in self.sessions.values() if s.task is not None and not s.task.done()]
         for s in live:
-            await s.session.worker.cancel(reason="server shutting down")
+            if s.session is not None:
+                await s.session.worker.cancel(reason="server shutting down")
         tasks = [s.task for s in live if s.task is not None]
         if tasks:
             _done, pending = await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_SECS)
@@ -177,6 +200,7 @@ class Playground:
         return live
 
     async def _run(self, live: LiveSession) -> None:
+        assert live.session is not None
         try:
             # Every line the session's tasks log carries its call id (cli._where).
             with logger.contextualize(call_id=live.pc_id):
@@ -187,6 +211,9 @@ class Playground:
             logger.opt(exception=e).error(f"playground: session {live.pc_id} failed: {e}")
         finally:
             live.ended_at = time.time()
+            live.turns, live.session = list(live.session.turns), None
+            if not self.live():  # nothing else runs here: give the memory back now
+                release_memory()
             logger.info(
                 f"playground: session {live.pc_id} ended after "
                 f"{live.ended_at - live.started_at:.1f}s ({len(self.live())} live)"
@@ -279,13 +306,13 @@ class Playground:
                     "interrupted": t.interrupted,
                     "voice_to_voice_secs": t.voice_to_voice_secs,
                 }
-                for t in live.session.turns
+                for t in (live.session.turns if live.session is not None else live.turns)
             ],
         }
 
     async def hang_up(self, pc_id: str) -> None:
         live = self.sessions.get(pc_id)
-        if live is not None and live.ended_at is None:
+        if live is not None and live.ended_at is None and live.session is not None:
             logger.info(f"playground: session {pc_id}: the browser hung up")
             # Cancel rather than end, for the reason in WebRTCPeer.on_client_gone.
             await live.session.worker.cancel(reason="the browser hung up")
@@ -296,7 +323,8 @@ class Playground:
         live = self.live()
         for s in live:
             logger.info(f"playground: session {s.pc_id}: ending it with a goodbye")
-            await s.session.end(goodbye=goodbye)
+            if s.session is not None:
+                await s.session.end(goodbye=goodbye)
         return len(live)
 
     def status(self) -> dict[str, Any]:
