@@ -221,10 +221,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
         return 0
     from voicebot.server.launch import serve as supervise
-    from voicebot.server.options import options_from_args
+    from voicebot.server.options import check_capacity, options_from_args
     from voicebot.server.playground import Playground, describe_stages
 
     options = options_from_args(args)
+    check_capacity(bot, options)
     Playground(bot).check()  # e.g. a missing extra: one line here, not one per worker
     for secret in (options.token, options.redis_url):  # a Redis URL may hold a password
         redaction.register(secret)

@@ -87,6 +87,13 @@ class Provider(BaseModel):
         if self.api_key_env is not None:
             self.resolve_api_key(ctx)
 
+    def cores_per_call(self) -> float | None:
+        """CPU cores one call needs from this stage to keep real time on this host, when
+        that is what limits how many calls a host serves (in-process models); None when the
+        stage's work is done elsewhere or is small. ``voicebot serve`` refuses more calls
+        than the host's cores allow (``voicebot.server.options.check_capacity``)."""
+        return None
+
     def prepare(self) -> None:
         """Load what is slow to load (local models), once per process; may block.
 

@@ -7,8 +7,10 @@ parser without loading the server.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 from voicebot.errors import ConfigError
 
@@ -37,6 +39,7 @@ class ServeOptions:
     advertise: str | None = None  # this host's URL as the others reach it
     per_client: int = 5  # new calls one client may start per 10 s (0: no limit)
     public_url: str | None = None  # how carriers reach this server (phone stream URLs)
+    overcommit: bool = False  # take more calls than the host's cores keep in real time
 
     def check(self) -> None:
         """Refuse what cannot work, naming the fix."""
@@ -126,6 +129,11 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         "stream URLs; default: the Host the webhook came to)",
     )
     parser.add_argument(
+        "--overcommit",
+        action="store_true",
+        help="take more calls than this host's cores answer in real time (slower answers)",
+    )
+    parser.add_argument(
         "--in-process",
         action="store_true",
         help="one process for every call (development; no isolation between calls)",
@@ -156,8 +164,41 @@ def options_from_args(args: argparse.Namespace) -> ServeOptions:
         advertise=args.advertise,
         per_client=args.per_client,
         public_url=args.public_url,
+        overcommit=args.overcommit,
         loopback_ice=loopback_ice_from_env(default=args.host in LOOPBACK_HOSTS),
         verbose=args.verbose,
     )
     options.check()
     return options
+
+
+def host_cores() -> int:
+    """The CPU cores this process may run on (its affinity mask: a container's cpuset)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def check_capacity(bot: Any, options: ServeOptions, cores: int | None = None) -> None:
+    """Refuse more calls than this host's cores answer in real time, when a stage says how
+    many cores a call needs (the offline stack: ``LlamaLLM.cores_per_call``), naming the
+    fix; ``--overcommit`` accepts slower answers instead."""
+    needs = [
+        n
+        for stage in (bot.vad, bot.turn, bot.stt, bot.llm, bot.tts)
+        if (n := stage.cores_per_call()) is not None
+    ]
+    if not needs or options.overcommit:
+        return
+    cores = cores if cores is not None else host_cores()
+    need = max(needs)
+    most = max(1, math.floor(cores / need))
+    asked = options.workers * options.calls_per_worker
+    if asked > most:
+        raise ConfigError(
+            f"this bot runs its models in-process and a call needs about {need:g} cores to "
+            f"be answered in real time (docs/serving.md); this host has {cores}, so at most "
+            f"{most} call(s) at once: give --workers {most} --calls-per-worker 1, or "
+            "--overcommit to take more calls with slower answers"
+        )

@@ -333,6 +333,15 @@ class LlamaLLM(LLMProvider):
     max_words: int = Field(default=30, ge=1)
     repeat_penalty: float = Field(default=1.1, ge=1.0)
 
+    def cores_per_call(self) -> float | None:
+        """The whole offline stack (Whisper, this model, Piper) of one call keeps real time on
+        two cores, not on one: measured on a 2-core VM, one call answered with caller-side
+        voice-to-voice p95 2.4 s; two at once, p95 +1.45 s and 1 turn in 8 unanswered
+        (``python -m benchmarks.serve_load --bot examples/offline_bot.py --calls 1 2
+        --fault-calls 0 --name serve_load_offline``; docs/serving.md). llama.cpp spreads one
+        reply over every core. A model behind ``base_url`` runs elsewhere: None."""
+        return None if self.base_url is not None else 2.0
+
     def _server(self) -> Any:
         from voicebot.providers.openai import OpenAILLM
 
