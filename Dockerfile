@@ -65,4 +65,4 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=120s --retries=3 \
 # The token comes from VOICEBOT_SERVE_TOKEN (required off loopback), never from the command
 # line. --workers: warm worker processes, one call each; size it from docs/deploy.md.
 ENTRYPOINT ["tini", "--", "voicebot"]
-CMD ["serve", "examples/offline_bot.py", "--host", "0.0.0.0", "--port", "7860", "--workers", "2", "--calls-per-worker", "1", "--drain-timeout", "300"]
+CMD ["serve", "examples/offline_bot.py", "--host", "0.0.0.0", "--port", "7860", "--workers", "1", "--calls-per-worker", "1", "--drain-timeout", "300"]

@@ -221,9 +221,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
         return 0
     from voicebot.server.launch import serve as supervise
-    from voicebot.server.options import check_capacity, options_from_args
+    from voicebot.server.options import check_capacity, default_workers, options_from_args
     from voicebot.server.playground import Playground, describe_stages
 
+    if args.workers is None:
+        args.workers = default_workers(bot)
     options = options_from_args(args)
     check_capacity(bot, options)
     Playground(bot).check()  # e.g. a missing extra: one line here, not one per worker

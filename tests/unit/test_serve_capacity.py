@@ -7,7 +7,7 @@ import pytest
 
 from voicebot import Bot, EnergyVAD, LlamaLLM, SilenceTurn
 from voicebot.errors import ConfigError
-from voicebot.server.options import ServeOptions, check_capacity, host_cores
+from voicebot.server.options import ServeOptions, check_capacity, default_workers, host_cores
 from voicebot.testing import FakeLLM, FakeSTT, FakeTTS
 
 
@@ -36,3 +36,10 @@ def test_stages_that_run_elsewhere_set_no_limit() -> None:
 
 def test_the_host_has_cores() -> None:
     assert host_cores() >= 1
+
+
+def test_the_default_workers_follow_the_cores_a_call_needs() -> None:
+    assert default_workers(bot(LlamaLLM()), cores=2) == 1
+    assert default_workers(bot(LlamaLLM()), cores=8) == 4
+    assert default_workers(bot(LlamaLLM()), cores=1) == 1
+    assert default_workers(bot(FakeLLM()), cores=2) == 2

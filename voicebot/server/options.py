@@ -74,8 +74,9 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workers",
         type=int,
-        default=2,
-        help="worker processes, each with the bot's models loaded before a call (default 2)",
+        default=None,
+        help="worker processes, each with the bot's models loaded before a call (default 2, "
+        "or what the host's cores answer in real time for a bot with in-process models)",
     )
     parser.add_argument(
         "--calls-per-worker", type=int, default=1, help="calls one worker takes at once (1)"
@@ -180,19 +181,33 @@ def host_cores() -> int:
         return os.cpu_count() or 1
 
 
-def check_capacity(bot: Any, options: ServeOptions, cores: int | None = None) -> None:
-    """Refuse more calls than this host's cores answer in real time, when a stage says how
-    many cores a call needs (the offline stack: ``LlamaLLM.cores_per_call``), naming the
-    fix; ``--overcommit`` accepts slower answers instead."""
+def cores_needed(bot: Any) -> float | None:
+    """Cores one call of ``bot`` needs (the most any stage says), or None."""
     needs = [
         n
         for stage in (bot.vad, bot.turn, bot.stt, bot.llm, bot.tts)
         if (n := stage.cores_per_call()) is not None
     ]
-    if not needs or options.overcommit:
+    return max(needs) if needs else None
+
+
+def default_workers(bot: Any, cores: int | None = None) -> int:
+    """``--workers`` when not given: 2, or as many calls as the host's cores answer in real
+    time for a bot with in-process models (1 for the offline bot on 2 cores)."""
+    need = cores_needed(bot)
+    if need is None:
+        return 2
+    return max(1, math.floor((cores if cores is not None else host_cores()) / need))
+
+
+def check_capacity(bot: Any, options: ServeOptions, cores: int | None = None) -> None:
+    """Refuse more calls than this host's cores answer in real time, when a stage says how
+    many cores a call needs (the offline stack: ``LlamaLLM.cores_per_call``), naming the
+    fix; ``--overcommit`` accepts slower answers instead."""
+    need = cores_needed(bot)
+    if need is None or options.overcommit:
         return
     cores = cores if cores is not None else host_cores()
-    need = max(needs)
     most = max(1, math.floor(cores / need))
     asked = options.workers * options.calls_per_worker
     if asked > most:
