@@ -8,6 +8,7 @@ OpenAI-compatible local server (Ollama, llama.cpp's server, vLLM).
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import os
 import threading
@@ -68,6 +69,9 @@ class LoadedLlama:
             n_threads_batch=max(threads, min(4, os.cpu_count() or 1)),
             verbose=False,
         )
+        # Freed before the interpreter tears its modules down: llama-cpp-python's own
+        # ``__del__`` then finds them gone and prints a TypeError traceback at every exit.
+        atexit.register(self.llama.close)
         self.lock = threading.Lock()
         self.path = path
         # The first evaluation allocates and pages in the weights: pay for it at load time,
