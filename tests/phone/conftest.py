@@ -14,7 +14,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -52,10 +52,15 @@ class DTMFRecorder(FrameProcessor):
 
 @dataclass
 class Worker:
-    """The served worker: ``ws(path)`` and ``http(path)`` URLs, and its app."""
+    """The served worker: ``ws(path)`` and ``http(path)`` URLs, and its app.
+
+    ``seen`` keeps every call's session as it starts: the playground lets an ended call's
+    session go at once (its memory comes back), and the tests look at a call after its
+    caller hung up."""
 
     port: int
     app: Any
+    seen: dict[str, Any] = field(default_factory=dict)
 
     def ws(self, path: str) -> str:
         return f"ws://127.0.0.1:{self.port}{path}"
@@ -81,8 +86,8 @@ class Worker:
         return float(live.ended_at)
 
     def session(self, call_id: str) -> Any:
-        live = self.app.state.playground.sessions.get(call_id)
-        return None if live is None else live.session
+        """The call's session, live or ended (None if no such call started)."""
+        return self.seen.get(call_id)
 
 
 @pytest.fixture(scope="package")
@@ -111,7 +116,16 @@ def worker() -> Iterator[Worker]:
         if not thread.is_alive() or time.monotonic() > deadline:
             raise AssertionError("the worker app did not start")
         time.sleep(0.1)
-    yield Worker(port=port, app=app)
+    served = Worker(port=port, app=app)
+    playground = app.state.playground
+    run_call = playground.run_call
+
+    async def remembered(call_id: str, session: Any) -> Any:
+        served.seen[call_id] = session
+        return await run_call(call_id, session)
+
+    playground.run_call = remembered
+    yield served
     server.should_exit = True
     thread.join(timeout=30)
     sock.close()
