@@ -41,6 +41,10 @@ MAX_START_FAILURES = 3
 #: Longest pause between restarts of a worker that keeps dying before it is ready.
 MAX_RESTART_PAUSE_SECS = 30.0
 
+#: Seconds a placed call may go unreported by its worker before it counts as ended (a phone
+#: call is registered once the carrier's ``start`` arrives; the worker closes a socket with
+#: none after 10 s).
+UNCONFIRMED_SECS = 30.0
 #: Seconds an ended call's turns stay readable through the supervisor (as in the worker).
 KEEP_ENDED_SECS = 120.0
 
@@ -69,6 +73,7 @@ class Worker:
     ready: bool = False
     was_ready: bool = False
     calls: dict[str, float] = field(default_factory=dict)  # call id -> when placed
+    confirmed: set[str] = field(default_factory=set)  # calls the worker has reported live
     reserved: int = 0  # calls being answered (an offer in flight)
     started_at: float = field(default_factory=time.monotonic)
     last_seen: float | None = None
@@ -359,17 +364,29 @@ class WorkerPool:
         self._ever_ready = self._ever_ready or ready
         changed = ready != worker.ready
         worker.ready = ready
-        ended = [c for c, at in worker.calls.items() if c not in calls and at < sent]
         now = time.monotonic()
+        worker.confirmed |= calls & worker.calls.keys()
+        # A placed call the worker has not reported yet may still be starting there (a phone
+        # call registers once the carrier's ``start`` arrives): not ended until it has been
+        # seen live, or it was placed ``UNCONFIRMED_SECS`` ago and never was.
+        ended = [
+            c
+            for c, at in worker.calls.items()
+            if c not in calls
+            and at < sent
+            and (c in worker.confirmed or now - at > UNCONFIRMED_SECS)
+        ]
         for call in ended:
             del worker.calls[call]
+            worker.confirmed.discard(call)
             self.ended[call] = (worker, now)
         self.stats.call_ends += len(ended)
         for call, (_w, at) in list(self.ended.items()):
             if now - at > KEEP_ENDED_SECS:
                 del self.ended[call]
         for call in calls - worker.calls.keys():  # live before ``placed`` ran: count it now
-            worker.calls[call] = time.monotonic()
+            worker.calls[call] = now
+            worker.confirmed.add(call)
             self.stats.call_starts += 1
         if changed or ended:
             self._changed()
