@@ -142,3 +142,45 @@ def test_advertise_mistakes_are_refused(args: list[str]) -> None:
         timeout=120,
     )
     assert run.returncode == 2 and "--advertise" in run.stderr, run.stderr
+
+
+async def test_a_registered_host_that_does_not_answer_is_skipped(
+    serve: Callable[..., Served], redis_url: str
+) -> None:
+    """A host killed outright stays in the registry until its key expires: a call placed on
+    it meanwhile goes to the next host with room instead of failing (here the dead host is
+    planted with the most room and a long expiry, so it is always picked first)."""
+    import redis
+
+    from tests.conftest import free_port
+
+    a, b = (
+        serve(str(FAKE_BOT), "--workers", "1", "--redis", redis_url, wait=False) for _ in range(2)
+    )
+    a.wait_ready()
+    b.wait_ready()
+    await eventually("two hosts registered", lambda: len(registry(redis_url)) == 2, a.log)
+    dead = {
+        "id": "dead-host",
+        "url": f"http://127.0.0.1:{free_port()}/",  # nothing listens there
+        "capacity": 9,
+        "free": 9,
+        "draining": False,
+    }
+    client = redis.Redis.from_url(redis_url)
+    try:
+        client.set("voicebot:host:dead-host", json.dumps(dead), px=120_000)
+        first, second = Caller(a), Caller(a)
+        try:
+            assert (await first.call()).status_code == 200
+            await eventually("A counts its call", lambda: calls_on(a) == 1, a.log)
+            answer = await second.call()  # A is full; the dead host looks roomiest
+            assert answer.status_code == 200, answer.text
+            await eventually("the call went to B", lambda: calls_on(b) == 1, a.log)
+            assert "host dead-host could not take the call" in a.log()
+        finally:
+            await first.hang_up()
+            await second.hang_up()
+    finally:
+        client.delete("voicebot:host:dead-host")
+        client.close()

@@ -30,7 +30,7 @@ import contextlib
 import json
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -178,9 +178,10 @@ class HostRegistry:
                     found.append(HostInfo.from_json(value))
         return sorted(found, key=lambda h: h.id)
 
-    async def pick(self) -> HostInfo | None:
-        """Another host with room (the most free slots), or None."""
-        others = [h for h in await self.hosts() if h.id != self.id]
+    async def pick(self, avoid: Collection[str] = ()) -> HostInfo | None:
+        """Another host with room (the most free slots), or None; not one in ``avoid`` (ids
+        of hosts that just failed to answer: a killed host stays registered up to the TTL)."""
+        others = [h for h in await self.hosts() if h.id != self.id and h.id not in avoid]
         room = [h for h in others if h.free > 0 and not h.draining]
         return max(room, key=lambda h: (h.free, h.id)) if room else None
 

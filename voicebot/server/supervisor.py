@@ -55,6 +55,8 @@ from voicebot.server.pool import Worker, WorkerPool
 CLIENT_HEADER = "x-voicebot-client"
 #: Seconds the calls get to say goodbye and end once the drain deadline has passed.
 GOODBYE_SECS = 10.0
+#: How many other hosts a call this host has no room for is offered to before a 503.
+PLACE_ATTEMPTS = 3
 
 
 class Supervisor:
@@ -107,12 +109,31 @@ class Supervisor:
         except HTTPException as e:
             if e.status_code != 503 or forwarded or self.hosts is None:
                 raise
-            other = await self.hosts.pick()
-            if other is None:
-                raise
-            logger.info(f"serve: no room here; the call goes to host {other.id}")
-            return dict(await self.to_host(other, "POST", "/api/offer", fields, client=client))
+            return await self._place_elsewhere(fields, client, e)
         return await self._place(worker, fields)
+
+    async def _place_elsewhere(
+        self, fields: dict[str, Any], client: str, busy: HTTPException
+    ) -> dict[str, Any]:
+        """No room here: the host with the most room takes the call. One that does not
+        answer (killed: it stays registered until its key expires) or has filled up since
+        its last heartbeat is skipped for the next, up to ``PLACE_ATTEMPTS`` hosts; after
+        that the caller gets this host's 503."""
+        assert self.hosts is not None
+        skipped: set[str] = set()
+        for _ in range(PLACE_ATTEMPTS):
+            other = await self.hosts.pick(avoid=skipped)
+            if other is None:
+                break
+            logger.info(f"serve: no room here; the call goes to host {other.id}")
+            try:
+                return dict(await self.to_host(other, "POST", "/api/offer", fields, client=client))
+            except HTTPException as e:
+                if e.status_code not in (502, 503):
+                    raise  # the offer itself was refused: another host would refuse it too
+                logger.warning(f"serve: host {other.id} could not take the call: {e.detail}")
+                skipped.add(other.id)
+        raise busy
 
     async def _place(self, worker: Worker, fields: dict[str, Any]) -> dict[str, Any]:
         """The offer to ``worker`` (its slot reserved); a worker that dropped the connection
