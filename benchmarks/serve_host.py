@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +30,20 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 class ServeProcess:
     """``voicebot serve BOT --workers W`` on a free loopback port, stopped by ``stop``."""
 
-    def __init__(self, bot: Path, workers: int, log: Path, nice: int | None = None) -> None:
-        """``nice``: the server's scheduling priority (default: this process's)."""
+    def __init__(
+        self,
+        bot: Path,
+        workers: int,
+        log: Path,
+        nice: int | None = None,
+        extra: Sequence[str] = (),
+    ) -> None:
+        """``nice``: the server's scheduling priority (default: this process's); ``extra``:
+        more ``voicebot serve`` flags (``--redis URL``)."""
         self.workers = workers
         self.url: str | None = None
         self._log = log.open("w")
-        flags = ["--workers", str(workers), "--port", "0"]
+        flags = ["--workers", str(workers), "--port", "0", *extra]
         delta = 0 if nice is None else nice - os.getpriority(os.PRIO_PROCESS, 0)
         renice = ["nice", "-n", str(delta)] if delta else []
         self.proc = subprocess.Popen(  # nice execs the server: proc.pid is the supervisor's

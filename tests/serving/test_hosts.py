@@ -152,7 +152,7 @@ async def test_a_registered_host_that_does_not_answer_is_skipped(
     planted with the most room and a long expiry, so it is always picked first)."""
     import redis
 
-    from tests.conftest import free_port
+    from voicebot.testing.redis_server import free_port
 
     a, b = (
         serve(str(FAKE_BOT), "--workers", "1", "--redis", redis_url, wait=False) for _ in range(2)
