@@ -2,9 +2,12 @@
 serializers under test (μ-law from streamdouble's own G.711 tables, A-law from the stdlib).
 
 Each peer knows what its carrier sends (``handshake``, ``audio``, ``dtmf``, ``stop``) and
-reads what a bot sends back (``read``): ``("audio", pcm int16 at 8 kHz)``, ``("clear", None)``
-or ``("other", None)``, asserting the envelope on the way, so a message in the wrong shape
-fails the test where it arrives.
+reads what a bot sends back (``read``): ``("audio", pcm int16 at 8 kHz)``, ``("clear", None)``,
+``("mark", None)`` or ``("other", None)``, asserting the envelope on the way, so a message in
+the wrong shape fails the test where it arrives. Carriers that confirm playback say how:
+``mark_name`` reads the name of a mark (Plivo: checkpoint) the bot sent, ``echo`` builds the
+carrier's answer once the audio before it has played (tests/phone/playout.py simulates when),
+and ``echo_on_clear`` says whether a clear returns the marks still queued at once.
 
 Sources: Telnyx media streaming (developers.telnyx.com, "Media Streaming" WebSocket events),
 Plivo audio streaming (plivo.com/docs/voice/xml/the-stream-element, "Streaming events"),
@@ -59,6 +62,14 @@ class Peer:
 
     name = "peer"
     has_dtmf = True
+    echo_on_clear = False  # a clear returns the marks still queued (Twilio, Telnyx)
+
+    def mark_name(self, message: str | bytes) -> str | None:
+        """The name of the playback mark ``message`` is, or None (no marks: Teler, PCM)."""
+        return None
+
+    def echo(self, name: str) -> str:
+        raise NotImplementedError
 
     def next_seq(self) -> int:
         self.seq += 1
@@ -134,11 +145,35 @@ class TelnyxPeer(Peer):
             }
         )
 
+    echo_on_clear = True  # "A clear frame also returns queued marks."
+
+    def mark_name(self, message: str | bytes) -> str | None:
+        data = json.loads(message)
+        if data.get("event") != "mark":
+            return None
+        assert data.get("stream_id") == self.stream_id
+        name = data["mark"]["name"]
+        assert isinstance(name, str)
+        return name
+
+    def echo(self, name: str) -> str:
+        n = self.next_seq()
+        return json.dumps(
+            {
+                "event": "mark",
+                "sequence_number": str(n),
+                "stream_id": self.stream_id,
+                "mark": {"name": name},
+            }
+        )
+
     def read(self, message: str | bytes) -> Read:
         assert isinstance(message, str), "Telnyx takes text messages"
         data = json.loads(message)
         if data.get("event") == "clear":
             return "clear", None
+        if data.get("event") == "mark":
+            return "mark", None
         if data.get("event") == "media":
             raw = base64.b64decode(data["media"]["payload"], validate=True)
             pcm = g711.decode(raw) if self.encoding == "PCMU" else _alaw_decode(raw)
@@ -195,9 +230,30 @@ class PlivoPeer(Peer):
     def stop(self) -> str:
         return json.dumps({"event": "stop", "streamId": self.stream_id})
 
+    def mark_name(self, message: str | bytes) -> str | None:
+        data = json.loads(message)
+        if data.get("event") != "checkpoint":
+            return None
+        assert data.get("streamId") == self.stream_id
+        name = data["name"]
+        assert isinstance(name, str)
+        return name
+
+    def echo(self, name: str) -> str:
+        return json.dumps(
+            {
+                "event": "playedStream",
+                "sequenceNumber": self.next_seq(),
+                "streamId": self.stream_id,
+                "name": name,
+            }
+        )
+
     def read(self, message: str | bytes) -> Read:
         assert isinstance(message, str), "Plivo takes text messages"
         data = json.loads(message)
+        if data.get("event") == "checkpoint":
+            return "mark", None
         if data.get("event") == "clearAudio":
             assert data.get("streamId") == self.stream_id
             return "clear", None
@@ -205,6 +261,94 @@ class PlivoPeer(Peer):
             media = data["media"]
             assert media["contentType"] == "audio/x-mulaw" and media["sampleRate"] == 8000
             return "audio", g711.decode(base64.b64decode(media["payload"], validate=True))
+        return "other", None
+
+
+class TwilioPeer(Peer):
+    """Twilio Media Streams, for the buffer depths streamdouble cannot simulate: ``connected``,
+    ``start`` (``streamSid``, ``callSid``, ``customParameters``), ``media`` μ-law, ``dtmf``,
+    ``stop``; from the app: ``media``, ``mark`` and ``clear``, all with the ``streamSid``
+    (twilio.com/docs/voice/media-streams/websocket-messages). A mark comes back once the
+    media before it has played. On a clear this peer returns the queued marks at once, as
+    Telnyx documents [unverified for Twilio; streamdouble drops them]: the harder case, since
+    those echoes must not count as played."""
+
+    name = "twilio"
+    echo_on_clear = True
+
+    def handshake(self) -> list[str | bytes]:
+        start = {
+            "event": "start",
+            "sequenceNumber": "1",
+            "start": {
+                "accountSid": "AC1",
+                "streamSid": self.stream_id,
+                "callSid": self.call_id,
+                "tracks": ["inbound"],
+                "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+                "customParameters": {"from_number": self.caller},
+            },
+            "streamSid": self.stream_id,
+        }
+        connected = {"event": "connected", "protocol": "Call", "version": "1.0.0"}
+        return [json.dumps(connected), json.dumps(start)]
+
+    def audio(self, pcm: np.ndarray) -> str:
+        n = self.next_seq()
+        media = {"track": "inbound", "chunk": str(n), "timestamp": str(n * 20)}
+        media["payload"] = _b64(g711.encode(pcm))
+        return json.dumps(
+            {
+                "event": "media",
+                "sequenceNumber": str(n + 1),
+                "media": media,
+                "streamSid": self.stream_id,
+            }
+        )
+
+    def dtmf(self, digit: str) -> str:
+        return json.dumps(
+            {
+                "event": "dtmf",
+                "streamSid": self.stream_id,
+                "dtmf": {"track": "inbound_track", "digit": digit},
+            }
+        )
+
+    def stop(self) -> str:
+        return json.dumps(
+            {"event": "stop", "streamSid": self.stream_id, "stop": {"callSid": self.call_id}}
+        )
+
+    def mark_name(self, message: str | bytes) -> str | None:
+        data = json.loads(message)
+        if data.get("event") != "mark":
+            return None
+        assert data.get("streamSid") == self.stream_id
+        name = data["mark"]["name"]
+        assert isinstance(name, str)
+        return name
+
+    def echo(self, name: str) -> str:
+        return json.dumps(
+            {
+                "event": "mark",
+                "sequenceNumber": str(self.next_seq()),
+                "streamSid": self.stream_id,
+                "mark": {"name": name},
+            }
+        )
+
+    def read(self, message: str | bytes) -> Read:
+        assert isinstance(message, str), "Twilio takes text messages"
+        data = json.loads(message)
+        assert data.get("streamSid") == self.stream_id, "every Twilio message names the stream"
+        if data.get("event") == "clear":
+            return "clear", None
+        if data.get("event") == "mark":
+            return "mark", None
+        if data.get("event") == "media":
+            return "audio", g711.decode(base64.b64decode(data["media"]["payload"], validate=True))
         return "other", None
 
 

@@ -3,9 +3,11 @@ worker refusing a bad phone spec at start, and carrier detection from the first 
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
+import numpy as np
 import pytest
 
 from voicebot import Bot, ConfigError, registry
@@ -160,3 +162,32 @@ async def test_a_start_on_the_wrong_endpoint_is_refused() -> None:
         await read_call(Socket(json.dumps(start)), "twilio")
     with pytest.raises(CallSetupError, match="closed the socket"):
         await read_call(Socket())
+
+
+@pytest.mark.parametrize(
+    ("provider", "call", "rate"),
+    [
+        (Teler(), PhoneCall(carrier="teler", sample_rate=8000), 8000),
+        (Teler(), PhoneCall(carrier="teler", sample_rate=16000), 16000),
+        (PhoneWebSocket(), PhoneCall(carrier="pcm", sample_rate=16000), 16000),
+        (PhoneWebSocket(), PhoneCall(carrier="pcm"), 8000),
+    ],
+)
+async def test_the_whole_reply_reaches_the_line_for_carriers_negotiating_their_rate(
+    provider: Any, call: PhoneCall, rate: int
+) -> None:
+    """The output transport writes the call's line rate, so the serializer resamples
+    nothing: a stream resampler (24 kHz -> 8 kHz) holds back ~140 ms at the end of every
+    reply and drops it when the audio stops, so the end of each reply was never sent."""
+    from pipecat.frames.frames import OutputAudioRawFrame
+
+    assert provider.output_rate(call) == rate
+    serializer = provider.serializer(ctx(), call)
+    pcm = (np.sin(np.arange(rate // 5) * 0.3) * 8000).astype(np.int16).tobytes()  # 200 ms
+    out = await serializer.serialize(OutputAudioRawFrame(pcm, rate, 1))
+    assert out is not None
+    if isinstance(out, str):
+        message = json.loads(out)
+        audio = (message.get("data") or message)["audio_b64"]
+        out = base64.b64decode(audio)
+    assert len(out) == len(pcm)  # every sample of the chunk, at once (16-bit PCM)

@@ -21,6 +21,14 @@ did not hear the rest and does not build on it. The conversation state's ``Turn.
 (``voicebot.conversation``) takes the result from the message the aggregator commits; the
 measuring stays here, at the output transport.
 
+On the phone the carrier buffers the bot's audio before playing it, so what the transport has
+released is more than the caller has heard. Where the carrier echoes playback marks
+(``voicebot.processors.playback_marks``), the playback side holds back what the assistant
+aggregator would commit (each clause's text, the end of a reply) until the carrier has
+confirmed the audio before it, and on an interruption maps the confirmed audio, not the
+released audio, onto the clause's characters the same way: the context then holds no word
+whose audio the carrier had not confirmed. Without marks the estimate above stays.
+
 Text with no audio at all never counts as spoken. When a TTS context ends, Pipecat emits a
 ``TTSTextFrame`` for whatever text it has not yet passed on (for vendors that drop word
 timestamps), even when the context made no audio: a TTS that is down or refused its key
@@ -31,10 +39,10 @@ without any.
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from loguru import logger
 from pipecat.frames.frames import (
     AggregatedTextFrame,
     CancelFrame,
@@ -44,15 +52,22 @@ from pipecat.frames.frames import (
     LLMAssistantPushAggregationFrame,
     LLMFullResponseEndFrame,
     LLMFullResponseStartFrame,
-    OutputAudioRawFrame,
+    StartFrame,
+    SystemFrame,
     TTSAudioRawFrame,
     TTSStartedFrame,
-    TTSStoppedFrame,
     TTSTextFrame,
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from voicebot.pipecat_compat import SystemTTSTextFrame
+from voicebot.processors.heard_synthesis import HeardTextSynthesis, audio_secs, is_announcement
+from voicebot.processors.playback_marks import (
+    ConfirmedPlayback,
+    Cut,
+    PlaybackMarks,
+    playback_marks,
+)
 
 #: Appended (after a space) to a reply the caller cut off: an em dash, the usual mark of
 #: interrupted speech in written dialogue, which models read as "stopped mid-sentence".
@@ -79,13 +94,6 @@ def heard_prefix(text: str, fraction: float) -> str:
             break
         end = pos
     return text[:end].strip()
-
-
-def audio_secs(frame: OutputAudioRawFrame) -> float:
-    """Seconds of 16-bit PCM in an audio frame."""
-    if frame.sample_rate <= 0 or frame.num_channels <= 0:
-        return 0.0
-    return len(frame.audio) / (2 * frame.num_channels * frame.sample_rate)
 
 
 @dataclass
@@ -117,6 +125,7 @@ class _Playing:
     word_timed: bool  # the TTS times each word (the transport releases them as heard)
     played_secs: float = 0.0
     last_chunk_secs: float = 0.0
+    start_pos: float | None = None  # where its audio starts in the stream (with marks)
 
 
 class HeardText:
@@ -127,11 +136,14 @@ class HeardText:
         *,
         cut_marker: str = CUT_MARKER,
         secs_per_char: float = DEFAULT_SECS_PER_CHAR,
+        marks: PlaybackMarks | None = None,
     ) -> None:
         self.cut_marker = cut_marker
         self.default_secs_per_char = secs_per_char
         self.synthesis = HeardTextSynthesis(self)
         self.playback = HeardTextPlayback(self)
+        #: With carrier marks: the frames held until their audio is confirmed as played.
+        self.gate = ConfirmedPlayback(marks, self.playback.release) if marks else None
         self._clauses: OrderedDict[int, _Synthesis] = OrderedDict()
         self._measured_secs = 0.0
         self._measured_chars = 0
@@ -179,77 +191,6 @@ class HeardText:
         self._clauses.pop(segment_id, None)
 
 
-class HeardTextSynthesis(FrameProcessor):
-    """Before the output transport: how long each clause's audio is (see ``HeardText``).
-
-    Direct mode: it only counts, in the pushing task, and adds no queue hop.
-    """
-
-    def __init__(self, heard: HeardText) -> None:
-        super().__init__(name="HeardTextSynthesis", enable_direct_mode=True)
-        self._heard = heard
-        self._current: int | None = None
-        self._voiced: OrderedDict[str, None] = OrderedDict()  # contexts that made audio
-        self._held: list[TTSTextFrame] = []  # text of a context with no audio yet
-        self._held_context: str | None = None
-
-    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
-        await super().process_frame(frame, direction)
-        if direction == FrameDirection.DOWNSTREAM:
-            if self._unvoiced_text(frame):
-                return  # held until its context's audio comes, dropped if none does
-            if isinstance(frame, TTSAudioRawFrame) and frame.context_id is not None:
-                await self._voiced_context(frame.context_id)
-            elif self._held and _ends_context(frame, self._held_context):
-                self._drop_held()
-            if _is_announcement(frame):
-                self._current = frame.id
-                self._heard.clause_announced(frame.id)
-            elif isinstance(frame, TTSAudioRawFrame) and self._current is not None:
-                self._heard.clause_audio(self._current, audio_secs(frame))
-            elif (
-                isinstance(frame, TTSTextFrame)
-                and frame.pts is None
-                and frame.segment_id is not None
-            ):
-                self._heard.clause_synthesized(frame.segment_id, frame.text)
-        await self.push_frame(frame, direction)
-
-    def _unvoiced_text(self, frame: Frame) -> bool:
-        """Hold ``frame`` if it is the text of a TTS context that has made no audio yet."""
-        if (
-            not isinstance(frame, TTSTextFrame)
-            or isinstance(frame, HeardTextFrame)
-            or frame.context_id is None
-            or frame.context_id in self._voiced
-        ):
-            return False
-        if self._held and self._held_context != frame.context_id:
-            self._drop_held()
-        self._held_context = frame.context_id
-        self._held.append(frame)
-        return True
-
-    async def _voiced_context(self, context_id: str) -> None:
-        """A context's audio has come: its held text goes on, ahead of the audio."""
-        if context_id not in self._voiced:
-            self._voiced[context_id] = None
-            while len(self._voiced) > _MAX_TRACKED:
-                self._voiced.popitem(last=False)
-        if self._held and self._held_context == context_id:
-            held, self._held, self._held_context = self._held, [], None
-            for text in held:
-                await self.push_frame(text)
-        elif self._held:
-            self._drop_held()
-
-    def _drop_held(self) -> None:
-        text = " ".join(f.text for f in self._held).strip()
-        if text:
-            logger.warning(f"{self}: no audio was made for [{text}]; not recorded as spoken")
-        self._held, self._held_context = [], None
-
-
 class HeardTextPlayback(FrameProcessor):
     """After the output transport: what has been played, and on an interruption, what of
     the clause being spoken the caller heard (see ``HeardText``).
@@ -265,16 +206,81 @@ class HeardTextPlayback(FrameProcessor):
         self._reply_open = False
         self._reply_heard = False  # the caller heard part of the current reply
         self._append = True  # the current reply's text goes to the context
+        self._expiry: asyncio.Task[None] | None = None
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
+        gate = self._heard.gate
+        if direction == FrameDirection.DOWNSTREAM and gate is not None:
+            await self._confirmed(frame, gate)
+            return
         if direction == FrameDirection.DOWNSTREAM:
-            if isinstance(frame, InterruptionFrame):
-                for heard in self._interrupted():
-                    await self.push_frame(heard)
-            else:
-                self._played(frame)
+            await self._estimated(frame)
+            return
         await self.push_frame(frame, direction)
+
+    async def _estimated(self, frame: Frame) -> None:
+        """What the transport released is taken as played."""
+        if isinstance(frame, InterruptionFrame):
+            for heard in self._interrupted():
+                await self.push_frame(heard)
+        else:
+            self._played(frame)
+        await self.push_frame(frame)
+
+    async def _confirmed(self, frame: Frame, gate: ConfirmedPlayback) -> None:
+        """With carrier marks: a frame goes on once the audio before it was played."""
+        if isinstance(frame, StartFrame) and self._expiry is None:
+            self._expiry = self.create_task(gate.run(), name=f"{self}::marks")
+        async with gate.lock:
+            if isinstance(frame, TTSAudioRawFrame):
+                gate.audio(audio_secs(frame))
+            elif is_announcement(frame):
+                assert isinstance(frame, AggregatedTextFrame)
+                gate.clause_passed(frame.id, frame.context_id)
+            if not gate.active:  # the carrier echoes no marks
+                await self._estimated(frame)
+            elif isinstance(frame, InterruptionFrame):
+                await self._confirmed_interruption(frame, gate)
+            elif isinstance(frame, (EndFrame, CancelFrame)):
+                await gate.flush()  # no more marks will come
+                await self._estimated(frame)
+            elif isinstance(frame, (SystemFrame, TTSAudioRawFrame)) or not await gate.hold(
+                frame, gate.needed(frame, self._heard.total_secs)
+            ):
+                await self._estimated(frame)
+
+    async def release(self, frame: Frame, played: bool) -> None:
+        """A held frame goes on: its audio was played (``played``), cleared, or given up on."""
+        self._played(frame)
+        await self.push_frame(frame)
+
+    async def _confirmed_interruption(self, frame: Frame, gate: ConfirmedPlayback) -> None:
+        # Frames confirmed but not yet released become heard text: pushed as frames they
+        # would be dropped from the aggregator's queue by the interruption right behind.
+        carry = []
+        for played in gate.take_played():
+            self._played(played)
+            if isinstance(played, TTSTextFrame) and played.append_to_context and played.text:
+                carry.append(played.text.strip())
+        reply_open = self._reply_open and self._append
+        heard = self._interrupted(confirmed=gate.played_pos, carry=carry)
+        if reply_open:
+            text = next((f.text for f in heard if isinstance(f, HeardTextFrame)), "")
+            gate.marks.cuts.append(Cut(gate.marks.played, gate.played_pos, text))
+        kept = gate.interrupted()
+        for heard_frame in heard:
+            await self.push_frame(heard_frame)
+        await self.push_frame(frame)
+        for uninterruptible in kept:
+            self._played(uninterruptible)
+            await self.push_frame(uninterruptible)
+
+    async def cleanup(self) -> None:
+        await super().cleanup()
+        if self._expiry is not None:
+            await self.cancel_task(self._expiry)
+            self._expiry = None
 
     def _open_reply(self) -> None:
         if not self._reply_open:
@@ -297,7 +303,7 @@ class HeardTextPlayback(FrameProcessor):
             self._append = frame.append_to_context
         elif isinstance(frame, (LLMFullResponseEndFrame, LLMAssistantPushAggregationFrame)):
             self._close_reply()
-        elif _is_announcement(frame):
+        elif is_announcement(frame):
             assert isinstance(frame, AggregatedTextFrame)
             self._open_reply()
             if self._playing is not None:
@@ -308,6 +314,7 @@ class HeardTextPlayback(FrameProcessor):
                 text_type=str(frame.text_type),
                 interruptible=frame.interruptible,
                 word_timed=frame.pts is not None,
+                start_pos=gate.start_of(frame.id) if (gate := self._heard.gate) else None,
             )
         elif isinstance(frame, TTSAudioRawFrame):
             playing = self._playing
@@ -322,50 +329,40 @@ class HeardTextPlayback(FrameProcessor):
                 self._heard.forget(playing.segment_id)
                 self._playing = None
 
-    def _interrupted(self) -> list[Frame]:
-        """The frames that put the heard part of the cut reply into the aggregation."""
+    def _interrupted(
+        self, *, confirmed: float | None = None, carry: list[str] | None = None
+    ) -> list[Frame]:
+        """The frames that put the heard part of the cut reply into the aggregation.
+
+        ``confirmed``: the stream position the carrier confirmed as played (with marks);
+        ``carry``: text of clauses confirmed but not yet passed on, which goes first.
+        """
         playing = self._playing
         if playing is not None and not playing.interruptible:
             return []  # the transport keeps playing it; its text arrives as usual
         frames: list[Frame] = []
+        words = list(carry or [])
         if self._reply_open and self._append:
-            prefix = ""
             text_type = playing.text_type if playing is not None else "sentence"
             if playing is not None and not playing.word_timed:
-                # The chunk last released may still be playing: count only those before it.
-                heard_secs = max(0.0, playing.played_secs - playing.last_chunk_secs)
+                gate = self._heard.gate
+                if gate is not None and playing.start_pos is not None:  # by stream position
+                    if confirmed is None:  # the carrier echoes none: what was released
+                        confirmed = gate.pos - gate.last_chunk_secs
+                    heard_secs = confirmed - playing.start_pos
+                else:
+                    # The chunk last released may still be playing: count those before it.
+                    heard_secs = max(0.0, playing.played_secs - playing.last_chunk_secs)
                 total = self._heard.total_secs(playing.segment_id, playing.text)
-                prefix = heard_prefix(playing.text, heard_secs / total if total > 0 else 0.0)
-            if prefix or self._reply_heard:
-                text = f"{prefix} {self._heard.cut_marker}".strip()
+                words.append(heard_prefix(playing.text, heard_secs / total if total > 0 else 0))
+            heard = " ".join(w for w in words if w)
+            if heard or self._reply_heard:
+                text = f"{heard} {self._heard.cut_marker}".strip()
                 frames.append(HeardTextFrame(text, text_type=text_type))
+        elif words:  # a reply confirmed to its end just before the interruption
+            frames.append(HeardTextFrame(" ".join(words), text_type="sentence"))
         self._close_reply()
         return frames
-
-
-def _ends_context(frame: Frame, context_id: str | None) -> bool:
-    """Whether ``frame`` shows that TTS context ``context_id`` is over (or was cut off)."""
-    if isinstance(frame, (TTSStartedFrame, TTSStoppedFrame)):
-        return frame.context_id != context_id or isinstance(frame, TTSStoppedFrame)
-    return isinstance(
-        frame,
-        (
-            LLMFullResponseStartFrame,
-            LLMFullResponseEndFrame,
-            InterruptionFrame,
-            EndFrame,
-            CancelFrame,
-        ),
-    )
-
-
-def _is_announcement(frame: Frame) -> bool:
-    """The TTS's "this clause is about to be spoken" frame, which precedes its audio."""
-    return (
-        isinstance(frame, AggregatedTextFrame)
-        and not isinstance(frame, TTSTextFrame)
-        and frame.will_be_spoken
-    )
 
 
 def track_heard_text(
@@ -375,5 +372,9 @@ def track_heard_text(
     secs_per_char: float = DEFAULT_SECS_PER_CHAR,
 ) -> list[FrameProcessor]:
     """The output transport with a ``HeardText`` around it; splice into the pipeline as
-    ``*track_heard_text(transport.output())``."""
-    return HeardText(cut_marker=cut_marker, secs_per_char=secs_per_char).around(output)
+    ``*track_heard_text(transport.output())``. A phone transport whose carrier echoes
+    playback marks has attached them to its output (``playback_marks``): they are used."""
+    heard = HeardText(
+        cut_marker=cut_marker, secs_per_char=secs_per_char, marks=playback_marks(output)
+    )
+    return heard.around(output)

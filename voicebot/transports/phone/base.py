@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from pipecat.transports.base_transport import BaseTransport
 
     from voicebot.transports.phone.guard import GuardedSerializer
+    from voicebot.transports.phone.marks import MarkProtocol
 
 #: Carriers a phone call may come from, as they appear in ``/phone/ws/{carrier}``.
 CARRIERS: tuple[str, ...] = ("twilio", "telnyx", "plivo", "exotel", "teler", "pcm")
@@ -77,6 +78,10 @@ class PhoneTransport(TransportProvider):
     ``gone_after_secs``: a carrier streams audio continuously (50 messages a second) for as
     long as the call lasts, so one that has sent nothing for this long is gone (a dropped
     network, a crashed bridge) and the call is ended; ``None`` never ends it for that.
+    ``marks``: where the carrier echoes playback marks (Twilio, Telnyx; Plivo checkpoints),
+    send one after every audio chunk, so that after a barge-in the context keeps only words
+    the carrier confirmed as played (``voicebot.transports.phone.marks``);
+    ``marks_hold_secs``: how long audio may go unconfirmed before it is taken as played.
     """
 
     #: The carrier's key in ``/phone/ws/{carrier}`` and in ``PhoneCall.carrier``.
@@ -87,6 +92,8 @@ class PhoneTransport(TransportProvider):
     connection: Any = Field(default=None, exclude=True, repr=False)
     call: PhoneCall | None = Field(default=None, exclude=True, repr=False)
     gone_after_secs: float | None = Field(default=10.0, gt=0)
+    marks: bool = True
+    marks_hold_secs: float = Field(default=2.0, gt=0)
 
     _guard: GuardedSerializer | None = PrivateAttr(default=None)
 
@@ -96,12 +103,35 @@ class PhoneTransport(TransportProvider):
         """The carrier's Pipecat frame serializer for ``call``."""
         raise NotImplementedError
 
+    def mark_protocol(self, call: PhoneCall) -> MarkProtocol | None:
+        """How this carrier confirms playback, or None if it does not."""
+        return None
+
     def check_credentials(self, ctx: BuildContext) -> None:
         """Raise a ``ConfigError`` if the REST credentials given are incomplete (none at all
         is fine: the bot answers, and hangs up by closing the stream)."""
 
+    def keep_call(self, keep: bool = True) -> None:
+        """While ``keep``, ending the session does not hang the call up over REST: it was
+        transferred (``voicebot.transports.transfer``), and the carrier's call now bridges the
+        caller to someone else."""
+        if self._guard is not None:
+            self._guard.keep_call = keep
+
     #: Whether binary WebSocket messages carry raw audio (else every message is JSON).
     binary_audio: ClassVar[bool] = False
+    #: The rate the carrier plays (8 kHz), for the output transport to resample to: each
+    #: chunk it writes is then exactly what goes on the line, the serializer has nothing to
+    #: resample, and the transport's resampler is flushed at the end of each reply. (A
+    #: serializer's own stream resampler holds back up to ~140 ms of 24 kHz → 8 kHz audio,
+    #: and drops it after 0.2 s without more: the end of every reply, and what a playback
+    #: mark confirms, would lag the audio sent.) None: the serializer resamples.
+    line_rate: ClassVar[int | None] = None
+
+    def output_rate(self, call: PhoneCall) -> int | None:
+        """The rate the output transport writes for ``call`` (``line_rate``; a carrier whose
+        rate is negotiated per call says so from its ``start``)."""
+        return self.line_rate
 
     # ---- TransportProvider -----------------------------------------------------------------
 
@@ -121,23 +151,34 @@ class PhoneTransport(TransportProvider):
             FastAPIWebsocketTransport,
         )
 
+        from voicebot.processors.playback_marks import PlaybackMarks, attach_playback_marks
         from voicebot.transports.phone.guard import GuardedSerializer
+        from voicebot.transports.phone.marks import MarkingSerializer, websocket_sender
 
         if self.connection is None or self.call is None:
             self.check(ctx)  # raises, naming the fix
         assert self.call is not None
-        guard = GuardedSerializer(
-            self.serializer(ctx, self.call), carrier=self.carrier, binary_audio=self.binary_audio
-        )
+        serializer = self.serializer(ctx, self.call)
+        protocol = self.mark_protocol(self.call) if self.marks else None
+        marks = None
+        if protocol is not None:
+            marks = PlaybackMarks(self.carrier, hold_secs=self.marks_hold_secs)
+            send = websocket_sender(self.connection)
+            serializer = MarkingSerializer(serializer, protocol=protocol, marks=marks, send=send)
+        guard = GuardedSerializer(serializer, carrier=self.carrier, binary_audio=self.binary_audio)
         self._guard = guard
         params = FastAPIWebsocketParams(
             audio_in_enabled=True,
             audio_out_enabled=True,
             add_wav_header=False,
             serializer=guard,
+            audio_out_sample_rate=self.output_rate(self.call),
             allowed_origins=[],  # carriers send no Origin; the supervisor admits calls
         )
-        return FastAPIWebsocketTransport(websocket=self.connection, params=params)
+        transport = FastAPIWebsocketTransport(websocket=self.connection, params=params)
+        if marks is not None:  # the heard-text stage around this output reads them
+            attach_playback_marks(transport.output(), marks)
+        return transport
 
     def on_client_ready(
         self,

@@ -27,6 +27,7 @@ class Exotel(PhoneTransport):
 
     name: ClassVar[str] = "exotel"
     carrier: ClassVar[str] = "exotel"
+    line_rate: ClassVar[int | None] = 8000
 
     sample_rate: int = 8000
 

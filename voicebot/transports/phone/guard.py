@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from loguru import logger
-from pipecat.frames.frames import Frame
+from pipecat.frames.frames import CancelFrame, EndFrame, Frame
 from pipecat.processors.frame_processor import FrameProcessorSetup
 from pipecat.serializers.base_serializer import FrameSerializer
 
@@ -55,6 +55,8 @@ class GuardedSerializer(FrameSerializer):
         self.messages = 0
         self.problems: Counter[str] = Counter()
         self._hung_up = False
+        #: The call was handed on (a transfer): ending the session must not hang it up.
+        self.keep_call = False
 
     # ---- bookkeeping -----------------------------------------------------------------------
 
@@ -77,6 +79,8 @@ class GuardedSerializer(FrameSerializer):
         await self.inner.setup(setup)
 
     async def serialize(self, frame: Frame) -> str | bytes | None:
+        if self.keep_call and isinstance(frame, EndFrame | CancelFrame):
+            return None  # no REST hang-up: the carrier has given the call to someone else
         try:
             return await self.inner.serialize(frame)
         except Exception as e:  # a frame we cannot send must not end the call

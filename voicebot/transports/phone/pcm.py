@@ -165,10 +165,13 @@ class PhoneWebSocket(PhoneTransport):
     sample_rate: int = Field(default=8000)
     binary: bool = True
 
+    def output_rate(self, call: PhoneCall) -> int:
+        rate = call.sample_rate if call.sample_rate in SAMPLE_RATES else self.sample_rate
+        return rate or 8000
+
     def serializer(self, ctx: BuildContext, call: PhoneCall) -> FrameSerializer:
         encoding = call.encoding if call.encoding in ENCODINGS else self.encoding
-        rate = call.sample_rate if call.sample_rate in SAMPLE_RATES else self.sample_rate
         binary = call.params.get("format", "binary" if self.binary else "json") != "json"
         return PCMFrameSerializer(
-            encoding=encoding or self.encoding, sample_rate=rate or 8000, binary=binary
+            encoding=encoding or self.encoding, sample_rate=self.output_rate(call), binary=binary
         )

@@ -21,6 +21,8 @@ from voicebot.transports.phone.base import PhoneCall, PhoneTransport, secret
 if TYPE_CHECKING:
     from pipecat.serializers.base_serializer import FrameSerializer
 
+    from voicebot.transports.phone.marks import MarkProtocol
+
 
 class Plivo(PhoneTransport):
     """Answer Plivo calls streamed to ``voicebot serve`` (``/phone/ws/plivo``).
@@ -31,6 +33,7 @@ class Plivo(PhoneTransport):
 
     name: ClassVar[str] = "plivo"
     carrier: ClassVar[str] = "plivo"
+    line_rate: ClassVar[int | None] = 8000
 
     auth_id: str | None = None
     auth_token: SecretStr | None = None
@@ -51,6 +54,13 @@ class Plivo(PhoneTransport):
                 "pass rest_hang_up=False to hang up by closing the stream"
             )
         return None
+
+    def mark_protocol(self, call: PhoneCall) -> MarkProtocol:
+        """Plivo answers a ``checkpoint`` with ``playedStream`` once the audio before it
+        has played."""
+        from voicebot.transports.phone.marks import PlivoCheckpoints
+
+        return PlivoCheckpoints(call.stream_id or "")
 
     def check_credentials(self, ctx: BuildContext) -> None:
         self.credentials(ctx)

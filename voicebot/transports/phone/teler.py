@@ -90,6 +90,8 @@ class Teler(PhoneTransport):
 
     envelope: Envelope = "data"
 
+    def output_rate(self, call: PhoneCall) -> int:
+        return call.sample_rate if call.sample_rate in (8000, 16000) else 8000
+
     def serializer(self, ctx: BuildContext, call: PhoneCall) -> FrameSerializer:
-        rate = call.sample_rate if call.sample_rate in (8000, 16000) else 8000
-        return TelerFrameSerializer(envelope=self.envelope, sample_rate=rate or 8000)
+        return TelerFrameSerializer(envelope=self.envelope, sample_rate=self.output_rate(call))

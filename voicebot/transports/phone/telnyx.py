@@ -20,6 +20,8 @@ from voicebot.transports.phone.base import PhoneCall, PhoneTransport, secret
 if TYPE_CHECKING:
     from pipecat.serializers.base_serializer import FrameSerializer
 
+    from voicebot.transports.phone.marks import MarkProtocol
+
 #: The encodings Pipecat's serializer converts (G.711 μ-law and A-law, 8 kHz).
 ENCODINGS = ("PCMU", "PCMA")
 
@@ -35,6 +37,7 @@ class Telnyx(PhoneTransport):
 
     name: ClassVar[str] = "telnyx"
     carrier: ClassVar[str] = "telnyx"
+    line_rate: ClassVar[int | None] = 8000
 
     api_key: SecretStr | None = None
     reply_encoding: Literal["PCMU", "PCMA"] | None = None
@@ -50,6 +53,12 @@ class Telnyx(PhoneTransport):
                 "api_key=... or set TELNYX_API_KEY in the environment or in .env"
             )
         return key
+
+    def mark_protocol(self, call: PhoneCall) -> MarkProtocol:
+        """Telnyx echoes a ``mark`` once the audio before it has played."""
+        from voicebot.transports.phone.marks import TelnyxMarks
+
+        return TelnyxMarks(call.stream_id or "")
 
     def check_credentials(self, ctx: BuildContext) -> None:
         self._api_key(ctx)

@@ -22,6 +22,8 @@ from voicebot.transports.phone.base import PhoneCall, PhoneTransport, secret
 if TYPE_CHECKING:
     from pipecat.serializers.base_serializer import FrameSerializer
 
+    from voicebot.transports.phone.marks import MarkProtocol
+
 _warned_no_credentials = False
 
 
@@ -38,6 +40,7 @@ class Twilio(PhoneTransport):
 
     name: ClassVar[str] = "twilio"
     carrier: ClassVar[str] = "twilio"
+    line_rate: ClassVar[int | None] = 8000
 
     account_sid: str | None = None
     auth_token: SecretStr | None = None
@@ -46,6 +49,8 @@ class Twilio(PhoneTransport):
     region: str | None = None
     edge: str | None = None
     rest_hang_up: bool | None = None
+    #: The REST API's root instead of Twilio's (a Twilio-compatible backend; a local fake).
+    api_base: str | None = None
 
     def credentials(self, ctx: BuildContext) -> dict[str, str] | None:
         """The REST credentials for Pipecat's serializer, None to hang up without REST, or a
@@ -93,6 +98,12 @@ class Twilio(PhoneTransport):
             creds["api_key_sid"], creds["api_key_secret"] = key_sid, key_secret
         return {k: v for k, v in creds.items() if v}
 
+    def mark_protocol(self, call: PhoneCall) -> MarkProtocol:
+        """Twilio echoes a ``mark`` once the audio before it has played."""
+        from voicebot.transports.phone.marks import TwilioMarks
+
+        return TwilioMarks(call.stream_id or "")
+
     def check_credentials(self, ctx: BuildContext) -> None:
         self.credentials(ctx)
 
@@ -113,6 +124,7 @@ class Twilio(PhoneTransport):
             params=TwilioFrameSerializer.InputParams(auto_hang_up=creds is not None),
             api_key_sid=c.get("api_key_sid"),
             api_key_secret=c.get("api_key_secret"),
+            base_url=self.api_base,
         )
 
 
