@@ -8,6 +8,9 @@ Every stage is one import away from here::
     OpenAILLM                 LLM (any OpenAI-compatible)   voicebot/providers/openai.py
     CartesiaTTS               streaming TTS                 voicebot/providers/cartesia.py
     DailyRoom                 WebRTC room transport         voicebot/providers/daily.py
+    FallbackLLM, FallbackSTT, providers to fail over through voicebot/failover/
+      FallbackTTS,            (``llm=[a, b]`` makes one);
+      FailoverPolicy          budgets, what fails over
     WavFile                   recorded-caller transport     voicebot/transports/wav.py
     Twilio, Telnyx, Plivo,    phone calls from carrier      voicebot/transports/phone/
       Exotel, Teler,          media streams (served by
@@ -51,6 +54,10 @@ from voicebot.errors import (
 if TYPE_CHECKING:
     from voicebot import registry
     from voicebot.bot import Bot
+    from voicebot.failover.llm import FallbackLLM
+    from voicebot.failover.policy import FailoverPolicy
+    from voicebot.failover.stt import FallbackSTT
+    from voicebot.failover.tts import FallbackTTS
     from voicebot.knowledge import LocalRetriever, Retrieval
     from voicebot.memory import Memory, MemoryStore, RedisStore, SQLiteStore
     from voicebot.metrics.prometheus import Prometheus
@@ -100,6 +107,10 @@ _LAZY: dict[str, str] = {
     "DeepgramSTT": "voicebot.providers.deepgram",
     "EnergyVAD": "voicebot.providers.energy",
     "Exotel": "voicebot.transports.phone.exotel",
+    "FailoverPolicy": "voicebot.failover.policy",
+    "FallbackLLM": "voicebot.failover.llm",
+    "FallbackSTT": "voicebot.failover.stt",
+    "FallbackTTS": "voicebot.failover.tts",
     "LLMProvider": "voicebot.providers.base",
     "LatencySummary": "voicebot.metrics.stats",
     "LlamaLLM": "voicebot.providers.local.llama",
@@ -168,6 +179,10 @@ __all__ = [
     "DuplicateToolError",
     "EnergyVAD",
     "Exotel",
+    "FailoverPolicy",
+    "FallbackLLM",
+    "FallbackSTT",
+    "FallbackTTS",
     "LLMProvider",
     "LatencySummary",
     "LlamaLLM",

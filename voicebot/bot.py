@@ -4,6 +4,9 @@
 pipeline (see ``voicebot.session``). Each stage takes a provider object
 (``DeepgramSTT(model="nova-3")``) or a short name (``"deepgram"``, ``"openai/gpt-4o-mini"``),
 so swapping a vendor is changing one argument.
+
+Slightly over the project's ~400 lines: every field of the spec and its validators stay
+in this one file, the single place a user reads to learn what a bot can be.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from voicebot import redaction, registry
 from voicebot.custom_processors import check_processor_spec
 from voicebot.env import load_env
 from voicebot.errors import ConfigError, DuplicateToolError, from_validation_error, raise_all
+from voicebot.failover.spec import members
 from voicebot.providers.base import (
     KINDS,
     BuildContext,
@@ -50,6 +54,7 @@ if TYPE_CHECKING:
     from voicebot.metrics.prometheus import Prometheus
     from voicebot.metrics.records import TurnRecord
     from voicebot.processors.dtmf import DTMF
+    from voicebot.server.outbound import OutboundCall
     from voicebot.session import Session
     from voicebot.tools.tool import Tool
 
@@ -137,6 +142,10 @@ class Bot(BaseModel):
     retrieval: Retrieval | None = None
     # Keypad presses on a phone call: None is DTMF()'s defaults (docs/offline.md, "Phone audio").
     dtmf: DTMF | None = None
+    # When every LLM of a fallback list fails a turn (docs/reliability.md): said instead of
+    # an answer; after ``max_failed_turns`` such turns in a row the bot ends the call.
+    apology: str | None = "Sorry, I'm having trouble right now. Please try again in a moment."
+    max_failed_turns: int = Field(default=3, ge=1)
 
     def __init__(self, **data: Any) -> None:
         try:
@@ -209,6 +218,10 @@ class Bot(BaseModel):
             return None
         kind = info.field_name
         assert kind in KINDS
+        if isinstance(value, (list, tuple)):  # providers to fall back through, in order
+            from voicebot.failover.spec import fallback_group
+
+            return fallback_group(kind, value)
         return registry.resolve(kind, value)
 
     @field_validator("tools", mode="before")
@@ -300,7 +313,7 @@ class Bot(BaseModel):
             )
         ctx = self.build_context(env)
         # Before anything can log or fail: the keys it may resolve are masked in every output.
-        names = [p.api_key_env for p in self.stages(transport) if p.api_key_env]
+        names = [m.api_key_env for p in self.stages(transport) for m in members(p) if m.api_key_env]
         redaction.protect(self, ctx.env, names)
         checks: list[Callable[[], Any]] = [
             functools.partial(p.check, ctx) for p in self.stages(transport)
@@ -381,6 +394,16 @@ class Bot(BaseModel):
     def run(self) -> Session:
         """Blocking ``arun`` with Ctrl-C handling, for scripts."""
         return asyncio.run(self.arun(handle_sigint=True))
+
+    async def call(self, to: str, from_: str, **options: Any) -> OutboundCall:
+        """Ring ``to`` from your number ``from_`` (E.164) through Twilio's REST API; when they
+        answer, the call streams into the `voicebot serve` at ``server_url`` (or
+        ``VOICEBOT_PUBLIC_URL``), whose bot talks to them. Credentials: this bot's
+        ``Twilio(...)`` transport, or the environment. ``options``: ``server_url``,
+        ``check_server``, ``env``, and ``calls.create`` options (``voicebot.server.outbound``)."""
+        from voicebot.server.outbound import place_call
+
+        return await place_call(self, to, from_, **options)
 
 
 def _default(kind: Kind, name: str, expected: type[_P]) -> _P:

@@ -22,12 +22,18 @@ means the bot cannot work:
 
 Transient errors once the call is up (a 5xx, a connection that drops and reconnects) are
 left to Pipecat and to failover.
+
+A fallback group (``llm=[a, b]``, ``voicebot.failover``) is judged member by member with the
+same rules: a member that is out is the group's business (it fails over); the session ends
+only when every member is out, and the ``VendorError`` names each one's reason.
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -72,24 +78,74 @@ class FailureWatch:
         worker.add_event_handler("on_setup_timeout", self._on_setup_timeout)
 
     def watch(self, processor: FrameProcessor, provider: Provider, role: Role) -> None:
-        """Listen to ``processor``'s errors; ``provider`` built it (names it in messages)."""
+        """Listen to ``processor``'s errors; ``provider`` built it (names it in messages).
+        A fallback group's members are watched one by one (``_Group``)."""
+        members = group_members(processor, provider)
+        if members is not None:
+            self._watch_group(_Group(role, members))
+            return
 
         async def on_error(_processor: Any, frame: ErrorFrame) -> None:
             await self._on_error(frame, provider, role)
 
         processor.add_event_handler("on_error", on_error)
         if role == "llm":
-            self._watch_answers(processor)
+            self._watch_answers(processor, self._answered)
 
-    def _watch_answers(self, llm: FrameProcessor) -> None:
+    def _answered(self) -> None:
+        self._llm_answered = True
+
+    def _watch_group(self, group: _Group) -> None:
+        for index, (member, provider) in enumerate(group.members):
+
+            async def on_error(
+                _member: Any, frame: ErrorFrame, index: int = index, provider: Provider = provider
+            ) -> None:
+                await self._on_member_error(group, index, frame, provider)
+
+            member.add_event_handler("on_error", on_error)
+            if group.role == "llm":
+                self._watch_answers(member, group.answer)
+
+    async def _on_member_error(
+        self, group: _Group, index: int, frame: ErrorFrame, provider: Provider
+    ) -> None:
+        """A member's error ends the session only once every member of its group is out:
+        the one-provider rule (below) applied to each; the message names every reason."""
+        if self.error is not None:
+            return
+        member = group.members[index][0]
+        unusable = not member.is_usable
+        unreachable = group.role == "llm" and _unreachable(frame) and not group.answered
+        if self._started and not unusable and not unreachable:
+            return  # the group fails over, or the call goes on with the apology
+        group.out[index] = (vendor_error(frame, provider, group.role), self._started and unusable)
+        for i, (_, while_unusable) in list(group.out.items()):
+            if while_unusable and group.members[i][0].is_usable:
+                del group.out[i]  # taken back since (its backoff ran out, it answered)
+        if len(group.out) < len(group.members):
+            return
+        errors = [group.out[i][0] for i in range(len(group.members))]
+        self.error = VendorError(
+            f"every {group.role} provider failed: " + "; ".join(str(e) for e in errors),
+            stage=" / ".join(e.stage for e in errors),
+            reason="; ".join(e.reason for e in errors),
+        )
+        logger.debug(f"ending the session: {self.error}")
+        self._ending = asyncio.get_running_loop().create_task(
+            self._worker.cancel(reason=str(self.error))
+        )
+
+    def _watch_answers(self, llm: FrameProcessor, answered: Callable[[], None]) -> None:
         """Note the LLM's first answer, then stop looking (a handler on every push)."""
+        seen = False
 
         async def pushed(_processor: Any, frame: Frame) -> None:
-            if self._llm_answered or not isinstance(
-                frame, (LLMTextFrame, FunctionCallsStartedFrame)
-            ):
+            nonlocal seen
+            if seen or not isinstance(frame, (LLMTextFrame, FunctionCallsStartedFrame)):
                 return
-            self._llm_answered = True
+            seen = True
+            answered()
             # Not from inside the handler: Pipecat is iterating over the handler list.
             asyncio.get_running_loop().call_soon(
                 llm.remove_event_handler, "on_after_push_frame", pushed
@@ -128,6 +184,36 @@ class FailureWatch:
         self._ending = asyncio.get_running_loop().create_task(
             self._worker.cancel(reason=str(self.error))
         )
+
+
+@dataclass
+class _Group:
+    """A fallback group's members and which of them are out (index -> the error, and
+    whether it counts only while the member stays unusable)."""
+
+    role: Role
+    members: list[tuple[FrameProcessor, Provider]]
+    out: dict[int, tuple[VendorError, bool]] = field(default_factory=dict)
+    answered: bool = False
+
+    def answer(self) -> None:
+        self.answered = True
+
+
+def group_members(
+    processor: FrameProcessor, provider: Provider
+) -> list[tuple[FrameProcessor, Provider]] | None:
+    """A fallback group's (member processor, member provider) pairs, in order: a group
+    provider (``.providers``) built into a ``ServiceSwitcher`` (``.services``); else None."""
+    providers = getattr(provider, "providers", None)
+    services = getattr(processor, "services", None)
+    if (
+        isinstance(providers, (list, tuple))
+        and isinstance(services, list)
+        and len(providers) == len(services) > 0
+    ):
+        return list(zip(services, providers, strict=True))
+    return None
 
 
 def vendor_error(frame: ErrorFrame, provider: Provider, role: Role) -> VendorError:

@@ -15,6 +15,10 @@ tools); ``clauses`` cuts the LLM's text for any TTS (``voicebot.text.clauses``);
 One ``Session`` is one conversation with its own worker and runner, so an idle or failing
 session never takes others down. A stage whose vendor cannot be reached or refuses its key
 ends the session, and ``run()`` raises ``VendorError`` (``voicebot.failures``).
+
+Longer than the project's ~400 lines: ``Session.build`` wires every stage in one place, in
+pipeline order, so that a reader sees the whole call at once; splitting it would scatter
+the order the comment above documents.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from pipecat.transports.base_transport import BaseTransport
 from pipecat.workers.runner import WorkerRunner
 
 from voicebot.conversation import ConversationFeed, ConversationState
+from voicebot.failover.spec import connect as connect_failover
 from voicebot.failures import FailureWatch
 from voicebot.knowledge.retrieval import RetrievalRun
 from voicebot.memory.memory import MemorySession
@@ -54,6 +59,7 @@ from voicebot.metrics.turn_log import TurnHook, TurnLog
 from voicebot.processors.dtmf import Keypad
 from voicebot.processors.heard_text import track_heard_text
 from voicebot.providers.base import BuildContext, TransportProvider
+from voicebot.session_end import BoundedWorker, finish_memory, run_until_released
 from voicebot.text.clauses import clause_text_processor
 from voicebot.tools.caller import register_tools
 
@@ -62,6 +68,7 @@ if TYPE_CHECKING:
     from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
     from voicebot.bot import Bot
+    from voicebot.transports.transfer import TransferResult
 
     #: A session's VAD analyzer and end-of-turn strategies (``build_turn_detection``).
     TurnDetection = tuple[VADAnalyzer, UserTurnStrategies]
@@ -155,6 +162,13 @@ class Session:
         feed = ConversationFeed(conversation)  # the state, and the turn log's one task
         turn_log.listen(feed)
         turn_log.attach(user_aggregator, assistant_aggregator)
+        for stage in (stt, llm, tts):  # fallback groups: each switch goes on the turn record
+            connect_failover(
+                stage,
+                apology=bot.apology,
+                max_failed_turns=bot.max_failed_turns,
+                on_switch=turn_log.add_failover,
+            )
         # RAG: searched from the final transcript, added before the LLM within the budget.
         retrieval = bot.retrieval.for_session(turn_log.add_retrieval) if bot.retrieval else None
         starter = [retrieval.starter()] if retrieval is not None else []
@@ -186,7 +200,7 @@ class Session:
                 assistant_aggregator,
             ]
         )
-        worker = PipelineWorker(
+        worker = BoundedWorker(  # an end or cancel that cannot get through is bounded
             pipeline,
             params=PipelineParams(
                 audio_in_sample_rate=ctx.audio_in_sample_rate,
@@ -236,7 +250,8 @@ class Session:
             keypad=keypad,
         )
         transport_provider.on_client_ready(transport, worker, session._client_ready)
-        transport_provider.on_client_gone(transport, worker, session.end)
+        # The caller has left: stop now, nothing more is said (Session.cancel, bounded).
+        transport_provider.on_client_gone(transport, worker, session.cancel)
         return session
 
     @classmethod
@@ -266,16 +281,35 @@ class Session:
 
     async def end(self, *, goodbye: str | None = None) -> None:
         """Finish gracefully: what is queued is still spoken, then ``goodbye`` if given,
-        then the pipeline stops."""
+        then the pipeline stops. Bounded: once no bot audio has gone out for
+        ``voicebot.session_end.END_QUIET_SECS`` (a vendor hung), the session is cancelled.
+        When the caller has gone, use ``cancel()``: there is no one left to speak to."""
         frames: list[Frame] = [TTSSpeakFrame(goodbye)] if goodbye else []
         await self.worker.queue_frames([*frames, EndFrame()])
+
+    async def cancel(self, reason: str | None = None) -> None:
+        """Stop now (the caller has gone): whatever is being said or generated is dropped
+        and every vendor call is cancelled. ``run()`` returns within about 1.5 s, however
+        stuck a stage is; the outputs (recording, turn records, memory) are still written."""
+        await self.worker.cancel(reason=reason)
 
     async def hang_up(self, *, goodbye: str | None = None) -> None:
         """The bot ends the call: ``end()``, whose ``EndFrame`` follows the goodbye's audio
         out of the transport. Pipecat's phone serializers hang up on that ``EndFrame`` (a
-        REST hang-up where the carrier needs one), so nothing more is sent here."""
+        REST hang-up where the carrier needs one), so nothing more is sent here; a goodbye
+        a stuck vendor cannot play is given up on (``end()``), and the call still ends."""
         logger.info(f"voicebot session {self.id}: the bot hangs up")
         await self.end(goodbye=goodbye)
+
+    async def transfer(self, to: str, **options: Any) -> TransferResult:
+        """Hand the call to a human at ``to`` (an E.164 number or a SIP URI) with the handoff
+        package: the bot says a line, then Twilio dials (REST ``<Dial>``) or the caller's
+        phone is asked to (SIP REFER), and the session ends once the human has the call.
+        ``options``: ``say``, ``reason``, ``on_handoff``, ``caller_id``, ``timeout_secs``
+        (``voicebot.transports.transfer.transfer``, which says what happens when)."""
+        from voicebot.transports.transfer import transfer
+
+        return await transfer(self, to, **options)
 
     async def run(self, *, handle_sigint: bool = False) -> None:
         """Run until the transport or ``end()`` finishes the conversation.
@@ -305,11 +339,12 @@ class Session:
         if self.memory is not None:
             await self.memory.start(self.context)  # the user's facts, before the first turn
         try:
-            await self._runner.run()
+            # Bounded once the transport has closed, whatever the vendors do (session_end).
+            await run_until_released(self._runner, self.worker)
         finally:
             await self.turn_log.close()  # the last turn's hooks, then the close hooks
             if self.memory is not None:
-                await self.memory.finish(self.turns, self.id)  # transcript, extraction
+                await finish_memory(self.memory, self.turns, self.id)  # transcript, extraction
         if self.failures is not None and self.failures.error is not None:
             raise self.failures.error
 

@@ -79,6 +79,9 @@ class TurnRecord:
     #: The text sent to be spoken this turn, whole (``bot_text`` is what the caller heard:
     #: after a barge-in, the heard part and a cut mark).
     said_text: str = ""
+    #: Each switch of a stage to another provider during this turn (a fallback group's
+    #: ``FailoverEvent.to_dict()``: stage, from/to provider, reason, seconds, replayed).
+    failovers: list[dict[str, Any]] = field(default_factory=list)
 
     # ---- named stages ----------------------------------------------------------------------
     # Each is None when the turn's latency was not measured, and 0.0 when it was but the

@@ -94,6 +94,11 @@ class Provider(BaseModel):
         than the host's cores allow (``voicebot.server.options.check_capacity``)."""
         return None
 
+    def runs_in_process(self) -> bool:
+        """Whether the model runs on this machine's CPU (a local model, not a vendor's
+        server): as a last fallback it is given longer before it counts as failed."""
+        return self.cores_per_call() is not None
+
     def prepare(self) -> None:
         """Load what is slow to load (local models), once per process; may block.
 

@@ -64,10 +64,12 @@ class DailyRoom(TransportProvider):
         worker: PipelineWorker,
         callback: Callable[[], Awaitable[None]],
     ) -> None:
+        # Cancelled, not ended: an EndFrame would wait for the bot to finish its reply to
+        # nobody (a caller leaving 1 s into a 15 s reply kept the session 14.6 s).
         async def left(
-            _transport: BaseTransport, _participant: Mapping[str, Any], _reason: str
+            _transport: BaseTransport, _participant: Mapping[str, Any], reason: str
         ) -> None:
-            await callback()
+            await worker.cancel(reason=f"the participant left ({reason})")
 
         transport.add_event_handler("on_participant_left", left)
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from loguru import logger
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 
 from voicebot.pipecat_compat import StreamedToolCall, ToolCallRecorder
 from voicebot.providers.base import BuildContext, LLMProvider, check_url, settings_kwargs
@@ -40,6 +40,9 @@ class OpenAILLM(LLMProvider):
     base_url: str | None = None
     temperature: float | None = None
     max_tokens: int | None = None
+    #: The openai client's own retries of a 429/5xx (None: its default, 2, obeying a
+    #: ``Retry-After`` of up to a minute). A fallback group sets 0: it fails over instead.
+    max_retries: int | None = Field(default=None, ge=0)
 
     @field_validator("base_url")
     @classmethod
@@ -72,7 +75,9 @@ class OpenAILLM(LLMProvider):
             system_instruction=ctx.system_prompt,
             **settings_kwargs(temperature=self.temperature, max_completion_tokens=self.max_tokens),
         )
-        return OpenAILLMService(api_key=key, base_url=self.base_url, settings=settings)
+        return OpenAILLMService(
+            api_key=key, base_url=self.base_url, settings=settings, max_retries=self.max_retries
+        )
 
 
 # ---- tool calls with arguments that are not JSON ---------------------------------------------
@@ -97,10 +102,16 @@ def voicebot_openai_service() -> Any:
     class OpenAILLMService(PipecatOpenAILLMService):
         __doc__ = voicebot_openai_service.__doc__
 
-        def __init__(self, **kwargs: Any) -> None:
+        def __init__(self, *, max_retries: int | None = None, **kwargs: Any) -> None:
+            self._voicebot_max_retries = max_retries  # read by create_client, during init
             super().__init__(**kwargs)
             self._streamed_calls: list[StreamedToolCall] = []
             self._streamed_context: Any = None
+
+        def create_client(self, *args: Any, **kwargs: Any) -> Any:
+            client = super().create_client(*args, **kwargs)  # type: ignore[no-untyped-call]
+            retries = getattr(self, "_voicebot_max_retries", None)
+            return client if retries is None else client.with_options(max_retries=retries)
 
         async def get_chat_completions(self, context: Any) -> Any:
             stream = await super().get_chat_completions(context)

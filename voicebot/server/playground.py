@@ -177,7 +177,10 @@ class Playground:
         """Build a session for a new peer connection and run it in the background; the
         ONNX analyzers are built in a worker thread, so live calls are not stalled."""
         start = time.perf_counter()
-        session = await self.bot.start_session(transport=WebRTCPeer(connection=connection))
+        # The bot's own WebRTCPeer options (its deadlines), if it names one.
+        chosen = self.bot.transport if isinstance(self.bot.transport, WebRTCPeer) else WebRTCPeer()
+        peer = chosen.model_copy(update={"connection": connection})
+        session = await self.bot.start_session(transport=peer)
         live = LiveSession(pc_id=connection.pc_id, session=session)
         self.sessions[live.pc_id] = live
         live.task = asyncio.create_task(self._run(live), name=f"voicebot session {live.pc_id}")

@@ -196,6 +196,12 @@ class WavOutput(BaseOutputTransport):
         await super().cancel(frame)
         self._save()
 
+    async def cleanup(self) -> None:
+        # A session released past a stage stuck in its own cancel (voicebot.session_end)
+        # never sends this stage the CancelFrame: the file is still written.
+        self._save()
+        await super().cleanup()  # type: ignore[no-untyped-call]  # Pipecat leaves it untyped
+
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         # The caller's audio passes every stage before it gets here: how late a frame
         # arrives, against its place on the timeline, is how far behind the bot hears.
@@ -364,13 +370,12 @@ class WavFile(TransportProvider):
             raise ConfigError(f"WavFile input: {e}") from e
 
     def on_client_gone(self, transport, worker, callback):  # type: ignore[no-untyped-def]
+        # Cancelled, not ended: the recorded caller has hung up. Nothing is left to play
+        # (the call ends once the bot has been quiet for linger_secs, or given up on), and an
+        # EndFrame would wait on any stage stuck in its vendor (an answer that never came, a
+        # stalled STT socket closing). The output file is still written.
         async def finished(wav: WavFileTransport) -> None:
-            if wav.gave_up is not None:
-                # An EndFrame would queue behind the answer that never came: cancel instead
-                # (the output file is still written).
-                await worker.cancel(reason=wav.gave_up)
-            else:
-                await callback()
+            await worker.cancel(reason=wav.gave_up or "the recorded caller's input has ended")
 
         transport.add_event_handler("on_finished", finished)
 

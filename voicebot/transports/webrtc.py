@@ -102,6 +102,16 @@ async def _watch_audio(connection: Any, worker: Any, gone_after: float) -> None:
         logger.debug(f"WebRTCPeer: audio watchdog stopped: {e}")
 
 
+async def _reap_unconnected(arrived: asyncio.Event, worker: Any, deadline: float) -> None:
+    """Cancel the session unless the browser's media connects within ``deadline`` seconds."""
+    try:
+        await asyncio.wait_for(arrived.wait(), deadline)
+    except TimeoutError:
+        if not worker.has_finished():
+            logger.info(f"WebRTCPeer: the browser did not connect within {deadline:g}s")
+            await worker.cancel(reason=f"the browser did not connect within {deadline:g}s")
+
+
 class WebRTCPeer(TransportProvider):
     """The caller is a browser connected over WebRTC (Pipecat's ``SmallWebRTCTransport``).
 
@@ -118,6 +128,11 @@ class WebRTCPeer(TransportProvider):
     #: Seconds with no audio packet from the browser after which it counts as gone (a
     #: crashed tab, a dropped network). ``None`` leaves that to ICE consent checks (~30 s).
     gone_after_secs: float | None = Field(default=5.0, gt=0)
+    #: Seconds from the session's start for the browser's media to connect before the
+    #: session is cancelled (an offer whose peer never connects would hold a session, and a
+    #: slot of ``max_sessions``, for Pipecat's 60 s connecting timeout, or the bot's 300 s
+    #: idle timeout when ICE never starts). ``None``: no deadline of voicebot's own.
+    connect_timeout_secs: float | None = Field(default=20.0, gt=0)
 
     def check(self, ctx: BuildContext) -> None:
         super().check(ctx)
@@ -146,25 +161,31 @@ class WebRTCPeer(TransportProvider):
             await worker.cancel(reason="the browser left")
 
         transport.add_event_handler("on_client_disconnected", disconnected)
-        if self.gone_after_secs is not None:
-            gone_after = self.gone_after_secs
-            watchdogs: list[asyncio.Task[None]] = []  # this session's one watchdog
+        watchdogs: list[asyncio.Task[None]] = []  # this session's audio and connect watchdogs
+        arrived = asyncio.Event()  # the browser's media connected
 
-            async def connected(_transport: Any, connection: Any) -> None:
-                if watchdogs or worker.has_finished():  # a renegotiation, or too late
-                    return
-                name = f"WebRTCPeer audio watchdog {getattr(connection, 'pc_id', '')}"
-                watchdogs.append(
-                    asyncio.create_task(_watch_audio(connection, worker, gone_after), name=name)
-                )
+        async def connected(_transport: Any, connection: Any) -> None:
+            first = not arrived.is_set()  # else a renegotiation
+            arrived.set()
+            if not first or self.gone_after_secs is None or worker.has_finished():
+                return
+            name = f"WebRTCPeer audio watchdog {getattr(connection, 'pc_id', '')}"
+            watchdog = _watch_audio(connection, worker, self.gone_after_secs)
+            watchdogs.append(asyncio.create_task(watchdog, name=name))
 
-            async def finished(_worker: Any, _frame: Any) -> None:
-                """The session is over (ended, cancelled or failed): so is its watchdog."""
-                for watchdog in watchdogs:
-                    watchdog.cancel()
+        async def started(_worker: Any, _frame: Any) -> None:
+            if self.connect_timeout_secs is not None and not arrived.is_set():
+                deadline = _reap_unconnected(arrived, worker, self.connect_timeout_secs)
+                watchdogs.append(asyncio.create_task(deadline, name="WebRTCPeer connect"))
 
-            transport.add_event_handler("on_client_connected", connected)
-            worker.add_event_handler("on_pipeline_finished", finished)
+        async def finished(_worker: Any, _frame: Any) -> None:
+            """The session is over (ended, cancelled or failed): so are its watchdogs."""
+            for watchdog in watchdogs:
+                watchdog.cancel()
+
+        transport.add_event_handler("on_client_connected", connected)
+        worker.add_event_handler("on_pipeline_started", started)
+        worker.add_event_handler("on_pipeline_finished", finished)
 
     def build(self, ctx: BuildContext) -> Any:
         from pipecat.transports.base_transport import TransportParams

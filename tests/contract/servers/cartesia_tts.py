@@ -29,6 +29,12 @@ boundary with ``flush_done``, as Cartesia does in that mode.
 
 Failure modes for tests: ``fail_contexts`` answers the next N new contexts with an ``error``;
 unknown models or voices (when ``models``/``voices`` are given) are errors as on the real service.
+
+Faults on one context, for the fault-injection suite (``fault=``): the ``fault_context``-th
+context opened (counted over every connection) meets ``"error"`` (an ``error`` message, with
+the ``error_*`` fields, instead of audio), ``"drop"`` (the connection aborted, no close frame,
+after ``fault_after_chunks`` of its audio chunks) or ``"refuse"`` (the connection aborted as
+the context opens, and the server stops listening: reconnects are refused).
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
@@ -64,6 +70,8 @@ class TTSContext:
     """One ``context_id`` on one connection: what was asked and what was sent."""
 
     context_id: str
+    #: Its number among the contexts the server opened (1 for the first).
+    index: int = 0
     requests: list[dict[str, Any]] = field(default_factory=list)
     sample_rate: int = 0
     encoding: str = ""
@@ -152,6 +160,9 @@ class CartesiaTTSServer(LocalWebSocketServer):
         error_message: str = "The request could not be processed.",
         models: Iterable[str] | None = None,
         voices: Iterable[str] | None = None,
+        fault: Literal["drop", "error", "refuse"] | None = None,
+        fault_context: int = 2,
+        fault_after_chunks: int = 2,
     ) -> None:
         super().__init__()
         self.api_key = api_key
@@ -165,6 +176,12 @@ class CartesiaTTSServer(LocalWebSocketServer):
         self.error_message = error_message
         self.models = set(models) if models is not None else None
         self.voices = set(voices) if voices is not None else None
+        self.fault = fault
+        self.fault_context = fault_context
+        self.fault_after_chunks = fault_after_chunks
+        #: Contexts opened so far, over every connection; whether the ``fault`` happened.
+        self.contexts_opened = 0
+        self.faulted = False
 
         #: Every connection that passed the handshake, in order.
         self.connections: list[TTSConnection] = []
@@ -179,6 +196,14 @@ class CartesiaTTSServer(LocalWebSocketServer):
     def contexts(self) -> list[TTSContext]:
         """Every context on every connection, in the order they were opened."""
         return [c for conn in self.connections for c in conn.contexts.values()]
+
+    def refuse(self) -> None:
+        """Stop listening: new connections are refused (the vendor is down)."""
+        if self._server is not None:
+            self._server.close(close_connections=False)
+
+    def _faulted_context(self, ctx: TTSContext) -> bool:
+        return self.fault is not None and ctx.index == self.fault_context
 
     def expected_seconds(self, text: str) -> float:
         """How much audio this server makes for ``text``."""
@@ -282,10 +307,20 @@ class CartesiaTTSServer(LocalWebSocketServer):
             return
 
         if ctx is None:
-            ctx = conn.contexts[context_id] = TTSContext(context_id)
+            self.contexts_opened += 1
+            ctx = conn.contexts[context_id] = TTSContext(context_id, index=self.contexts_opened)
             problem = self._validate(msg)
-            if problem is None and self.fail_contexts > 0:
-                self.fail_contexts -= 1
+            if problem is None and self._faulted_context(ctx) and self.fault == "refuse":
+                self.faulted = True
+                ctx.requests.append(msg)
+                self.refuse()
+                ws.transport.abort()
+                return
+            if problem is None and (
+                self.fail_contexts > 0 or (self._faulted_context(ctx) and self.fault == "error")
+            ):
+                self.fail_contexts = max(0, self.fail_contexts - 1)
+                self.faulted = self.faulted or self._faulted_context(ctx)
                 problem = (self.error_status, self.error_code, self.error_title, self.error_message)
             if problem is not None:
                 ctx.requests.append(msg)
@@ -415,6 +450,14 @@ class CartesiaTTSServer(LocalWebSocketServer):
             )
             ctx.chunks_sent += 1
             ctx.audio_bytes_sent += len(audio)
+            if (
+                self.fault == "drop"
+                and self._faulted_context(ctx)
+                and ctx.chunks_sent >= self.fault_after_chunks
+            ):
+                self.faulted = True
+                ws.transport.abort()  # sending anything more fails; the handler ends the task
+                return
             offset += length
             # The words that start within the audio sent so far.
             heard = [w for w in pending if w[1] < start + offset]

@@ -24,6 +24,16 @@ Failure modes for tests: ``reject_auth`` refuses every key with 401 (a revoked k
 ``drop_after_ms`` aborts the TCP connection, with no close frame, once that much audio has
 arrived on each of the first ``drop_connections`` connections (``0``: right after the
 handshake, before any audio).
+
+Faults on one utterance, for the fault-injection suite (``fault=``): the
+``fault_utterance``-th utterance with speech in it (counted over every connection; a chunk
+is speech when its RMS passes ``speech_rms``) meets, once ``fault_after_ms`` of its speech
+has arrived, ``"drop"`` (the connection aborted), ``"error"`` (an ``Error`` message shaped
+like the SDK's ``ListenV1Error``, then a 1011 close), ``"refuse"`` (the connection aborted
+and the server stops listening: reconnects are refused) or, from its first speech,
+``"silence"`` (no results for it at all, its finalize unanswered; later utterances are
+answered again). ``transcribe`` replaces the script: it gets the audio messages of the
+utterance being finalized and returns its transcript.
 """
 
 from __future__ import annotations
@@ -32,13 +42,14 @@ import hashlib
 import json
 import uuid
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
+import numpy as np
 from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
@@ -66,7 +77,8 @@ class ListenSession:
     control: list[dict[str, Any]] = field(default_factory=list)
     #: Every JSON message sent.
     sent: list[dict[str, Any]] = field(default_factory=list)
-    #: "client" when the client closed, "server" after CloseStream, "dropped" when aborted.
+    #: "client" when the client closed, "server" after CloseStream, "dropped" when aborted,
+    #: "error" after the scripted error message.
     ended_by: str | None = None
     closed: bool = False
     _audio_hash: Any = field(default_factory=hashlib.sha256, repr=False)
@@ -104,6 +116,11 @@ class DeepgramLiveServer(LocalWebSocketServer):
         drop_after_ms: int | None = None,
         drop_connections: int = 1,
         model_version: str = "2024-01-26.8851",
+        transcribe: Callable[[list[bytes]], str] | None = None,
+        fault: Literal["drop", "error", "refuse", "silence"] | None = None,
+        fault_utterance: int = 2,
+        fault_after_ms: int = 300,
+        speech_rms: float = 300.0,
     ) -> None:
         super().__init__()
         self.api_key = api_key
@@ -114,6 +131,15 @@ class DeepgramLiveServer(LocalWebSocketServer):
         self.drop_after_ms = drop_after_ms
         self.drop_connections = drop_connections
         self.model_version = model_version
+        self.transcribe = transcribe
+        self.fault = fault
+        self.fault_utterance = fault_utterance
+        self.fault_after_ms = fault_after_ms
+        self.speech_rms = speech_rms
+        #: Utterances with speech heard so far, over every connection.
+        self.spoken_utterances = 0
+        #: Whether the scripted ``fault`` has happened.
+        self.faulted = False
 
         #: Every connection that passed the handshake, in order.
         self.sessions: list[ListenSession] = []
@@ -129,6 +155,11 @@ class DeepgramLiveServer(LocalWebSocketServer):
     def script(self, *transcripts: str) -> None:
         """Queue the transcripts the next utterances are recognised as."""
         self.transcripts.extend(transcripts)
+
+    def refuse(self) -> None:
+        """Stop listening: new connections are refused (the vendor is down)."""
+        if self._server is not None:
+            self._server.close(close_connections=False)
 
     # ---- handshake ----------------------------------------------------------------------------
 
@@ -227,6 +258,12 @@ class _Stream:
         self.final_cursor = 0.0
         self.utterance_bytes = 0
         self.interims_sent = 0
+        # The utterance in flight: its audio messages (for ``transcribe``), its speech, its
+        # number among the server's spoken utterances, and whether it goes unanswered.
+        self.utterance_chunks: list[bytes] = []
+        self.speech_ms = 0.0
+        self.utterance_index: int | None = None
+        self.silent = False
 
     def seconds(self, nbytes: int) -> float:
         return nbytes / self.bytes_per_second
@@ -241,7 +278,7 @@ class _Stream:
                     await self.close_stream()
                     return
                 await self.on_audio(message)
-                if self.session.ended_by == "dropped":
+                if self.session.ended_by in ("dropped", "error"):
                     return
             else:
                 try:
@@ -269,9 +306,13 @@ class _Stream:
         if self.drop and self.seconds(session.audio_bytes) * 1000 >= self.server.drop_after_ms:
             await self.abort()
             return
+        if self.server.transcribe is not None:
+            self.utterance_chunks.append(chunk)
+        if await self.fault_hits(chunk):
+            return
 
         utterance_ms = self.seconds(self.utterance_bytes) * 1000
-        if self.interim and self.server.interim_every_ms:
+        if self.interim and self.server.interim_every_ms and not self.silent:
             due = int(utterance_ms // self.server.interim_every_ms)
             if due > self.interims_sent:
                 self.interims_sent = due
@@ -280,6 +321,44 @@ class _Stream:
         if auto is not None and utterance_ms >= auto:
             # Endpointing: Deepgram finalizes on its own and marks the end of speech.
             await self.finalize(from_finalize=False, speech_final=True)
+
+    async def fault_hits(self, chunk: bytes) -> bool:
+        """Count the speech in ``chunk``; True when the scripted fault ended this stream."""
+        server = self.server
+        if server.fault is None:
+            return False
+        samples = np.frombuffer(chunk[: len(chunk) - len(chunk) % 2], dtype="<i2")  # linear16
+        if samples.size and float(np.sqrt(np.mean(samples.astype(np.float64) ** 2))) >= (
+            server.speech_rms
+        ):
+            if self.utterance_index is None:
+                server.spoken_utterances += 1
+                self.utterance_index = server.spoken_utterances
+            self.speech_ms += self.seconds(len(chunk)) * 1000
+        if server.faulted or self.utterance_index != server.fault_utterance:
+            return False
+        if server.fault == "silence":
+            self.silent = True
+            return False
+        if self.speech_ms < server.fault_after_ms:
+            return False
+        server.faulted = True
+        if server.fault == "refuse":
+            server.refuse()
+        if server.fault == "error":
+            await self.send(
+                {
+                    "type": "Error",
+                    "variant": "InternalServerError",
+                    "description": "The service encountered an internal error.",
+                    "code": "NET-0001",
+                }
+            )
+            self.session.ended_by = "error"
+            await self.ws.close(1011, "NET-0001")
+        else:
+            await self.abort()
+        return True
 
     async def abort(self) -> None:
         """Drop the connection with no close frame, as when the network goes away."""
@@ -296,16 +375,25 @@ class _Stream:
         return " ".join(words[:shown])
 
     async def finalize(self, *, from_finalize: bool, speech_final: bool = False) -> None:
-        if self.utterance_bytes:
-            transcript = self.server.transcripts.popleft() if self.server.transcripts else ""
-        else:
+        if not self.utterance_bytes:
             transcript = ""
-        await self.send_results(
-            transcript, is_final=True, from_finalize=from_finalize, speech_final=speech_final
-        )
+        elif self.server.transcribe is not None:
+            transcript = self.server.transcribe(self.utterance_chunks)
+        else:
+            transcript = self.server.transcripts.popleft() if self.server.transcripts else ""
+        if self.silent:  # the scripted silence: this utterance is never answered
+            self.server.faulted = True
+        else:
+            await self.send_results(
+                transcript, is_final=True, from_finalize=from_finalize, speech_final=speech_final
+            )
         self.final_cursor += self.seconds(self.utterance_bytes)
         self.utterance_bytes = 0
         self.interims_sent = 0
+        self.utterance_chunks = []
+        self.speech_ms = 0.0
+        self.utterance_index = None
+        self.silent = False
 
     async def close_stream(self) -> None:
         if self.utterance_bytes:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import itertools
 import json
 import os
 import threading
@@ -34,7 +35,7 @@ from pydantic import Field
 from voicebot.errors import ConfigError
 from voicebot.pipecat_compat import push_llm_text
 from voicebot.providers.base import BuildContext, LLMProvider, llm_settings
-from voicebot.providers.local.llama_runtime import check_llama_runtime
+from voicebot.providers.local.llama_runtime import abort_when, check_llama_runtime
 from voicebot.providers.local.models import QWEN_05B, QWEN_15B, load_once, smollm2_gguf
 from voicebot.providers.local.tool_router import ToolRouter, ToolSpec, extract_arguments
 from voicebot.text.reply_guard import ReplyGuard
@@ -278,7 +279,11 @@ class LlamaCppLLMService(LLMService):
                             **kwargs,
                         ),
                     )
-                    for chunk in stream:
+                    # The prompt is evaluated before the first chunk: a cancelled session
+                    # cuts that short too (abort_when), then stops between tokens.
+                    with abort_when(self._model.llama, stop):
+                        head = list(itertools.islice(stream, 1))
+                    for chunk in itertools.chain(head, stream):
                         if stop.is_set():
                             break
                         text = chunk["choices"][0]["delta"].get("content")

@@ -99,6 +99,9 @@ class PiperTTS(TTSProvider):
     def _model_path(self) -> Path:
         return self.model or piper_voice_dir() / f"{DEFAULT_VOICE}.onnx"
 
+    def runs_in_process(self) -> bool:
+        return True  # small next to the LLM, so no cores_per_call, but local all the same
+
     def check(self, ctx: BuildContext) -> None:
         super().check(ctx)
         path = self._model_path()

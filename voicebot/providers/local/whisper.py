@@ -257,6 +257,9 @@ class WhisperSTT(STTProvider):
         """What runs: the bundled model's name or the folder's, for logs and metrics."""
         return self.model_dir.name if self.model_dir is not None else self.model
 
+    def runs_in_process(self) -> bool:
+        return True  # small next to the LLM, so no cores_per_call, but local all the same
+
     def check(self, ctx: BuildContext) -> None:
         super().check(ctx)
         if self.model_dir is not None:
