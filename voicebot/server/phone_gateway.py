@@ -227,6 +227,8 @@ def caller_numbers(fields: dict[str, str]) -> tuple[str, str]:
     """(from, to) as the carriers name them in their webhooks."""
     caller = fields.get("From") or fields.get("from") or fields.get("from_number") or ""
     called = fields.get("To") or fields.get("to") or fields.get("to_number") or ""
+    if fields.get("Direction", "").startswith("outbound"):  # bot.call: the person is "To"
+        caller, called = called, caller
     return caller[:64], called[:64]
 
 

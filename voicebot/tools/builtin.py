@@ -1,9 +1,11 @@
-"""Tools and tool helpers voicebot ships for phone calls: ``end_call`` and ``collect_digits``.
+"""Tools and tool helpers voicebot ships for phone calls: ``end_call``, ``transfer_call_tool``
+and ``collect_digits``.
 
 ``end_call`` is opt-in the way every tool is, ``Bot(tools=[end_call, ...])``, not a ``Bot``
 flag: the model is offered it only when the bot should be able to hang up, its description
 and goodbye can be changed (``end_call_tool(...)``) like any tool's, and the usual checks
-(one tool per name) apply. Both find the running session through ``current_session()``
+(one tool per name) apply. A transfer needs a target, so it is only made by
+``transfer_call_tool(to=...)``. All find the running session through ``current_session()``
 (``voicebot.session``), which Pipecat's tasks inherit from ``Session.run``; this module
 imports neither Pipecat nor the session until a call runs, so a bot file stays cheap to load.
 """
@@ -11,7 +13,7 @@ imports neither Pipecat nor the session until a call runs, so a bot file stays c
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
@@ -19,6 +21,7 @@ from voicebot.tools.tool import Tool, tool
 
 if TYPE_CHECKING:
     from voicebot.processors.dtmf import Digits
+    from voicebot.transports.transfer import HandoffHook
 
 DEFAULT_GOODBYE = "Goodbye!"
 END_CALL_DESCRIPTION = (
@@ -60,6 +63,67 @@ def end_call_tool(
 
 #: The model may hang up: ``Bot(tools=[end_call])``.
 end_call = end_call_tool()
+
+TRANSFER_DESCRIPTION = (
+    "Transfer the phone call to a human colleague. Call it when the caller asks for a person, "
+    "or needs something you cannot do. In `reason`, say in one sentence what the caller "
+    "needs, for the colleague who takes the call."
+)
+
+
+def transfer_call_tool(
+    to: str,
+    *,
+    say: str = "Please hold while I put you through to a colleague.",
+    on_handoff: HandoffHook | None = None,
+    caller_id: str | None = None,
+    timeout_secs: float = 60.0,
+    name: str = "transfer_call",
+    description: str = TRANSFER_DESCRIPTION,
+) -> Tool:
+    """A tool that lets the model hand the call to a human at ``to`` (an E.164 number or a
+    SIP URI; checked now, so a typo fails when the bot is defined).
+
+    ``say`` is spoken first unless the model's reply that called the tool had words of its
+    own. The handoff package (transcript, summary, memory, the model's ``reason``) goes to
+    ``on_handoff`` before the human's phone rings (``Session.transfer``). Once the human has
+    the call the session ends and the tool never returns; a transfer that fails returns
+    ``{"transferred": False, "error": ...}`` so the model can tell the caller.
+    """
+    from voicebot.transports.transfer import TransferError, parse_target
+
+    parse_target(to)
+
+    async def transfer_call(reason: str) -> dict[str, Any]:
+        from voicebot.session import current_session
+
+        session = current_session()
+        spoke = session.conversation.response_had_text
+        try:
+            result = await session.transfer(
+                to,
+                say=None if spoke else say,
+                reason=reason,
+                on_handoff=on_handoff,
+                caller_id=caller_id,
+                timeout_secs=timeout_secs,
+            )
+        except TransferError as e:
+            logger.error(f"{name}: {e}")
+            return {"transferred": False, "error": str(e)}
+        if not result.transferred:
+            return {"transferred": False, "error": result.detail}
+        # Ended with the session, like end_call: a result would run the model again.
+        await asyncio.Future()
+        return {}  # not reached
+
+    return tool(
+        name=name,
+        description=description,
+        filler=None,
+        apology=None,
+        cancel_on_interruption=False,  # the caller speaking must not cancel a transfer under way
+    )(transfer_call)
 
 
 async def collect_digits(

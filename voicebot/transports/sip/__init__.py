@@ -3,8 +3,9 @@
 A PBX or SIP trunk sends its INVITE straight to the bot's address (or the bot registers to
 a registrar and is called through it). One call per transport instance: a second INVITE
 during a call gets 486 Busy Here (``voicebot serve`` runs one call per worker process).
-Not done: REFER transfer, SRTP, TLS/TCP signaling, late offers (INVITE without SDP),
-outbound calls. docs/sip.md says why and how it is tested (against baresip).
+Transfer is a REFER (``SipLine.refer``, used by ``Session.transfer``). Not done: SRTP,
+TLS/TCP signaling, late offers (INVITE without SDP), outbound calls. docs/sip.md says why
+and how it is tested (against baresip).
 """
 
 from __future__ import annotations

@@ -27,6 +27,8 @@ LINE_RATE = 8000
 FRAME_SAMPLES = 160
 #: Seconds to wait for the registrar's answer before the line gives up starting.
 REGISTER_TIMEOUT_SECS = 10.0
+#: Seconds the caller's phone has to answer a REFER (its 202, or a first NOTIFY).
+REFER_ACCEPT_SECS = 10.0
 
 
 class RegistrationError(Exception):
@@ -88,6 +90,23 @@ def _udp_transport(host: str, port: int) -> Any:
     return Transport(local_addr=(host, port))
 
 
+def _uac(transport: Any, on_refer_answer: Callable[[int, str], None]) -> Any:
+    """aiosipua's UAC, also passing on the answers to our REFERs: aiosipua 0.7.1 matches
+    responses only to the calls it placed, so a 202 (or a 405) to a REFER sent in an incoming
+    call's dialog would be dropped unseen."""
+    from aiosipua import SipUAC
+
+    class UAC(SipUAC):
+        def handle_response(self, response: Any, addr: tuple[str, int]) -> None:
+            cseq = response.cseq
+            if cseq is not None and cseq.method.upper() == "REFER":
+                on_refer_answer(int(response.status_code), str(response.reason_phrase))
+                return
+            super().handle_response(response, addr)
+
+    return UAC(transport)
+
+
 def _media_ip(config: LineConfig, peer: tuple[str, int]) -> str:
     """The address written in our SDP: the configured one, else the one the OS would use to
     reach the caller (a wildcard bind address means nothing to the peer)."""
@@ -118,6 +137,9 @@ class SipLine:
         self._rtp_port: int | None = None
         self._answering: asyncio.Task[None] | None = None
         self._closed = False
+        self._uac: Any = None
+        #: What the caller's phone says about our REFER: (kind, status, reason).
+        self._refer_news: asyncio.Queue[tuple[str, int, str]] | None = None
 
     @property
     def connected(self) -> bool:
@@ -126,12 +148,15 @@ class SipLine:
     async def start(self) -> None:
         """Listen for INVITEs (and register, when a registrar is configured)."""
         from aiortp import PortAllocator
-        from aiosipua import SipUAC, SipUAS
+        from aiosipua import SipUAS
 
         self._ports = PortAllocator(self.config.rtp_port_range)
         transport = _udp_transport(self.config.host, self.config.port)
-        uac = SipUAC(transport)
+        uac = self._uac = _uac(
+            transport, lambda status, why: self._refer_news_put("answer", status, why)
+        )
         uas = SipUAS(transport, uac=uac, user_agent="voicebot")
+        uas.on_transfer_progress = self._transfer_progress
         uas.on_invite = self._on_invite
         uas.on_reinvite = self._on_reinvite
         uas.on_bye = lambda _call, _request: self._ended("the caller hung up (BYE)")
@@ -266,9 +291,66 @@ class SipLine:
         logger.info(f"SIP: call ended: {reason}")
         self._call = None
         self._closed = True
+        self._refer_news_put("ended", 0, reason)
         asyncio.get_running_loop().create_task(self._close_media())
         if self.on_hangup is not None:
             self.on_hangup(reason)
+
+    # ---- transfer (REFER, RFC 3515) ---------------------------------------------------------
+
+    async def refer(self, target: str, *, timeout_secs: float = 60.0) -> tuple[bool, str]:
+        """Ask the caller's phone to call ``target`` instead, and wait for what it reports:
+        ``(True, "200 OK")`` once the target answered (the NOTIFY's sipfrag) or the phone
+        hung up on us after accepting; ``(False, why)`` if it refused the REFER, the target
+        failed, or nothing came in time. The call stays up either way (the caller ends it)."""
+        call, uac = self._call, self._uac
+        if call is None or uac is None or self._closed:
+            return False, "no call is up"
+        loop = asyncio.get_running_loop()
+        news = self._refer_news = asyncio.Queue()
+        try:
+            uac.send_refer(call.dialog, target, call.source_addr)
+        except ValueError as e:  # the dialog is not confirmed (yet, or any more)
+            return False, str(e)
+        logger.info(f"SIP: REFER to {target.split('?')[0]} sent")
+        deadline = loop.time() + timeout_secs
+        accept_by = min(deadline, loop.time() + REFER_ACCEPT_SECS)
+        accepted = False
+        try:
+            while True:
+                try:
+                    left = (deadline if accepted else accept_by) - loop.time()
+                    kind, status, why = await asyncio.wait_for(news.get(), max(0.0, left))
+                except TimeoutError:
+                    if accepted:
+                        return False, f"the transfer target did not answer in {timeout_secs:g}s"
+                    return False, "the caller's phone did not answer the REFER in time"
+                if kind == "ended":
+                    if accepted:
+                        return True, f"the caller's phone took the transfer ({why})"
+                    return False, f"the call ended before the transfer: {why}"
+                if status < 200:
+                    accepted = accepted or kind == "notify"
+                elif kind == "answer" and status < 300:
+                    accepted = True
+                elif kind == "answer":
+                    return False, f"the caller's phone refused the transfer: {status} {why}"
+                elif status < 300:
+                    return True, f"{status} {why}".strip()
+                else:
+                    return False, f"the transfer target answered {status} {why}".strip()
+        finally:
+            self._refer_news = None
+
+    def _refer_news_put(self, kind: str, status: int, why: str) -> None:
+        if self._refer_news is not None:
+            self._refer_news.put_nowait((kind, status, why))
+
+    def _transfer_progress(self, call_id: str, status: int, why: str) -> None:
+        """A NOTIFY about our REFER (aiosipua answered it with 200 OK)."""
+        logger.info(f"SIP: transfer progress: {status} {why}")
+        if self._call is not None and call_id == self._call.call_id:
+            self._refer_news_put("notify", status, why)
 
     # ---- outgoing -----------------------------------------------------------------------------
 
