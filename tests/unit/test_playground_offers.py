@@ -168,8 +168,8 @@ def offer_json() -> dict[str, str]:
 
 
 def end_session(client: TestClient, playground: Playground, pc_id: str) -> None:
-    """End the session now. (A hang-up of a peer that never connected waits for Pipecat's
-    60 s connect timeout: its StartFrame is held by the transport until then.)"""
+    """End the session now. (A peer that never connects is cancelled after
+    ``WebRTCPeer.connect_timeout_secs``, 20 s by default: too long to wait for here.)"""
     task = playground.sessions[pc_id].task
     assert task is not None
 
