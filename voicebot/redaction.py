@@ -216,6 +216,22 @@ def _install_stdlib() -> None:
     logging.setLogRecordFactory(masked_record)
 
 
+def mask_number(value: str | None) -> str:
+    """A caller's phone number or SIP address as a log line shows it: its last two
+    characters, enough to tell calls apart in a log, not to identify the caller (a log is
+    kept longer and read by more people than the call's own records). ``+15551234567`` →
+    ``**********67``; ``sip:+15551234567@pbx`` → ``sip:**********67@pbx``."""
+    if not value:
+        return "unknown"
+    user, at, host = value.partition("@")
+    scheme = ""
+    if user.lower().startswith(("sip:", "sips:", "tel:")):
+        head, _, user = user.partition(":")
+        scheme = head + ":"
+    keep = user[-2:] if len(user) > 4 else ""
+    return f"{scheme}{'*' * (len(user) - len(keep))}{keep}{at}{host}"
+
+
 def registered_count() -> int:
     """How many secret values are masked (for tests and diagnostics; never the values)."""
     return len(_secrets)

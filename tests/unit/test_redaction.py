@@ -112,3 +112,13 @@ def test_stdlib_logging_records_are_masked_too() -> None:
     assert len(lines) == 2 and "Authorization" in lines[0]
     assert "RuntimeError" in lines[1]  # the traceback is still there, masked
     assert not any("STDLIB-PLANTED" in line for line in lines), lines
+
+
+def test_a_callers_number_is_masked_in_logs() -> None:
+    from voicebot.redaction import mask_number
+
+    assert mask_number("+15551234567") == "**********67"
+    assert mask_number("sip:+15551234567@pbx.example") == "sip:**********67@pbx.example"
+    assert mask_number("sip:alice@10.0.0.1") == "sip:***ce@10.0.0.1"
+    assert mask_number("1234") == "****"
+    assert mask_number(None) == "unknown"

@@ -179,7 +179,7 @@ class Keypad(FrameProcessor):
 
     async def _pressed(self, key: str) -> None:
         self.pressed.append(key)
-        logger.debug(f"{self}: caller pressed {key}")
+        logger.debug(f"{self}: the caller pressed a key")  # not which: it may be a PIN
         await emit_event(self, "on_dtmf", key)
         if self._collector is not None:
             self._collector.take(key)

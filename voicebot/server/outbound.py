@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from loguru import logger
 
 from voicebot.env import lookup
+from voicebot.redaction import mask_number
 from voicebot.transports.carrier_rest import (
     CallControlError,
     check_e164,
@@ -135,5 +136,5 @@ async def place_call(
         sid = await twilio_create_call(account, to=to, from_=from_, url=answer_url, options=options)
     except TypeError as e:  # an option calls.create does not have
         raise OutboundCallError(f"bot.call: {e} (options go to Twilio's calls.create)") from None
-    logger.info(f"outbound call {sid}: {from_} -> {to}, answered at {answer_url}")
+    logger.info(f"outbound call {sid}: {from_} -> {mask_number(to)}, answered at {answer_url}")
     return OutboundCall("twilio", sid, to, from_, answer_url)

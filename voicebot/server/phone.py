@@ -33,6 +33,7 @@ from fastapi import WebSocket  # at run time: FastAPI reads the routes' annotati
 from loguru import logger
 
 from voicebot.errors import ConfigError
+from voicebot.redaction import mask_number
 from voicebot.transports.phone.base import CARRIERS, PhoneCall, PhoneTransport
 
 if TYPE_CHECKING:
@@ -142,7 +143,7 @@ class PhoneEndpoint:
             await _close(websocket, 1011, "the bot could not start")
             return None
         live = await playground.run_call(call_id, session)
-        caller = f" from {call.from_number}" if call.from_number else ""
+        caller = f" from {mask_number(call.from_number)}" if call.from_number else ""
         logger.info(
             f"phone: {call.carrier} call {call_id}{caller} answered in "
             f"{time.perf_counter() - start:.2f}s"

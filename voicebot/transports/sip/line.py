@@ -20,6 +20,8 @@ from typing import Any
 
 from loguru import logger
 
+from voicebot.redaction import mask_number
+
 #: The only codecs answered: G.711 µ-law and A-law (RTP static payload types 0 and 8).
 CODEC_PAYLOAD_TYPES = {"PCMU": 0, "PCMA": 8}
 #: G.711's sample rate, and the samples in one 20 ms RTP packet.
@@ -204,11 +206,11 @@ class SipLine:
 
     def _on_invite(self, call: Any) -> None:
         if self._closed or self._call is not None:
-            logger.info(f"SIP: {call.caller} called while the line is busy: 486")
+            logger.info(f"SIP: {mask_number(call.caller)} called while the line is busy: 486")
             call.reject(486, "Busy Here")
             return
         if call.sdp_offer is None:  # an offer in the ACK (late offer) is not supported
-            logger.warning(f"SIP: INVITE from {call.caller} without an SDP offer: 488")
+            logger.warning(f"SIP: INVITE from {mask_number(call.caller)} without an SDP offer: 488")
             call.reject(488, "Not Acceptable Here")
             return
         self._call = call
@@ -242,7 +244,7 @@ class SipLine:
                 dtmf_payload_type=offered_dtmf[0] if offered_dtmf else 101,
             )
         except (SdpNegotiationError, ValueError) as e:
-            logger.warning(f"SIP: cannot answer {call.caller}: {e}: 488")
+            logger.warning(f"SIP: cannot answer {mask_number(call.caller)}: {e}: 488")
             call.reject(488, "Not Acceptable Here")
             self._call = None
             self._release()
@@ -260,7 +262,7 @@ class SipLine:
             codec=codec,
             x_headers=dict(call.x_headers),
         )
-        logger.info(f"SIP: answered {call.caller} ({codec}, RTP port {rtp_port})")
+        logger.info(f"SIP: answered {mask_number(call.caller)} ({codec}, RTP port {rtp_port})")
         if self.on_connected is not None:
             self.on_connected(self.call_info)
 
