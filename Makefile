@@ -78,7 +78,7 @@ demo: $(STAMP)
 
 ## Lint, type-check the package, and run every test.
 test: $(STAMP) lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=25
 
 lint: $(STAMP)
 	$(BIN)/ruff check voicebot tests examples
