@@ -105,7 +105,17 @@ class FailureWatch:
 
             member.add_event_handler("on_error", on_error)
             if group.role == "llm":
-                self._watch_answers(member, group.answer)
+                self._watch_member_answers(member, group, index)
+
+    def _watch_member_answers(self, llm: FrameProcessor, group: _Group, index: int) -> None:
+        """Every answer of a group's member (not only the first): one that answers is no
+        longer out, whatever put it out (taken back after being unreachable)."""
+
+        async def pushed(_processor: Any, frame: Frame) -> None:
+            if isinstance(frame, (LLMTextFrame, FunctionCallsStartedFrame)):
+                group.answered_by(index)
+
+        llm.add_event_handler("on_after_push_frame", pushed)
 
     async def _on_member_error(
         self, group: _Group, index: int, frame: ErrorFrame, provider: Provider
@@ -196,8 +206,10 @@ class _Group:
     out: dict[int, tuple[VendorError, bool]] = field(default_factory=dict)
     answered: bool = False
 
-    def answer(self) -> None:
+    def answered_by(self, index: int) -> None:
+        """Member ``index`` answered: the group has answered, and that member is back."""
         self.answered = True
+        self.out.pop(index, None)
 
 
 def group_members(

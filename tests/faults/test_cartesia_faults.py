@@ -90,5 +90,7 @@ async def test_fault_on_turn_two_is_survived_word_for_word(case: FaultCase, tmp_
     assert switch["replayed"], outcome.summary()
     if case.fault == "drop":
         # Cartesia had voiced "Yes," (its timestamp came with the audio): the fallback says
-        # only the rest, and the caller heard each word once.
+        # only the rest, and the caller heard each word once (a "Yes," said again by the
+        # fallback would still end with the reply: the whole heard text is compared).
         assert outcome.config["voiced_by_cartesia"] == ["Yes,"], outcome.summary()
+        assert second.heard == ANSWERS[1], outcome.summary()

@@ -6,7 +6,10 @@ It judges what its members push (each member's ``on_before_push_frame`` tags the
 interest with their origin): a member's error is answered for here; its response start is
 held until the first text or tool call, so a failed attempt never reaches the caller; a
 member that misses its first-token or stall deadline is stopped with an interruption of its
-own (only it receives the frame) and the request moves on.
+own (only it receives the frame) and the request moves on; what that interruption flushed
+from the member's queue behind the request (a goodbye to speak) is passed on here. Once the
+EndFrame has gone to the members nothing can be asked again: a fault then says nothing
+(no filler, no replay, no apology) and the call ends.
 """
 
 from __future__ import annotations
@@ -14,12 +17,13 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from loguru import logger
 from pipecat.frames.frames import (
     CancelFrame,
+    EndFrame,
     EndWorkerFrame,
     ErrorFrame,
     Frame,
@@ -31,11 +35,13 @@ from pipecat.frames.frames import (
     LLMFullResponseStartFrame,
     LLMTextFrame,
     ManuallySwitchServiceFrame,
+    SystemFrame,
 )
 from pipecat.pipeline.llm_switcher import LLMSwitcher
 from pipecat.pipeline.service_switcher import ServiceSwitcherStrategyManual
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
+from voicebot.failover.llm_requests import Behind, Request
 from voicebot.failover.policy import (
     DEFAULT_POLICY,
     FailoverEvent,
@@ -56,23 +62,6 @@ DEFAULT_GOODBYE = "Sorry, I can't help right now. Please call back later. Goodby
 _RESPONSE = (LLMFullResponseStartFrame, LLMFullResponseEndFrame, LLMTextFrame)
 _CONTENT = (LLMTextFrame, FunctionCallsStartedFrame, FunctionCallInProgressFrame)
 _TAGGED = (*_RESPONSE, *_CONTENT, InterruptionFrame, ErrorFrame)
-
-
-@dataclass
-class _Request:
-    """One context the stage owes an answer to, across its attempts on the members."""
-
-    frame: LLMContextFrame
-    direction: FrameDirection
-    member: FrameProcessor
-    asked_at: float
-    tried: list[FrameProcessor] = field(default_factory=list)
-    started: bool = False  # the answering member has begun (its response start came)
-    held_start: Frame | None = None
-    content: bool = False  # text or a tool call of this attempt went downstream
-    spoke: bool = False  # ... of any attempt
-    failure: tuple[Reason, str] | None = None
-    timer: asyncio.TimerHandle | None = None
 
 
 class FailoverLLMSwitcher(LLMSwitcher[ServiceSwitcherStrategyManual]):
@@ -100,10 +89,12 @@ class FailoverLLMSwitcher(LLMSwitcher[ServiceSwitcherStrategyManual]):
         self.health = [Health(provider_label(p)) for p in self.providers]
         self.events: list[FailoverEvent] = []
         self._listeners: list[FailoverListener] = []
-        self._requests: list[_Request] = []
+        self._requests: list[Request] = []
         self._replays: set[int] = set()
-        self._aborts: set[int] = set()
+        self._aborts: dict[int, Request] = {}  # our abort's id -> the request it stopped
         self._origin: OrderedDict[int, FrameProcessor] = OrderedDict()
+        self._behind = Behind()  # what an abort may flush from a member's queue
+        self._ending = False  # the EndFrame went to the members
         self._failed_in_turn: set[FrameProcessor] = set()
         for member in self.services:
             member.add_event_handler("on_before_push_frame", self._tag)
@@ -122,6 +113,8 @@ class FailoverLLMSwitcher(LLMSwitcher[ServiceSwitcherStrategyManual]):
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         if isinstance(frame, (InterruptionFrame, CancelFrame)):
             self._drop_requests()  # a barge-in, or the end: nothing is owed any more
+        elif isinstance(frame, EndFrame):
+            self._ending = True
         elif isinstance(frame, LLMContextFrame):
             if frame.id in self._replays:
                 self._replays.discard(frame.id)
@@ -130,13 +123,17 @@ class FailoverLLMSwitcher(LLMSwitcher[ServiceSwitcherStrategyManual]):
                     self._failed_in_turn.clear()
                     await self._prefer_recovered()
                 self._add_request(frame, direction)
+        elif not isinstance(frame, SystemFrame) and self._requests:
+            active = self.strategy.active_service
+            owed = [r for r in self._requests if r.member is active]
+            self._behind.given(frame, direction, owed[-1] if owed else None)
         await super().process_frame(frame, direction)
 
     def _add_request(self, frame: LLMContextFrame, direction: FrameDirection) -> None:
         member = self.strategy.active_service
         # A tool's follow-up belongs to the same turn: what failed in it is not asked again.
         tried = [member, *self._failed_in_turn]
-        request = _Request(frame, direction, member, self._now(), tried=tried)
+        request = Request(frame, direction, member, self._now(), tried=tried)
         self._requests.append(request)
         if self._first_for(member) is request:
             self._arm(request, self._first_budget(member), Reason.NO_FIRST)
@@ -166,13 +163,13 @@ class FailoverLLMSwitcher(LLMSwitcher[ServiceSwitcherStrategyManual]):
                 self._origin.popitem(last=False)
 
     async def push_frame(self, frame: Frame, direction: FrameDirection = FrameDirection.DOWNSTREAM):
+        self._behind.came_out(frame)
         member = self._origin.pop(frame.id, None)
         if member is None:
             await super().push_frame(frame, direction)
             return
         if frame.id in self._aborts:  # our own abort, back out of the member it stopped
-            self._aborts.discard(frame.id)
-            await self._rescue(member)
+            await self._rescue(member, self._aborts.pop(frame.id))
             return
         request = self._first_for(member)
         if isinstance(frame, ErrorFrame):
@@ -205,7 +202,7 @@ class FailoverLLMSwitcher(LLMSwitcher[ServiceSwitcherStrategyManual]):
             self._arm(request, self.policy.stall_budget("llm"), Reason.STALL)
             await super().push_frame(frame, direction)
 
-    async def _attempt_ended(self, request: _Request, end: Frame) -> None:
+    async def _attempt_ended(self, request: Request, end: Frame) -> None:
         self._disarm(request)
         if request.failure is None and not request.content:
             request.failure = (Reason.EMPTY, "the response had no text and no tool call")
@@ -219,8 +216,15 @@ class FailoverLLMSwitcher(LLMSwitcher[ServiceSwitcherStrategyManual]):
 
     # ---- failing over -----------------------------------------------------------------------
 
-    async def _timed_out(self, request: _Request, reason: Reason) -> None:
-        if request not in self._requests or request.failure is not None:
+    async def _timed_out(self, request: Request, member: FrameProcessor, reason: Reason) -> None:
+        if (
+            request not in self._requests
+            or request.failure is not None
+            # Since the deadline fired: text re-armed it, or an error in the same step
+            # moved the request on (the next member's own deadline is armed).
+            or request.timer is not None
+            or request.member is not member
+        ):
             return
         budget = self._first_budget(request.member) if reason is Reason.NO_FIRST else None
         what = (
@@ -232,10 +236,10 @@ class FailoverLLMSwitcher(LLMSwitcher[ServiceSwitcherStrategyManual]):
         stopped = request.member
         await self._fail_over(request)
         abort = InterruptionFrame()  # only the late member gets it: it stops its request
-        self._aborts.add(abort.id)
+        self._aborts[abort.id] = request
         await stopped.queue_frame(abort)
 
-    async def _fail_over(self, request: _Request) -> None:
+    async def _fail_over(self, request: Request) -> None:
         """Move ``request`` on to the next member (or to the apology). The request is
         rebound before anything is awaited, so the failed member's late frames (its end,
         after an abort) no longer count as the request's and cannot fail it over twice."""
@@ -247,7 +251,7 @@ class FailoverLLMSwitcher(LLMSwitcher[ServiceSwitcherStrategyManual]):
         self._failed_in_turn.add(failed)
         waited = now - request.asked_at
         cut = request.content  # part of it had gone to be spoken
-        nxt = self._next_member(request)
+        nxt = None if self._ending else self._next_member(request)
         if nxt is None:
             self._requests.remove(request)
         else:
@@ -256,6 +260,12 @@ class FailoverLLMSwitcher(LLMSwitcher[ServiceSwitcherStrategyManual]):
             request.tried.append(nxt)
         if cut:  # stop the rest of the cut reply as a barge-in would
             await super().push_frame(InterruptionFrame())
+        if self._ending:  # every member has its EndFrame: nothing can answer any more
+            logger.warning(
+                f"voicebot failover: llm {self.health[self.services.index(failed)].name}"
+                f": {reason} as the call ends; its request is dropped ({detail})"
+            )
+            return
         if nxt is None:
             self._record(failed, None, reason, detail, waited)
             await self._apologise()
@@ -270,7 +280,7 @@ class FailoverLLMSwitcher(LLMSwitcher[ServiceSwitcherStrategyManual]):
             await self._say(self.one_moment)
         await self._replay(request)
 
-    def _next_member(self, request: _Request) -> FrameProcessor | None:
+    def _next_member(self, request: Request) -> FrameProcessor | None:
         """The next provider to ask, in the list's order: one not tried for this request
         (nor failed earlier in its turn), not in its backoff if any other is left."""
         now = self._now()
@@ -284,19 +294,29 @@ class FailoverLLMSwitcher(LLMSwitcher[ServiceSwitcherStrategyManual]):
                 return member
         return fresh[0][0] if fresh else None
 
-    async def _replay(self, request: _Request) -> None:
+    async def _replay(self, request: Request) -> None:
         again = replace(request.frame)
         self._replays.add(again.id)
         self._arm(request, self._first_budget(request.member), Reason.NO_FIRST)
         await self.queue_frame(again, request.direction)
 
-    async def _rescue(self, member: FrameProcessor) -> None:
-        """An aborted member dropped what was queued behind its request: ask again."""
+    async def _rescue(self, member: FrameProcessor, aborted: Request) -> None:
+        """An aborted member dropped what was queued behind its request: the requests are
+        asked again, the frames passed on (after the replayed answer; at the end, now)."""
         active = self.strategy.active_service
-        for request in [r for r in self._requests if r.member is member and not r.started]:
+        requests = [r for r in self._requests if r.member is member and not r.started]
+        for request in requests:
+            if self._ending:
+                self._requests.remove(request)
+                continue
             request.member = active
             request.tried.append(active)
             await self._replay(request)
+        for frame, direction in self._behind.flushed([aborted, *requests]):
+            if self._ending:
+                await super().push_frame(frame, direction)  # before the EndFrame leaves
+            else:
+                await self.queue_frame(frame, direction)
 
     async def _apologise(self) -> None:
         self.failed_turns += 1
@@ -347,17 +367,17 @@ class FailoverLLMSwitcher(LLMSwitcher[ServiceSwitcherStrategyManual]):
     def _first_budget(self, member: FrameProcessor) -> float:
         return self.policy.first_budget("llm", self.providers[self.services.index(member)])
 
-    def _arm(self, request: _Request, secs: float, reason: Reason) -> None:
+    def _arm(self, request: Request, secs: float, reason: Reason) -> None:
         self._disarm(request)
         loop = asyncio.get_running_loop()
-        request.timer = loop.call_later(secs, self._expire, request, reason)
+        request.timer = loop.call_later(secs, self._expire, request, request.member, reason)
 
-    def _expire(self, request: _Request, reason: Reason) -> None:
+    def _expire(self, request: Request, member: FrameProcessor, reason: Reason) -> None:
         request.timer = None
-        self.create_task(self._timed_out(request, reason), f"{self}::failover")
+        self.create_task(self._timed_out(request, member, reason), "failover")
 
     @staticmethod
-    def _disarm(request: _Request) -> None:
+    def _disarm(request: Request) -> None:
         if request.timer is not None:
             request.timer.cancel()
             request.timer = None
@@ -366,8 +386,9 @@ class FailoverLLMSwitcher(LLMSwitcher[ServiceSwitcherStrategyManual]):
         for request in self._requests:
             self._disarm(request)
         self._requests.clear()
+        self._behind.clear()  # dropped by the interruption, as everywhere else
 
-    def _first_for(self, member: FrameProcessor) -> _Request | None:
+    def _first_for(self, member: FrameProcessor) -> Request | None:
         return next((r for r in self._requests if r.member is member), None)
 
     @staticmethod
