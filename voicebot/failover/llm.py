@@ -31,11 +31,12 @@ from typing import Any, ClassVar
 from pydantic import field_validator
 
 from voicebot.failover.llm_switcher import DEFAULT_GOODBYE, FailoverLLMSwitcher
+from voicebot.failover.members import GroupOfProviders, resolve_members
 from voicebot.failover.policy import DEFAULT_POLICY, FailoverPolicy
 from voicebot.providers.base import BuildContext, LLMProvider
 
 
-class FallbackLLM(LLMProvider):
+class FallbackLLM(GroupOfProviders, LLMProvider):
     """Several LLMs in order of preference; see the module docstring.
 
     ``FallbackLLM([OpenAILLM(), LlamaLLM()], policy=FailoverPolicy(llm_first_token_secs=
@@ -62,48 +63,23 @@ class FallbackLLM(LLMProvider):
     def _check_providers(cls, value: Any) -> tuple[LLMProvider, ...]:
         from voicebot.errors import ConfigError
 
-        items = tuple(value) if isinstance(value, (list, tuple)) else (value,)
-        if not items:
-            raise ConfigError("FallbackLLM needs at least one LLM provider")
-        for item in items:
-            if not isinstance(item, LLMProvider) or isinstance(item, FallbackLLM):
+        resolved = resolve_members(cls, "llm", value)
+        for item in resolved:
+            if not isinstance(item, LLMProvider):
                 raise ConfigError(
                     f"FallbackLLM takes LLM providers (OpenAILLM(...), LlamaLLM(), ...), "
                     f"not {type(item).__name__}"
                 )
-        return items
+        return resolved  # type: ignore[return-value]
 
     @property
     def supports_tools(self) -> bool:  # type: ignore[override]
         """Tools only when every provider can be offered them (any may answer)."""
         return all(p.supports_tools for p in self.providers)
 
-    def check(self, ctx: BuildContext) -> None:
-        from voicebot.errors import ConfigError, raise_all
-
-        problems: list[ConfigError] = []
-        for provider in self.providers:
-            try:
-                provider.check(ctx)
-            except ConfigError as e:
-                problems.append(e)
-        raise_all(problems)
-
-    def cores_per_call(self) -> float | None:
-        """The most any provider needs: when the cloud is down every call runs locally."""
-        needs = [n for p in self.providers if (n := p.cores_per_call()) is not None]
-        return max(needs) if needs else None
-
-    def prepare(self) -> None:
-        for provider in self.providers:
-            provider.prepare()
-
     def prepare_tools(self, schemas: list[Any]) -> None:
         for provider in self.providers:
             provider.prepare_tools(schemas)
-
-    def describe(self) -> str:
-        return f"FallbackLLM({', '.join(p.describe() for p in self.providers)})"
 
     def build(self, ctx: BuildContext) -> FailoverLLMSwitcher:
         return FailoverLLMSwitcher(

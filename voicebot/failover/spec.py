@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from voicebot.errors import ConfigError
+from voicebot.failover.members import EXAMPLES
 from voicebot.providers.base import Kind, Provider
 
 #: The group class of each stage that takes a list: (module, class).
@@ -19,11 +20,6 @@ GROUPS: dict[str, tuple[str, str]] = {
     "stt": ("voicebot.failover.stt", "FallbackSTT"),
     "llm": ("voicebot.failover.llm", "FallbackLLM"),
     "tts": ("voicebot.failover.tts", "FallbackTTS"),
-}
-_EXAMPLES = {
-    "stt": "[DeepgramSTT(), WhisperSTT()]",
-    "llm": "[OpenAILLM(), LlamaLLM()]",
-    "tts": "[CartesiaTTS(), PiperTTS()]",
 }
 
 
@@ -37,7 +33,7 @@ def fallback_group(kind: Kind, values: Sequence[Any]) -> Provider:
     if not values:
         raise ConfigError(
             f"Bot({kind}=[]) has no provider: give one, or several to fall back through in "
-            f"order, e.g. {kind}={_EXAMPLES[kind]}"
+            f"order, e.g. {kind}={EXAMPLES[kind]}"
         )
     providers = [registry.resolve(kind, v) for v in values]
     if len(providers) == 1:

@@ -47,8 +47,9 @@ from pipecat.metrics.metrics import ProcessingMetricsData, TTFBMetricsData
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pydantic import field_validator
 
-from voicebot.errors import ConfigError, raise_all
+from voicebot.errors import ConfigError
 from voicebot.failover.group import FailoverGroup
+from voicebot.failover.members import GroupOfProviders, resolve_members
 from voicebot.failover.policy import (
     DEFAULT_POLICY,
     FailoverPolicy,
@@ -299,7 +300,7 @@ def _finalized_nothing(frame: Frame) -> bool:
     )
 
 
-class FallbackSTT(STTProvider):
+class FallbackSTT(GroupOfProviders, STTProvider):
     """STT providers in order of preference; the next takes over, with the caller's audio
     since the last final transcript replayed into it, when one fails (module docstring)."""
 
@@ -323,39 +324,11 @@ class FallbackSTT(STTProvider):
     @field_validator("providers", mode="before")
     @classmethod
     def _resolve(cls, value: object) -> tuple[STTProvider, ...]:
-        from voicebot import registry
-
-        if not isinstance(value, (list, tuple)) or not value:
-            raise ConfigError(
-                "FallbackSTT needs a list of STT providers, e.g. [DeepgramSTT(), WhisperSTT()]"
-            )
-        resolved = tuple(registry.resolve("stt", v) for v in value)
+        resolved = resolve_members(cls, "stt", value)
         for provider in resolved:
-            if isinstance(provider, FallbackSTT):
-                raise ConfigError("FallbackSTT: give the providers themselves, not another list")
             if not isinstance(provider, STTProvider):
                 raise ConfigError(f"FallbackSTT: {type(provider).__name__} is not an STT provider")
         return resolved  # type: ignore[return-value]
-
-    def check(self, ctx: BuildContext) -> None:
-        problems: list[ConfigError] = []
-        for provider in self.providers:
-            try:
-                provider.check(ctx)
-            except ConfigError as e:
-                problems.append(e)
-        raise_all(problems)
-
-    def cores_per_call(self) -> float | None:
-        cores = [c for p in self.providers if (c := p.cores_per_call()) is not None]
-        return max(cores) if cores else None
-
-    def prepare(self) -> None:
-        for provider in self.providers:
-            provider.prepare()
-
-    def describe(self) -> str:
-        return f"FallbackSTT({' -> '.join(p.describe() for p in self.providers)})"
 
     def build(self, ctx: BuildContext) -> STTFailover:
         services = [p.build(ctx) for p in self.providers]

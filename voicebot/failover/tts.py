@@ -55,9 +55,10 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.utils.text.base_text_aggregator import TextType
 from pydantic import field_validator
 
-from voicebot.errors import ConfigError, raise_all
+from voicebot.errors import ConfigError
 from voicebot.failover.apology import APOLOGY_TEXT, apology_audio
 from voicebot.failover.group import FailoverGroup
+from voicebot.failover.members import GroupOfProviders, resolve_members
 from voicebot.failover.policy import (
     DEFAULT_POLICY,
     FailoverEvent,
@@ -306,7 +307,7 @@ def clip_frames(sample_rate: int) -> list[Frame]:
     ]
 
 
-class FallbackTTS(TTSProvider):
+class FallbackTTS(GroupOfProviders, TTSProvider):
     """TTS providers in order of preference; the next takes over, saying what the failed one
     left unsaid, when one fails; the apology clip when none can (module docstring)."""
 
@@ -330,39 +331,11 @@ class FallbackTTS(TTSProvider):
     @field_validator("providers", mode="before")
     @classmethod
     def _resolve(cls, value: object) -> tuple[TTSProvider, ...]:
-        from voicebot import registry
-
-        if not isinstance(value, (list, tuple)) or not value:
-            raise ConfigError(
-                "FallbackTTS needs a list of TTS providers, e.g. [CartesiaTTS(), PiperTTS()]"
-            )
-        resolved = tuple(registry.resolve("tts", v) for v in value)
+        resolved = resolve_members(cls, "tts", value)
         for provider in resolved:
-            if isinstance(provider, FallbackTTS):
-                raise ConfigError("FallbackTTS: give the providers themselves, not another list")
             if not isinstance(provider, TTSProvider):
-                raise ConfigError(f"FallbackTTS: {type(provider).__name__} is not a TTS provider")
+                raise ConfigError(f"FallbackTTS: {type(provider).__name__} is not an TTS provider")
         return resolved  # type: ignore[return-value]
-
-    def check(self, ctx: BuildContext) -> None:
-        problems: list[ConfigError] = []
-        for provider in self.providers:
-            try:
-                provider.check(ctx)
-            except ConfigError as e:
-                problems.append(e)
-        raise_all(problems)
-
-    def cores_per_call(self) -> float | None:
-        cores = [c for p in self.providers if (c := p.cores_per_call()) is not None]
-        return max(cores) if cores else None
-
-    def prepare(self) -> None:
-        for provider in self.providers:
-            provider.prepare()
-
-    def describe(self) -> str:
-        return f"FallbackTTS({' -> '.join(p.describe() for p in self.providers)})"
 
     def build(self, ctx: BuildContext) -> TTSFailover:
         services = [p.build(ctx) for p in self.providers]
