@@ -133,6 +133,11 @@ class PhoneTransport(TransportProvider):
         rate is negotiated per call says so from its ``start``)."""
         return self.line_rate
 
+    def input_rate(self, call: PhoneCall) -> int | None:
+        """The rate of the caller's audio on the line for ``call`` (the output's, unless the
+        carrier says otherwise), which ``LineRateSerializer`` upsamples; None: unknown."""
+        return self.output_rate(call)
+
     # ---- TransportProvider -----------------------------------------------------------------
 
     def check(self, ctx: BuildContext) -> None:
@@ -153,12 +158,15 @@ class PhoneTransport(TransportProvider):
 
         from voicebot.processors.playback_marks import PlaybackMarks, attach_playback_marks
         from voicebot.transports.phone.guard import GuardedSerializer
+        from voicebot.transports.phone.line_rate import LineRateSerializer
         from voicebot.transports.phone.marks import MarkingSerializer, websocket_sender
 
         if self.connection is None or self.call is None:
             self.check(ctx)  # raises, naming the fix
         assert self.call is not None
         serializer = self.serializer(ctx, self.call)
+        if (line_rate := self.input_rate(self.call)) is not None:
+            serializer = LineRateSerializer(serializer, line_rate=line_rate)  # ~60 ms sooner
         protocol = self.mark_protocol(self.call) if self.marks else None
         marks = None
         if protocol is not None:

@@ -31,10 +31,13 @@ class Exotel(PhoneTransport):
 
     sample_rate: int = 8000
 
+    def input_rate(self, call: PhoneCall) -> int:
+        return call.sample_rate or self.sample_rate
+
     def serializer(self, ctx: BuildContext, call: PhoneCall) -> FrameSerializer:
         from pipecat.serializers.exotel import ExotelFrameSerializer
 
-        rate = call.sample_rate or self.sample_rate
+        rate = self.input_rate(call)
         return ExotelFrameSerializer(
             stream_sid=call.stream_id or "",
             call_sid=call.call_id,
