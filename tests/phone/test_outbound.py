@@ -30,6 +30,7 @@ from tests.phone.conftest import TURN_1, frames
 from tests.phone.twilio_fakes import ACCOUNT, TOKEN, FakeTwilioAPI
 from tests.serving.conftest import FAKE_BOT, Served, serve  # noqa: F401  (the fixture)
 from tests.sip.baresip_peer import free_port
+from voicebot.redaction import mask_number
 from voicebot.server.outbound import OutboundCallError
 from voicebot.transports.carrier_rest import CallControlError
 from voicebot.transports.phone import Twilio
@@ -93,7 +94,10 @@ async def test_an_outbound_call_streams_into_the_served_bot(
     )
     assert report.violations == []
     assert report.spoke, "the bot never answered the outbound call"
-    served.wait_for("the call is logged", lambda: f"from {CALLEE} answered" in served.log())
+    # Logged with the number masked (voicebot.redaction.mask_number), never in full.
+    logged = f"from {mask_number(CALLEE)} answered"
+    served.wait_for("the call is logged", lambda: logged in served.log())
+    assert CALLEE not in served.log()
 
 
 # ---- refused before anything rings ---------------------------------------------------------

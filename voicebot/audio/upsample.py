@@ -6,7 +6,7 @@ Why not soxr's stream resampler, which Pipecat's serializers use: it works in bl
 hears the caller stop speaking, and the whole reply is that much later (measured from the
 caller's side: benchmarks/phone_latency.py, docs/telephony.md "Latency of the phone path").
 
-This is a linear-phase windowed-sinc FIR (Kaiser, β = 7: ~70 dB down from 4.1 kHz at 8 kHz in)
+This is a linear-phase windowed-sinc FIR (Kaiser, β = 7: ≥ 72 dB down from 4.15 kHz at 8 kHz in)
 run on the zero-stuffed stream, with its state carried from chunk to chunk: every chunk comes
 out at once, in full, delayed by the filter's half-length (``delay_secs``, 2.9-3.0 ms).
 """
