@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from tests.serving.conftest import FAKE_BOT, Served
+from voicebot.redaction import mask_number
 
 
 def stream_url(xml: str) -> str:
@@ -126,7 +127,9 @@ async def test_a_teler_call_through_the_supervisor_is_answered_and_frees_its_slo
     assert not heard.errors, heard.errors
     assert heard.first_audio.is_set() and heard.clear.is_set()
     log = served.log()
-    assert "teler call teler-" in log and "+15550042" in log  # the worker saw the caller
+    # The worker saw the caller, and logs the number masked (redaction.mask_number).
+    assert "teler call teler-" in log and f"from {mask_number('+15550042')} " in log
+    assert "+15550042" not in log
     await eventually(
         "the hung-up call frees its slot",
         lambda: served.get("readyz").status_code == 200,
