@@ -144,20 +144,13 @@ def test_advertise_mistakes_are_refused(args: list[str]) -> None:
     assert run.returncode == 2 and "--advertise" in run.stderr, run.stderr
 
 
-@pytest.mark.xfail(
-    reason="passes alone, fails after this module's other tests: the second call gets a "
-    "worker's 'playground is full (1 sessions running)' although A reports itself full and B "
-    "is fresh; not yet understood (session note 2026-12-02, #12)",
-    strict=False,
-)
 async def test_a_registered_host_that_does_not_answer_is_skipped(
     serve: Callable[..., Served],
 ) -> None:
     """A host killed outright stays in the registry until its key expires: a call placed on
     it meanwhile goes to the next host with room instead of failing (here the dead host is
     planted with the most room and a long expiry, so it is always picked first). A Redis of
-    its own: the module's holds the earlier tests' hosts for up to their TTL, and a host
-    still draining from the test before took the call here once (503) in a loaded run."""
+    its own: the module's holds the earlier tests' hosts for up to their TTL."""
     from voicebot.testing.redis_server import local_redis
 
     with local_redis() as redis_url:

@@ -132,3 +132,9 @@ def test_redis_store_says_how_to_install_redis_when_it_is_missing(monkeypatch) -
     monkeypatch.setitem(sys.modules, "redis.asyncio", None)
     with pytest.raises(MissingExtraError, match=r"voicebot\[redis\]"):
         RedisStore("redis://127.0.0.1:1/0")
+
+
+async def test_a_store_in_a_folder_not_made_yet_makes_it(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "not" / "yet" / "m.db")
+    assert await store.put_fact("ada", "likes tea")
+    assert await store.get_facts("ada") == ["likes tea"]

@@ -78,20 +78,41 @@ class SQLiteStore:
     # ---- connections and transactions ------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
+        if not self._ready:  # the folder first: SQLite creates the file, not its folder
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: transactions are begun and ended here, explicitly.
         conn = sqlite3.connect(self.path, timeout=self.timeout_secs, isolation_level=None)
         conn.execute(f"PRAGMA busy_timeout = {int(self.timeout_secs * 1000)}")
         conn.execute("PRAGMA secure_delete = ON")  # deleted data is overwritten, not left
         if not self._ready:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.executescript(_SCHEMA)  # idempotent; each statement commits on its own
-            conn.execute("PRAGMA synchronous = FULL")
-            if self._retention_secs is not None and self._write(conn, self._purge):
-                self._checkpoint(conn)
+            self._until_unlocked(lambda: self._set_up(conn))
             self._ready = True
         conn.execute("PRAGMA synchronous = FULL")
         return conn
+
+    def _set_up(self, conn: sqlite3.Connection) -> None:
+        """WAL mode and the schema, once per store (idempotent)."""
+        if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            conn.execute("PRAGMA journal_mode = WAL")
+        conn.executescript(_SCHEMA)  # each statement commits on its own
+        conn.execute("PRAGMA synchronous = FULL")
+        if self._retention_secs is not None and self._write(conn, self._purge):
+            self._checkpoint(conn)
+
+    def _until_unlocked(self, work: Callable[[], None]) -> None:
+        """Run ``work``, again while another connection holds the lock, up to
+        ``timeout_secs``: switching to WAL while another store opens the same new file can
+        fail at once with "database is locked", without SQLite's busy handler waiting."""
+        deadline = time.monotonic() + self.timeout_secs
+        pause = 0.005
+        while True:
+            try:
+                return work()
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() > deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.2)
 
     def _cutoff(self) -> float:
         """Rows written before this time have expired (``-inf``: nothing expires)."""

@@ -3,11 +3,12 @@
     voicebot serve bot.py --host 0.0.0.0 --redis redis://redis:6379/0 \\
         --advertise http://10.1.2.3:7860 --token ...
 
-Each host writes, every ``HEARTBEAT_SECS``, a key ``{prefix}host:{id}`` (its URL, capacity,
-free slots, whether it drains) that expires after ``HOST_TTL_SECS``: a host that stops
-heart-beating (killed, partitioned) drops out of the registry within that time, with no
-one having to notice it. Each live call gets ``{prefix}call:{call id}`` → the host's id, with
-the same expiry, refreshed by the owner's heartbeat. With that, any host can
+Each host writes, every ``HEARTBEAT_SECS`` and whenever its room changes, a key
+``{prefix}host:{id}`` (its URL, capacity, free slots, whether it drains) that expires
+after ``HOST_TTL_SECS``: a host that stops heart-beating (killed, partitioned) drops out
+of the registry within that time, with no one having to notice it. Each live call gets
+``{prefix}call:{call id}`` → the host's id, with the same expiry, refreshed by the owner's
+heartbeat. With that, any host can
 
 - **place a new call elsewhere** when it has no room itself: the offer is passed to the
   host with the most free slots (``pick``), once (a passed-on request is never passed on
@@ -106,6 +107,7 @@ class HostRegistry:
         #: Shared by every host (kept in Redis): marks a request one host passes to another.
         self.peer_secret = ""
         self._task: asyncio.Task[None] | None = None
+        self._nudged = asyncio.Event()
 
     # ---- this host -----------------------------------------------------------------------
 
@@ -141,6 +143,12 @@ class HostRegistry:
                 pipe.set(self._call_key(call), self.id, px=self.ttl_ms)
             await pipe.execute()
 
+    def nudge(self) -> None:
+        """Re-announce now rather than at the next heartbeat: room opened or filled (a host
+        whose workers just warmed up would otherwise look full to the others for up to
+        ``HEARTBEAT_SECS``, and one that just filled up would still look roomy)."""
+        self._nudged.set()
+
     async def claim(self, call_id: str) -> None:
         """Record a call placed here before the next heartbeat would."""
         with contextlib.suppress(Exception):
@@ -149,7 +157,9 @@ class HostRegistry:
     async def _beat_forever(self) -> None:
         failing = False
         while True:
-            await asyncio.sleep(self.heartbeat_secs)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._nudged.wait(), self.heartbeat_secs)
+            self._nudged.clear()
             start = time.monotonic()
             try:
                 await self.beat()

@@ -8,6 +8,7 @@ pool ``voicebot.server.pool``. Split from the supervisor so each reads whole.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -132,7 +133,9 @@ def host_registry(options: ServeOptions, sup: Supervisor, url: str) -> HostRegis
     def live_calls() -> list[str]:
         return [call for worker in pool.workers.values() for call in worker.calls]
 
-    return HostRegistry(options.redis_url, url, describe=describe, live_calls=live_calls)
+    registry = HostRegistry(options.redis_url, url, describe=describe, live_calls=live_calls)
+    pool.on_change.append(registry.nudge)
+    return registry
 
 
 class DrainingServer:
@@ -177,6 +180,9 @@ class DrainingServer:
             await asyncio.sleep(0.05)
         logger.info(f"serve: starting {pool.size} worker(s); loading the bot's models")
         if await pool.wait_ready():
+            if self.supervisor.hosts is not None:  # the others see our room before we say so
+                with contextlib.suppress(Exception):
+                    await self.supervisor.hosts.beat()
             print(self.announce, flush=True)
             while pool.fatal is None:  # a bot that stops starting ends the server, loudly
                 pool.changed.clear()

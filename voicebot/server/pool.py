@@ -118,6 +118,8 @@ class WorkerPool:
         self.on_exit: Callable[[Worker], None] | None = None  # e.g. metrics for a dead pid
         self._ever_ready = False
         self.changed = asyncio.Event()  # set whenever readiness or load changes
+        #: Called whenever readiness or load changes (the host registry re-announces at once).
+        self.on_change: list[Callable[[], None]] = []
         self._dir: Path | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
@@ -393,6 +395,8 @@ class WorkerPool:
 
     def _changed(self) -> None:
         self.changed.set()
+        for listener in self.on_change:
+            listener()
 
 
 def worker_env(extra: dict[str, str] | None = None) -> dict[str, str]:

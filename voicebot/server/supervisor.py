@@ -124,6 +124,7 @@ class Supervisor:
         for _ in range(PLACE_ATTEMPTS):
             other = await self.hosts.pick(avoid=skipped)
             if other is None:
+                logger.info("serve: no room here and no other host has room for the call")
                 break
             logger.info(f"serve: no room here; the call goes to host {other.id}")
             try:
