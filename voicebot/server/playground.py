@@ -94,6 +94,38 @@ def describe_stages(bot: Bot) -> str:
     return " → ".join(type(p).__name__ for p in (bot.stt, bot.llm, bot.tts))
 
 
+#: What a session imports as it is built and run (the pipeline, voicebot's processors, the
+#: phone path), imported while a worker warms up instead of while its first caller waits.
+CALL_MODULES = (
+    "voicebot.session",
+    "voicebot.tools.caller",
+    "voicebot.memory.sqlite",
+    "voicebot.audio.upsample",
+    "pipecat.runner.utils",
+    "pipecat.transports.websocket.fastapi",
+    "pipecat.serializers.twilio",
+    "pipecat.serializers.telnyx",
+    "pipecat.serializers.plivo",
+    "pipecat.serializers.exotel",
+)
+CALL_PACKAGES = ("voicebot.processors", "voicebot.text", "voicebot.transports.phone")
+
+
+def import_call_modules() -> None:
+    """Import ``CALL_MODULES`` and every module of ``CALL_PACKAGES`` (one whose optional
+    dependency is missing is skipped: the call that needs it will say so)."""
+    import importlib
+    import pkgutil
+
+    names = list(CALL_MODULES)
+    for package in CALL_PACKAGES:
+        path = importlib.import_module(package).__path__
+        names += [f"{package}.{m.name}" for m in pkgutil.iter_modules(path)]
+    for name in names:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+
+
 class Playground:
     """The app's state: the bot, the WebRTC request handler and the live sessions.
 
@@ -150,10 +182,12 @@ class Playground:
             print(self.announce, flush=True)
 
     def _warm_up(self) -> None:
-        """Build each stage once and throw it away, so the first caller does not wait for
-        the imports and one-off setup of a first build (a second or so on a small CPU)."""
+        """Build each stage once and throw it away, and import what a call needs, so the
+        first caller does not wait for the imports and one-off setup of a first build (a
+        second or so on a small CPU; a phone call was answered in 0.34 s instead of ~0.1 s)."""
         from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport  # noqa: F401
 
+        import_call_modules()
         ctx = self.bot.build_context()
         for provider in (self.bot.vad, self.bot.turn, self.bot.stt, self.bot.llm, self.bot.tts):
             provider.build(ctx)
