@@ -25,7 +25,6 @@ tried at most once, so a turn never flaps.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from pydantic import field_validator
@@ -54,23 +53,10 @@ class FallbackLLM(GroupOfProviders, LLMProvider):
     #: Said instead of the apology when the last failed turn in a row ends the call.
     goodbye: str | None = DEFAULT_GOODBYE
 
-    def __init__(self, providers: Sequence[LLMProvider] = (), /, **data: Any) -> None:
-        data.setdefault("providers", tuple(providers))
-        super().__init__(**data)
-
     @field_validator("providers", mode="before")
     @classmethod
     def _check_providers(cls, value: Any) -> tuple[LLMProvider, ...]:
-        from voicebot.errors import ConfigError
-
-        resolved = resolve_members(cls, "llm", value)
-        for item in resolved:
-            if not isinstance(item, LLMProvider):
-                raise ConfigError(
-                    f"FallbackLLM takes LLM providers (OpenAILLM(...), LlamaLLM(), ...), "
-                    f"not {type(item).__name__}"
-                )
-        return resolved  # type: ignore[return-value]
+        return resolve_members(cls, "llm", value, LLMProvider)  # type: ignore[return-value]
 
     @property
     def supports_tools(self) -> bool:  # type: ignore[override]

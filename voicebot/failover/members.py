@@ -4,6 +4,7 @@ load them, size a call by the hungriest, and name them in order."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from voicebot.errors import ConfigError, raise_all
@@ -17,9 +18,12 @@ EXAMPLES = {
 }
 
 
-def resolve_members(group: type, kind: Kind, value: object) -> tuple[Provider, ...]:
-    """``value``'s providers (objects or registry names), or the ``ConfigError`` naming the
-    fix: an empty or non-list value, a nested group, a provider of another stage."""
+def resolve_members(
+    group: type, kind: Kind, value: object, member: type[Provider]
+) -> tuple[Provider, ...]:
+    """``value``'s providers (objects or registry names), each a ``member``, or the
+    ``ConfigError`` naming the fix: an empty or non-list value, a nested group, a provider of
+    another stage."""
     from voicebot import registry
 
     name = group.__name__
@@ -31,6 +35,11 @@ def resolve_members(group: type, kind: Kind, value: object) -> tuple[Provider, .
     for provider in resolved:
         if isinstance(provider, group):
             raise ConfigError(f"{name}: give the providers themselves, not another list")
+        if not isinstance(provider, member):
+            raise ConfigError(
+                f"{name} takes {kind.upper()} providers ({EXAMPLES[kind]}), "
+                f"not {type(provider).__name__}"
+            )
     return resolved
 
 
@@ -42,6 +51,13 @@ class GroupOfProviders:
     kind: ClassVar[Kind]
     if TYPE_CHECKING:
         providers: tuple[Any, ...]
+
+    def __init__(self, providers: Sequence[Any] | None = None, /, **data: Any) -> None:
+        """``Fallback...([a, b], policy=...)``; ``providers=`` by name works too."""
+        if providers is not None:
+            data["providers"] = providers
+        data.setdefault("providers", ())  # none: the validator's "needs a list" error
+        super().__init__(**data)
 
     def check(self, ctx: BuildContext) -> None:
         """Every member's problems at once, not one per run."""

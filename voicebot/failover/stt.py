@@ -29,7 +29,7 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from loguru import logger
 from pipecat.frames.frames import (
@@ -47,7 +47,6 @@ from pipecat.metrics.metrics import ProcessingMetricsData, TTFBMetricsData
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pydantic import field_validator
 
-from voicebot.errors import ConfigError
 from voicebot.failover.group import FailoverGroup
 from voicebot.failover.members import GroupOfProviders, resolve_members
 from voicebot.failover.policy import (
@@ -309,26 +308,10 @@ class FallbackSTT(GroupOfProviders, STTProvider):
     providers: tuple[STTProvider, ...]
     policy: FailoverPolicy | None = None
 
-    def __init__(
-        self,
-        providers: Sequence[STTProvider] | None = None,
-        *,
-        policy: FailoverPolicy | None = None,
-        **data: Any,
-    ) -> None:
-        if providers is not None:
-            data["providers"] = providers
-        data["policy"] = policy
-        super().__init__(**data)
-
     @field_validator("providers", mode="before")
     @classmethod
     def _resolve(cls, value: object) -> tuple[STTProvider, ...]:
-        resolved = resolve_members(cls, "stt", value)
-        for provider in resolved:
-            if not isinstance(provider, STTProvider):
-                raise ConfigError(f"FallbackSTT: {type(provider).__name__} is not an STT provider")
-        return resolved  # type: ignore[return-value]
+        return resolve_members(cls, "stt", value, STTProvider)  # type: ignore[return-value]
 
     def build(self, ctx: BuildContext) -> STTFailover:
         services = [p.build(ctx) for p in self.providers]

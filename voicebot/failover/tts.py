@@ -31,7 +31,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from loguru import logger
 from pipecat.frames.frames import (
@@ -55,7 +55,6 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.utils.text.base_text_aggregator import TextType
 from pydantic import field_validator
 
-from voicebot.errors import ConfigError
 from voicebot.failover.apology import APOLOGY_TEXT, apology_audio
 from voicebot.failover.group import FailoverGroup
 from voicebot.failover.members import GroupOfProviders, resolve_members
@@ -316,26 +315,10 @@ class FallbackTTS(GroupOfProviders, TTSProvider):
     providers: tuple[TTSProvider, ...]
     policy: FailoverPolicy | None = None
 
-    def __init__(
-        self,
-        providers: Sequence[TTSProvider] | None = None,
-        *,
-        policy: FailoverPolicy | None = None,
-        **data: Any,
-    ) -> None:
-        if providers is not None:
-            data["providers"] = providers
-        data["policy"] = policy
-        super().__init__(**data)
-
     @field_validator("providers", mode="before")
     @classmethod
     def _resolve(cls, value: object) -> tuple[TTSProvider, ...]:
-        resolved = resolve_members(cls, "tts", value)
-        for provider in resolved:
-            if not isinstance(provider, TTSProvider):
-                raise ConfigError(f"FallbackTTS: {type(provider).__name__} is not an TTS provider")
-        return resolved  # type: ignore[return-value]
+        return resolve_members(cls, "tts", value, TTSProvider)  # type: ignore[return-value]
 
     def build(self, ctx: BuildContext) -> TTSFailover:
         services = [p.build(ctx) for p in self.providers]
