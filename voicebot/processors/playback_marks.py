@@ -26,7 +26,6 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from weakref import WeakKeyDictionary
 
 from loguru import logger
 from pipecat.frames.frames import Frame, TTSTextFrame
@@ -105,18 +104,23 @@ class PlaybackMarks:
             await callback()
 
 
-_BY_OUTPUT: WeakKeyDictionary[object, PlaybackMarks] = WeakKeyDictionary()
+#: The attribute of an output transport that holds its call's marks. On the object itself, so
+#: they live and die with it: a module-level ``WeakKeyDictionary`` kept every phone call's
+#: whole session alive (the marks' listeners lead back to the transport, its key), ~40 MB
+#: per call in a worker that never got it back.
+MARKS_ATTR = "voicebot_playback_marks"
 
 
 def attach_playback_marks(output: object, marks: PlaybackMarks) -> None:
     """Make ``marks`` the playback marks of the audio ``output`` (an output transport)
     writes; ``track_heard_text(output)`` finds them there."""
-    _BY_OUTPUT[output] = marks
+    setattr(output, MARKS_ATTR, marks)
 
 
 def playback_marks(output: object) -> PlaybackMarks | None:
     """The playback marks of an output transport, or None when its peer sends none."""
-    return _BY_OUTPUT.get(output)
+    marks = getattr(output, MARKS_ATTR, None)
+    return marks if isinstance(marks, PlaybackMarks) else None
 
 
 @dataclass
