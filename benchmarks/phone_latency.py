@@ -48,7 +48,7 @@ import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -57,6 +57,9 @@ from benchmarks.serve_host import ServeProcess, bot_config, cpu_model, git_commi
 from voicebot.audio.segments import Segment, speech_segments
 from voicebot.audio.wav import Pcm, read_wav, write_wav
 from voicebot.testing.runner import caller_latencies
+
+if TYPE_CHECKING:
+    from streamdouble.session import SessionConfig
 
 FAKE_BOT = REPO / "examples" / "fake_bot.py"
 LINE_RATE = 8000
@@ -137,12 +140,16 @@ def make_caller(src: Path, out_dir: Path, *, lead: float, gap: float | None, tai
     return Caller(wav, frames, utterances)
 
 
-def latencies(caller: Caller, recording: Pcm) -> list[float | None]:
-    """Per utterance: its end → the first loud bot audio after it (the runner's rule)."""
-    bot = speech_segments(
+def bot_speech(recording: Pcm) -> list[Segment]:
+    """The bot's speech in ``recording``, read with the runner's rule."""
+    return speech_segments(
         recording, threshold=THRESHOLD, window_secs=WINDOW_SECS, min_gap_secs=BOT_GAP_SECS
     )
-    return caller_latencies(caller.utterances, bot)
+
+
+def latencies(caller: Caller, recording: Pcm) -> list[float | None]:
+    """Per utterance: its end → the first loud bot audio after it (the runner's rule)."""
+    return caller_latencies(caller.utterances, bot_speech(recording))
 
 
 def phone_recording(chunks: list[tuple[float, np.ndarray]]) -> Pcm:
@@ -173,34 +180,50 @@ def session_chunks(result: Any) -> list[tuple[float, np.ndarray]]:
     return chunks
 
 
-async def phone_call(server: ServeProcess, log: Path, caller: Caller, rnd: int) -> CallResult:
-    """One streamdouble call through the supervisor; the server's view of it after."""
-    import httpx
-    from streamdouble.session import Session, SessionConfig
-
+def twilio_url(server: ServeProcess) -> str:
+    """The supervisor's Twilio media socket (direct: no webhook, no ticket)."""
     assert server.url is not None
-    ws = server.url.replace("http://", "ws://") + "phone/ws/twilio"
-    config = SessionConfig(
+    return server.url.replace("http://", "ws://") + "phone/ws/twilio"
+
+
+def session_config(from_number: str = "+15550001111") -> SessionConfig:
+    """streamdouble's settings for one call: a patient caller, every wait bounded."""
+    from streamdouble.session import SessionConfig
+
+    return SessionConfig(
         response_timeout_s=120,
         quiet_period_s=1.0,
         max_drain_s=60,
         max_call_s=CALL_BOUND_SECS,
-        custom_parameters={"from_number": "+15550001111", "to_number": "+15559990000"},
+        custom_parameters={"from_number": from_number, "to_number": "+15559990000"},
     )
+
+
+async def user_turns(server: ServeProcess, call_id: str) -> list[dict[str, Any]] | None:
+    """The server's record of the call's user turns (``/api/sessions/ID``), or None."""
+    import httpx
+
+    async with httpx.AsyncClient(timeout=30) as http:
+        view = await http.get(f"{server.url}api/sessions/{call_id}")
+    if view.status_code != 200:
+        return None
+    return [t for t in view.json()["turns"] if t["user"]]
+
+
+async def phone_call(server: ServeProcess, log: Path, caller: Caller, rnd: int) -> CallResult:
+    """One streamdouble call through the supervisor; the server's view of it after."""
+    from streamdouble.session import Session
+
     load = os.getloadavg()[0]
-    result = await Session(ws, caller.frames, config=config).run()
+    result = await Session(twilio_url(server), caller.frames, config=session_config()).run()
     out = CallResult("phone", rnd, latencies(caller, phone_recording(session_chunks(result))))
     out.load_avg, out.late_secs = load, result.pacing.max_lateness_s
     out.notes += [str(v) for v in result.violations] + list(result.warnings)
     ids = re.findall(r"serve: twilio call (\S+) on worker", log.read_text())
-    if ids:
-        async with httpx.AsyncClient(timeout=30) as http:
-            view = await http.get(f"{server.url}api/sessions/{ids[-1]}")
-        if view.status_code == 200:
-            turns = [t for t in view.json()["turns"] if t["user"]]
-            out.in_bot = [t["voice_to_voice_secs"] for t in turns]
-            out.user_text = [t["user"] for t in turns]
-            out.bot_text = [t["bot"] for t in turns]
+    if ids and (turns := await user_turns(server, ids[-1])) is not None:
+        out.in_bot = [t["voice_to_voice_secs"] for t in turns]
+        out.user_text = [t["user"] for t in turns]
+        out.bot_text = [t["bot"] for t in turns]
     await asyncio.to_thread(wait_idle, server)
     return out
 

@@ -33,6 +33,13 @@ question): the others' turns must all be answered and their voice-to-voice is co
 the rounds without the kill on the same server; exactly one call lost; the worker replaced
 (a new pid, ready).
 
+Phone callers (``--transport twilio``, benchmarks/phone_callers.py). Each of the N callers
+is a Twilio Media Streams client (streamdouble) of the supervisor's ``/phone/ws/twilio``
+(relayed to a worker), playing the same file at 8 kHz μ-law in real time, then 5 s of
+silence: the same fields per call (a full host refuses a phone call by closing the socket
+before accepting it: the handshake's 403), so the same table, with the transport in its
+title and the JSON's config.
+
 "Calls per core" is the largest N (and every smaller N) with every call kept, every turn
 answered and caller voice-to-voice p95 within 50 ms of the N=1 p95 of this run, divided by
 the CPU count. Expected, before measuring: each call is a process of its own, so calls do
@@ -41,8 +48,9 @@ not share a loop; the cost is CPU: Silero ~2-3 % of a core per call plus smart-t
 about 8 calls and start to grow by 12, sooner when other work loads the machine.
 
     .venv/bin/python -m benchmarks.serve_load [--calls 1 2 4 8 12] [--rounds 3]
+    .venv/bin/python -m benchmarks.serve_load --transport twilio --name serve_load_phone
 
-Writes benchmarks/results/serve_load.json (configuration, machine, every call).
+Writes benchmarks/results/NAME.json (default serve_load.json: configuration, machine, every call).
 """
 
 from __future__ import annotations
@@ -74,8 +82,17 @@ from benchmarks.serve_host import (
 FAKE_BOT = REPO / "examples" / "fake_bot.py"
 #: The bot served (``--bot``; the fake bot by default).
 BOT = [FAKE_BOT]
+#: How the callers call (``--transport``): "webrtc" or "twilio".
+TRANSPORT = ["webrtc"]
 ROUND_BOUND_SECS = 180.0
 P95_SLACK_SECS = 0.050
+#: What each transport's callers send and hear, for the JSON.
+LINES = {
+    "webrtc": "aiortc peers (Opus, SRTP), 16 kHz WAV as the microphone, each from its own "
+    "loopback address",
+    "twilio": "streamdouble Twilio Media Streams clients of /phone/ws/twilio (supervisor relay "
+    "to a worker): 8 kHz μ-law, 20 ms frames, 5 s of silence after the file",
+}
 
 
 async def kill_mid_call(server: ServeProcess, callers: list[Any], n: int) -> dict[str, Any]:
@@ -84,7 +101,7 @@ async def kill_mid_call(server: ServeProcess, callers: list[Any], n: int) -> dic
     deadline = time.monotonic() + ROUND_BOUND_SECS / 2
     while len(callers) < n and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
-    live = [c for c in callers if c.report.status == 200]
+    live = [c for c in callers if not c.report.refused]
     await asyncio.gather(*(c.wait_heard(0, deadline - time.monotonic()) for c in live))
     workers = (await asyncio.to_thread(server.status))["workers"]
     victim = next((w for w in workers if w["calls"] >= 1 and w["pid"]), None)
@@ -104,13 +121,15 @@ async def kill_mid_call(server: ServeProcess, callers: list[Any], n: int) -> dic
 
 
 async def one_round(
-    server: ServeProcess, n: int, stagger: float, kill: bool = False
+    server: ServeProcess, log: Path, n: int, stagger: float, kill: bool = False
 ) -> dict[str, Any]:
-    """N calls, the i-th starting ``i * stagger`` s after the first; RSS sampled meanwhile."""
-    from voicebot.testing.webrtc_caller import WebRTCCaller
+    """N calls, the i-th starting ``i * stagger`` s after the first; RSS sampled meanwhile.
+    ``log``: the server's (phone callers find their call ids in it)."""
+    from benchmarks.phone_callers import PhoneCaller
+    from voicebot.testing.webrtc_caller import CallReport, WebRTCCaller
 
     assert server.url is not None
-    callers: list[WebRTCCaller] = []
+    callers: list[WebRTCCaller | PhoneCaller] = []
     peak: dict[int, float] = {}
     stop = asyncio.Event()
 
@@ -118,15 +137,22 @@ async def one_round(
 
     async def call(i: int) -> Any:
         await asyncio.sleep(i * stagger)
-        caller = WebRTCCaller(server.url or "", SPEECH_WAV, local_address=f"127.0.0.{10 + i}")
-        callers.append(caller)
-        start = time.monotonic()
-        try:
-            if await caller.call() == 200 and await caller.wait_connected(60.0):
-                await caller.wait_done(linger_secs=1.5, max_wait_secs=20.0, stall_secs=5.0)
-                await caller.server_view()
-        finally:
-            report = await caller.hang_up()
+        report: CallReport
+        if TRANSPORT[0] == "twilio":
+            phone = PhoneCaller(server, log, i)
+            callers.append(phone)
+            start = time.monotonic()
+            report = await phone.call()
+        else:
+            caller = WebRTCCaller(server.url or "", SPEECH_WAV, local_address=f"127.0.0.{10 + i}")
+            callers.append(caller)
+            start = time.monotonic()
+            try:
+                if await caller.call() == 200 and await caller.wait_connected(60.0):
+                    await caller.wait_done(linger_secs=1.5, max_wait_secs=20.0, stall_secs=5.0)
+                    await caller.server_view()
+            finally:
+                report = await caller.hang_up()
         if not report.refused:
             call_secs.append(time.monotonic() - start)
         return report
@@ -241,7 +267,8 @@ async def run_server(
     server_nice: int | None,
 ) -> list[dict[str, Any]]:
     """One server: its rounds, then (``over``) W + 2 calls, then (``fault``) a kill round."""
-    server = ServeProcess(BOT[0], workers, log_dir / f"serve_w{workers}.log", server_nice)
+    log = log_dir / f"serve_w{workers}.log"
+    server = ServeProcess(BOT[0], workers, log, server_nice)
     rows: list[dict[str, Any]] = []
     try:
         await asyncio.to_thread(server.wait_ready)
@@ -249,7 +276,7 @@ async def run_server(
         idle = await asyncio.to_thread(worker_rss, server)
         done, per_round = [], []
         for _ in range(rounds):
-            done.append(await one_round(server, workers, stagger))
+            done.append(await one_round(server, log, workers, stagger))
             await asyncio.to_thread(wait_idle, server)
             per_round.append(await asyncio.to_thread(worker_rss, server))
         mem = {
@@ -260,11 +287,11 @@ async def run_server(
         }
         rows.append(summarize(f"N={workers}", workers, done, **mem))
         if over:
-            extra = await one_round(server, workers + 2, stagger)
+            extra = await one_round(server, log, workers + 2, stagger)
             await asyncio.to_thread(wait_idle, server)
             rows.append(summarize(f"N={workers + 2} (over)", workers, [extra]))
         if fault:
-            killed = await one_round(server, workers, stagger, kill=True)
+            killed = await one_round(server, log, workers, stagger, kill=True)
             rows.append(summarize(f"N={workers} kill -9", workers, [killed], fault=killed["fault"]))
     finally:
         await asyncio.to_thread(server.stop)
@@ -379,12 +406,20 @@ def main() -> None:
     )
     parser.add_argument("--bot", type=Path, default=FAKE_BOT, help="the bot file served")
     parser.add_argument(
+        "--transport", choices=["webrtc", "twilio"], default="webrtc", help="how callers call"
+    )
+    parser.add_argument(
         "--name", default="serve_load", help="results file: benchmarks/results/NAME.json"
     )
     args = parser.parse_args()
     if not args.bot.is_file():
         parser.error(f"--bot {args.bot}: no such file")
     BOT[0] = args.bot.resolve()
+    TRANSPORT[0] = args.transport
+    if args.transport == "twilio":
+        from benchmarks.phone_callers import line_audio
+
+        line_audio()  # the 8 kHz μ-law caller, made before any call starts
     if 1 not in args.calls:
         parser.error("--calls must include 1 (the baseline)")
     # Before any thread starts: Linux priorities are per thread, inherited by new threads.
@@ -399,7 +434,8 @@ def main() -> None:
     best, per_core = calls_per_core(rows, cpus)
     print_table(
         rows,
-        f"voicebot serve, {BOT[0].name}, two_turns.wav; caller voice-to-voice (ms); "
+        f"voicebot serve, {BOT[0].name}, two_turns.wav over {args.transport}; "
+        "caller voice-to-voice (ms); "
         f"load average {load0[0]:.2f} -> {load1[0]:.2f} on {cpus} CPUs ({cpu_model()})",
     )
     print(f"calls per core: {per_core:g} ({best} calls with p95 within 50 ms of N=1, 0 lost)")
@@ -409,6 +445,8 @@ def main() -> None:
         {
             "config": {
                 "bot": bot_config(BOT[0]),
+                "transport": args.transport,
+                "line": LINES[args.transport],
                 "callers_nice": args.caller_nice if server_nice is not None else "not permitted",
                 "server_nice": server_nice,
                 "wav": str(SPEECH_WAV.relative_to(REPO)),
