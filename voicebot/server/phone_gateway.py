@@ -8,9 +8,10 @@ A carrier call arrives in two steps, and admission happens at the first:
    one-time ticket minted; the answer tells the carrier to stream the call to
    ``wss://HOST/phone/ws/{carrier}/{ticket}``. With none, the answer makes **the carrier
    itself say "all lines are busy" and hang up** (TwiML ``<Say>``, Plivo ``<Speak>``), so a
-   caller is never left in silence. Twilio's signature (``X-Twilio-Signature``) is checked
-   with the ``twilio`` SDK when ``TWILIO_AUTH_TOKEN`` is set; a bad one is a 403, logged
-   without the payload.
+   caller is never left in silence. The carrier's signature is checked when its secret is
+   set (Twilio ``TWILIO_AUTH_TOKEN``, Telnyx ``TELNYX_PUBLIC_KEY``, Plivo
+   ``PLIVO_AUTH_TOKEN``: ``voicebot.server.webhook_signatures``); a missing, bad or stale
+   one is a 403, logged without the payload.
 2. **The media WebSocket** (``/phone/ws/{carrier}/{ticket}``): the ticket (single use, gone
    after ``TICKET_SECS``) names the reserved worker; the socket is passed through to that
    worker's ``/phone/ws/{carrier}?call_id=...`` over its Unix socket
@@ -26,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import secrets
 import time
 from dataclasses import dataclass
@@ -39,6 +39,7 @@ from fastapi.responses import JSONResponse, Response
 from loguru import logger
 
 from voicebot.server.pool import Worker
+from voicebot.server.webhook_signatures import webhook_signature_ok
 
 if TYPE_CHECKING:
     from voicebot.server.supervisor import Supervisor
@@ -156,28 +157,6 @@ class PhoneGateway:
             logger.info(f"serve: {carrier} call {call_id} closed")
 
 
-def twilio_signature_ok(request: Request, form: dict[str, str]) -> bool:
-    """Twilio's ``X-Twilio-Signature`` over the URL and form, checked with its SDK; True when
-    no ``TWILIO_AUTH_TOKEN`` is configured (then nothing can be checked: say so once)."""
-    token = os.environ.get("TWILIO_AUTH_TOKEN")
-    if not token:
-        return True
-    try:
-        from twilio.request_validator import RequestValidator
-    except ImportError:
-        logger.error(
-            'TWILIO_AUTH_TOKEN is set but the twilio SDK is missing: pip install "voicebot[phone]"'
-        )
-        return False
-    proto = request.headers.get("x-forwarded-proto", request.url.scheme)
-    host = request.headers.get("x-forwarded-host") or request.headers.get("host", "")
-    url = f"{proto}://{host}{request.url.path}"
-    if request.url.query:
-        url += f"?{request.url.query}"
-    signature = request.headers.get("x-twilio-signature", "")
-    return bool(RequestValidator(token).validate(url, form, signature))
-
-
 def stream_answer(carrier: str, url: str | None, caller: str = "", called: str = "") -> Response:
     """The carrier's instruction to stream the call to ``url`` (with the caller's and the
     dialled number where the carrier's stream would not carry them), or (None) to say the
@@ -243,9 +222,10 @@ def add_phone_routes(app: FastAPI, sup: Supervisor, gateway: PhoneGateway, authe
     @app.post("/phone/{carrier}")
     async def webhook(request: Request, carrier: str) -> Response:
         known(carrier)
+        raw_body = await request.body()  # kept by the request: read_webhook parses it
         fields = await read_webhook(request)
-        if carrier == "twilio" and not twilio_signature_ok(request, fields):
-            logger.warning("serve: a Twilio webhook with a bad signature was refused")
+        if not webhook_signature_ok(carrier, request, raw_body, fields):
+            logger.warning(f"serve: a {carrier} webhook with a bad signature was refused")
             raise HTTPException(403, "bad signature")
         ticket = gateway.reserve(carrier)
         if ticket is None:
