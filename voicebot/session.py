@@ -427,7 +427,7 @@ def _lower_priority() -> None:
 def build_turn_detection(bot: Bot, ctx: BuildContext) -> TurnDetection:
     """The session's VAD analyzer and turn strategies: the part of a build that loads
     models, and so the part ``Session.build_async`` runs off the event loop."""
-    return bot.vad.build(ctx), bot.turn.build(ctx)
+    return bot.vad.build(ctx), bot.turn.strategies(ctx)
 
 
 def _assistant_params(memory: MemorySession | None, llm: Any) -> LLMAssistantAggregatorParams:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from voicebot.env import lookup
 from voicebot.errors import (
@@ -230,12 +230,32 @@ class VADProvider(Provider):
 
 
 class TurnProvider(Provider):
-    """End-of-turn detection: when the user has finished what they wanted to say."""
+    """End-of-turn detection: when the user has finished what they wanted to say.
+
+    ``speculate=True`` starts the reply at the VAD's pause, while this provider still
+    decides whether the turn is over; the reply is held until it is, and dropped (an extra
+    LLM request) if the caller goes on (``voicebot/providers/turn_speculation.py``).
+    """
 
     kind: ClassVar[Kind] = "turn"
 
+    speculate: bool = False
+    #: A speculative reply the turn never confirms is dropped after this long.
+    speculation_timeout_secs: float = Field(default=10.0, gt=0)
+
     def build(self, ctx: BuildContext) -> UserTurnStrategies:
         raise NotImplementedError
+
+    def strategies(self, ctx: BuildContext) -> UserTurnStrategies:
+        """``build``'s strategies, with the stop strategy made speculative if asked."""
+        strategies = self.build(ctx)
+        if self.speculate:
+            from voicebot.providers.turn_speculation import speculative
+
+            strategies.stop = speculative(
+                list(strategies.stop or []), timeout=self.speculation_timeout_secs
+            )
+        return strategies
 
     @staticmethod
     def start_strategies(ctx: BuildContext) -> list[BaseUserTurnStartStrategy]:
