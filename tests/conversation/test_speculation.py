@@ -36,6 +36,8 @@ async def test_the_reply_is_ready_when_the_turn_ends_and_not_heard_before(caller
             ("bot", "You said: What time do you open?"),
         ]
         assert len(conv.bot_speech) == 1
+        expected = {"started": 1, "confirmed": 1, "withdrawn": 0} if speculate else None
+        assert conv.user_turns[0].speculation == expected
         ends[speculate] = conv.bot_speech[0].start - 1.3  # after the caller's end of speech
     confirmed = VAD_STOP + SILENCE  # when the silence strategy rules the turn over
     # Without speculation the model starts only then; with it, its reply waited for it.
@@ -65,3 +67,4 @@ async def test_words_after_a_pause_withdraw_the_reply_and_the_whole_turn_is_answ
         ("bot", "We open at ten on Sundays."),
     ]
     assert len(conv.bot_speech) == 1 and conv.bot_speech[0].start > 2.6
+    assert conv.user_turns[0].speculation == {"started": 2, "confirmed": 1, "withdrawn": 1}

@@ -24,7 +24,7 @@ from pipecat.turns.user_turn_strategies import UserTurnStrategies
 from pipecat.utils.asyncio.task_manager import TaskManager
 
 from voicebot.providers.turn import SilenceTurn, SmartTurn
-from voicebot.providers.turn_speculation import SpeculativeUserTurnStopStrategy
+from voicebot.providers.turn_speculation import SpeculationCounts, SpeculativeUserTurnStopStrategy
 
 LONG = 30.0
 
@@ -94,8 +94,8 @@ async def test_the_reply_starts_at_the_pause_and_the_decision_only_confirms_it()
         await turns.inner.decide()
         # No second inference: the reply already made is released by the turn's end.
         assert turns.events == [("speculate", "What time do you open?"), ("stop", True)]
-        assert turns.strategy.counts.started == turns.strategy.counts.confirmed == 1
-        assert turns.strategy.counts.withdrawn == 0
+        assert turns.strategy.last_turn == SpeculationCounts(started=1, confirmed=1)
+        assert turns.strategy.total == SpeculationCounts(started=1, confirmed=1)
 
 
 async def test_nothing_is_speculated_while_the_caller_speaks_or_before_any_words() -> None:
@@ -117,9 +117,7 @@ async def test_the_caller_going_on_withdraws_it_and_the_turn_is_answered_as_usua
         assert turns.events[-1] == ("speculate", "What time do you open on Sundays?")
         await turns.inner.decide()
         assert turns.events[-1] == ("stop", True)
-        assert turns.strategy.counts.started == 2
-        assert turns.strategy.counts.withdrawn == 1
-        assert turns.strategy.counts.confirmed == 1
+        assert turns.strategy.last_turn == SpeculationCounts(started=2, confirmed=1, withdrawn=1)
 
 
 async def test_new_words_after_the_pause_replace_the_speculation() -> None:

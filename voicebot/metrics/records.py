@@ -82,6 +82,10 @@ class TurnRecord:
     #: Each switch of a stage to another provider during this turn (a fallback group's
     #: ``FailoverEvent.to_dict()``: stage, from/to provider, reason, seconds, replayed).
     failovers: list[dict[str, Any]] = field(default_factory=list)
+    #: With ``speculate=True`` on the turn: replies started before the turn was over
+    #: (``started``: LLM requests), kept (``confirmed``) and dropped (``withdrawn``: requests
+    #: the caller never heard). None when the turn does not speculate.
+    speculation: dict[str, int] | None = None
 
     # ---- named stages ----------------------------------------------------------------------
     # Each is None when the turn's latency was not measured, and 0.0 when it was but the

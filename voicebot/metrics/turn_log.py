@@ -9,7 +9,8 @@ the caller heard) are the session's ``ConversationState``'s (``voicebot.conversa
 (``observers``) sees the frames a queue hop after the aggregators' events, so it numbers
 turns itself and takes the bot's words from the assistant aggregator's event.
 
-The stage names are in ``stages.py``, the record types in ``records.py``.
+The stage names are in ``stages.py``, the record types in ``records.py``. (Over ~400 lines:
+one writer of the records, fed by five event sources; split, their ordering would be shared.)
 
 When is a turn complete? ``TurnLog`` calls its ``on_turn`` hooks once per turn, at the first
 of:
@@ -116,7 +117,12 @@ class TurnLog(BaseObserver):
         async def user_turn_stopped(*args: Any) -> None:
             # The aggregator reports the turn right after pushing its UserStoppedSpeakingFrame,
             # which a feed has applied already: the state's turn is this one.
-            await self._in_order(self._on_user_turn_stopped, self.conversation.turn, *args)
+            # Read now: the strategy's counts move on with the next turn.
+            counts = getattr(args[1] if len(args) > 1 else None, "last_turn", None)
+            speculation = counts.to_dict() if counts is not None else None
+            await self._in_order(
+                self._on_user_turn_stopped, self.conversation.turn, speculation, *args
+            )
 
         async def assistant_turn_stopped(*args: Any) -> None:
             await self._in_order(self._on_assistant_turn_stopped, *args)
@@ -241,7 +247,12 @@ class TurnLog(BaseObserver):
                 record.bot_text, record.said_text = turn.heard, turn.said
 
     async def _on_user_turn_stopped(
-        self, turn: Turn, _aggregator: Any, _strategy: Any, message: Any
+        self,
+        turn: Turn,
+        speculation: dict[str, int] | None,
+        _aggregator: Any,
+        _strategy: Any,
+        message: Any,
     ) -> None:
         if self.turns and self.turns[-1].completed_at is None:
             await self._complete(self.turns[-1])
@@ -255,6 +266,7 @@ class TurnLog(BaseObserver):
             user_text=text,
             session_id=self.session_id,
             user_started_at=self._user_started_at,
+            speculation=speculation,
         )
         self._open(record, turn)
         record.failovers.extend(self._early_failovers.pop(index, []))

@@ -42,12 +42,20 @@ from pipecat.turns.user_stop.eager_match_policy import EagerMatchPolicy, Normali
 
 @dataclass
 class SpeculationCounts:
-    """What speculation cost in one session: every ``started`` is one LLM request, and each
-    one not ``confirmed`` was a request the caller never heard."""
+    """What speculation cost: every ``started`` is one LLM request, and each one
+    ``withdrawn`` was a request the caller never heard."""
 
     started: int = 0
     confirmed: int = 0
     withdrawn: int = 0
+
+    def add(self, other: SpeculationCounts) -> None:
+        self.started += other.started
+        self.confirmed += other.confirmed
+        self.withdrawn += other.withdrawn
+
+    def to_dict(self) -> dict[str, int]:
+        return {"started": self.started, "confirmed": self.confirmed, "withdrawn": self.withdrawn}
 
 
 class SpeculativeUserTurnStopStrategy(BaseUserTurnStopStrategy):
@@ -68,7 +76,11 @@ class SpeculativeUserTurnStopStrategy(BaseUserTurnStopStrategy):
         self._inner = inner
         self._match = match_policy or NormalizedMatch()
         self._timeout = speculation_timeout
+        #: This turn's so far; ``last_turn`` is the turn that ended last (the turn log
+        #: files it on the turn's record); ``total`` the session's, ended turns only.
         self.counts = SpeculationCounts()
+        self.last_turn: SpeculationCounts | None = None
+        self.total = SpeculationCounts()
         self._turn_open = False
         self._paused = False  # the VAD's last word: the caller stopped
         self._fresh = False  # words came since the caller last (re)started speaking
@@ -108,6 +120,7 @@ class SpeculativeUserTurnStopStrategy(BaseUserTurnStopStrategy):
         await self._settle(withdraw=True)
         self._turn_open = True
         self._finals, self._interim, self._given_up = [], "", ""
+        self.counts = SpeculationCounts()
 
     async def handle_user_turn_stopped(self) -> None:
         await self._inner.handle_user_turn_stopped()
@@ -116,6 +129,8 @@ class SpeculativeUserTurnStopStrategy(BaseUserTurnStopStrategy):
         await self._settle(withdraw=not self._confirming)
         self._turn_open = self._paused = False
         self._finals, self._interim = [], ""
+        self.last_turn, self.counts = self.counts, SpeculationCounts()
+        self.total.add(self.last_turn)
 
     async def process_frame(self, frame: Frame) -> ProcessFrameResult:
         if isinstance(frame, VADUserStartedSpeakingFrame):
