@@ -258,3 +258,58 @@ async def test_the_fallback_calls_the_bots_tools(tmp_path: Path) -> None:
     assert calls == ["monday"]
     assert heard(session)[0] == ANSWERS[0]
     assert [c.name for t in session.turns for c in t.tool_calls] == ["opening_hours"]
+
+
+async def test_a_speculative_reply_held_past_the_budget_is_not_a_failover(tmp_path: Path) -> None:
+    """With ``speculate=True`` the reply is made at the pause and held until the turn ends
+    (2 s of silence here): the 1 s first-token budget starts when the turn ends, not when
+    the held request was made, so no provider is failed over and each answer is heard."""
+    from voicebot import EnergyVAD, SilenceTurn
+    from voicebot.testing import FakeSTT, FakeTTS
+
+    policy = FailoverPolicy(llm_first_token_secs=1.0)
+    primary, fallback = FaultyLLM(steps=list(ANSWERS)), FaultyLLM(steps=["Not me."])
+    bot = Bot(
+        stt=FakeSTT(transcripts=list(QUESTIONS), latency_secs=0.05),
+        llm=FallbackLLM([primary, fallback], policy=policy),
+        tts=FakeTTS(ttfb_secs=0.05, secs_per_char=0.03),
+        vad=EnergyVAD(stop_secs=0.2),
+        turn=SilenceTurn(silence_secs=2.0, speculate=True),
+    )
+    session = await run_call(bot, tmp_path)
+
+    assert heard(session) == list(ANSWERS)
+    first, second = FaultyLLM.built
+    assert first.requests == list(QUESTIONS) and second.requests == []
+    assert all(not t.failovers for t in session.turns)
+    assert [t.speculation for t in session.turns if t.user_text] == [
+        {"started": 1, "confirmed": 1, "withdrawn": 0}
+    ] * 3
+
+
+async def test_a_withdrawn_speculation_is_not_owed_by_the_group(tmp_path: Path) -> None:
+    """The caller pauses mid-question: the reply started at the pause is withdrawn when they
+    go on, and the group forgets it (else it would wait for it, fail over and replay it)."""
+    from voicebot import EnergyVAD, SilenceTurn
+    from voicebot.testing import FakeSTT, FakeTTS, write_caller_wav
+
+    policy = FailoverPolicy(llm_first_token_secs=1.0)
+    primary = FaultyLLM(steps=["An answer to half a question.", "We open at nine."])
+    fallback = FaultyLLM(steps=["Not me."])
+    bot = Bot(
+        stt=FakeSTT(transcripts=["When do", "you open?"], latency_secs=0.05),
+        llm=FallbackLLM([primary, fallback], policy=policy),
+        tts=FakeTTS(ttfb_secs=0.05, secs_per_char=0.03),
+        vad=EnergyVAD(stop_secs=0.2),
+        turn=SilenceTurn(silence_secs=1.0, speculate=True),
+    )
+    audio = write_caller_wav(tmp_path / "caller.wav", [(0.5, 0.5), (1.3, 0.5)], total_secs=8.0)
+    transport = WavFile(input=audio, output=tmp_path / "bot.wav", linger_secs=1.0)
+    session = bot.session(transport=transport, env={})
+    async with asyncio.timeout(120):
+        await session.run()
+
+    assert heard(session) == ["We open at nine."]
+    first, second = FaultyLLM.built
+    assert first.requests == ["When do", "When do you open?"] and second.requests == []
+    assert all(not t.failovers for t in session.turns)

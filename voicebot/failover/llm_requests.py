@@ -46,6 +46,7 @@ class Request:
     spoke: bool = False  # ... of any attempt
     failure: tuple[Reason, str] | None = None
     timer: asyncio.TimerHandle | None = None
+    speculative: bool = False  # held by the member until the turn ends (no deadline till then)
 
 
 class Behind:

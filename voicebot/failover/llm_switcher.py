@@ -10,6 +10,13 @@ own (only it receives the frame) and the request moves on; what that interruptio
 from the member's queue behind the request (a goodbye to speak) is passed on here. Once the
 EndFrame has gone to the members nothing can be asked again: a fault then says nothing
 (no filler, no replay, no apology) and the call ends.
+
+A speculative request (``TurnProvider(speculate=True)``) is held inside the member until the
+turn ends, so its deadline starts only then (``UserStoppedSpeakingFrame``), and it is
+forgotten when the speculation is withdrawn (``EagerEndOfTurnCancelFrame``).
+
+(Just over ~400 lines: one decision-maker over one set of requests; the request records and
+the frames behind them are already in ``llm_requests.py``.)
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from typing import Any
 from loguru import logger
 from pipecat.frames.frames import (
     CancelFrame,
+    EagerEndOfTurnCancelFrame,
     EndFrame,
     EndWorkerFrame,
     ErrorFrame,
@@ -36,6 +44,7 @@ from pipecat.frames.frames import (
     LLMTextFrame,
     ManuallySwitchServiceFrame,
     SystemFrame,
+    UserStoppedSpeakingFrame,
 )
 from pipecat.pipeline.llm_switcher import LLMSwitcher
 from pipecat.pipeline.service_switcher import ServiceSwitcherStrategyManual
@@ -113,6 +122,10 @@ class FailoverLLMSwitcher(LLMSwitcher[ServiceSwitcherStrategyManual]):
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         if isinstance(frame, (InterruptionFrame, CancelFrame)):
             self._drop_requests()  # a barge-in, or the end: nothing is owed any more
+        elif isinstance(frame, EagerEndOfTurnCancelFrame):
+            self._drop_requests(speculative_only=True)
+        elif isinstance(frame, UserStoppedSpeakingFrame):
+            self._speculation_confirmed()
         elif isinstance(frame, EndFrame):
             self._ending = True
         elif isinstance(frame, LLMContextFrame):
@@ -134,9 +147,18 @@ class FailoverLLMSwitcher(LLMSwitcher[ServiceSwitcherStrategyManual]):
         # A tool's follow-up belongs to the same turn: what failed in it is not asked again.
         tried = [member, *self._failed_in_turn]
         request = Request(frame, direction, member, self._now(), tried=tried)
+        request.speculative = frame.speculation
         self._requests.append(request)
-        if self._first_for(member) is request:
+        if self._first_for(member) is request and not request.speculative:
             self._arm(request, self._first_budget(member), Reason.NO_FIRST)
+
+    def _speculation_confirmed(self) -> None:
+        """The turn is over: a speculative answer is released now, and owed from now on."""
+        for request in self._requests:
+            if request.speculative:
+                request.speculative = False
+                if self._first_for(request.member) is request and not request.started:
+                    self._arm(request, self._first_budget(request.member), Reason.NO_FIRST)
 
     async def _prefer_recovered(self) -> None:
         """At a new turn, the first provider in the list that is healthy or whose backoff
@@ -382,11 +404,13 @@ class FailoverLLMSwitcher(LLMSwitcher[ServiceSwitcherStrategyManual]):
             request.timer.cancel()
             request.timer = None
 
-    def _drop_requests(self) -> None:
-        for request in self._requests:
+    def _drop_requests(self, *, speculative_only: bool = False) -> None:
+        dropped = [r for r in self._requests if r.speculative or not speculative_only]
+        for request in dropped:
             self._disarm(request)
-        self._requests.clear()
-        self._behind.clear()  # dropped by the interruption, as everywhere else
+        self._requests = [r for r in self._requests if r not in dropped]
+        if not speculative_only:
+            self._behind.clear()  # dropped by the interruption, as everywhere else
 
     def _first_for(self, member: FrameProcessor) -> Request | None:
         return next((r for r in self._requests if r.member is member), None)
