@@ -142,6 +142,7 @@ class Vendors:
     vad_stop_secs: float = 0.2
     turn: str = "silence"  # "silence" or "smart-turn"
     silence_secs: float = 0.3
+    speculate: bool = False  # ours only: the reply starts at the VAD's pause (turn_speculation)
 
     def critical_path(self) -> float:
         """User quiet → first bot audio if the orchestration took no time at all: the VAD's
@@ -232,7 +233,11 @@ def build_ours(
         if v.vad == "silero"
         else EnergyVAD(start_secs=v.vad_start_secs, stop_secs=v.vad_stop_secs)
     )
-    turn: Any = SmartTurn() if v.turn == "smart-turn" else SilenceTurn(silence_secs=v.silence_secs)
+    turn: Any = (
+        SmartTurn(speculate=v.speculate)
+        if v.turn == "smart-turn"
+        else SilenceTurn(silence_secs=v.silence_secs, speculate=v.speculate)
+    )
     bot = Bot(
         stt=FakeSTT(transcripts=script.transcripts, latency_secs=v.stt_secs),
         llm=FakeLLM(replies=script.replies, ttft_secs=v.ttft_secs, tokens_per_sec=v.tokens_per_sec),
@@ -327,7 +332,7 @@ def build_stock(
         await runner.add_workers(worker)
         await runner.run()
 
-    return Contender("stock", run, transport, worker)
+    return Contender("stock", run, transport, worker, extra={"llm": llm})
 
 
 BUILDERS = {"ours": build_ours, "stock": build_stock}

@@ -14,7 +14,7 @@ from typing import Any
 
 from benchmarks.common import REPO, RESULTS, machine
 
-BENCHES = ["overhead", "cpu", "capacity", "bargein", "endpointing"]
+BENCHES = ["overhead", "cpu", "capacity", "bargein", "endpointing", "speculation"]
 
 
 def headline(name: str, r: dict[str, Any]) -> dict[str, Any]:
@@ -51,6 +51,13 @@ def headline(name: str, r: dict[str, Any]) -> dict[str, Any]:
             and "vad_stop_to_decided" in x
             and x["vad_stop_to_decided"]["p50"] is not None
         }
+    if name == "speculation":
+        rows = r["callers"]["questions"]
+        return {
+            key: {"x_stock_p50": x["ratio_p50_to_stock"]}
+            for key, x in rows.items()
+            if key != "stock"
+        } | {"goal": f"p50 <= {r['goal_ratio']} x stock"}
     return {}
 
 

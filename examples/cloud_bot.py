@@ -7,7 +7,7 @@ Needs DAILY_ROOM_URL, DEEPGRAM_API_KEY, OPENAI_API_KEY and CARTESIA_API_KEY (env
     voicebot run examples/cloud_bot.py --input examples/audio/two_turns.wav --output out/cloud.wav
 """
 
-from voicebot import Bot, CartesiaTTS, DailyRoom, DeepgramSTT, OpenAILLM, tool
+from voicebot import Bot, CartesiaTTS, DailyRoom, DeepgramSTT, OpenAILLM, SmartTurn, tool
 
 
 @tool
@@ -21,6 +21,9 @@ bot = Bot(
     stt=DeepgramSTT(model="nova-3-general"),
     llm=OpenAILLM(model="gpt-4o-mini"),
     tts=CartesiaTTS(),
+    # The reply starts at the caller's pause while smart-turn decides (docs/latency.md,
+    # "Speculative replies"): lower latency for an extra LLM request when they go on.
+    turn=SmartTurn(speculate=True),
     system_prompt=(
         "You are the voice of a small public library. Answer in one or two short spoken "
         "sentences. Use opening_hours when asked when the library is open."
