@@ -122,12 +122,13 @@ async def test_the_caller_going_on_withdraws_it_and_the_turn_is_answered_as_usua
 
 async def test_new_words_after_the_pause_replace_the_speculation() -> None:
     async with Turns() as turns:
-        await turns.send(start(), pause(), InterimTranscriptionFrame("book a", "caller", ""))
-        assert turns.events == [("speculate", "book a")]
-        await turns.send(said("Book a table."))
+        await turns.send(start(), pause(), said("Book a"))
+        assert turns.events == [("speculate", "Book a")]
+        await turns.send(said("table."))
         assert turns.events[1:] == [("withdraw", None), ("speculate", "Book a table.")]
-        # The same words again (formatting aside) start nothing new.
-        await turns.send(InterimTranscriptionFrame("", "caller", ""))
+        # An interim transcript (words not final yet) starts nothing: the aggregator writes
+        # only final ones to the context.
+        await turns.send(InterimTranscriptionFrame("for two", "caller", ""))
         assert len(turns.events) == 3
 
 

@@ -28,7 +28,6 @@ from loguru import logger
 from pipecat.frames.frames import (
     EagerEndOfTurnCancelFrame,
     Frame,
-    InterimTranscriptionFrame,
     TranscriptionFrame,
     VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
@@ -85,7 +84,6 @@ class SpeculativeUserTurnStopStrategy(BaseUserTurnStopStrategy):
         self._paused = False  # the VAD's last word: the caller stopped
         self._fresh = False  # words came since the caller last (re)started speaking
         self._finals: list[str] = []
-        self._interim = ""
         self._speculation: UserTurnSpeculation | None = None
         self._timer: asyncio.Task[None] | None = None
         self._confirming = False  # inner decided and the words matched: finalize, no new run
@@ -119,7 +117,7 @@ class SpeculativeUserTurnStopStrategy(BaseUserTurnStopStrategy):
         await self._inner.handle_user_turn_started()
         await self._settle(withdraw=True)
         self._turn_open = True
-        self._finals, self._interim, self._given_up = [], "", ""
+        self._finals, self._given_up = [], ""
         self.counts = SpeculationCounts()
 
     async def handle_user_turn_stopped(self) -> None:
@@ -128,7 +126,7 @@ class SpeculativeUserTurnStopStrategy(BaseUserTurnStopStrategy):
         # nothing else would withdraw it, and the gate would hold it for good.
         await self._settle(withdraw=not self._confirming)
         self._turn_open = self._paused = False
-        self._finals, self._interim = [], ""
+        self._finals = []
         self.last_turn, self.counts = self.counts, SpeculationCounts()
         self.total.add(self.last_turn)
 
@@ -139,9 +137,7 @@ class SpeculativeUserTurnStopStrategy(BaseUserTurnStopStrategy):
             self._paused = True
         elif isinstance(frame, TranscriptionFrame):
             self._finals.append(frame.text)
-            self._interim, self._fresh = "", True
-        elif isinstance(frame, InterimTranscriptionFrame):
-            self._interim, self._fresh = frame.text, True
+            self._fresh = True
         elif isinstance(frame, EagerEndOfTurnCancelFrame) and self._speculation is not None:
             # Pipecat withdrew it (the reply wanted a tool): the turn's real end runs it.
             self._given_up = self._speculation.text
@@ -160,7 +156,9 @@ class SpeculativeUserTurnStopStrategy(BaseUserTurnStopStrategy):
         return result if result is not None else ProcessFrameResult.CONTINUE
 
     def _text(self) -> str:
-        return " ".join(t.strip() for t in [*self._finals, self._interim] if t.strip())
+        # Final transcripts only: what the aggregator will write to the context. An interim
+        # at the pause usually lacks the last word, and a speculation on it is a request lost.
+        return " ".join(t.strip() for t in self._finals if t.strip())
 
     async def _maybe_speculate(self) -> None:
         text = self._text()
