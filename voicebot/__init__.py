@@ -20,6 +20,8 @@ Every stage is one import away from here::
       PunctuationTurn
     WhisperSTT, LlamaLLM,     the offline stack (default)   voicebot/providers/local/
       PiperTTS
+    (any Pipecat service)     stt=/llm=/tts= a factory,     voicebot/providers/pipecat_service.py
+                              class or instance of one
     tool, Tool                tools the LLM calls           voicebot/tools/
     end_call, collect_digits  hang up; await keypad digits  voicebot/tools/builtin.py
     DTMF                      keypad presses on a call      voicebot/processors/dtmf.py

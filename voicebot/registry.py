@@ -123,8 +123,9 @@ def lookup(kind: Kind, name: str) -> type[Provider]:
 
 
 def resolve(kind: Kind, spec: str | Provider | object) -> Provider:
-    """A provider object for a stage given as an object or as ``"name"`` / ``"name/model"``;
-    anything else (a spec's raw input may be anything) is a ``ConfigError``."""
+    """A provider object for a stage given as an object or as ``"name"`` / ``"name/model"``,
+    or for STT/LLM/TTS any Pipecat service, its class or a factory of one
+    (``voicebot.providers.pipecat_service``); anything else is a ``ConfigError``."""
     if kind not in KINDS:
         raise ValueError(f"unknown stage kind {kind!r}")
     if isinstance(spec, Provider):
@@ -134,6 +135,15 @@ def resolve(kind: Kind, spec: str | Provider | object) -> Provider:
             )
         return spec
     if not isinstance(spec, str):
+        from voicebot.providers.pipecat_service import as_pipecat_provider
+
+        wrapped = as_pipecat_provider(kind, spec)
+        if wrapped is not None:  # a Pipecat service, its class, or a factory of one
+            return wrapped
+        if isinstance(spec, type) and issubclass(spec, Provider):
+            raise ConfigError(
+                f"the bot's {kind} is the class {spec.__name__}: pass {spec.__name__}()"
+            )
         raise ConfigError(
             f"the bot's {kind} must be a provider object or a name such as "
             f"{known_names(kind)[0]!r}, not {type(spec).__name__}"
