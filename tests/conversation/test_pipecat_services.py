@@ -92,3 +92,16 @@ def test_factories_can_be_fallback_members() -> None:
     assert isinstance(bot.llm, FallbackLLM)
     members: Any = bot.llm.providers
     assert isinstance(members[0], PipecatLLM)
+
+
+def test_a_served_bot_refuses_a_service_instance_at_start() -> None:
+    from voicebot.providers.pipecat_service import refuse_instances
+
+    bot = Bot(llm=["fake", ScriptedLLMService([])], **QUICK)
+    with pytest.raises(
+        ConfigError,
+        match=r"voicebot serve makes a session for every call.*"
+        r"ScriptedLLMService instance.*lambda ctx: ScriptedLLMService",
+    ):
+        refuse_instances([bot.stt, bot.llm, bot.tts], "voicebot serve")
+    refuse_instances([Bot(llm=lambda: ScriptedLLMService([]), **QUICK).llm], "voicebot serve")

@@ -20,6 +20,7 @@ an LLM service that has none of its own (Pipecat's ``append_system_instruction``
 from __future__ import annotations
 
 import inspect
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import PrivateAttr
@@ -81,6 +82,25 @@ class PipecatServiceProvider(ServiceProvider):
 
     def describe(self) -> str:
         return f"{type(self).__name__}({_name(self.service)})"
+
+    @property
+    def is_instance(self) -> bool:
+        """Given as a built service: it can serve one session only."""
+        return isinstance(self.service, _base_class(self.kind))
+
+
+def refuse_instances(providers: Iterable[Any], where: str) -> None:
+    """A server makes a session per call: a stage given as a service instance (alone or in
+    a fallback list) would fail on the second call, so it is refused at start, naming it."""
+    for provider in providers:
+        for member in getattr(provider, "providers", None) or (provider,):
+            if isinstance(member, PipecatServiceProvider) and member.is_instance:
+                name = _name(member.service)
+                raise ConfigError(
+                    f"{where} makes a session for every call, but the bot's {member.kind} is "
+                    f"a {name}, which serves one session only: pass a factory, e.g. "
+                    f"{member.kind}=lambda ctx: {type(member.service).__name__}(...)"
+                )
 
 
 class PipecatSTT(PipecatServiceProvider, STTProvider):

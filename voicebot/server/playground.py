@@ -158,8 +158,12 @@ class Playground:
         """Raise a ``ConfigError`` naming the fix if the bot cannot be served here."""
         WebRTCPeer.check_installed()
         ctx = self.bot.build_context()
-        for provider in (self.bot.vad, self.bot.turn, self.bot.stt, self.bot.llm, self.bot.tts):
+        stages = (self.bot.vad, self.bot.turn, self.bot.stt, self.bot.llm, self.bot.tts)
+        for provider in stages:
             provider.check(ctx)
+        from voicebot.providers.pipecat_service import refuse_instances
+
+        refuse_instances(stages, "voicebot serve")
         if self.bot.retrieval is not None:
             self.bot.retrieval.check()  # e.g. the embedding model is installed
 
