@@ -4,6 +4,7 @@ Every stage is one import away from here::
 
     Bot                       the spec                      voicebot/bot.py
     Session                   one running conversation      voicebot/session.py
+      (say, interrupt, update, generate_reply; UserIdle)     voicebot/session_control.py
     DeepgramSTT               streaming STT                 voicebot/providers/deepgram.py
     OpenAILLM                 LLM (any OpenAI-compatible)   voicebot/providers/openai.py
     CartesiaTTS               streaming TTS                 voicebot/providers/cartesia.py
@@ -85,6 +86,7 @@ if TYPE_CHECKING:
     from voicebot.providers.silero import SileroVAD
     from voicebot.providers.turn import PunctuationTurn, SilenceTurn, SmartTurn
     from voicebot.session import Session
+    from voicebot.session_control import UserIdle
     from voicebot.tools import Tool, ToolCaller, tool
     from voicebot.tools.builtin import collect_digits, end_call, end_call_tool
     from voicebot.transports.phone.exotel import Exotel
@@ -143,6 +145,7 @@ _LAZY: dict[str, str] = {
     "TurnProvider": "voicebot.providers.base",
     "TurnRecord": "voicebot.metrics.records",
     "Twilio": "voicebot.transports.phone.twilio",
+    "UserIdle": "voicebot.session_control",
     "VADProvider": "voicebot.providers.base",
     "WavFile": "voicebot.transports.wav",
     "WhisperSTT": "voicebot.providers.local.whisper",
@@ -220,6 +223,7 @@ __all__ = [
     "TurnRecord",
     "Twilio",
     "UnknownProviderError",
+    "UserIdle",
     "VADProvider",
     "WavFile",
     "WhisperSTT",

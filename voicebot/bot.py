@@ -45,6 +45,7 @@ from voicebot.providers.base import (
     TurnProvider,
     VADProvider,
 )
+from voicebot.session_control import UserIdle, check_mute
 
 if TYPE_CHECKING:
     from pipecat.processors.frame_processor import FrameProcessor
@@ -129,6 +130,11 @@ class Bot(BaseModel):
     sample_rate_out: int = 24000
     allow_interruptions: bool = True
     idle_timeout_secs: float | None = 300.0
+    #: When the caller's audio and words are ignored: "greeting", "first_speech",
+    #: "tool_calls", "bot_speaking" (``voicebot.session_control``).
+    mute_caller: tuple[str, ...] = ()
+    #: Nudge a silent caller, then hang up (``UserIdle``); None: wait for them.
+    user_idle: UserIdle | None = None
     # Latency you can see (docs/latency.md): each completed TurnRecord goes to ``on_turn``
     # (a function or coroutine function) and, as one JSON line, to ``turns_jsonl``;
     # ``tracing`` turns on Pipecat's OpenTelemetry spans; ``prometheus`` serves /metrics.
@@ -200,6 +206,11 @@ class Bot(BaseModel):
                 f"{MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz (e.g. 16000 in, 24000 out)"
             )
         return value
+
+    @field_validator("mute_caller", mode="before")
+    @classmethod
+    def _check_mute(cls, value: object) -> tuple[str, ...]:
+        return check_mute(value)
 
     @field_validator("idle_timeout_secs")
     @classmethod

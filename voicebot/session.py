@@ -59,6 +59,7 @@ from voicebot.metrics.turn_log import TurnHook, TurnLog
 from voicebot.processors.dtmf import Keypad
 from voicebot.processors.heard_text import track_heard_text
 from voicebot.providers.base import BuildContext, TransportProvider
+from voicebot.session_control import CallControls, IdleWatch, mute_strategies
 from voicebot.session_end import BoundedWorker, finish_memory, run_until_released
 from voicebot.text.clauses import clause_text_processor
 from voicebot.tools.caller import register_tools
@@ -75,7 +76,7 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class Session:
+class Session(CallControls):
     """One conversation: the built pipeline and what it recorded.
 
     Everything Pipecat-level is reachable for users who go further: ``worker``
@@ -100,6 +101,8 @@ class Session:
     failures: FailureWatch | None = None  # ends the session when a stage cannot work
     #: Keypad presses (DTMF): events, text in the context, digits a tool awaits.
     keypad: Keypad | None = None
+    #: The stage that runs the bot's tools (None when the call started without tools).
+    tool_caller: Any = None
     #: Who is speaking, whether an answer is owed: the one place (voicebot.conversation).
     conversation: ConversationState = field(default_factory=ConversationState)
     _runner: WorkerRunner | None = field(default=None, repr=False)
@@ -153,6 +156,8 @@ class Session:
             user_params=LLMUserAggregatorParams(
                 vad_analyzer=vad_analyzer,
                 user_turn_strategies=turn_strategies,
+                user_mute_strategies=mute_strategies(bot.mute_caller),
+                user_idle_timeout=bot.user_idle.after_secs if bot.user_idle else 0,
             ),
             assistant_params=_assistant_params(memory, llm),
         )
@@ -248,7 +253,10 @@ class Session:
             failures=failures,
             conversation=conversation,
             keypad=keypad,
+            tool_caller=tool_caller[0] if tool_caller else None,
         )
+        if bot.user_idle is not None:
+            IdleWatch(session, bot.user_idle).attach(user_aggregator)
         transport_provider.on_client_ready(transport, worker, session._client_ready)
         # The caller has left: stop now, nothing more is said (Session.cancel, bounded).
         transport_provider.on_client_gone(transport, worker, session.cancel)

@@ -1,0 +1,39 @@
+"""Controlling a running call: a mute during the greeting, a nudge for a silent caller, and
+an application that speaks up on its own (docs/call_control.md). Fake vendors: runs
+anywhere, no keys, no network.
+
+    voicebot run examples/call_control.py --input examples/audio/two_turns.wav
+"""
+
+from voicebot import Bot, TurnRecord, UserIdle
+from voicebot.session import current_session
+from voicebot.testing import FakeLLM, FakeSTT, FakeTTS
+
+
+async def after_each_turn(turn: TurnRecord) -> None:
+    """After the first answer, the application (not the model) adds a line of its own. (The
+    recorded caller asks again while it is said: the line is cut there, as any reply is.)
+    ``generate_reply(instructions=...)``, ``update(...)`` and ``interrupt()`` work the same
+    way (docs/call_control.md)."""
+    if turn.index == 1:
+        await current_session().say("By the way, the library closes early on Fridays.")
+
+
+bot = Bot(
+    stt=FakeSTT(
+        transcripts=["Hi, what time does the library open tomorrow?", "Great, thank you."],
+        latency_secs=0.15,
+    ),
+    llm=FakeLLM(
+        replies=[
+            "It opens at nine in the morning.",
+            "You're welcome, goodbye!",
+        ],
+        ttft_secs=0.3,
+    ),
+    tts=FakeTTS(ttfb_secs=0.15),
+    greeting="Hello, this is the library.",
+    mute_caller=["greeting"],  # the caller's words during the greeting are not heard
+    user_idle=UserIdle(after_secs=6.0, nudges=["Are you still there?"], goodbye="Goodbye!"),
+    on_turn=after_each_turn,
+)

@@ -1,0 +1,180 @@
+"""Control of a running call: what an application does to a session while it runs, and the
+two spec options that act on the caller (``Bot(mute_caller=...)``, ``Bot(user_idle=...)``).
+
+Everything here goes through Pipecat's own frames and controls: a line to say is a
+``TTSSpeakFrame`` (heard-text truth applies to it as to any reply), an interruption is the
+worker's ``InterruptionWorkerFrame`` (what a barge-in does), a prompt change is an
+``LLMUpdateSettingsFrame`` that reaches every member of a fallback group, tools change with
+``LLMSetToolsFrame``, muting is Pipecat's user-mute strategies and the idle prompt its user
+idle controller. ``Session`` inherits ``CallControls``; the session's state stays where it is
+(``voicebot.conversation``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from voicebot.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pipecat.turns.user_mute import BaseUserMuteStrategy
+
+    from voicebot.tools.tool import Tool
+
+#: ``Bot(mute_caller=...)`` names -> what Pipecat mutes the caller's audio and words for.
+MUTE_WHEN: dict[str, str] = {
+    "greeting": "MuteUntilFirstBotCompleteUserMuteStrategy",  # from the start to the greeting's end
+    "first_speech": "FirstSpeechUserMuteStrategy",  # while the bot's first words play
+    "tool_calls": "FunctionCallUserMuteStrategy",  # while a tool runs
+    "bot_speaking": "AlwaysUserMuteStrategy",  # whenever the bot speaks: no barge-in
+}
+
+
+def check_mute(names: object) -> tuple[str, ...]:
+    """``Bot(mute_caller=...)`` as a tuple of known names, or the ``ConfigError`` naming them."""
+    if names is None:
+        return ()
+    items = (names,) if isinstance(names, str) else names
+    if not isinstance(items, (list, tuple)):
+        raise ConfigError("mute_caller takes a list of names, e.g. ['greeting', 'tool_calls']")
+    unknown = [n for n in items if n not in MUTE_WHEN]
+    if unknown:
+        raise ConfigError(
+            f"mute_caller: unknown {', '.join(map(repr, unknown))}; use any of "
+            f"{', '.join(MUTE_WHEN)}"
+        )
+    return tuple(items)
+
+
+def mute_strategies(names: Sequence[str]) -> list[BaseUserMuteStrategy]:
+    """Pipecat's mute strategies for ``Bot(mute_caller=...)``, new for each session."""
+    import pipecat.turns.user_mute as mute
+
+    return [getattr(mute, MUTE_WHEN[n])() for n in names]
+
+
+class UserIdle(BaseModel):
+    """``Bot(user_idle=UserIdle(...))``: when the caller says nothing for ``after_secs`` after
+    the bot stops speaking, the bot says the next of ``nudges``; when they run out, it says
+    ``goodbye`` and hangs up. Anything the caller says starts the count again."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    after_secs: float = Field(default=8.0, gt=0)
+    nudges: tuple[str, ...] = ("Are you still there?",)
+    goodbye: str | None = "I'll let you go now. Goodbye."
+
+    @field_validator("nudges", mode="before")
+    @classmethod
+    def _nudge_list(cls, value: object) -> object:
+        return (value,) if isinstance(value, str) else value
+
+
+class IdleWatch:
+    """One per session: nudges a silent caller, then hangs up (``UserIdle``)."""
+
+    def __init__(self, session: Any, idle: UserIdle) -> None:
+        self._session, self._idle, self._nudged = session, idle, 0
+
+    def attach(self, user_aggregator: Any) -> None:
+        user_aggregator.add_event_handler("on_user_turn_idle", self._on_idle)
+        user_aggregator.add_event_handler("on_user_turn_started", self._on_caller_spoke)
+
+    async def _on_caller_spoke(self, *_args: Any) -> None:
+        self._nudged = 0
+
+    async def _on_idle(self, *_args: Any) -> None:
+        if self._nudged < len(self._idle.nudges):
+            nudge = self._idle.nudges[self._nudged]
+            self._nudged += 1
+            from loguru import logger  # here: a spec-only import need not load it
+
+            logger.info(f"voicebot session {self._session.id}: the caller is quiet; nudging")
+            await self._session.say(nudge)
+            return
+        from loguru import logger
+
+        logger.info(f"voicebot session {self._session.id}: the caller stayed quiet; hanging up")
+        await self._session.hang_up(goodbye=self._idle.goodbye)
+
+
+class CallControls:
+    """The running call's controls (``Session`` inherits them)."""
+
+    worker: Any
+    llm: Any
+    tool_caller: Any
+
+    async def say(self, text: str, *, interrupt: bool = False) -> None:
+        """Say ``text`` now (after what is being said, or instead of it with
+        ``interrupt=True``). It joins the context as the caller heard it."""
+        from pipecat.frames.frames import TTSSpeakFrame
+
+        if not isinstance(text, str) or not text.strip():
+            raise ConfigError("say() needs some text to say")
+        if interrupt:
+            await self.interrupt()
+        await self.worker.queue_frames([TTSSpeakFrame(text)])
+
+    async def interrupt(self) -> None:
+        """Stop what the bot is saying or about to say, as a barge-in would: the context
+        keeps what the caller heard of it."""
+        from pipecat.frames.frames import InterruptionWorkerFrame
+
+        await self.worker.queue_frame(InterruptionWorkerFrame())
+
+    async def generate_reply(self, instructions: str | None = None) -> None:
+        """Have the bot speak now, without waiting for the caller: the model answers the
+        conversation so far, following ``instructions`` if given (kept in the context as a
+        system note, so later turns know what was asked of the bot)."""
+        from pipecat.frames.frames import LLMMessagesAppendFrame, LLMRunFrame
+
+        frames: list[Any] = []
+        if instructions is not None:
+            if not instructions.strip():
+                raise ConfigError("generate_reply(instructions=...) is empty")
+            note: Any = {"role": "system", "content": instructions}
+            frames.append(LLMMessagesAppendFrame(messages=[note], run_llm=False))
+        await self.worker.queue_frames([*frames, LLMRunFrame()])
+
+    async def update(
+        self, *, system_prompt: str | None = None, tools: Sequence[Tool | Any] | None = None
+    ) -> None:
+        """Change the system prompt or the tools for the rest of the call (every member of a
+        fallback LLM group too). ``tools`` replaces the list; the call must have started with
+        at least one tool (the stage that runs them is built with the call)."""
+        from pipecat.frames.frames import LLMSetToolsFrame, LLMUpdateSettingsFrame
+
+        frames: list[Any] = []
+        if system_prompt is not None:
+            from pipecat.services.settings import LLMSettings
+
+            if not system_prompt.strip():
+                raise ConfigError("update(system_prompt=...) is empty")
+            delta = LLMSettings(system_instruction=system_prompt)
+            frames.append(LLMUpdateSettingsFrame(delta=delta, reach_inactive_services=True))
+        if tools is not None:
+            from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
+
+            from voicebot.tools.tool import as_tool
+
+            if self.tool_caller is None:
+                raise ConfigError(
+                    "update(tools=...): this call started without tools, so it has no stage "
+                    "to run them; give the bot at least one tool (Bot(tools=[...]))"
+                )
+            new = [as_tool(t) for t in tools]
+            gone = set(self.tool_caller.tools) - {t.name for t in new}
+            for service in getattr(self.llm, "services", None) or [self.llm]:
+                for name in gone:  # a removed tool the model still names is refused
+                    service.unregister_function(name)
+            self.tool_caller.tools = {t.name: t for t in new}
+            self.tool_caller.register(self.llm)
+            frames.append(
+                LLMSetToolsFrame(tools=ToolsSchema([t.to_function_schema() for t in new]))
+            )
+        if frames:
+            await self.worker.queue_frames(frames)
