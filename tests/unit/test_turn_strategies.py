@@ -113,3 +113,12 @@ async def test_the_speech_timeout_still_ends_an_unpunctuated_turn() -> None:
         # Timing is not the subject: a generous bound, only to fail rather than hang.
         await asyncio.wait_for(turns.stopped_event.wait(), timeout=10)
         assert turns.stopped == 1
+
+
+async def test_an_ellipsis_is_not_a_sentence_end() -> None:
+    """Whisper writes "..." after a half-said thought: the turn waits for more."""
+    async with Turns() as turns:
+        await turns.send(start(), stop(), said("He might even..."))
+        assert turns.stopped == 0
+        await turns.send(start(), stop(), said(" come tomorrow."))
+        assert turns.stopped == 1

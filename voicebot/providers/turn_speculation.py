@@ -1,7 +1,7 @@
 """Speculative replies: the LLM starts answering at the pause, before the turn is certain.
 
 Any turn-stop strategy (smart-turn, silence, punctuation) spends time deciding after the
-caller pauses: the turn model's call, a silence timeout, the 3 s fallback when the model says
+caller pauses: the turn model's call, a silence timeout, the fallback when the model says
 "not yet". ``SpeculativeUserTurnStopStrategy`` wraps that strategy and, as soon as the VAD
 reports a pause and a transcript exists, asks Pipecat for a *speculative* inference on the
 words so far. Pipecat does the rest with public parts: the user aggregator runs it on a

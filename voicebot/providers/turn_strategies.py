@@ -21,6 +21,15 @@ from pipecat.turns.user_stop import SpeechTimeoutUserTurnStopStrategy
 SENTENCE_END = (".", "?", "!")
 
 
+def ends_sentence(text: str) -> bool:
+    """Whether ``text`` ends a sentence: ``.``, ``?`` or ``!``, closing quotes aside, but not
+    ``...``, which Whisper writes after a half-said thought ("He might even..."): on spliced
+    mid-sentence pauses, counting it cut off 65 % of them instead of 53 %
+    (``python -m benchmarks.turn_fallback``)."""
+    end = text.rstrip().rstrip("\"')")
+    return end.endswith(SENTENCE_END) and not end.endswith(("...", "…"))
+
+
 class PunctuationUserTurnStopStrategy(SpeechTimeoutUserTurnStopStrategy):
     """``SpeechTimeoutUserTurnStopStrategy`` that skips the wait when the user has stopped and
     the transcript so far ends a sentence.
@@ -61,7 +70,7 @@ class PunctuationUserTurnStopStrategy(SpeechTimeoutUserTurnStopStrategy):
             isinstance(frame, TranscriptionFrame)
             and self._punct_paused
             and not self._punct_speaking
-            and self._punct_said.rstrip().rstrip("\"')").endswith(SENTENCE_END)
+            and ends_sentence(self._punct_said)
         ):
             await self.trigger_user_turn_stopped()
         return result
