@@ -258,3 +258,12 @@ async def test_a_tts_service_speaks_the_rewrite_and_reports_the_written_words() 
     ]
     written = " ".join(f.text for f in down if isinstance(f, TTSTextFrame))
     assert written == reply
+
+
+def test_a_voice_in_another_language_gets_no_english_rewriting() -> None:
+    from voicebot import CartesiaTTS
+
+    assert CartesiaTTS(language="en").text_transforms()
+    assert CartesiaTTS(language="en-GB").text_transforms()
+    assert CartesiaTTS(language="de").text_transforms() == []
+    assert CartesiaTTS(spoken_text=False).text_transforms() == []

@@ -308,8 +308,11 @@ class TTSProvider(ServiceProvider):
     spoken_text: bool = True
 
     def text_transforms(self) -> list[tuple[TextType | str, TextTransform]]:
-        """The ``text_transforms=`` a Pipecat TTS service is built with."""
-        if not self.spoken_text:
+        """The ``text_transforms=`` a Pipecat TTS service is built with: none for a voice
+        in another language than English (the rewriting is English: "9:30" would be read
+        "nine thirty" in a German sentence)."""
+        language = str(getattr(self, "language", None) or "en").lower()
+        if not self.spoken_text or not language.startswith("en"):
             return []
         from voicebot.text.spoken_filter import spoken_transform
 
