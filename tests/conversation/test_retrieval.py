@@ -261,3 +261,36 @@ async def test_a_retriever_returning_the_wrong_types_is_an_error_not_a_crash(
     assert records[1] is not None and "returned a dict" in (records[1].error or "")
     assert len(knowledge(second)) == 1
     assert [t.bot_text for t in session.turn_log.user_turns()] == ["Answer 0.", "Answer 1."]
+
+
+async def test_a_kept_speculation_files_its_search_on_the_turn(caller_wav, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """With ``speculate=True`` the answer is made at the pause, with the passages, and no
+    other request comes for the turn: the speculative search is the turn's record. A
+    speculation withdrawn (a pause mid-question) files nothing of its own."""
+    kb = FakeRetriever({"hours": "We open at nine.", "parking": "Two spaces behind."})
+    bot = Bot(
+        stt=FakeSTT(
+            transcripts=["What are", "your hours?", "Is there any parking near the shop?"],
+            latency_secs=0.05,
+        ),
+        llm=FakeLLM(replies=["(half)", "At nine.", "Behind."], ttft_secs=0.05),
+        tts=FakeTTS(ttfb_secs=0.05, secs_per_char=0.01),
+        retrieval=Retrieval(kb, budget_ms=GENEROUS_MS),
+        vad=EnergyVAD(stop_secs=0.2),
+        turn=SilenceTurn(silence_secs=0.6, speculate=True),
+    )
+    # Turn 1 has a 0.4 s pause mid-question (a withdrawn speculation); turn 2 has none.
+    caller = caller_wav([(0.3, 0.4), (1.1, 0.5), (4.0, 0.6)], total_secs=7.0)
+    transport = WavFile(input=caller, output=tmp_path / "bot.wav", linger_secs=0.5)
+    session = bot.session(transport=transport, env={})
+    await session.run()
+
+    turns = session.turn_log.user_turns()
+    assert [t.speculation for t in turns] == [
+        {"started": 2, "confirmed": 1, "withdrawn": 1},
+        {"started": 1, "confirmed": 1, "withdrawn": 0},
+    ]
+    assert [t.bot_text for t in turns] == ["At nine.", "Behind."]
+    records = [t.retrieval for t in turns]
+    assert [r.sources if r else None for r in records] == [["hours"], ["parking"]]
+    assert session.retrieval is not None and session.retrieval.records == records

@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from loguru import logger
 from pipecat.frames.frames import (
+    EagerEndOfTurnCancelFrame,
     Frame,
     LLMContextFrame,
     TranscriptionFrame,
@@ -137,6 +138,7 @@ class RetrievalRun:
         self._turn_closed = False  # the next transcript starts a new turn
         self._search: _Search | None = None
         self._message: dict[str, Any] | None = None  # the knowledge message in the context
+        self._speculative_record: RetrievalRecord | None = None  # a speculation's, pending
         #: Searches still running; the starter's cleanup cancels them when the session ends.
         self.running: set[asyncio.Task[Found]] = set()
 
@@ -240,10 +242,27 @@ class RetrievalRun:
             # The search still finishes in its thread; its result is dropped with no error.
             search.task.add_done_callback(_consume)
         if speculation:
-            return  # the turn is not over: it is recorded when it is
+            # The turn is not over: filed if it ends on this speculation (speculation_kept).
+            self._speculative_record = record
+            return
+        self._speculative_record = None
+        self._file(record)
+
+    def _file(self, record: RetrievalRecord) -> None:
         self.records.append(record)
         if self._on_record is not None:
             self._on_record(record)
+
+    def speculation_withdrawn(self) -> None:
+        self._speculative_record = None
+
+    def speculation_kept(self) -> None:
+        """The turn ended on the speculative answer (``TurnProvider(speculate=True)``): no
+        other inference comes for it, so the speculative search's record is the turn's."""
+        record, self._speculative_record = self._speculative_record, None
+        if record is not None:
+            self._turn_closed = True
+            self._file(record)
 
     def _remove_message(self, context: LLMContext) -> None:
         messages = context.get_messages()
@@ -342,6 +361,10 @@ class KnowledgeInjector(FrameProcessor):
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
+        if isinstance(frame, EagerEndOfTurnCancelFrame):
+            self._run.speculation_withdrawn()
+        elif isinstance(frame, UserStoppedSpeakingFrame):
+            self._run.speculation_kept()  # a withdrawal comes before the turn's end
         if isinstance(frame, LLMContextFrame) and direction == FrameDirection.DOWNSTREAM:
             try:
                 await self._run.inject(frame.context, speculation=frame.speculation)
