@@ -233,7 +233,10 @@ class SpeculativeUserTurnStopStrategy(BaseUserTurnStopStrategy):
                 confirms_speculation=True,
             )
             return
-        await self._call_event_handler("on_user_turn_stopped", params)
+        await self.trigger_user_turn_finalized(
+            enable_user_speaking_frames=params.enable_user_speaking_frames,
+            confirms_speculation=params.confirms_speculation,
+        )
 
 
 def speculative(
