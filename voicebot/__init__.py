@@ -8,6 +8,7 @@ Every stage is one import away from here::
     DeepgramSTT               streaming STT                 voicebot/providers/deepgram.py
     OpenAILLM                 LLM (any OpenAI-compatible)   voicebot/providers/openai.py
     CartesiaTTS               streaming TTS                 voicebot/providers/cartesia.py
+    ElevenLabsTTS             streaming TTS                 voicebot/providers/elevenlabs.py
     DailyRoom                 WebRTC room transport         voicebot/providers/daily.py
     FallbackLLM, FallbackSTT, providers to fail over through voicebot/failover/
       FallbackTTS,            (``llm=[a, b]`` makes one);
@@ -80,6 +81,7 @@ if TYPE_CHECKING:
     from voicebot.providers.cartesia import CartesiaTTS
     from voicebot.providers.daily import DailyRoom
     from voicebot.providers.deepgram import DeepgramSTT
+    from voicebot.providers.elevenlabs import ElevenLabsTTS
     from voicebot.providers.energy import EnergyVAD
     from voicebot.providers.local import LlamaLLM, PiperTTS, WhisperSTT
     from voicebot.providers.openai import OpenAILLM
@@ -109,6 +111,7 @@ _LAZY: dict[str, str] = {
     "CartesiaTTS": "voicebot.providers.cartesia",
     "DailyRoom": "voicebot.providers.daily",
     "DeepgramSTT": "voicebot.providers.deepgram",
+    "ElevenLabsTTS": "voicebot.providers.elevenlabs",
     "EnergyVAD": "voicebot.providers.energy",
     "Exotel": "voicebot.transports.phone.exotel",
     "FailoverPolicy": "voicebot.failover.policy",
@@ -182,6 +185,7 @@ __all__ = [
     "DailyRoom",
     "DeepgramSTT",
     "DuplicateToolError",
+    "ElevenLabsTTS",
     "EnergyVAD",
     "Exotel",
     "FailoverPolicy",

@@ -46,6 +46,7 @@ _BUILTIN: dict[tuple[Kind, str], str] = {
     ("tts", "local"): "voicebot.providers.local.piper:PiperTTS",
     ("tts", "piper"): "voicebot.providers.local.piper:PiperTTS",
     ("tts", "cartesia"): "voicebot.providers.cartesia:CartesiaTTS",
+    ("tts", "elevenlabs"): "voicebot.providers.elevenlabs:ElevenLabsTTS",
     ("tts", "fake"): "voicebot.testing.fake_tts:FakeTTS",
 }
 

@@ -24,6 +24,7 @@ from pipecat.workers.runner import WorkerRunner
 
 from tests.contract.servers.cartesia_tts import CartesiaTTSServer
 from tests.contract.servers.deepgram_live import DeepgramLiveServer
+from tests.contract.servers.elevenlabs_tts import ElevenLabsTTSServer
 from tests.contract.servers.ws_server import LocalWebSocketServer
 
 F = TypeVar("F", bound=Frame)
@@ -67,6 +68,17 @@ async def cartesia_server_factory() -> AsyncIterator[Callable[..., Any]]:
 @pytest.fixture
 async def cartesia_server(cartesia_server_factory: Callable[..., Any]) -> CartesiaTTSServer:
     return await cartesia_server_factory()
+
+
+@pytest.fixture
+async def elevenlabs_server_factory() -> AsyncIterator[Callable[..., Any]]:
+    async for factory in _servers(ElevenLabsTTSServer):
+        yield factory
+
+
+@pytest.fixture
+async def elevenlabs_server(elevenlabs_server_factory: Callable[..., Any]) -> ElevenLabsTTSServer:
+    return await elevenlabs_server_factory()
 
 
 # ---- the pipeline harness ----------------------------------------------------------------------
