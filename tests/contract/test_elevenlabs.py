@@ -38,11 +38,10 @@ from tests.contract.servers.elevenlabs_tts import (
 from tests.contract.test_cartesia import seconds_of
 from tests.contract.test_vendor_unreachable import bot_lines, run_failing
 from tests.conversation.test_interruption_truth import (
-    REPLY,
     SECS_PER_CHAR,
+    assert_kept_only_words_played,
     assistant_message,
     converse,
-    first_reply,
 )
 from tests.faults.harness import (
     ANSWERS,
@@ -54,7 +53,6 @@ from tests.faults.harness import (
 from voicebot import Bot, registry
 from voicebot.errors import ConfigError, MissingAPIKeyError
 from voicebot.failover.policy import DEFAULT_POLICY
-from voicebot.processors.heard_text import CUT_MARKER
 from voicebot.providers.base import BuildContext
 from voicebot.providers.elevenlabs import DEFAULT_VOICE, ElevenLabsTTS
 from voicebot.testing import FakeLLM, FakeSTT, FakeTTS, write_caller_wav
@@ -241,18 +239,7 @@ async def test_after_a_barge_in_the_context_holds_only_the_words_played(tmp_path
     finally:
         await server.stop()
 
-    said = assistant_message(session.llm.requests[1])
-    assert said.endswith(f" {CUT_MARKER}")
-    words = said.removesuffix(f" {CUT_MARKER}").split()
-    timed = server.contexts()[0].words_sent  # from the start of the reply's audio
-    assert [w for w, _, _ in timed] == REPLY.split()
-    assert words == REPLY.split()[: len(words)]
-    reply = first_reply(tmp_path)
-    played = reply.end - reply.start
-    # Every word heard to its end is kept; no word whose audio had not started is.
-    least = sum(1 for _, _, end in timed if end < played - 0.3)
-    most = sum(1 for _, start, _ in timed if start < played + 0.05)
-    assert 0 < least <= len(words) <= most < len(timed), (words, played)
+    assert_kept_only_words_played(session, server.contexts()[0].words_sent, tmp_path)
 
 
 # ---- failures -----------------------------------------------------------------------------------

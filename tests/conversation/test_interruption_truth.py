@@ -50,6 +50,24 @@ def assistant_message(request: list[dict[str, Any]]) -> str:
     return str(message)
 
 
+def assert_kept_only_words_played(
+    session: Any, timed: list[tuple[str, float, float]], tmp_path: Path
+) -> None:
+    """After the barge-in on the first reply, the context holds the words played and a cut
+    mark: every word heard to its end, none whose audio had not started (``timed``: the
+    TTS server's (word, start, end) for that reply, from the start of its audio)."""
+    said = assistant_message(session.llm.requests[1])
+    assert said.endswith(f" {CUT_MARKER}")
+    words = said.removesuffix(f" {CUT_MARKER}").split()
+    assert [w for w, _, _ in timed] == REPLY.split()
+    assert words == REPLY.split()[: len(words)]
+    reply = first_reply(tmp_path)
+    played = reply.end - reply.start
+    least = sum(1 for _, _, end in timed if end < played - 0.3)
+    most = sum(1 for _, start, _ in timed if start < played + 0.05)
+    assert 0 < least <= len(words) <= most < len(timed), (words, played)
+
+
 def heard_by(secs: float) -> str:
     """What of ``REPLY`` a caller has heard ``secs`` into it: the sentences played to their
     end, then the whole words of the one playing (the tone TTS plays them back to back)."""
@@ -128,16 +146,4 @@ async def test_with_word_timestamps_only_the_words_played_are_kept(tmp_path):  #
     finally:
         await server.stop()
 
-    said = assistant_message(session.llm.requests[1])
-    assert said.endswith(f" {CUT_MARKER}")
-    words = said.removesuffix(f" {CUT_MARKER}").split()
-    # The server's word times for the first reply, from the start of its audio.
-    timed = server.contexts()[0].words_sent
-    assert [w for w, _, _ in timed] == REPLY.split()
-    assert words == REPLY.split()[: len(words)]
-    reply = first_reply(tmp_path)
-    played = reply.end - reply.start
-    # Every word heard to its end is kept; no word whose audio had not started is.
-    least = sum(1 for _, _, end in timed if end < played - 0.3)
-    most = sum(1 for _, start, _ in timed if start < played + 0.05)
-    assert 0 < least <= len(words) <= most < len(timed), (words, played)
+    assert_kept_only_words_played(session, server.contexts()[0].words_sent, tmp_path)
