@@ -89,6 +89,17 @@ def release_memory() -> None:
             ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
+def freeze_warm_heap() -> None:
+    """Move every object alive after warm-up (modules, models, the bot) to the garbage
+    collector's permanent generation, so the collections a call triggers, and the one
+    ``release_memory`` runs after it, scan only what calls allocated. Before this, the
+    after-call collection alone was ~9 % of a phone worker's CPU (py-spy, fake vendors)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
 def describe_stages(bot: Bot) -> str:
     """``WhisperSTT → LlamaLLM → PiperTTS``: what the page and the startup line show."""
     return " → ".join(type(p).__name__ for p in (bot.stt, bot.llm, bot.tts))
@@ -195,6 +206,7 @@ class Playground:
         ctx = self.bot.build_context()
         for provider in (self.bot.vad, self.bot.turn, self.bot.stt, self.bot.llm, self.bot.tts):
             provider.build(ctx)
+        freeze_warm_heap()
 
     async def shutdown(self) -> None:
         live = [s for s in self.sessions.values() if s.task is not None and not s.task.done()]

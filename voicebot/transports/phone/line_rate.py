@@ -10,6 +10,9 @@ much later for the caller: most of the phone path's cost before this wrapper (do
 ``LineRateSerializer`` sets the serializer it wraps up at the line's rate, so it resamples
 nothing, and upsamples the audio it reads with ``StreamUpsampler`` (~3 ms). A pipeline rate
 that is not a whole multiple of the line's leaves the inner serializer to resample, as before.
+
+It also hands the audio on in frames of ``frame_secs`` (20 ms messages joined in pairs by
+default: ``PhoneTransport.input_frame_secs``), since the pipeline's cost is per frame.
 """
 
 from __future__ import annotations
@@ -26,11 +29,14 @@ from voicebot.audio.upsample import StreamUpsampler
 class LineRateSerializer(FrameSerializer):
     """``inner``, reading the line at ``line_rate``, with its input audio upsampled here."""
 
-    def __init__(self, inner: FrameSerializer, *, line_rate: int) -> None:
+    def __init__(self, inner: FrameSerializer, *, line_rate: int, frame_secs: float = 0.02) -> None:
         super().__init__(FrameSerializer.InputParams())
         self.inner = inner
         self.line_rate = line_rate
+        self.frame_secs = frame_secs
         self.upsampler: StreamUpsampler | None = None
+        self._pending = b""  # the caller's audio not yet handed on (under a frame)
+        self._pending_rate = 0
 
     async def setup(self, setup: FrameProcessorSetup) -> None:  # type: ignore[override]
         rate = setup.audio_in_sample_rate
@@ -48,14 +54,16 @@ class LineRateSerializer(FrameSerializer):
 
     async def deserialize(self, data: str | bytes) -> Frame | None:
         frame = await self.inner.deserialize(data)
+        if not isinstance(frame, InputAudioRawFrame) or frame.num_channels != 1:
+            return frame
+        audio, rate = frame.audio, frame.sample_rate
         up = self.upsampler
-        if (
-            up is not None
-            and isinstance(frame, InputAudioRawFrame)
-            and frame.sample_rate == self.line_rate
-            and frame.num_channels == 1
-        ):
-            return InputAudioRawFrame(
-                audio=up.process(frame.audio), sample_rate=up.out_rate, num_channels=1
-            )
-        return frame
+        if up is not None and rate == self.line_rate:
+            audio, rate = up.process(audio), up.out_rate
+        if rate != self._pending_rate:  # never join audio of two rates
+            self._pending, self._pending_rate = b"", rate
+        self._pending += audio
+        if len(self._pending) < 2 * round(rate * self.frame_secs):
+            return None
+        audio, self._pending = self._pending, b""
+        return InputAudioRawFrame(audio=audio, sample_rate=rate, num_channels=1)
