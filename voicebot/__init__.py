@@ -4,11 +4,13 @@ Every stage is one import away from here::
 
     Bot                       the spec                      voicebot/bot.py
     Session                   one running conversation      voicebot/session.py
+    TextChat, TextReply       the same bot as a text agent  voicebot/text_channel/
       (say, interrupt, update, generate_reply; UserIdle)     voicebot/session_control.py
     DeepgramSTT               streaming STT                 voicebot/providers/deepgram.py
     OpenAILLM                 LLM (any OpenAI-compatible)   voicebot/providers/openai.py
     CartesiaTTS               streaming TTS                 voicebot/providers/cartesia.py
     ElevenLabsTTS             streaming TTS                 voicebot/providers/elevenlabs.py
+    OpenAIRealtime            speech-to-speech (realtime=)  voicebot/providers/openai_realtime.py
     DailyRoom                 WebRTC room transport         voicebot/providers/daily.py
     FallbackLLM, FallbackSTT, providers to fail over through voicebot/failover/
       FallbackTTS,            (``llm=[a, b]`` makes one);
@@ -85,10 +87,12 @@ if TYPE_CHECKING:
     from voicebot.providers.energy import EnergyVAD
     from voicebot.providers.local import LlamaLLM, PiperTTS, WhisperSTT
     from voicebot.providers.openai import OpenAILLM
+    from voicebot.providers.openai_realtime import OpenAIRealtime
     from voicebot.providers.silero import SileroVAD
     from voicebot.providers.turn import PunctuationTurn, SilenceTurn, SmartTurn
     from voicebot.session import Session
     from voicebot.session_control import UserIdle
+    from voicebot.text_channel.chat import TextChat, TextReply
     from voicebot.tools import Tool, ToolCaller, tool
     from voicebot.tools.builtin import collect_digits, end_call, end_call_tool
     from voicebot.transports.phone.exotel import Exotel
@@ -125,6 +129,7 @@ _LAZY: dict[str, str] = {
     "Memory": "voicebot.memory.memory",
     "MemoryStore": "voicebot.memory.store",
     "OpenAILLM": "voicebot.providers.openai",
+    "OpenAIRealtime": "voicebot.providers.openai_realtime",
     "PhoneWebSocket": "voicebot.transports.phone.pcm",
     "PiperTTS": "voicebot.providers.local.piper",
     "Plivo": "voicebot.transports.phone.plivo",
@@ -142,6 +147,8 @@ _LAZY: dict[str, str] = {
     "TTSProvider": "voicebot.providers.base",
     "Teler": "voicebot.transports.phone.teler",
     "Telnyx": "voicebot.transports.phone.telnyx",
+    "TextChat": "voicebot.text_channel.chat",
+    "TextReply": "voicebot.text_channel.chat",
     "Tool": "voicebot.tools.tool",
     "ToolCaller": "voicebot.tools.caller",
     "TransportProvider": "voicebot.providers.base",
@@ -201,6 +208,7 @@ __all__ = [
     "MissingAPIKeyError",
     "MissingExtraError",
     "OpenAILLM",
+    "OpenAIRealtime",
     "PhoneWebSocket",
     "PiperTTS",
     "Plivo",
@@ -219,6 +227,8 @@ __all__ = [
     "TTSProvider",
     "Teler",
     "Telnyx",
+    "TextChat",
+    "TextReply",
     "Tool",
     "ToolCaller",
     "ToolDefinitionError",

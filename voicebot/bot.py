@@ -39,6 +39,7 @@ from voicebot.providers.base import (
     Kind,
     LLMProvider,
     Provider,
+    ServiceProvider,
     STTProvider,
     TransportProvider,
     TTSProvider,
@@ -92,6 +93,9 @@ INSERTION_POINTS: tuple[str, ...] = (
     "before_tts",
     "after_tts",
 )
+#: The insertion points of a speech-to-speech bot (``Bot(realtime=...)``): it has no STT or
+#: TTS of its own to put a processor after or before.
+REALTIME_INSERTION_POINTS: tuple[str, ...] = ("after_input", "before_llm", "after_tts")
 
 DEFAULT_SYSTEM_PROMPT = (
     "You are a friendly voice assistant talking with someone on a call. Your replies are "
@@ -122,6 +126,10 @@ class Bot(BaseModel):
     transport: TransportProvider | None = None
     vad: VADProvider = Field(default_factory=lambda: _default("vad", "silero", VADProvider))
     turn: TurnProvider = Field(default_factory=lambda: _default("turn", "smart-turn", TurnProvider))
+    #: Speech-to-speech (``OpenAIRealtime(...)`` or ``"openai"``): one model hears, thinks
+    #: and speaks instead of stt, llm and tts, and rules when turns end instead of vad and
+    #: turn (``voicebot.realtime_session``). None: the cascaded stages above.
+    realtime: ServiceProvider | None = None
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     greeting: str | None = None
     tools: tuple[Tool, ...] = ()
@@ -235,6 +243,37 @@ class Bot(BaseModel):
             return fallback_group(kind, value)
         return registry.resolve(kind, value)
 
+    @field_validator("realtime", mode="before")
+    @classmethod
+    def _resolve_realtime(cls, value: object) -> ServiceProvider | None:
+        return None if value is None else registry.resolve_realtime(value)
+
+    @model_validator(mode="after")
+    def _check_realtime(self) -> Bot:
+        """A realtime model replaces five stages: one also set explicitly would be ignored."""
+        if self.realtime is None:
+            return self
+        name = type(self.realtime).__name__
+        unused = [f for f in ("stt", "llm", "tts", "vad", "turn") if f in self.model_fields_set]
+        if unused:
+            raise ConfigError(
+                f"Bot(realtime={name}(...)) hears, thinks and speaks itself, so "
+                f"{', '.join(f'{f}=' for f in unused)} would be ignored: drop "
+                f"{'it' if len(unused) == 1 else 'them'}, or drop realtime= for the cascaded bot"
+            )
+        if self.retrieval is not None:
+            raise ConfigError(
+                f"Bot(realtime={name}(...)) cannot use retrieval: the model answers from its "
+                "own conversation, which the passages never reach; drop one of them"
+            )
+        bad = [p for p in self.processors if p not in REALTIME_INSERTION_POINTS]
+        if bad:
+            raise ConfigError(
+                f"Bot(realtime=...) has no {', '.join(bad)} insertion point (no STT or TTS "
+                f"of its own): use {', '.join(REALTIME_INSERTION_POINTS)}"
+            )
+        return self
+
     @field_validator("tools", mode="before")
     @classmethod
     def _to_tools(cls, value: object) -> tuple[Tool, ...]:
@@ -301,7 +340,14 @@ class Bot(BaseModel):
     def stages(self, transport: TransportProvider | None = None) -> list[Provider]:
         chosen = transport or self.transport
         head: list[Provider] = [chosen] if chosen is not None else []
-        return [*head, self.vad, self.turn, self.stt, self.llm, self.tts]
+        return [*head, *self.model_stages()]
+
+    def model_stages(self) -> list[Provider]:
+        """The stages that hear, think and speak (no transport): VAD, turn, STT, LLM, TTS,
+        or the one speech-to-speech model that replaces them."""
+        if self.realtime is not None:
+            return [self.realtime]
+        return [self.vad, self.turn, self.stt, self.llm, self.tts]
 
     def check(
         self,
@@ -389,7 +435,7 @@ class Bot(BaseModel):
         def prepare_all() -> None:
             for provider in self.stages(transport):
                 provider.prepare()
-            if self.tools and self.llm.supports_tools:
+            if self.tools and self.llm.supports_tools and self.realtime is None:
                 self.llm.prepare_tools([t.to_function_schema() for t in self.tools])
             if self.retrieval is not None:
                 self.retrieval.prepare()  # the embedding model and the document index

@@ -34,6 +34,8 @@ EXAMPLES = """examples:
   voicebot run examples/custom_processor.py --input caller.wav --output reply.wav
   voicebot run mypkg.bots:support_bot          # live, on the bot's own transport
   voicebot serve examples/offline_bot.py       # talk to it from a browser over WebRTC
+  voicebot chat examples/text_bot.py           # the same kind of bot, in text
+  voicebot serve --text examples/text_bot.py   # a JSON/WebSocket API for chat platforms
   voicebot providers
   voicebot report turns.jsonl -o out/latency   # out/latency.html and out/latency.png
 """
@@ -199,8 +201,29 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_chat(args: argparse.Namespace) -> int:
+    from voicebot.text_channel.terminal import chat_in_terminal
+
+    bot = load_bot(args.target)
+    if bot.memory is not None and not (args.user_id or bot.memory.user_id):
+        raise ConfigError(
+            f"{args.target} has a Memory: say whose it is with --user-id USER (or give the "
+            "bot Memory(user_id=...))"
+        )
+    return asyncio.run(chat_in_terminal(bot, user_id=args.user_id))
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     bot = load_bot(args.target)  # a bad bot file fails here, before any worker starts
+    if args.text:  # one process: a text chat holds no audio and no model of its own
+        from voicebot.text_channel.api import serve_text
+
+        token = args.token or os.environ.get("VOICEBOT_SERVE_TOKEN") or None
+        redaction.register(token)
+        serve_text(
+            bot, host=args.host, port=args.port, token=token, name=args.target, verbose=args.verbose
+        )
+        return 0
     if args.in_process:
         from voicebot.server.options import LOOPBACK_HOSTS
         from voicebot.server.playground import serve
@@ -315,6 +338,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=7860, help="port to listen on")
     add_serve_arguments(serve)
     serve.set_defaults(func=cmd_serve)
+
+    chat = sub.add_parser(
+        "chat", parents=[verbose], help="chat with a bot in text, in the terminal (no audio)"
+    )
+    chat.add_argument("target", help="FILE.py[:attr] or module[:attr]; attr defaults to 'bot'")
+    chat.add_argument("--user-id", help="whose memory the chat uses (Bot(memory=...))")
+    chat.set_defaults(func=cmd_chat)
 
     providers = sub.add_parser(
         "providers", parents=[verbose], help="list providers, extras and keys"

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 
 from voicebot.errors import ConfigError, UnknownProviderError
-from voicebot.providers.base import KINDS, Kind, Provider
+from voicebot.providers.base import KINDS, Kind, Provider, ServiceProvider
 
 ENTRY_POINT_GROUP = "voicebot.providers"
 
@@ -48,6 +48,11 @@ _BUILTIN: dict[tuple[Kind, str], str] = {
     ("tts", "cartesia"): "voicebot.providers.cartesia:CartesiaTTS",
     ("tts", "elevenlabs"): "voicebot.providers.elevenlabs:ElevenLabsTTS",
     ("tts", "fake"): "voicebot.testing.fake_tts:FakeTTS",
+}
+
+#: Speech-to-speech models (``Bot(realtime=...)``): one replaces the STT, LLM and TTS stages.
+_REALTIME: dict[str, str] = {
+    "openai": "voicebot.providers.openai_realtime:OpenAIRealtime",
 }
 
 
@@ -130,6 +135,11 @@ def resolve(kind: Kind, spec: str | Provider | object) -> Provider:
     if kind not in KINDS:
         raise ValueError(f"unknown stage kind {kind!r}")
     if isinstance(spec, Provider):
+        if is_realtime(spec):
+            raise ConfigError(
+                f"{type(spec).__name__} replaces the bot's stt, llm and tts: pass it as "
+                f"Bot(realtime={type(spec).__name__}(...))"
+            )
         if spec.kind != kind:
             raise ConfigError(
                 f"{type(spec).__name__} is a {spec.kind} provider and cannot be the bot's {kind}"
@@ -156,3 +166,36 @@ def resolve(kind: Kind, spec: str | Provider | object) -> Provider:
     if "model" not in cls.model_fields:
         raise ConfigError(f"{cls.__name__} has no model to choose, so {spec!r} is not valid")
     return cls(model=model)
+
+
+def is_realtime(provider: Provider) -> bool:
+    """Whether ``provider`` is a speech-to-speech model (``Bot(realtime=...)``)."""
+    return f"{type(provider).__module__}:{type(provider).__name__}" in _REALTIME.values()
+
+
+def resolve_realtime(spec: str | Provider | object) -> ServiceProvider:
+    """A speech-to-speech provider given as an object or as ``"name"`` / ``"name/model"``
+    (``"openai/gpt-realtime"``); anything else is a ``ConfigError``."""
+    if isinstance(spec, Provider):
+        if not (is_realtime(spec) and isinstance(spec, ServiceProvider)):
+            raise ConfigError(
+                f"Bot(realtime=...) takes a speech-to-speech model such as OpenAIRealtime(), "
+                f"not the {spec.kind} provider {type(spec).__name__}"
+            )
+        return spec
+    if not isinstance(spec, str):
+        raise ConfigError(
+            f"Bot(realtime=...) takes a provider such as OpenAIRealtime() or a name "
+            f"({', '.join(sorted(_REALTIME))}), not {type(spec).__name__}"
+        )
+    name, _, model = spec.partition("/")
+    target = _REALTIME.get(name.strip())
+    if target is None:
+        raise UnknownProviderError(
+            f"unknown realtime provider {name!r}; known realtime providers: "
+            f"{', '.join(sorted(_REALTIME))}"
+        )
+    cls = Registration("llm", name.strip(), target, "voicebot").load()
+    provider = cls(model=model) if model else cls()
+    assert isinstance(provider, ServiceProvider)
+    return provider

@@ -36,10 +36,9 @@ from typing import TYPE_CHECKING, Any
 from loguru import logger
 from pipecat.frames.frames import EndFrame, Frame, TTSSpeakFrame
 from pipecat.pipeline.pipeline import Pipeline
-from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+from pipecat.pipeline.worker import PipelineWorker
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.aggregators.llm_response_universal import (
-    LLMAssistantAggregatorParams,
     LLMContextAggregatorPair,
     LLMUserAggregatorParams,
 )
@@ -47,12 +46,11 @@ from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.transports.base_transport import BaseTransport
 from pipecat.workers.runner import WorkerRunner
 
-from voicebot.conversation import ConversationFeed, ConversationState
+from voicebot.conversation import ConversationState
 from voicebot.failover.spec import connect as connect_failover
 from voicebot.failures import FailureWatch
 from voicebot.knowledge.retrieval import RetrievalRun
 from voicebot.memory.memory import MemorySession
-from voicebot.metrics.live import connect as connect_observability
 from voicebot.metrics.records import TurnRecord
 from voicebot.metrics.stats import LatencySummary, summarize
 from voicebot.metrics.turn_log import TurnHook, TurnLog
@@ -60,9 +58,16 @@ from voicebot.processors.dtmf import Keypad
 from voicebot.processors.heard_text import track_heard_text
 from voicebot.providers.base import BuildContext, TransportProvider
 from voicebot.session_control import CallControls, IdleWatch, mute_strategies
-from voicebot.session_end import BoundedWorker, finish_memory, run_until_released
+from voicebot.session_end import finish_memory, run_until_released
+from voicebot.session_wiring import (
+    assistant_params,
+    audio_params,
+    conversation_context,
+    custom_stages,
+    start_worker,
+    track_turns,
+)
 from voicebot.text.clauses import clause_text_processor
-from voicebot.tools.caller import register_tools
 
 if TYPE_CHECKING:
     from pipecat.audio.vad.vad_analyzer import VADAnalyzer
@@ -119,8 +124,10 @@ class Session(CallControls):
     ) -> Session:
         """Build on the calling thread; ``detection`` is the VAD and turn strategies when
         already built (``build_async`` builds them in a worker thread)."""
-        from voicebot.custom_processors import make_processor
+        if bot.realtime is not None:  # speech-to-speech: one model instead of STT/LLM/TTS
+            from voicebot.realtime_session import build_realtime_session
 
+            return build_realtime_session(cls, bot, transport_provider, ctx, user_id=user_id)
         vad_analyzer, turn_strategies = detection or build_turn_detection(bot, ctx)
         memory = bot.memory.for_session(user_id) if bot.memory is not None else None
 
@@ -134,22 +141,9 @@ class Session(CallControls):
         llm = bot.llm.build(ctx)
         tts = bot.tts.build(ctx)
 
-        # The system prompt travels in the LLM's settings (ctx.system_prompt), as Pipecat 1.9+
-        # wants, so the context holds only the conversation.
-        messages: list[Any] = []
-        tool_caller: list[FrameProcessor] = []  # the ToolCaller stage, when there are tools
-        tools = bot.tools
-        if memory is not None and bot.llm.supports_tools:
-            tools = (*tools, *memory.tools)  # remember(fact)
-        if tools:
-            from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
-
-            context = LLMContext(
-                messages, tools=ToolsSchema([t.to_function_schema() for t in tools])
-            )
-            tool_caller.append(register_tools(llm, tools, conversation))
-        else:
-            context = LLMContext(messages)
+        context, tool_caller = conversation_context(
+            bot.tools, llm, conversation, memory=memory if bot.llm.supports_tools else None
+        )
 
         user_aggregator, assistant_aggregator = LLMContextAggregatorPair(
             context,
@@ -159,14 +153,12 @@ class Session(CallControls):
                 user_mute_strategies=mute_strategies(bot.mute_caller),
                 user_idle_timeout=bot.user_idle.after_secs if bot.user_idle else 0,
             ),
-            assistant_params=_assistant_params(memory, llm),
+            assistant_params=assistant_params(memory, llm),
         )
         if memory is not None:
             memory.attach(assistant_aggregator, context)
         turn_log = TurnLog()
-        feed = ConversationFeed(conversation)  # the state, and the turn log's one task
-        turn_log.listen(feed)
-        turn_log.attach(user_aggregator, assistant_aggregator)
+        feed = track_turns(turn_log, conversation, user_aggregator, assistant_aggregator)
         for stage in (stt, llm, tts):  # fallback groups: each switch goes on the turn record
             connect_failover(
                 stage,
@@ -179,9 +171,7 @@ class Session(CallControls):
         starter = [retrieval.starter()] if retrieval is not None else []
         injector = [retrieval.injector()] if retrieval is not None else []
 
-        def extra(point: str) -> list[FrameProcessor]:
-            return [make_processor(p) for p in bot.processors.get(point, ())]  # type: ignore[call-overload]
-
+        extra = custom_stages(bot)
         keypad = Keypad(bot.dtmf, allow_interruptions=bot.allow_interruptions)
 
         pipeline = Pipeline(
@@ -205,29 +195,14 @@ class Session(CallControls):
                 assistant_aggregator,
             ]
         )
-        worker = BoundedWorker(  # an end or cancel that cannot get through is bounded
+        worker = start_worker(
             pipeline,
-            params=PipelineParams(
-                audio_in_sample_rate=ctx.audio_in_sample_rate,
-                audio_out_sample_rate=ctx.audio_out_sample_rate,
-                enable_metrics=True,
-            ),
-            enable_rtvi=transport_provider.rtvi,
-            # Pipecat's OpenTelemetry spans hang off its turn tracking: both on, or both off.
-            enable_turn_tracking=bot.tracing,
-            enable_tracing=bot.tracing,
-            conversation_id=turn_log.session_id,
-            idle_timeout_secs=bot.idle_timeout_secs,
-            cancel_runner_on_idle_timeout=False,
-        )
-        feed.install(worker)  # the state leads every stage; the turn log writes in order
-        connect_observability(
+            bot,
             turn_log,
-            worker,
-            on_turn=bot.on_turn,
-            turns_jsonl=bot.turns_jsonl,
-            prometheus=bot.prometheus,
-            tracing=bot.tracing,
+            feed,
+            params=audio_params(ctx),
+            rtvi=transport_provider.rtvi,
+            idle_timeout_secs=bot.idle_timeout_secs,
         )
         failures = FailureWatch(worker)
         failures.watch(transport.input(), transport_provider, "transport")
@@ -275,6 +250,8 @@ class Session(CallControls):
         sessions (Silero, smart-turn: ~150 ms warm, ~800 ms cold), so they are built in a
         worker thread while the loop keeps serving the calls already running; the rest
         (Pipecat processors, cheap) is built on the loop."""
+        if bot.realtime is not None:  # no VAD or turn model to load
+            return cls.build(bot, transport_provider, ctx, user_id=user_id)
         loop = asyncio.get_running_loop()
         detection = await loop.run_in_executor(_builder(), build_turn_detection, bot, ctx)
         return cls.build(bot, transport_provider, ctx, user_id=user_id, detection=detection)
@@ -335,13 +312,17 @@ class Session(CallControls):
         finally:
             _current.reset(token)
 
-    async def _run(self, handle_sigint: bool) -> None:
-        self._runner = WorkerRunner(handle_sigint=handle_sigint)
-        await self._runner.add_workers(self.worker)
+    def describe_stages(self) -> str:
+        """The stages this session runs, for its first log line."""
         stages = " → ".join(p.describe() for p in self.bot.stages(self.transport_provider))
         if self.retrieval is not None:
             stages += f" + {self.retrieval.config.describe()}"
-        logger.info(f"voicebot session: {stages}")
+        return stages
+
+    async def _run(self, handle_sigint: bool) -> None:
+        self._runner = WorkerRunner(handle_sigint=handle_sigint)
+        await self._runner.add_workers(self.worker)
+        logger.info(f"voicebot session: {self.describe_stages()}")
         if self.bot.prometheus is not None:
             self.bot.prometheus.start()
         if self.memory is not None:
@@ -436,12 +417,3 @@ def build_turn_detection(bot: Bot, ctx: BuildContext) -> TurnDetection:
     """The session's VAD analyzer and turn strategies: the part of a build that loads
     models, and so the part ``Session.build_async`` runs off the event loop."""
     return bot.vad.build(ctx), bot.turn.strategies(ctx)
-
-
-def _assistant_params(memory: MemorySession | None, llm: Any) -> LLMAssistantAggregatorParams:
-    """Pipecat's context summarization, when the bot's Memory asks for it."""
-    config = memory.memory.summarization_config(llm) if memory is not None else None
-    return LLMAssistantAggregatorParams(
-        enable_auto_context_summarization=config is not None,
-        auto_context_summarization_config=config,
-    )

@@ -316,6 +316,19 @@ class ConversationState:
         elif not frame.skip_tts:
             self.turn.say(frame.text, frame.includes_inter_frame_spaces)
 
+    def words_written_late(self) -> None:
+        """The caller's words reached the context after a speech-to-speech model had started
+        answering them: Pipecat's realtime mode writes them once the model's transcript
+        arrives, with the frame a cascaded bot asks its LLM with (``LLMContextUserTurnFrame``).
+        That write asks nothing (the model answered on its own when it ruled the turn over),
+        so no answer is owed for it."""
+        self.answer_owed = False
+        started = self.response_started_at
+        if self.responding_since is not None and (
+            started is None or self.responding_since > started
+        ):
+            self.responding_since = None  # set by the write, not by the model
+
     def _asked(self, now: float) -> None:
         self.answer_owed = True
         if self.responding_since is None:

@@ -135,6 +135,12 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="take more calls than this host's cores answer in real time (slower answers)",
     )
     parser.add_argument(
+        "--text",
+        action="store_true",
+        help="serve the bot in text (no audio): a JSON/WebSocket API for chat platforms, "
+        "in one process (docs/text_channels.md)",
+    )
+    parser.add_argument(
         "--in-process",
         action="store_true",
         help="one process for every call (development; no isolation between calls)",
@@ -183,11 +189,7 @@ def host_cores() -> int:
 
 def cores_needed(bot: Any) -> float | None:
     """Cores one call of ``bot`` needs (the most any stage says), or None."""
-    needs = [
-        n
-        for stage in (bot.vad, bot.turn, bot.stt, bot.llm, bot.tts)
-        if (n := stage.cores_per_call()) is not None
-    ]
+    needs = [n for stage in bot.model_stages() if (n := stage.cores_per_call()) is not None]
     return max(needs) if needs else None
 
 

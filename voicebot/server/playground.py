@@ -102,7 +102,8 @@ def freeze_warm_heap() -> None:
 
 def describe_stages(bot: Bot) -> str:
     """``WhisperSTT → LlamaLLM → PiperTTS``: what the page and the startup line show."""
-    return " → ".join(type(p).__name__ for p in (bot.stt, bot.llm, bot.tts))
+    stages = [bot.realtime] if bot.realtime is not None else [bot.stt, bot.llm, bot.tts]
+    return " → ".join(type(p).__name__ for p in stages)
 
 
 #: What a session imports as it is built and run (the pipeline, voicebot's processors, the
@@ -169,7 +170,7 @@ class Playground:
         """Raise a ``ConfigError`` naming the fix if the bot cannot be served here."""
         WebRTCPeer.check_installed()
         ctx = self.bot.build_context()
-        stages = (self.bot.vad, self.bot.turn, self.bot.stt, self.bot.llm, self.bot.tts)
+        stages = self.bot.model_stages()
         for provider in stages:
             provider.check(ctx)
         from voicebot.providers.pipecat_service import refuse_instances
@@ -204,8 +205,8 @@ class Playground:
 
         import_call_modules()
         ctx = self.bot.build_context()
-        for provider in (self.bot.vad, self.bot.turn, self.bot.stt, self.bot.llm, self.bot.tts):
-            provider.build(ctx)
+        for provider in self.bot.model_stages():
+            provider.build(ctx)  # type: ignore[attr-defined]  # every model stage builds
         freeze_warm_heap()
 
     async def shutdown(self) -> None:
