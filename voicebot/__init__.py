@@ -12,6 +12,8 @@ Every stage is one import away from here::
     ElevenLabsTTS             streaming TTS                 voicebot/providers/elevenlabs.py
     OpenAIRealtime            speech-to-speech (realtime=)  voicebot/providers/openai_realtime.py
     DailyRoom                 WebRTC room transport         voicebot/providers/daily.py
+    Cascade, any_of,          fast model for routine turns, voicebot/cascade/
+      needs_tool, ...         capable one for hard ones
     FallbackLLM, FallbackSTT, providers to fail over through voicebot/failover/
       FallbackTTS,            (``llm=[a, b]`` makes one);
       FailoverPolicy          budgets, what fails over
@@ -60,6 +62,14 @@ from voicebot.errors import (
 if TYPE_CHECKING:
     from voicebot import registry
     from voicebot.bot import Bot
+    from voicebot.cascade import (
+        Cascade,
+        any_of,
+        fast_declines,
+        keywords,
+        longer_than,
+        needs_tool,
+    )
     from voicebot.failover.llm import FallbackLLM
     from voicebot.failover.policy import FailoverPolicy
     from voicebot.failover.stt import FallbackSTT
@@ -110,6 +120,7 @@ __version__ = "0.1.0"
 #: (``import voicebot`` was 1.2 s with 178 Pipecat modules when these were eager).
 _LAZY: dict[str, str] = {
     "Bot": "voicebot.bot",
+    "Cascade": "voicebot.cascade",
     "BuildContext": "voicebot.providers.base",
     "DTMF": "voicebot.processors.dtmf",
     "CartesiaTTS": "voicebot.providers.cartesia",
@@ -159,9 +170,14 @@ _LAZY: dict[str, str] = {
     "VADProvider": "voicebot.providers.base",
     "WavFile": "voicebot.transports.wav",
     "WhisperSTT": "voicebot.providers.local.whisper",
+    "any_of": "voicebot.cascade",
     "collect_digits": "voicebot.tools.builtin",
     "end_call": "voicebot.tools.builtin",
     "end_call_tool": "voicebot.tools.builtin",
+    "fast_declines": "voicebot.cascade",
+    "keywords": "voicebot.cascade",
+    "longer_than": "voicebot.cascade",
+    "needs_tool": "voicebot.cascade",
     "registry": "voicebot.registry",
     "tool": "voicebot.tools.tool",
 }
@@ -187,6 +203,7 @@ __all__ = [
     "Bot",
     "BuildContext",
     "CartesiaTTS",
+    "Cascade",
     "ConfigError",
     "ConfigProblems",
     "DailyRoom",
@@ -241,9 +258,14 @@ __all__ = [
     "VADProvider",
     "WavFile",
     "WhisperSTT",
+    "any_of",
     "collect_digits",
     "end_call",
     "end_call_tool",
+    "fast_declines",
+    "keywords",
+    "longer_than",
+    "needs_tool",
     "registry",
     "tool",
 ]

@@ -80,7 +80,8 @@ class TurnRecord:
     #: after a barge-in, the heard part and a cut mark).
     said_text: str = ""
     #: Each switch of a stage to another provider during this turn (a fallback group's
-    #: ``FailoverEvent.to_dict()``: stage, from/to provider, reason, seconds, replayed).
+    #: ``FailoverEvent.to_dict()``: stage, from/to provider, reason, seconds, replayed), and
+    #: a ``Cascade``'s choice of model (stage "cascade", with its ``path``: ``llm_path``).
     failovers: list[dict[str, Any]] = field(default_factory=list)
     #: With ``speculate=True`` on the turn: replies started before the turn was over
     #: (``started``: LLM requests), kept (``confirmed``) and dropped (``withdrawn``: requests
@@ -143,6 +144,13 @@ class TurnRecord:
     def pipeline_secs(self) -> float | None:
         """Time no stage accounts for: frame hops and queueing."""
         return self.stage_secs("pipeline")
+
+    @property
+    def llm_path(self) -> str | None:
+        """Which model of a ``Cascade`` answered: "fast" or "capable" (the last path filed
+        in ``failovers`` with stage "cascade"); None when the LLM is not a cascade."""
+        paths = [f.get("path") for f in self.failovers if f.get("stage") == "cascade"]
+        return str(paths[-1]) if paths else None
 
     # ---- serialization ---------------------------------------------------------------------
 
