@@ -202,3 +202,82 @@ class SystemTTSTextFrame(TTSTextFrame, SystemFrame):
     ``SystemFrame`` before its data type (processor queues) while the assistant aggregator
     still takes its text as a ``TTSTextFrame``.
     """
+
+
+# ---- OpenAIRealtimeLLMService: its session's events, and a first context without a response ---
+
+
+def realtime_service_hooks(service_cls: type[Any]) -> type[Any]:
+    """``service_cls`` (Pipecat's ``OpenAIRealtimeLLMService``) with public hooks where its
+    private handlers publish nothing, and a first context that asks for no response.
+
+    Why: ``voicebot.providers.openai_realtime`` pairs a goodbye with the response that speaks
+    it, notices a socket the server closed, and sets a greeting-less bot's conversation up
+    without a response (the service asks for one on the first context it gets, and the
+    server's VAD answers the caller's first turn itself). Uses, as of Pipecat 1.14.0:
+
+    - ``_handle_evt_response_created`` / ``_handle_evt_response_done``: then
+      ``on_response_created(id)`` / ``on_response_done(id)``;
+    - ``_handle_evt_session_updated``: then ``on_session_updated()``;
+    - ``_receive_task_handler`` and ``_disconnecting``: ``on_receive_ended(closed)`` when the
+      receive loop ends (``closed``: the ``ConnectionClosed`` it raised, else None) while the
+      service is not disconnecting;
+    - ``_context``, ``_process_completed_function_calls``, ``_messages_added_manually``,
+      ``_send_session_update`` and ``_llm_needs_conversation_setup``: ``has_context()``, and
+      ``set_up_conversation(context)``, the setup steps of ``_create_response`` re-derived.
+    """
+    from pipecat.services.openai.realtime import events
+    from websockets.exceptions import ConnectionClosed
+
+    class WithHooks(service_cls):  # type: ignore[misc, valid-type]
+        async def on_response_created(self, response_id: str) -> None:
+            """A response started (``response.created``)."""
+
+        async def on_response_done(self, response_id: str) -> None:
+            """A response ended (``response.done``: completed, cancelled or failed)."""
+
+        async def on_session_updated(self) -> None:
+            """The API has applied a ``session.update`` (the first: the session is ready)."""
+
+        async def on_receive_ended(self, closed: BaseException | None) -> None:
+            """The server's events stopped while the service was still in use."""
+
+        def has_context(self) -> bool:
+            """Whether the service has been given its first context."""
+            return self._context is not None
+
+        async def set_up_conversation(self, context: Any) -> None:
+            """Take ``context`` as the first context; send the API its messages and tools."""
+            self._context = context
+            await self._process_completed_function_calls(send_new_results=False)
+            params = await self.get_llm_adapter().get_llm_invocation_params(context)
+            for item in params["messages"]:
+                event = events.ConversationItemCreateEvent(item=item)
+                self._messages_added_manually[event.item.id] = True
+                await self.send_client_event(event)
+            await self._send_session_update()
+            self._llm_needs_conversation_setup = False
+
+        async def _handle_evt_response_created(self, evt: Any) -> None:
+            await super()._handle_evt_response_created(evt)
+            await self.on_response_created(evt.response.id)
+
+        async def _handle_evt_response_done(self, evt: Any) -> None:
+            await super()._handle_evt_response_done(evt)
+            await self.on_response_done(evt.response.id)
+
+        async def _handle_evt_session_updated(self, evt: Any) -> None:
+            await super()._handle_evt_session_updated(evt)
+            await self.on_session_updated()
+
+        async def _receive_task_handler(self) -> None:
+            closed: BaseException | None = None
+            try:
+                await super()._receive_task_handler()
+            except ConnectionClosed as e:
+                closed = e
+            if not self._disconnecting:
+                await self.on_receive_ended(closed)
+
+    WithHooks.__name__ = WithHooks.__qualname__ = service_cls.__name__
+    return WithHooks

@@ -17,7 +17,9 @@ context, the ``remember`` tool, the transcript saved at the end; no summarizatio
 keeps its own conversation), keypad, mute strategies, idle prompts, every transport, and the
 ``TurnRecord``s (``on_turn``, ``turns_jsonl``, latency from the caller's last sound to the
 bot's first audio). The greeting is said by the model: an instruction to say it, and a
-response (Pipecat's way); it is the model's voice, so the words may differ slightly.
+response (Pipecat's way); it is the model's voice, so the words may differ slightly. A bot
+without a greeting has its conversation set up quietly (``quiet_start_context``): the
+model's VAD answers each of the caller's turns, once.
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ import contextlib
 from typing import TYPE_CHECKING, Any
 
 from pipecat.frames.frames import (
-    BotStoppedSpeakingFrame,
     EndFrame,
     Frame,
     LLMMessagesAppendFrame,
@@ -46,7 +47,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.turns.user_stop import ExternalUserTurnStopStrategy
 from pipecat.turns.user_turn_strategies import ExternalUserTurnStrategies, UserTurnStrategies
 
-from voicebot.conversation import ConversationState
+from voicebot.conversation import ConversationState, Turn
 from voicebot.failures import FailureWatch
 from voicebot.metrics.turn_log import TurnLog
 from voicebot.processors.dtmf import Keypad
@@ -63,6 +64,7 @@ from voicebot.session_wiring import (
 if TYPE_CHECKING:
     from voicebot.bot import Bot
     from voicebot.providers.base import BuildContext, TransportProvider
+    from voicebot.providers.openai_realtime import InstructionReplies
     from voicebot.session import Session
 
 #: ``TurnRecord.user_text`` of a caller's turn until (or unless) the model's transcript of
@@ -89,31 +91,26 @@ GOODBYE_BOUND_SECS = 10.0
 class RealtimeSpeech(FrameProcessor):
     """Text to speak (``TTSSpeakFrame``: ``session.say``, idle nudges, a goodbye, a transfer's
     announcement), turned into what a speech-to-speech model understands: an instruction to
-    say it, and a response. An ``EndFrame`` that follows such a request waits until the model
-    has spoken it (its ``BotStoppedSpeakingFrame``), at most ``GOODBYE_BOUND_SECS``, so a
-    goodbye is heard before the call ends."""
+    say it, and a response. An ``EndFrame`` that follows such a request waits until the
+    response that took the instruction in is done (``replies``, the service's
+    ``InstructionReplies``), at most ``GOODBYE_BOUND_SECS``: its audio is then ahead of the
+    ``EndFrame``, which the output plays out before it stops, so a goodbye is heard."""
 
-    def __init__(self) -> None:
+    def __init__(self, replies: InstructionReplies) -> None:
         super().__init__(name="RealtimeSpeech")
-        self._asked = 0  # instructions sent whose speech has not ended yet
-        self._spoken = asyncio.Event()
+        self.replies = replies
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
         if isinstance(frame, TTSSpeakFrame) and direction == DOWNSTREAM:
             if frame.text.strip():
-                self._asked += 1
-                self._spoken.clear()
+                self.replies.asked()
                 item: Any = {"role": "developer", "content": say_instruction(frame.text)}
                 await self.push_frame(LLMMessagesAppendFrame([item], run_llm=True), direction)
             return
-        if isinstance(frame, BotStoppedSpeakingFrame) and self._asked:
-            self._asked -= 1
-            if not self._asked:
-                self._spoken.set()
-        elif isinstance(frame, EndFrame) and self._asked:
+        if isinstance(frame, EndFrame) and not self.replies.answered.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._spoken.wait(), GOODBYE_BOUND_SECS)
+                await asyncio.wait_for(self.replies.answered.wait(), GOODBYE_BOUND_SECS)
         await self.push_frame(frame, direction)
 
 
@@ -124,8 +121,8 @@ class RealtimeTurnLog(TurnLog):
     The caller's record opens at the model's ruling itself (the ``VADUserStoppedSpeakingFrame``
     the service pushes ahead of its answer), in frame order: the user aggregator's turn frame
     and its report of the turn can trail the model's first answer frames (a tool call would
-    land on the turn before). The state's turn joins the record at its
-    ``UserStoppedSpeakingFrame`` (the record then takes its texts from it, as usual). In
+    land on the turn before). It takes the id of the state's turn to come, which joins the
+    record at its ``UserStoppedSpeakingFrame`` (the record then takes its texts from it). In
     Pipecat's realtime mode the report has no words: ``user_text`` is ``AWAITING_WORDS``,
     so the record counts as the caller's (its latency is kept), until ``words_heard`` gives
     the model's transcript.
@@ -142,8 +139,15 @@ class RealtimeTurnLog(TurnLog):
         if data.direction != DOWNSTREAM:
             return
         if isinstance(frame, VADUserStoppedSpeakingFrame):
-            await super()._on_user_turn_stopped(self.conversation.turn, None, None, None, None)
+            # Numbered as the state's turn that this ruling's UserStoppedSpeakingFrame starts
+            # (with no greeting, the state's turn now is the opening: the caller's first
+            # turn is 1, and each record's words come from its own turn), which joins it.
+            state = self.conversation
+            upcoming = Turn(state.turn.id + 1, state.clock())
+            await super()._on_user_turn_stopped(upcoming, None, None, None, None)
             record = self.turns[-1]
+            if self._turn_of.get(record.index) is upcoming:
+                del self._turn_of[record.index]  # a stand-in: only the state's own turn joins
             record.user_text = AWAITING_WORDS
             self.awaiting_index = self._unjoined = record.index
         elif isinstance(frame, UserStoppedSpeakingFrame) and self._unjoined is not None:
@@ -190,9 +194,11 @@ def build_realtime_session(
     use_conversation = getattr(transport, "use_conversation", None)
     if use_conversation is not None:  # a transport that acts on it (a recorded caller)
         use_conversation(conversation)
-    realtime = bot.realtime.build(ctx)
+    realtime: Any = bot.realtime.build(ctx)  # the service voicebot_realtime_service makes
 
     context, tool_caller = conversation_context(bot.tools, realtime, conversation, memory=memory)
+    if not bot.greeting:  # nothing to say first: the conversation is set up quietly
+        realtime.quiet_start_context = context
 
     user_params = LLMUserAggregatorParams(
         user_turn_strategies=model_turns(allow_interruptions=bot.allow_interruptions),
@@ -220,7 +226,7 @@ def build_realtime_session(
             keypad,
             user_aggregator,
             *extra("before_llm"),
-            RealtimeSpeech(),
+            RealtimeSpeech(realtime.instruction_replies),
             realtime,
             *tool_caller,
             *extra("after_tts"),

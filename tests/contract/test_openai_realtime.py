@@ -9,6 +9,8 @@ with the provider pointed at the local server by ``url``, and checks what the bo
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import json
 from pathlib import Path
 
@@ -250,6 +252,96 @@ async def test_a_turn_the_model_never_transcribed_is_still_the_caller_s(tmp_path
     assert turn.voice_to_voice_secs is not None
 
 
+async def test_without_a_greeting_each_turn_is_answered_once(tmp_path: Path) -> None:
+    """The server's VAD answers the caller's turns; the bot asks for no response of its
+    own (Pipecat would, on the first context it gets: the first turn answered twice)."""
+    caller = write_caller_wav(tmp_path / "caller.wav", [(1.0, 1.0), (4.0, 1.0)], total_secs=8.0)
+    async with OpenAIRealtimeServer(
+        replies=[ANSWER, "Second."], transcripts=[QUESTION, "Again?"]
+    ) as server:
+        bot = Bot(realtime=realtime(server), greeting=None)
+        session = await run_call(bot, caller, tmp_path)
+
+    [conn] = server.connections
+    assert not [m for m in conn.received if m["type"].startswith("response.")]
+    assert not conn.received_of("conversation.item.create")  # nothing said before the caller
+    assert len(conn.sent_of("response.created")) == conn.turns == 2
+    assert [(t.index, t.user_text, t.bot_text) for t in session.turns] == [
+        (1, QUESTION, ANSWER),  # the caller's Nth turn is N, as in a cascaded bot
+        (2, "Again?", "Second."),
+    ]
+    assert session.context.get_messages() == [
+        {"role": "user", "content": QUESTION},
+        {"role": "assistant", "content": ANSWER},
+        {"role": "user", "content": "Again?"},
+        {"role": "assistant", "content": "Second."},
+    ]
+
+
+async def test_without_interruptions_the_server_vad_does_not_cancel_the_reply(
+    tmp_path: Path,
+) -> None:
+    long_reply = "We open at nine on weekdays and at ten on Saturdays, and we close at six."
+    # The reply (~4.4 s of audio) starts at ~3.5 s; the caller speaks over it at 5.0 s.
+    caller = write_caller_wav(tmp_path / "caller.wav", [(2.0, 1.0), (5.0, 0.8)], total_secs=11.0)
+    async with OpenAIRealtimeServer(
+        replies=[long_reply, "Sure."], transcripts=[QUESTION, "Thanks."], ms_per_char=60
+    ) as server:
+        bot = Bot(realtime=realtime(server), greeting=GREETING, allow_interruptions=False)
+        session = await run_call(bot, caller, tmp_path)
+
+    [conn] = server.connections
+    for update in conn.received_of("session.update"):
+        assert update["session"]["audio"]["input"]["turn_detection"]["interrupt_response"] is False
+    assert [d["response"]["status"] for d in conn.sent_of("response.done")] == ["completed"] * 3
+    # Nothing cut on the bot's side either: every sample of the reply was played.
+    played = read_wav(tmp_path / "bot.wav", 24000).samples
+    assert np.count_nonzero(played) == np.count_nonzero(np.frombuffer(conn.audio(), "<i2"))
+    assert {"role": "assistant", "content": long_reply} in session.context.get_messages()
+
+
+async def test_a_goodbye_asked_mid_reply_is_spoken_before_the_end(tmp_path: Path) -> None:
+    """The end waits for the goodbye's own response, not for the end of the reply that was
+    playing when it was asked. The server holds the goodbye's words until that reply has
+    been played (a slow model), so the bot stops speaking in between."""
+    long_reply = "We open at nine on weekdays and at ten on Saturdays, and we close at six."
+    goodbye = "Goodbye for now."
+    held = asyncio.Event()
+    caller = write_caller_wav(tmp_path / "caller.wav", [(2.5, 1.0)], total_secs=30.0)
+    async with OpenAIRealtimeServer(
+        replies=[long_reply], transcripts=[QUESTION], hold={goodbye: held}
+    ) as server:
+        bot = Bot(
+            realtime=realtime(server),
+            greeting=GREETING,
+            # The reply's record completes once it has been played: then the goodbye speaks.
+            on_turn=lambda turn: held.set() if turn.index == 1 else None,
+        )
+        session = await bot.start_session(
+            transport=WavFile(input=caller, output=tmp_path / "bot.wav"), env={}
+        )
+        async with asyncio.timeout(BOUND_SECS):
+            running = asyncio.create_task(session.run())
+            await server.wait_for(
+                lambda: any(len(c.sent_of("response.done")) == 2 for c in server.connections),
+                BOUND_SECS,
+            )
+            await session.end(goodbye=goodbye)  # the reply is still playing (~3 s of it)
+            await running
+
+    [conn] = server.connections
+    from voicebot.realtime_session import say_instruction
+
+    asked = conn.received_of("conversation.item.create")[-1]
+    assert asked["item"]["content"][0]["text"] == say_instruction(goodbye)
+    spoken = [m["transcript"] for m in conn.sent_of("response.output_audio_transcript.done")]
+    assert spoken == [GREETING, long_reply, goodbye]
+    played = read_wav(tmp_path / "bot.wav", 24000).samples
+    sent = np.frombuffer(conn.audio(), "<i2")
+    assert len(sent) == sum(server.expected_ms(t) for t in spoken) * 24
+    assert np.count_nonzero(played) == np.count_nonzero(sent)  # the goodbye played to its end
+
+
 # ---- failures -----------------------------------------------------------------------------------
 
 
@@ -283,6 +375,48 @@ async def test_an_error_event_mid_call_ends_the_session_loudly(tmp_path: Path) -
     assert raised.value.stage == "OpenAIRealtime"
     assert f"server_error: {SERVER_ERROR}" in str(raised.value)
     assert session_turns == 1
+
+
+DROPPING_BOT = """
+from voicebot import Bot, OpenAIRealtime
+
+bot = Bot(
+    realtime=OpenAIRealtime(url={url!r}, api_key={key!r}),
+    greeting={greeting!r},
+    mute_caller=["greeting"],
+)
+"""
+
+
+@pytest.mark.parametrize("close_code", [1000, 1011])
+async def test_a_dropped_socket_ends_the_run_loudly(tmp_path: Path, close_code: int) -> None:
+    """The server closes the socket (cleanly or not, no ``error`` event) when asked for the
+    greeting. The caller is muted until the greeting has played, so no audio goes out to
+    fail on: only the closed socket says the model is gone. ``voicebot run`` must not go on
+    deaf and mute to the end of the recording, but exit non-zero with one line naming it."""
+    from voicebot.cli import main
+
+    # Unfixed, the run goes on to the recording's end and exits 0.
+    caller = write_caller_wav(tmp_path / "caller.wav", [(2.0, 1.0)], total_secs=10.0)
+    async with OpenAIRealtimeServer(
+        replies=[ANSWER], drop_on_request="response.create", drop_code=close_code
+    ) as server:
+        bot_file = tmp_path / "bot.py"
+        bot_file.write_text(DROPPING_BOT.format(url=server.url(), key=KEY, greeting=GREETING))
+        argv = ["run", str(bot_file), "--input", str(caller), "--output", str(tmp_path / "o.wav")]
+        with contextlib.redirect_stderr(io.StringIO()) as err:
+            async with asyncio.timeout(BOUND_SECS):  # within the bound, not the recording
+                code = await asyncio.to_thread(main, argv)
+
+    assert server.connections[0].close == (close_code, "")
+    assert code == 2, err.getvalue()[-2000:]  # a VendorError, as any vendor failure
+    [line] = [x for x in err.getvalue().splitlines() if x.startswith("voicebot:")]
+    assert line.startswith(
+        f"voicebot: OpenAIRealtime could not connect to {server.url()}: "
+        "the server closed the connection"
+    ), line
+    if close_code != 1000:  # a clean close ends Pipecat's receive loop without its code
+        assert line.endswith(f"the server closed the connection: {close_code} (internal error)")
 
 
 # ---- the server itself keeps to the documented protocol ------------------------------------------

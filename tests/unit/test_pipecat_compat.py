@@ -602,3 +602,135 @@ def test_the_scan_lets_a_subclass_keep_its_own_names(tmp_path: Path) -> None:
     path = tmp_path / "probe.py"
     path.write_text(source, encoding="utf-8")
     assert scan(path) == []
+
+
+# ---- OpenAIRealtimeLLMService: its handlers, receive loop and conversation setup ---------------
+
+REALTIME_METHODS = (
+    "_handle_evt_response_created",
+    "_handle_evt_response_done",
+    "_handle_evt_session_updated",
+    "_receive_task_handler",
+    "_process_completed_function_calls",
+    "_send_session_update",
+    "_handle_context",
+)
+REALTIME_ATTRIBUTES = {
+    "_context": type(None),
+    "_disconnecting": bool,
+    "_llm_needs_conversation_setup": bool,
+    "_messages_added_manually": dict,
+}
+
+
+def realtime_service(**hooks: Callable[..., Awaitable[None]]) -> Any:
+    """A ``realtime_service_hooks`` service that is never connected, ``hooks`` overriding."""
+    from pipecat.services.openai.realtime.llm import OpenAIRealtimeLLMService
+
+    probe = type("Probe", (pipecat_compat.realtime_service_hooks(OpenAIRealtimeLLMService),), {})
+    for name, hook in hooks.items():
+        setattr(probe, name, hook)
+    return probe(api_key="k")
+
+
+def test_realtime_service_members_are_there() -> None:
+    from pipecat.services.openai.realtime.llm import OpenAIRealtimeLLMService
+
+    for name in REALTIME_METHODS:
+        member = getattr(OpenAIRealtimeLLMService, name, None)
+        assert inspect.iscoroutinefunction(member), changed(
+            f"OpenAIRealtimeLLMService.{name}", "is gone, or no longer a coroutine method"
+        )
+    service = OpenAIRealtimeLLMService(api_key="k")
+    for name, kind in REALTIME_ATTRIBUTES.items():
+        value = getattr(service, name, ...)
+        assert isinstance(value, kind), changed(
+            f"OpenAIRealtimeLLMService.{name}", f"is {value!r}, not a {kind.__name__}"
+        )
+
+
+async def test_realtime_set_up_conversation_sends_the_context_and_asks_for_nothing() -> None:
+    from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
+    from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
+
+    sent: list[Any] = []
+    service = realtime_service()
+
+    async def record(event: Any) -> None:
+        sent.append(event)
+
+    service.send_client_event = record
+    hours = FunctionSchema(name="hours", description="When we open.", properties={}, required=[])
+    context = LLMContext(
+        [{"role": "user", "content": "The caller is Ann."}], tools=ToolsSchema([hours])
+    )
+    await service.set_up_conversation(context)
+    assert [e.type for e in sent] == ["conversation.item.create", "session.update"], changed(
+        "OpenAIRealtimeLLMService's conversation setup", f"sent {[e.type for e in sent]}"
+    )
+    assert sent[0].item.content[0].text == "The caller is Ann."
+    assert [t["name"] for t in sent[1].session.tools] == ["hours"]
+    assert service.has_context()
+    # The caller's turn written down next is an updated context: Pipecat asks for nothing.
+    await service._handle_context(context, FrameDirection.DOWNSTREAM)
+    assert "response.create" not in [e.type for e in sent], changed(
+        "OpenAIRealtimeLLMService._handle_context", "asks for a response on a set-up service"
+    )
+
+
+async def test_realtime_hooks_report_responses_the_session_and_a_closed_socket() -> None:
+    import json
+
+    from pipecat.services.openai.realtime import events
+    from websockets.exceptions import ConnectionClosedError
+    from websockets.frames import Close
+
+    calls: list[tuple[Any, ...]] = []
+
+    async def created(_self: Any, response_id: str) -> None:
+        calls.append(("created", response_id))
+
+    async def done(_self: Any, response_id: str) -> None:
+        calls.append(("done", response_id))
+
+    async def updated(_self: Any) -> None:
+        calls.append(("updated",))
+
+    async def ended(_self: Any, closed: BaseException | None) -> None:
+        calls.append(("ended", closed))
+
+    service = realtime_service(
+        on_response_created=created,
+        on_response_done=done,
+        on_session_updated=updated,
+        on_receive_ended=ended,
+    )
+    response = {"id": "resp_1", "object": "realtime.response", "status": "completed", "output": []}
+    for kind in ("response.created", "response.done"):
+        event = events.parse_server_event(
+            json.dumps({"event_id": "e", "type": kind, "response": response})
+        )
+        await getattr(service, f"_handle_evt_{kind.replace('.', '_')}")(event)
+    session = {"type": "realtime", "object": "realtime.session", "id": "sess_1"}
+    updated_event = events.parse_server_event(
+        json.dumps({"event_id": "e", "type": "session.updated", "session": session})
+    )
+    await service._handle_evt_session_updated(updated_event)
+
+    closed = ConnectionClosedError(Close(1011, "internal error"), None)
+
+    class ClosedSocket:
+        def __aiter__(self) -> ClosedSocket:
+            return self
+
+        async def __anext__(self) -> str:
+            raise closed
+
+    service._websocket = ClosedSocket()
+    await asyncio.wait_for(service._receive_task_handler(), BOUND)
+    assert calls == [
+        ("created", "resp_1"),
+        ("done", "resp_1"),
+        ("updated",),
+        ("ended", closed),
+    ], changed("OpenAIRealtimeLLMService's event handlers or receive loop", f"gave {calls}")

@@ -16,8 +16,9 @@ reported for real sessions, checked against what Pipecat 1.14's client sends and
   (``conversation.item.added``), the transcript
   (``conversation.item.input_audio_transcription.completed``, when transcription is on),
   then a response. Speech starting while a response is generating cancels it
-  (``response.done`` with status ``cancelled``), as ``interrupt_response`` does. With
-  ``turn_detection: null`` the client commits and asks for responses itself.
+  (``response.done`` with status ``cancelled``), unless the session's turn detection has
+  ``interrupt_response: false``. With ``turn_detection: null`` the client commits and asks
+  for responses itself.
 - A response: ``response.created``, the assistant item, then per word a transcript delta
   (``response.output_audio_transcript.delta``) and its audio (``response.output_audio.delta``:
   a 440 Hz tone, ``ms_per_char`` per character, space included), the ``.done`` events and
@@ -27,8 +28,13 @@ reported for real sessions, checked against what Pipecat 1.14's client sends and
 - ``response.create`` while one is active: ``error`` ``conversation_already_has_active_response``;
   ``response.cancel`` with none active: ``error`` ``response_cancel_not_active``;
   ``conversation.item.truncate`` is recorded and answered with ``conversation.item.truncated``.
-- A fault for tests (``fault_on_turn=n``): when the caller's n-th turn ends, an ``error``
+- Faults for tests: ``fault_on_turn=n``: when the caller's n-th turn ends, an ``error``
   event (``server_error``) instead of a response; the socket stays open.
+  ``drop_on_request="<client event type>"``: the first such event the client sends is not
+  answered: the server closes the socket (``drop_code``), with no ``error`` event.
+- ``hold``: ``{words: asyncio.Event}``: a response that would speak ``words`` waits for
+  the event after ``response.created`` (a model taking its time), so a test can place
+  its speech after something the bot does.
 
 Replies: ``replies[i]`` answers the caller's i-th turn (a ``str``, or a ``ToolReply``); a
 response asked for with no new caller turn speaks the quoted text of the last instruction
@@ -39,6 +45,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import itertools
 import json
 import re
@@ -110,6 +117,9 @@ class OpenAIRealtimeServer(LocalWebSocketServer):
         ms_per_char: int = 40,
         chunk_delay: float = 0.0,
         fault_on_turn: int | None = None,
+        drop_on_request: str | None = None,
+        drop_code: int = 1011,
+        hold: dict[str, asyncio.Event] | None = None,
     ) -> None:
         super().__init__()
         self.api_key = api_key
@@ -118,6 +128,9 @@ class OpenAIRealtimeServer(LocalWebSocketServer):
         self.ms_per_char = ms_per_char
         self.chunk_delay = chunk_delay
         self.fault_on_turn = fault_on_turn
+        self.drop_on_request = drop_on_request
+        self.drop_code = drop_code
+        self.hold = dict(hold or {})
         self.connections: list[RealtimeConnection] = []
         self.rejected: list[str | None] = []  # the keys refused
         self._ids = itertools.count(1)
@@ -180,7 +193,9 @@ class OpenAIRealtimeServer(LocalWebSocketServer):
         self, ws: ServerConnection, conn: RealtimeConnection, state: _ConnectionState, msg: dict
     ) -> None:
         kind = msg.get("type")
-        if kind == "session.update":
+        if kind is not None and kind == self.drop_on_request:
+            await self._close(ws, conn, self.drop_code, "")
+        elif kind == "session.update":
             _merge(conn.session, msg.get("session") or {})
             await self._send(ws, conn, {"type": "session.updated", "session": conn.session})
         elif kind == "input_audio_buffer.append":
@@ -252,7 +267,8 @@ class OpenAIRealtimeServer(LocalWebSocketServer):
                     state.speaking = True
                     state.item_id = self._id("item")
                     start = int(conn.audio_ms - state.loud_ms)
-                    if state.response is not None and not state.response.done():
+                    interrupts = detection.get("interrupt_response", True) is not False
+                    if interrupts and state.response is not None and not state.response.done():
                         state.response.cancel()  # interrupt_response
                     await self._send(
                         ws,
@@ -374,8 +390,11 @@ class OpenAIRealtimeServer(LocalWebSocketServer):
             "output": [],
         }
         rid = response["id"]
-        await self._send(ws, conn, {"type": "response.created", "response": response})
+        await self._send(ws, conn, {"type": "response.created", "response": dict(response)})
         try:
+            hold = self.hold.get(reply) if isinstance(reply, str) else None
+            if hold is not None:
+                await hold.wait()
             if isinstance(reply, ToolReply):
                 item = await self._tool_call(ws, conn, rid, reply)
                 state.after_tool[item["call_id"]] = reply.then
@@ -388,7 +407,8 @@ class OpenAIRealtimeServer(LocalWebSocketServer):
             response["status"] = "cancelled"
             response["status_details"] = {"type": "cancelled", "reason": "turn_detected"}
         response["usage"] = {"total_tokens": 30, "input_tokens": 20, "output_tokens": 10}
-        await self._send(ws, conn, {"type": "response.done", "response": response})
+        with contextlib.suppress(ConnectionClosed):  # cancelled as the connection ended
+            await self._send(ws, conn, {"type": "response.done", "response": response})
 
     async def _speak(
         self, ws: ServerConnection, conn: RealtimeConnection, rid: str, text: str
