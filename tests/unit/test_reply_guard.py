@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from voicebot.text.reply_guard import ReplyGuard
+from voicebot.text.reply_guard import ReplyGuard, asks_to_repeat
 
 
 def stream(guard: ReplyGuard, tokens: list[str]) -> str:
@@ -87,3 +87,100 @@ def test_all_of_a_long_echo_is_dropped_not_just_its_first_words() -> None:
     g = ReplyGuard(request="What time do you open on Sunday?")
     said = stream(g, tokens("What time do you open on Sunday? We open at nine."))
     assert said == "We open at nine."
+
+
+# ---- earlier replies of the call -----------------------------------------------------------
+
+EARLIER = (
+    "You can start by asking your friend what she likes. If you don't know, consider a "
+    "gardening tool that is made for her."
+)
+
+
+def test_a_rerun_of_an_earlier_reply_is_dropped_with_its_sentence() -> None:
+    g = ReplyGuard(request="Should I wrap it?", earlier=[EARLIER])
+    reply = (
+        "Wrapping it is a nice touch. You can start by asking your friend what she wants "
+        "wrapped. A gift bag works too."
+    )
+    assert stream(g, tokens(reply)) == "Wrapping it is a nice touch. A gift bag works too."
+    assert g.reruns == 1 and not g.stopped
+
+
+def test_a_reply_that_is_all_rerun_says_nothing() -> None:
+    g = ReplyGuard(request="What about a book?", earlier=[EARLIER])
+    assert stream(g, tokens(EARLIER)) == ""
+    assert g.reruns == 2
+
+
+def test_words_shared_with_an_earlier_reply_are_spoken() -> None:
+    reply = "If you don't know her size, a gardening tool is a safe choice."
+    g = ReplyGuard(request="What if I don't know her size?", earlier=[EARLIER])
+    assert stream(g, tokens(reply)) == reply
+    assert g.reruns == 0
+
+
+def test_a_run_shared_with_an_earlier_reply_waits_only_while_it_repeats() -> None:
+    g = ReplyGuard(request="Any other idea?", earlier=[EARLIER])
+    assert g.feed("Sure. ") == "Sure."
+    assert g.feed("You ") == ""  # a sentence opening as the earlier reply did: held
+    assert g.feed("can ") == ""
+    assert g.feed("buy ") == " You can buy"  # the run differs: released at once
+    assert g.feed("seeds. ") == " seeds."
+
+
+def test_a_phrase_reused_mid_sentence_is_spoken_at_once() -> None:
+    g = ReplyGuard(request="Any other idea?", earlier=[EARLIER])
+    assert g.feed("Seeds are nice, and ") == "Seeds are nice, and"
+    assert g.feed("you ") == " you"  # mid-sentence: not held for the earlier reply
+    reply = "Seeds are nice, and you can start by asking your friend what she likes."
+    assert stream(ReplyGuard(request="Any other idea?", earlier=[EARLIER]), tokens(reply)) == reply
+
+
+def test_a_caller_who_asks_again_hears_the_earlier_reply_again() -> None:
+    g = ReplyGuard(request="Sorry, I didn't catch that. Can you say it again?", earlier=[EARLIER])
+    assert stream(g, tokens(EARLIER)) == EARLIER
+
+
+@pytest.mark.parametrize(
+    "request_, asks",
+    [
+        ("Sorry, can you say that again?", True),
+        ("I didn't catch that.", True),
+        ("Pardon?", True),
+        ("Could you repeat that please?", True),
+        ("What was that?", True),
+        ("What should I see again in Lisbon?", False),
+        ("Can you repeat the order for next week?", False),
+        ("I didn't get the job.", False),
+    ],
+)
+def test_asks_to_repeat(request_: str, asks: bool) -> None:
+    assert asks_to_repeat(request_) is asks
+
+
+def test_rerun_words_zero_leaves_earlier_replies_alone() -> None:
+    g = ReplyGuard(request="And?", earlier=[EARLIER], rerun_words=0)
+    assert stream(g, tokens(EARLIER)) == EARLIER
+
+
+# ---- the sampling side: EarlierReplyPenalty (the LLM steered off a rerun before the guard) ---
+
+
+def test_the_penalty_grows_with_the_length_of_the_copy() -> None:
+    from voicebot.providers.local.reply_history import EarlierReplyPenalty
+
+    p = EarlierReplyPenalty([[1, 2, 3, 4, 5]], multiplier=0.8, base=2.0, allowed=2)
+    assert p.penalties([]) == {}
+    assert p.penalties([9, 1]) == {}  # one shared token is free
+    assert p.penalties([9, 1, 2]) == {3: 0.8}  # the token that followed there
+    assert p.penalties([1, 2, 3, 4]) == {5: 3.2}
+
+
+def test_the_penalty_lowers_only_the_copied_next_token_after_the_prompt() -> None:
+    from voicebot.providers.local.reply_history import EarlierReplyPenalty
+
+    p = EarlierReplyPenalty([[1, 2, 3]], multiplier=1.0, allowed=2)
+    prompt = [1, 2]  # the earlier reply inside the prompt is not the reply being generated
+    assert p(prompt, [0.0] * 4) == [0.0] * 4
+    assert p([*prompt, 1, 2], [0.0] * 4) == [0.0, 0.0, 0.0, -1.0]

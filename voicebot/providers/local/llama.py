@@ -37,8 +37,9 @@ from voicebot.pipecat_compat import push_llm_text
 from voicebot.providers.base import BuildContext, LLMProvider, llm_settings
 from voicebot.providers.local.llama_runtime import abort_when, check_llama_runtime
 from voicebot.providers.local.models import QWEN_05B, QWEN_15B, load_once, smollm2_gguf
+from voicebot.providers.local.reply_history import earlier_reply_penalty
 from voicebot.providers.local.tool_router import ToolRouter, ToolSpec, extract_arguments
-from voicebot.text.reply_guard import ReplyGuard
+from voicebot.text.reply_guard import ReplyGuard, asks_to_repeat
 
 _DONE = object()
 
@@ -169,6 +170,8 @@ class LlamaCppLLMService(LLMService):
         max_tokens: int,
         max_words: int = 40,
         repeat_penalty: float = 1.1,
+        earlier_reply_penalty: float = 0.0,
+        earlier_reply_words: int = 0,
     ) -> None:
         super().__init__(
             settings=llm_settings(
@@ -181,6 +184,8 @@ class LlamaCppLLMService(LLMService):
         self._model = model
         self._max_words = max_words
         self._repeat_penalty = repeat_penalty
+        self._earlier_reply_penalty = earlier_reply_penalty
+        self._earlier_reply_words = earlier_reply_words
 
     def can_generate_metrics(self) -> bool:
         return True
@@ -266,11 +271,27 @@ class LlamaCppLLMService(LLMService):
         # minutes."), not an echo: only loops and length are guarded then.
         raw = [m for m in context.get_messages() if isinstance(m, dict)]
         after_tool = bool(raw) and raw[-1].get("role") == "tool"
-        guard = ReplyGuard(request="" if after_tool else last_user, max_words=self._max_words)
+        # What the bot said before in this call, to be said again only when asked for.
+        earlier = (
+            []
+            if asks_to_repeat(last_user)
+            else [m["content"] for m in messages if m["role"] == "assistant"]
+        )
+        guard = ReplyGuard(
+            request="" if after_tool else last_user,
+            earlier=earlier,
+            max_words=self._max_words,
+            rerun_words=self._earlier_reply_words,
+        )
 
         def produce() -> None:
             try:
                 with self._model.lock:
+                    penalty = earlier_reply_penalty(
+                        self._model.llama, earlier, self._earlier_reply_penalty
+                    )
+                    if penalty is not None:
+                        kwargs["logits_processor"] = [penalty]
                     stream = cast(
                         Iterator[Any],
                         self._model.llama.create_chat_completion(
@@ -310,6 +331,8 @@ class LlamaCppLLMService(LLMService):
                     break
             if text := guard.finish():
                 await push_llm_text(self, text)
+            if guard.reruns:
+                logger.debug(f"{self}: {guard.reruns} rerun(s) of an earlier reply not spoken")
         finally:
             stop.set()  # on interruption (CancelledError) the thread stops at the next token
             if not worker.done():
@@ -341,6 +364,10 @@ class LlamaLLM(LLMProvider):
     max_tokens: int = Field(default=80, ge=1)
     max_words: int = Field(default=30, ge=1)
     repeat_penalty: float = Field(default=1.1, ge=1.0)
+    #: How hard a reply is steered away from copying an earlier reply of the call (0: not).
+    earlier_reply_penalty: float = Field(default=0.8, ge=0)
+    #: A run this many words long copied from an earlier reply is not spoken (0: allowed).
+    earlier_reply_words: int = Field(default=6, ge=0)
 
     def cores_per_call(self) -> float | None:
         """The whole offline stack (Whisper, this model, Piper) of one call keeps real time on
@@ -408,4 +435,6 @@ class LlamaLLM(LLMProvider):
             max_tokens=self.max_tokens,
             max_words=self.max_words,
             repeat_penalty=self.repeat_penalty,
+            earlier_reply_penalty=self.earlier_reply_penalty,
+            earlier_reply_words=self.earlier_reply_words,
         )
