@@ -265,6 +265,7 @@ def build_stock(
     processors: dict[str, list[Any]] | None = None,
     observers: list[Any] | None = None,
     enable_metrics: bool = False,
+    output_chunk_secs: float = 0.04,
 ) -> Contender:
     """The same conversation as a hand-written Pipecat app."""
     from pipecat.frames.frames import EndFrame
@@ -282,7 +283,9 @@ def build_stock(
     from voicebot.testing.fake_tts import ToneTTSService
     from voicebot.transports.wav import WavFileTransport
 
-    transport = WavFileTransport(caller, output, linger_secs=linger_secs)
+    transport = WavFileTransport(
+        caller, output, linger_secs=linger_secs, output_chunk_secs=output_chunk_secs
+    )
     stt = ScriptedSTTService(script.transcripts, latency_secs=v.stt_secs)
     llm = ScriptedLLMService(
         script.replies,

@@ -101,7 +101,7 @@ if TYPE_CHECKING:
     from voicebot.providers.silero import SileroVAD
     from voicebot.providers.turn import PunctuationTurn, SilenceTurn, SmartTurn
     from voicebot.session import Session
-    from voicebot.session_control import UserIdle
+    from voicebot.session_control import BargeIn, UserIdle
     from voicebot.text_channel.chat import TextChat, TextReply
     from voicebot.tools import Tool, ToolCaller, tool
     from voicebot.tools.builtin import collect_digits, end_call, end_call_tool
@@ -119,6 +119,7 @@ __version__ = "0.1.0"
 #: script that only builds a ``Bot`` spec does not pay for Pipecat, numpy or a vendor SDK
 #: (``import voicebot`` was 1.2 s with 178 Pipecat modules when these were eager).
 _LAZY: dict[str, str] = {
+    "BargeIn": "voicebot.session_control",
     "Bot": "voicebot.bot",
     "Cascade": "voicebot.cascade",
     "BuildContext": "voicebot.providers.base",
@@ -200,6 +201,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "DTMF",
+    "BargeIn",
     "Bot",
     "BuildContext",
     "CartesiaTTS",

@@ -46,7 +46,7 @@ from voicebot.providers.base import (
     TurnProvider,
     VADProvider,
 )
-from voicebot.session_control import UserIdle, check_mute
+from voicebot.session_control import BargeIn, UserIdle, check_mute
 
 if TYPE_CHECKING:
     from pipecat.processors.frame_processor import FrameProcessor
@@ -137,6 +137,10 @@ class Bot(BaseModel):
     sample_rate_in: int = 16000
     sample_rate_out: int = 24000
     allow_interruptions: bool = True
+    #: Speech over the bot pauses it at once; it is a barge-in when long or worded, and a
+    #: backchannel ("mhm", a cough) lets the bot speak on (``BargeIn``). None: every sound
+    #: the VAD hears interrupts, as in Pipecat.
+    barge_in: BargeIn | None = Field(default_factory=BargeIn)
     idle_timeout_secs: float | None = 300.0
     #: When the caller's audio and words are ignored: "greeting", "first_speech",
     #: "tool_calls", "bot_speaking" (``voicebot.session_control``).

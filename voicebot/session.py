@@ -47,6 +47,7 @@ from pipecat.transports.base_transport import BaseTransport
 from pipecat.workers.runner import WorkerRunner
 
 from voicebot.conversation import ConversationState
+from voicebot.conversation.barge_in import InterruptionPassed, OutputPause, barge_in_pause
 from voicebot.failover.spec import connect as connect_failover
 from voicebot.failures import FailureWatch
 from voicebot.knowledge.retrieval import RetrievalRun
@@ -110,6 +111,8 @@ class Session(CallControls):
     tool_caller: Any = None
     #: Who is speaking, whether an answer is owed: the one place (voicebot.conversation).
     conversation: ConversationState = field(default_factory=ConversationState)
+    #: Speech over the bot: the pause and its rulings (None: interrupt at once; BargeIn).
+    barge_in: OutputPause | None = None
     _runner: WorkerRunner | None = field(default=None, repr=False)
 
     @classmethod
@@ -129,11 +132,14 @@ class Session(CallControls):
 
             return build_realtime_session(cls, bot, transport_provider, ctx, user_id=user_id)
         vad_analyzer, turn_strategies = detection or build_turn_detection(bot, ctx)
+        pause = barge_in_pause(bot, turn_strategies)  # speech over the bot pauses it first
         memory = bot.memory.for_session(user_id) if bot.memory is not None else None
 
         transport = transport_provider.build(ctx)
         conversation = ConversationState()
         conversation.output = transport.output()
+        if pause is not None:
+            pause.attach(transport.output())
         use_conversation = getattr(transport, "use_conversation", None)
         if use_conversation is not None:  # a transport that acts on it (a recorded caller)
             use_conversation(conversation)
@@ -192,6 +198,7 @@ class Session(CallControls):
                 tts,
                 *extra("after_tts"),
                 *track_heard_text(transport.output()),  # after a barge-in: what was heard
+                *([InterruptionPassed(pause)] if pause is not None else []),
                 assistant_aggregator,
             ]
         )
@@ -227,6 +234,7 @@ class Session(CallControls):
             retrieval=retrieval,
             failures=failures,
             conversation=conversation,
+            barge_in=pause,
             keypad=keypad,
             tool_caller=tool_caller[0] if tool_caller else None,
         )

@@ -1,5 +1,6 @@
 """Control of a running call: what an application does to a session while it runs, and the
-two spec options that act on the caller (``Bot(mute_caller=...)``, ``Bot(user_idle=...)``).
+spec options that act on the caller (``Bot(mute_caller=...)``, ``Bot(user_idle=...)``,
+``Bot(barge_in=...)``, whose strategy lives in ``voicebot.conversation.barge_in``).
 
 Everything here goes through Pipecat's own frames and controls: a line to say is a
 ``TTSSpeakFrame`` (heard-text truth applies to it as to any reply), an interruption is the
@@ -12,6 +13,7 @@ idle controller. ``Session`` inherits ``CallControls``; the session's state stay
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -71,6 +73,70 @@ class UserIdle(BaseModel):
     @classmethod
     def _nudge_list(cls, value: object) -> object:
         return (value,) if isinstance(value, str) else value
+
+
+#: Said while someone else talks to show one is listening, not to take the floor. Compared
+#: after lower-casing and dropping punctuation and hyphens ("Mm-hmm." is "mmhmm").
+DEFAULT_BACKCHANNELS: tuple[str, ...] = (
+    "mhm", "mmhmm", "mm", "mmm", "hmm", "hm", "uhhuh", "uh", "um", "ah", "oh", "aha",
+    "yeah", "yea", "yes", "yep", "yup", "ok", "okay", "right", "sure", "alright",
+    "all right", "i see", "got it", "cool", "great", "nice", "wow", "true", "exactly",
+    "thanks", "thank you", "uh huh", "oh okay", "okay okay", "yeah yeah", "right right",
+)  # fmt: skip
+
+
+class BargeIn(BaseModel):
+    """``Bot(barge_in=BargeIn(...))``: how the caller's speech over the bot is ruled on.
+
+    ``min_interrupt_secs``: speech this long interrupts whatever its words (a backchannel is
+    shorter). ``transcript_wait_secs``: after short speech stops, how long to wait for its
+    words before resuming. ``backchannels``: words and phrases that never interrupt; a
+    transcript made only of them (at most ``max_backchannel_words`` words) resumes the bot.
+    ``Bot(barge_in=None)`` interrupts at the first speech, as Pipecat does.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_interrupt_secs: float = Field(default=0.6, gt=0, le=5)
+    transcript_wait_secs: float = Field(default=0.8, gt=0, le=5)
+    backchannels: tuple[str, ...] = DEFAULT_BACKCHANNELS
+    max_backchannel_words: int = Field(default=3, ge=1)
+
+    @field_validator("backchannels", mode="before")
+    @classmethod
+    def _one_phrase(cls, value: object) -> object:
+        return (value,) if isinstance(value, str) else value
+
+    def is_backchannel(self, text: str) -> bool:
+        """Whether ``text`` is made only of backchannel phrases ("Okay, got it."), at most
+        ``max_backchannel_words`` words; empty text is not (no words yet)."""
+        words = _words(text)
+        return bool(words) and len(words) in self._whole_phrase_ends(words)
+
+    def may_become_backchannel(self, text: str) -> bool:
+        """Whether interim words may still end as a backchannel ("okay got" of "okay got
+        it"): whole phrases, then the start of one."""
+        words = _words(text)
+        phrases = [tuple(_words(p)) for p in self.backchannels]
+        return any(
+            any(p[: len(words) - i] == tuple(words[i:]) for p in phrases)
+            for i in self._whole_phrase_ends(words)
+        )
+
+    def _whole_phrase_ends(self, words: list[str]) -> set[int]:
+        """Word positions that whole backchannel phrases reach from the start."""
+        if len(words) > self.max_backchannel_words:
+            return set()
+        phrases = {tuple(_words(p)) for p in self.backchannels}
+        ends = {0}
+        for i in range(len(words)):
+            if i in ends:
+                ends |= {i + len(p) for p in phrases if tuple(words[i : i + len(p)]) == p}
+        return ends
+
+
+def _words(text: str) -> list[str]:
+    return re.sub(r"[^\w\s']", "", text.lower().replace("-", "")).split()
 
 
 class IdleWatch:

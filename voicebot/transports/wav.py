@@ -267,6 +267,7 @@ class WavFileTransport(BaseTransport):
         speed: float = 1.0,
         linger_secs: float = 3.0,
         max_wait_secs: float = MAX_WAIT_SECS,
+        output_chunk_secs: float = 0.04,
     ) -> None:
         super().__init__(name="WavFileTransport")
         self.input_path = Path(input_path)
@@ -292,6 +293,7 @@ class WavFileTransport(BaseTransport):
             audio_in_enabled=True,
             audio_out_enabled=True,
             audio_out_end_silence_secs=0,
+            audio_out_10ms_chunks=max(1, round(output_chunk_secs / 0.01)),
         )
         self._input = WavInput(self, params)
         self._output = WavOutput(self, params)
@@ -351,6 +353,9 @@ class WavFile(TransportProvider):
     linger_secs: float = Field(default=3.0, ge=0)
     #: Wall-clock seconds after the input played to wait for an answer that is not coming.
     max_wait_secs: float = Field(default=MAX_WAIT_SECS, gt=0)
+    #: The bot's audio is written in chunks this long (Pipecat's default 40 ms); a barge-in
+    #: silences the bot up to one chunk later, so 0.02 stops it ~20 ms sooner.
+    output_chunk_secs: float = Field(default=0.04, ge=0.01, le=0.2)
 
     @field_validator("speed")
     @classmethod
@@ -386,4 +391,5 @@ class WavFile(TransportProvider):
             speed=self.speed,
             linger_secs=self.linger_secs,
             max_wait_secs=self.max_wait_secs,
+            output_chunk_secs=self.output_chunk_secs,
         )

@@ -1,0 +1,136 @@
+"""Speech over the bot pauses it at once; a backchannel or a noise lets it speak on from
+where it stopped, a worded or long interruption is a barge-in (voicebot.conversation.barge_in).
+
+The caller is the synthetic recorded caller, the bot the tone TTS, so how much reply audio
+was played is read off the output file; no assertion depends on how fast the machine is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from voicebot import BargeIn, Bot, EnergyVAD, SilenceTurn, WavFile
+from voicebot.audio import read_wav
+from voicebot.audio.segments import speech_segments
+from voicebot.processors.heard_text import CUT_MARKER
+from voicebot.testing import FakeLLM, FakeSTT, FakeTTS, write_caller_wav
+
+QUICK_TURNS = dict(vad=EnergyVAD(stop_secs=0.2), turn=SilenceTurn(silence_secs=0.3))
+REPLY = (
+    "We open at nine every weekday morning. On Saturdays we open at ten and close at four. "
+    "Sundays we are closed all day long."
+)
+SECS_PER_CHAR = 0.03
+REPLY_SECS = len(REPLY) * SECS_PER_CHAR  # the tone TTS's length for the whole reply
+# The question ends at 0.9 s; the reply starts at about 1.5 s and lasts ~3.6 s.
+QUESTION = (0.3, 0.6)
+DEFAULT_POLICY = BargeIn()
+#: What the user aggregator's ``on_user_backchannel`` event reported in the last run.
+BACKCHANNELS_HEARD: list[str] = []
+
+
+async def converse(
+    tmp_path: Path,
+    over_the_bot: tuple[float, float],
+    heard_as: str,
+    *,
+    barge_in: BargeIn | None = DEFAULT_POLICY,
+) -> tuple[Any, float]:
+    """One question, the long reply, and ``over_the_bot`` (start, length) of speech while it
+    plays, transcribed as ``heard_as``; then a last question long after. Returns the session
+    and the seconds of reply audio in the output file before that last question."""
+    last = (9.0, 0.5)
+    caller = write_caller_wav(
+        tmp_path / "caller.wav", [QUESTION, over_the_bot, last], total_secs=11.0
+    )
+    bot = Bot(
+        stt=FakeSTT(
+            transcripts=["When are you open?", heard_as, "Thanks, bye."], latency_secs=0.05
+        ),
+        llm=FakeLLM(replies=[REPLY, "Okay.", "Goodbye."], ttft_secs=0.05),
+        tts=FakeTTS(ttfb_secs=0.05, secs_per_char=SECS_PER_CHAR),
+        barge_in=barge_in,
+        **QUICK_TURNS,
+    )
+    session = bot.session(
+        transport=WavFile(input=caller, output=tmp_path / "bot.wav", linger_secs=1.0), env={}
+    )
+    backchannels: list[str] = BACKCHANNELS_HEARD
+    backchannels.clear()
+
+    @session.user_aggregator.event_handler("on_user_backchannel")
+    async def _backchannel(_aggregator: Any, message: Any) -> None:
+        backchannels.append(message.content)
+
+    await session.run()
+    segments = speech_segments(read_wav(tmp_path / "bot.wav"), window_secs=0.005, min_gap_secs=0.05)
+    played = sum(s.end - s.start for s in segments if s.start < last[0])
+    return session, played
+
+
+def strategy_decisions(session: Any) -> list[str]:
+    return list(session.barge_in.decisions) if session.barge_in is not None else []
+
+
+def assistant_messages(session: Any) -> list[str]:
+    return [str(m["content"]) for m in session.context.get_messages() if m["role"] == "assistant"]
+
+
+async def test_a_backchannel_pauses_the_bot_and_it_speaks_on_to_the_end(tmp_path):  # type: ignore[no-untyped-def]
+    session, played = await converse(tmp_path, (2.5, 0.3), "Mm-hmm.")
+
+    # The whole reply was played (with a gap where the caller spoke), and kept unmarked.
+    assert abs(played - REPLY_SECS) < 0.1, (played, REPLY_SECS)
+    assert strategy_decisions(session) == ["backchannel"]
+    assert assistant_messages(session)[0] == REPLY
+    # "Mm-hmm" never reached the model: two questions, two requests.
+    users = [m["content"] for m in session.context.get_messages() if m["role"] == "user"]
+    assert users == ["When are you open?", "Thanks, bye."]
+    assert len(session.llm.requests) == 2
+    # It went out as Pipecat's backchannel event instead.
+    assert BACKCHANNELS_HEARD == ["Mm-hmm."]
+
+
+async def test_a_noise_without_words_pauses_the_bot_and_it_speaks_on(tmp_path):  # type: ignore[no-untyped-def]
+    session, played = await converse(tmp_path, (2.5, 0.2), "")
+
+    assert abs(played - REPLY_SECS) < 0.1, (played, REPLY_SECS)
+    assert strategy_decisions(session) == ["noise"]
+    assert assistant_messages(session)[0] == REPLY
+    assert BACKCHANNELS_HEARD == []
+
+
+async def test_a_short_worded_interruption_is_a_barge_in_and_the_held_audio_is_dropped(tmp_path):  # type: ignore[no-untyped-def]
+    session, played = await converse(tmp_path, (2.5, 0.3), "Stop.")
+
+    assert strategy_decisions(session) == ["barge_in"]
+    # The reply was cut: the context holds what was heard, with the cut mark, and the
+    # caller's word is the next user message.
+    first = assistant_messages(session)[0]
+    assert first.endswith(f" {CUT_MARKER}")
+    heard = first.removesuffix(f" {CUT_MARKER}")
+    assert REPLY.startswith(heard) and heard != REPLY
+    assert played < REPLY_SECS - 1.0
+    # What was heard matches what was played: the audio held during the pause (not
+    # played) is not counted as heard.
+    assert len(heard) * SECS_PER_CHAR <= played + 0.05, (heard, played)
+    users = [m["content"] for m in session.context.get_messages() if m["role"] == "user"]
+    assert users[:2] == ["When are you open?", "Stop."]
+
+
+async def test_long_speech_is_a_barge_in_whatever_its_words(tmp_path):  # type: ignore[no-untyped-def]
+    # 1.2 s of speech, transcribed as a backchannel: past min_interrupt_secs it interrupts
+    # before its words are known.
+    session, played = await converse(tmp_path, (2.5, 1.2), "Yeah.")
+
+    assert strategy_decisions(session) == ["barge_in"]
+    assert assistant_messages(session)[0].endswith(f" {CUT_MARKER}")
+    assert played < REPLY_SECS - 1.0
+
+
+async def test_without_a_barge_in_policy_a_backchannel_interrupts(tmp_path):  # type: ignore[no-untyped-def]
+    session, played = await converse(tmp_path, (2.5, 0.3), "Mm-hmm.", barge_in=None)
+
+    assert session.barge_in is None
+    assert assistant_messages(session)[0].endswith(f" {CUT_MARKER}")
+    assert played < REPLY_SECS - 1.0

@@ -1,0 +1,304 @@
+"""Barge-in that stops the bot at once and lets backchannels ("mhm", "yeah", a cough) pass.
+
+A caller who talks over the bot wants it silent within ~100 ms; a caller who says "mhm"
+wants it to go on. The first sound cannot tell the two apart, so, as LiveKit's agents do
+(``resume_false_interruption``), the bot **pauses** at the first sound and decides after:
+
+1. The VAD hears speech while the bot is speaking: the bot's audio is held (``OutputPause``:
+   the output transport's next write waits; its queued audio stays queued). The caller hears
+   the bot stop as fast as an interruption would stop it.
+2. It is a barge-in when the speech lasts ``min_interrupt_secs``, or when its words (interim
+   or final transcript) are anything but backchannel words. Then Pipecat's ordinary turn
+   start runs (an ``InterruptionFrame`` clears the queued reply), and the held audio is
+   dropped once that interruption has passed the output transport.
+3. Otherwise, when the speech stops, its transcript is awaited for ``transcript_wait_secs``:
+   backchannel words, no words at all (a cough, a knock) or no transcript in time, and the
+   held audio plays on from where it stopped. The words go out as Pipecat's
+   ``UserBackchannelFrame`` (the user aggregator's ``on_user_backchannel`` event) instead of
+   a transcript, so they never reach the model.
+
+While the bot is not speaking the strategy starts turns as Pipecat's default pair does (VAD
+speech, or a transcript the VAD missed). Only Pipecat's public API is used: a turn-start
+strategy, the output transport's ``write_audio_frame`` method (wrapped on the instance), and
+frames. Heard-text truth stays right because the heard-text stage counts audio as the
+transport writes it, and held audio is not written. Known limit: with a TTS that sends word
+timestamps the transport's clock releases words by time, so words due during a pause that
+ends in a barge-in count as heard (at most ``min_interrupt_secs`` of them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from loguru import logger
+from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
+    Frame,
+    InterimTranscriptionFrame,
+    InterruptionFrame,
+    SystemFrame,
+    TranscriptionFrame,
+    TTSTextFrame,
+    UserBackchannelFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pipecat.turns.types import ProcessFrameResult
+from pipecat.turns.user_start import (
+    BaseUserTurnStartStrategy,
+    TranscriptionUserTurnStartStrategy,
+    VADUserTurnStartStrategy,
+)
+from pipecat.utils.time import time_now_iso8601
+
+from voicebot.session_control import BargeIn
+
+
+class OutputPause:
+    """Holds the bot's audio at the output transport without dropping it.
+
+    ``attach(output)`` wraps the transport's ``write_audio_frame`` on that instance: while
+    held, a write waits (the transport's queue keeps the rest of the reply); ``resume()``
+    lets it through; ``drop()`` discards the held chunk once the interruption that clears
+    the queue has passed the transport (``interruption_passed``), so no queued audio slips
+    out between the decision and the clearing. Every hold ends by itself after
+    ``max_hold_secs``, so a lost decision cannot silence a call.
+    """
+
+    def __init__(self, *, max_hold_secs: float = 3.0) -> None:
+        self.max_hold_secs = max_hold_secs
+        self._open = asyncio.Event()
+        self._open.set()
+        self._dropping = False
+        self.holds = 0  # pauses so far
+        self.resumes = 0
+        #: How each pause was ruled: "barge_in", "backchannel" or "noise", in order.
+        self.decisions: list[str] = []
+        #: Called (awaited) when the bot speaks on after a pause.
+        self.on_resume: Callable[[], Awaitable[None]] | None = None
+
+    @property
+    def held(self) -> bool:
+        return not self._open.is_set()
+
+    def attach(self, output: Any) -> None:
+        write = output.write_audio_frame
+
+        async def paused_write(frame: Any) -> bool:
+            if not self._open.is_set():
+                try:
+                    await asyncio.wait_for(self._open.wait(), self.max_hold_secs)
+                except TimeoutError:
+                    logger.warning("barge-in: audio held too long; playing on")
+                    if not self._dropping:
+                        await self.resume()
+                    self._open.set()
+                if self._dropping:
+                    self._dropping = False
+                    return False  # not written: the heard-text stage does not count it
+            return await write(frame)
+
+        output.write_audio_frame = paused_write
+
+    def hold(self) -> None:
+        if self._open.is_set():
+            self.holds += 1
+            self._open.clear()
+
+    async def resume(self) -> None:
+        if self.held and not self._dropping:
+            self.resumes += 1
+            self._open.set()
+            if self.on_resume is not None:
+                await self.on_resume()
+
+    def drop(self) -> None:
+        """The reply is being interrupted: the held chunk goes when the queue is cleared."""
+        if self.held:
+            self._dropping = True
+
+    def interruption_passed(self) -> None:
+        if self.held:
+            self._open.set()
+
+
+class InterruptionPassed(FrameProcessor):
+    """Placed after the output transport. An ``InterruptionFrame`` here means the transport
+    has cleared its queue, so a held chunk can be let go (dropped) without replaying it.
+
+    It also keeps word timing true during a pause: a TTS with word timestamps has its words
+    released by the transport's clock, which a pause does not stop, so words due while the
+    audio is held are held here too: dropped if the pause ends in a barge-in (never heard),
+    passed on when the bot speaks on.
+    """
+
+    def __init__(self, pause: OutputPause) -> None:
+        super().__init__(name="BargeInRelease")
+        self._pause = pause
+        self._held: list[Frame] = []
+        pause.on_resume = self._flush
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if isinstance(frame, InterruptionFrame):
+            self._held = [f for f in self._held if not isinstance(f, TTSTextFrame)]
+            self._pause.interruption_passed()
+            await self._flush()
+        elif (
+            direction is FrameDirection.DOWNSTREAM
+            and self._pause.held
+            and not isinstance(frame, SystemFrame)
+        ):
+            self._held.append(frame)
+            return
+        await self.push_frame(frame, direction)
+
+    async def _flush(self) -> None:
+        held, self._held = self._held, []
+        for frame in held:
+            await self.push_frame(frame)
+
+
+class BargeInTurnStart(BaseUserTurnStartStrategy):
+    """Pipecat turn-start strategy for ``BargeIn`` (replaces the default VAD + transcript pair).
+
+    Each ruling is appended to the pause's ``decisions`` (``Session.barge_in``).
+    """
+
+    def __init__(self, policy: BargeIn, pause: OutputPause, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._policy = policy
+        self._pause = pause
+        self._bot_speaking = False
+        self._pending = False  # speech over the bot, not ruled on yet
+        self._speaking = False  # the VAD hears the caller now
+        self._heard = ""  # words transcribed of the pending speech
+        self._spoken = 0.0  # seconds of it, in finished stretches
+        self._stretch_start = 0.0  # when the stretch being spoken began (loop clock)
+        self._stop_secs = 0.2  # the VAD's stop_secs, as its last stop frame said
+        self._timer: asyncio.Task | None = None
+
+    async def handle_user_turn_started(self) -> None:
+        await self._settle()
+
+    async def cleanup(self) -> None:
+        await self._settle()
+        await super().cleanup()
+
+    async def process_frame(self, frame: Frame) -> ProcessFrameResult:
+        if isinstance(frame, BotStartedSpeakingFrame):
+            self._bot_speaking = True
+        elif isinstance(frame, BotStoppedSpeakingFrame):
+            self._bot_speaking = False
+            if self._pending:  # nothing left to pause: an ordinary turn start
+                return await self._barge_in()
+        elif isinstance(frame, VADUserStartedSpeakingFrame):
+            self._speaking = True
+            self._stretch_start = _now() - frame.start_secs
+            if not (self._pending or self._bot_speaking):
+                return await self._start()
+            if not self._pending:
+                self._pending, self._heard, self._spoken = True, "", 0.0
+                self._pause.hold()
+            # Still speaking once min_interrupt_secs are spoken and the VAD's stop wait has
+            # passed: long speech, a barge-in whatever its words.
+            left = self._policy.min_interrupt_secs - self._spoken
+            self._arm(self._stretch_start + left + self._stop_secs - _now())
+        elif isinstance(frame, VADUserStoppedSpeakingFrame):
+            self._speaking = False
+            self._stop_secs = frame.stop_secs
+            if self._pending:
+                self._spoken += _now() - frame.stop_secs - self._stretch_start
+                if self._spoken >= self._policy.min_interrupt_secs:
+                    return await self._barge_in()
+                self._arm(self._policy.transcript_wait_secs)
+        elif isinstance(frame, (TranscriptionFrame, InterimTranscriptionFrame)):
+            return await self._transcript(frame)
+        return ProcessFrameResult.CONTINUE
+
+    async def _transcript(self, frame: TranscriptionFrame | InterimTranscriptionFrame):
+        final = isinstance(frame, TranscriptionFrame)
+        if not frame.text.strip():
+            if final and self._pending and not (self._speaking or self._heard):
+                await self._resume("noise")  # the STT heard no words in it
+            return ProcessFrameResult.CONTINUE
+        if not (self._pending or self._bot_speaking):
+            # A transcript the VAD missed, as TranscriptionUserTurnStartStrategy does.
+            return await self._start() if final else ProcessFrameResult.CONTINUE
+        text = f"{self._heard} {frame.text}".strip() if final else frame.text
+        if not self._policy.is_backchannel(text):
+            if final or not self._policy.may_become_backchannel(text):
+                return await self._barge_in()
+            return ProcessFrameResult.CONTINUE  # "uh" may still become "uh huh"
+        if final:
+            self._heard = text
+            await self.trigger_reset_aggregation()  # keep it out of the next user turn
+            await self.push_frame(
+                UserBackchannelFrame(text=text, user_id=frame.user_id, timestamp=time_now_iso8601())
+            )
+            if self._pending and not self._speaking:
+                await self._resume("backchannel")
+        return ProcessFrameResult.CONTINUE
+
+    def _arm(self, secs: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self.create_task(self._expire(secs), "barge_in")
+
+    async def _expire(self, secs: float) -> None:
+        await asyncio.sleep(max(0.0, secs))
+        self._timer = None
+        if not self._pending:
+            return
+        if self._speaking:  # spoke past min_interrupt_secs
+            await self._barge_in()
+        else:  # stopped, and no words came (or only backchannel words)
+            await self._resume("backchannel" if self._heard else "noise")
+
+    async def _resume(self, why: str) -> None:
+        self._pause.decisions.append(why)
+        await self._settle()
+        await self._pause.resume()
+        logger.debug(f"{self}: {why}, the bot speaks on")
+
+    async def _barge_in(self) -> ProcessFrameResult:
+        self._pause.decisions.append("barge_in")
+        self._pause.drop()
+        await self._settle()
+        return await self._start()
+
+    async def _start(self) -> ProcessFrameResult:
+        await self.trigger_user_turn_started()
+        return ProcessFrameResult.STOP
+
+    async def _settle(self) -> None:
+        self._pending = False
+        timer, self._timer = self._timer, None
+        if timer is not None and timer is not asyncio.current_task():
+            timer.cancel()
+
+
+def _now() -> float:
+    """The event loop's clock: the VAD's frames are ruled on as they arrive, and a test's
+    virtual clock moves this one (not ``time.time``)."""
+    return asyncio.get_running_loop().time()
+
+
+def barge_in_pause(bot: Any, strategies: Any) -> OutputPause | None:
+    """Put ``bot.barge_in``'s strategy in place of Pipecat's default turn-start pair (VAD,
+    transcript) in this session's ``strategies``, and return the pause it rules; None (and
+    ``strategies`` untouched) when the bot interrupts at once (``barge_in=None``), cannot
+    be interrupted, or its turn provider starts turns by rules of its own."""
+    start = list(strategies.start or [])
+    kinds = {type(s) for s in start}
+    if bot.barge_in is None or not bot.allow_interruptions:
+        return None
+    if kinds != {VADUserTurnStartStrategy, TranscriptionUserTurnStartStrategy}:
+        return None
+    pause = OutputPause()
+    strategies.start = [BargeInTurnStart(bot.barge_in, pause)]
+    return pause
