@@ -180,6 +180,7 @@ class BargeInTurnStart(BaseUserTurnStartStrategy):
         self._spoken = 0.0  # seconds of it, in finished stretches
         self._stretch_start = 0.0  # when the stretch being spoken began (loop clock)
         self._stop_secs = 0.2  # the VAD's stop_secs, as its last stop frame said
+        self._last_stop: VADUserStoppedSpeakingFrame | None = None
         self._timer: asyncio.Task | None = None
 
     async def handle_user_turn_started(self) -> None:
@@ -211,6 +212,7 @@ class BargeInTurnStart(BaseUserTurnStartStrategy):
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
             self._speaking = False
             self._stop_secs = frame.stop_secs
+            self._last_stop = frame
             if self._pending:
                 self._spoken += _now() - frame.stop_secs - self._stretch_start
                 if self._spoken >= self._policy.min_interrupt_secs:
@@ -269,7 +271,16 @@ class BargeInTurnStart(BaseUserTurnStartStrategy):
         self._pause.decisions.append("barge_in")
         self._pause.drop()
         await self._settle()
-        return await self._start()
+        result = await self._start()
+        if not self._speaking and self._last_stop is not None:
+            # Ruled on after the caller stopped: the turn's stop strategies were armed by
+            # this start and have not seen that stop. Give them the same stop (same
+            # timestamp, so the records time the turn from when the caller really stopped).
+            stop = self._last_stop
+            await self.push_frame(
+                VADUserStoppedSpeakingFrame(stop_secs=stop.stop_secs, timestamp=stop.timestamp)
+            )
+        return result
 
     async def _start(self) -> ProcessFrameResult:
         await self.trigger_user_turn_started()
