@@ -2,7 +2,7 @@
 previous one (all-MiniLM-L6-v2) and word overlap, in one process.
 
 Sets of spoken-style requests, each with its own tools and some requests that must call no
-tool (small talk, questions no tool covers). All seven shipped sets are tuning sets now:
+tool (small talk, questions no tool covers). All eleven shipped sets are tuning sets now:
 
 - ``original``: the 24 cases of ``offline_tools.py`` (weather, booking, orders, timer);
 - ``dev-hotel``, ``dev-bank``: written to tune on (``tool_routing_dev.py``);
@@ -10,16 +10,25 @@ tool (small talk, questions no tool covers). All seven shipped sets are tuning s
   2026-12-01, tuned on since (all-mpnet-base-v2's threshold and margin weight);
 - ``fresh-restaurant``, ``fresh-isp`` (``tool_routing_fresh.py``): written before that tuning
   and kept out of the repository until the router was chosen, run once (2026-12-02, 47/54),
-  and tuned on since 2026-12-02. Every set here is a tuning set now: a fresh set is kept
-  outside the repository and run with ``--extra-set``.
+  and tuned on since 2026-12-02;
+- ``fresh2-hotel``, ``fresh2-garage`` (``tool_routing_fresh2.py``): run once fresh in
+  session 8 (37/48), tuned on since (the examples' weight and calibration);
+- ``fresh3-courier``, ``fresh3-gym`` (``tool_routing_fresh3_tools.py``, ``..._requests.py``):
+  requests written by someone who saw only the tools, run once fresh in session 9.
+A fresh set is kept outside the repository and run with ``--extra-set``.
+
+Tool examples (``@tool(examples=[...])``): ``tool_examples.json`` has six per tool of every
+set, written by someone who saw only the tools' names, descriptions and parameters, never
+a request; router ``examples`` is the bot's router with them (``--no-examples`` skips it).
 
 ``--extra-set PATH`` adds the sets of a Python file that defines ``TOOLS`` and ``CASES``
 (and any other ``<PREFIX>TOOLS``/``<PREFIX>CASES`` pairs, e.g. ``ISP_TOOLS``/``ISP_CASES``),
 labelled "fresh", with the file's SHA-256 in the results: requests nothing was tuned on.
 
 Routers: ``lexical`` (TF-IDF word overlap, the fallback), ``minilm`` (``ToolRouter`` on
-all-MiniLM-L6-v2 with its calibration: the router before all-mpnet-base-v2) and ``bot``
-(``ToolRouter()`` as the bot builds it: all-mpnet-base-v2 when installed). "right tool"
+all-MiniLM-L6-v2 with its calibration: the router before all-mpnet-base-v2), ``bot``
+(``ToolRouter()`` as the bot builds it: all-mpnet-base-v2 when installed) and ``examples``
+(the same, for tools with examples). "right tool"
 counts a correct tool or a correct "no tool". With the LLM (default; ``--no-llm`` skips
 it), each routed request also gets its arguments under the grammar, and "all right" needs
 the arguments right too (strings as substrings, numbers exactly); a call whose arguments
@@ -33,6 +42,7 @@ cannot be used counts as no call, as in the pipeline.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import importlib.util
 import json
@@ -49,6 +59,9 @@ from benchmarks import (  # noqa: E402
     offline_tools,
     tool_routing_dev,
     tool_routing_fresh,
+    tool_routing_fresh2,
+    tool_routing_fresh3_requests,
+    tool_routing_fresh3_tools,
     tool_routing_heldout,
     tool_routing_heldout2,
 )
@@ -66,6 +79,9 @@ Case = tuple[str, str | None, dict[str, Any]]
 TUNED = "tuned on"
 TUNED_LATE = "tuned on (held out until 2026-12-01)"
 TUNED_FRESH = "tuned on since 2026-12-02 (fresh until then)"
+TUNED_FRESH2 = "tuned on since 2026-12-02, session 9 (run once fresh in session 8)"
+TUNED_FRESH3 = "run once fresh on 2026-12-02 (session 9); a tuning set after that"
+EXAMPLES = Path(__file__).resolve().parent / "tool_examples.json"
 SETS: dict[str, tuple[list[Any], list[Case], str]] = {
     "original": (offline_tools.TOOLS, offline_tools.CASES, TUNED),
     "dev-hotel": (tool_routing_dev.TOOLS, tool_routing_dev.CASES, TUNED),
@@ -74,6 +90,22 @@ SETS: dict[str, tuple[list[Any], list[Case], str]] = {
     "heldout-airline": (tool_routing_heldout2.TOOLS, tool_routing_heldout2.CASES, TUNED_LATE),
     "fresh-restaurant": (tool_routing_fresh.TOOLS, tool_routing_fresh.CASES, TUNED_FRESH),
     "fresh-isp": (tool_routing_fresh.ISP_TOOLS, tool_routing_fresh.ISP_CASES, TUNED_FRESH),
+    "fresh2-hotel": (tool_routing_fresh2.TOOLS, tool_routing_fresh2.CASES, TUNED_FRESH2),
+    "fresh2-garage": (
+        tool_routing_fresh2.GARAGE_TOOLS,
+        tool_routing_fresh2.GARAGE_CASES,
+        TUNED_FRESH2,
+    ),
+    "fresh3-courier": (
+        tool_routing_fresh3_tools.COURIER_TOOLS,
+        tool_routing_fresh3_requests.COURIER_CASES,
+        TUNED_FRESH3,
+    ),
+    "fresh3-gym": (
+        tool_routing_fresh3_tools.GYM_TOOLS,
+        tool_routing_fresh3_requests.GYM_CASES,
+        TUNED_FRESH3,
+    ),
 }
 MINILM = MiniLMEmbedder()  # one instance: the tools' vectors are cached per embedder
 
@@ -114,8 +146,23 @@ def percentile(values: list[float], q: float) -> float:
 args_right = offline_tools.args_right
 
 
+def examples_for(specs: list[ToolSpec], examples: dict[str, Any]) -> list[ToolSpec] | None:
+    """``specs`` with the examples of the ``--examples`` file's set that has exactly these
+    tools (sets are matched by their tool names), or None if no set matches."""
+    names = {s.name for s in specs}
+    for by_tool in examples.values():
+        if isinstance(by_tool, dict) and set(by_tool) == names:
+            return [dataclasses.replace(s, examples=tuple(by_tool[s.name])) for s in specs]
+    return None
+
+
 def run_set(
-    name: str, tools: list[Any], cases: list[Case], llama: Any | None, scorer: Any | None = None
+    name: str,
+    tools: list[Any],
+    cases: list[Case],
+    llama: Any | None,
+    scorer: Any | None = None,
+    examples: dict[str, Any] | None = None,
 ) -> dict[str, dict[str, Any]]:
     specs = [ToolSpec.from_function_schema(t.to_function_schema()) for t in tools]
     routers: dict[str, Any] = {
@@ -123,6 +170,11 @@ def run_set(
         "minilm": ToolRouter(specs, embedder=MINILM),
         "bot": ToolRouter(specs),
     }
+    if examples is not None:
+        with_examples = examples_for(specs, examples)
+        if with_examples is None:
+            sys.exit(f"--examples: no set in the file has exactly the tools of {name}")
+        routers["examples"] = ToolRouter(with_examples)
     if scorer is not None:
         routers["bot+llm"] = ToolRouter(specs, scorer=scorer)
     if routers["bot"].method != "embedding":
@@ -194,6 +246,14 @@ def main() -> None:
         action="store_true",
         help="also route with the LLM's likelihoods added (router bot+llm; loads the model)",
     )
+    parser.add_argument(
+        "--examples",
+        type=Path,
+        default=EXAMPLES,
+        help="JSON {set: {tool: [phrases]}}: also route with these examples (router "
+        "examples; default: tool_examples.json)",
+    )
+    parser.add_argument("--no-examples", action="store_true", help="skip the examples router")
     parser.add_argument("--sets", help="comma-separated subset (default: all)")
     parser.add_argument("--out", type=Path, default=RESULTS / "offline_tool_routing.json")
     opts = parser.parse_args()
@@ -220,7 +280,17 @@ def main() -> None:
         scorer = LLMToolScorer(loaded.llama) if opts.llm_routing else None
     load_before = os.getloadavg()
     started = time.time()
-    results = {name: run_set(name, t, c, llama, scorer) for name, (t, c, _) in chosen.items()}
+    examples = None
+    if opts.no_examples:
+        opts.examples = None
+    if opts.examples is not None:
+        try:
+            examples = json.loads(opts.examples.read_text())
+        except (OSError, ValueError) as e:
+            sys.exit(f"--examples {opts.examples}: cannot read it: {e}")
+    results = {
+        name: run_set(name, t, c, llama, scorer, examples) for name, (t, c, _) in chosen.items()
+    }
     bot = ToolRouter([])
     old = ToolRouter([], embedder=MINILM)
     config = {
@@ -256,8 +326,23 @@ def main() -> None:
         },
         "heldout_sha256": {
             m.__name__: hashlib.sha256(Path(str(m.__file__)).read_bytes()).hexdigest()
-            for m in (tool_routing_heldout, tool_routing_heldout2, tool_routing_fresh)
+            for m in (
+                tool_routing_heldout,
+                tool_routing_heldout2,
+                tool_routing_fresh,
+                tool_routing_fresh2,
+                tool_routing_fresh3_tools,
+                tool_routing_fresh3_requests,
+            )
         },
+        "examples": (
+            {
+                "path": str(opts.examples),
+                "sha256": hashlib.sha256(opts.examples.read_bytes()).hexdigest(),
+            }
+            if opts.examples
+            else None
+        ),
         "extra_set": (
             {"path": str(opts.extra_set), "sha256": extra_sha} if opts.extra_set else None
         ),
@@ -272,6 +357,8 @@ def main() -> None:
     for name, rows in results.items():
         role = chosen[name][2].replace(" (held out until 2026-12-01)", "*")
         role = role.replace("tuned on since 2026-12-02 (fresh until then)", "tuned on**")
+        role = "tuned on**" if role.startswith("tuned on since 2026-12-02, session 9") else role
+        role = "run once" if role.startswith("run once fresh") else role
         for rname, r in rows.items():
             n = r["requests"]
             line = (

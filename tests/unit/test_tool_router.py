@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
@@ -14,6 +15,8 @@ from voicebot import tool
 from voicebot.errors import MissingExtraError
 from voicebot.providers.local import mpnet, tool_embeddings
 from voicebot.providers.local.tool_router import (
+    CALIBRATION,
+    CALIBRATION_WITH_EXAMPLES,
     LexicalToolRouter,
     ToolRouter,
     ToolSpec,
@@ -432,3 +435,103 @@ def test_a_scorer_adds_its_opinion_and_can_say_none(minilm: None) -> None:
     )
     # A scorer that cannot score the set leaves the embeddings' choice alone.
     assert routed(ToolRouter(HOTEL, scorer=FixedScorer(None)), request) == "call_taxi"
+
+
+# Tools of the clinic set (benchmarks/tool_routing_heldout.py) with the examples written for
+# them by someone who never saw that set's requests (benchmarks/tool_examples.json).
+@tool(
+    examples=[
+        "i'd like to book an appointment with the doctor",
+        "can i see someone on tuesday at 10",
+        "i need to make an appointment for friday morning",
+        "is there a free slot on monday at 15",
+        "i'm not feeling well can i come in on thursday",
+        "schedule me a visit for wednesday at 9",
+    ]
+)
+def book_appointment(day: str, hour: int) -> str:
+    """Book a new appointment at the clinic on a weekday at an hour (24 h clock)."""
+    return ""
+
+
+@tool(
+    examples=[
+        "i need to cancel my appointment on tuesday",
+        "i can't make it on friday please cancel",
+        "please remove my booking for monday",
+        "i won't be able to come to my appointment on thursday",
+        "cancel my visit this wednesday",
+        "i want to call off my doctor's appointment",
+    ]
+)
+def cancel_appointment(day: str) -> str:
+    """Cancel the caller's existing appointment on a weekday."""
+    return ""
+
+
+@tool(
+    examples=[
+        "what are your opening hours",
+        "are you open on saturday",
+        "what time do you close on friday",
+        "when does the clinic open on monday",
+        "are you open on sundays",
+        "until what time are you open today",
+    ]
+)
+def opening_hours(day: str) -> str:
+    """The clinic's opening hours on a day of the week."""
+    return ""
+
+
+CLINIC = specs(book_appointment, cancel_appointment, opening_hours)
+
+
+def test_examples_travel_from_the_tool_to_the_router() -> None:
+    assert CLINIC[1].examples[0] == "i need to cancel my appointment on tuesday"
+    assert len(CLINIC[1].examples) == 6
+    assert SPECS[0].examples == ()  # a tool without examples
+    # Cloud models get the schema without them.
+    assert "examples" not in str(cancel_appointment.to_function_schema().to_default_dict())
+
+
+def test_tools_with_examples_use_their_own_calibration(minilm: None) -> None:
+    with_examples = ToolRouter(CLINIC)
+    assert with_examples.uses_examples
+    assert (with_examples.threshold, with_examples.margin_weight) == (
+        CALIBRATION_WITH_EXAMPLES[with_examples.embedder_name]
+    )
+    without = ToolRouter(SPECS)
+    assert not without.uses_examples
+    assert (without.threshold, without.margin_weight) == CALIBRATION[without.embedder_name]
+
+
+def test_examples_tell_apart_tools_that_share_a_topic(mpnet_router: None) -> None:
+    bare = [dataclasses.replace(s, examples=()) for s in CLINIC]
+    # Measured in benchmarks/offline_tool_routing.py --examples: without the examples these
+    # go to book_appointment (the shared noun) and to none.
+    cases = {
+        "scrap my wednesday appointment please": "cancel_appointment",
+        "um until when are you there on friday evening": "opening_hours",
+        "put me down for a visit wednesday at 3 pm": "book_appointment",
+    }
+    for request, want in cases.items():
+        assert routed(ToolRouter(CLINIC), request) == want, request
+    assert [routed(ToolRouter(bare), r) for r in cases] != list(cases.values())
+    for request in ("hello", "thanks bye", "how much does a checkup cost"):
+        assert routed(ToolRouter(CLINIC), request) is None, request
+
+
+def test_tools_without_examples_beside_ones_with_them_are_warned_about_once(
+    minilm: None,
+) -> None:
+    mixed = [*CLINIC, SPECS[0]]
+    messages: list[str] = []
+    sink = logger.add(lambda m: messages.append(str(m)), level="WARNING")
+    try:
+        ToolRouter(mixed).route("cancel my visit")
+        ToolRouter(mixed).route("cancel my visit")
+    finally:
+        logger.remove(sink)
+    warned = [m for m in messages if "have no examples" in m]
+    assert len(warned) == 1 and "get_weather" in warned[0]

@@ -64,6 +64,9 @@ def test_background_tools_outlive_interruptions_and_blocking_ones_can_too() -> N
         ({"cancellable_by_llm": True}, r"cancellable_by_llm=True needs a call that outlives"),
         ({"filler_after_secs": -0.5}, r"filler_after_secs must be 0 or more"),
         ({"ack": "  "}, r"ack must be something to say"),
+        ({"examples": "where is my parcel"}, r"examples must be a list of phrases"),
+        ({"examples": ["ok", 3]}, r"examples must be a list of phrases"),
+        ({"examples": ["  "]}, r"examples must be a list of phrases"),
     ],
 )
 def test_contradictory_options_are_refused_with_the_fix(options: dict, message: str) -> None:

@@ -74,6 +74,9 @@ class Tool:
     - ``filler``: said once when a blocking call is still running after
       ``filler_after_secs``, unless the bot or the caller is talking (``None``: never).
     - ``apology``: said when the call fails or times out (``None``: leave it to the model).
+    - ``examples``: a few things callers say to get this tool used ("where's my parcel").
+      The offline router compares a request with them as well as with the description,
+      which is how it tells apart tools that share a topic; cloud models ignore them.
     """
 
     name: str
@@ -91,6 +94,7 @@ class Tool:
     filler: str | None = DEFAULT_FILLER
     filler_after_secs: float = DEFAULT_FILLER_AFTER_SECS
     apology: str | None = DEFAULT_APOLOGY
+    examples: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         def refuse(problem: str) -> ToolDefinitionError:
@@ -128,6 +132,14 @@ class Tool:
             text = getattr(self, option)
             if text is not None and (not isinstance(text, str) or not text.strip()):
                 raise refuse(f"{option} must be something to say, or None (got {text!r})")
+        if not isinstance(self.examples, (list, tuple)) or not all(
+            isinstance(e, str) and e.strip() for e in self.examples
+        ):
+            raise refuse(
+                "examples must be a list of phrases callers say, e.g. "
+                f'examples=["where\'s my parcel"] (got {self.examples!r})'
+            )
+        object.__setattr__(self, "examples", tuple(e.strip() for e in self.examples))
 
     @property
     def interruptible(self) -> bool:
@@ -149,12 +161,16 @@ class Tool:
         from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 
         params = self.parameters_schema
-        return FunctionSchema(
+        schema = FunctionSchema(
             name=self.name,
             description=self.description,
             properties=params["properties"],
             required=params["required"],
         )
+        # Read by the offline router (ToolSpec.from_function_schema); Pipecat's adapters
+        # send only name, description and parameters to cloud models.
+        schema.examples = self.examples  # type: ignore[attr-defined]
+        return schema
 
     def validate_arguments(self, raw: Any) -> dict[str, Any]:
         """Arguments as the function expects them; raises ``ToolArgumentsError``."""
@@ -237,6 +253,7 @@ def tool(
     filler: str | None = DEFAULT_FILLER,
     filler_after_secs: float = DEFAULT_FILLER_AFTER_SECS,
     apology: str | None = DEFAULT_APOLOGY,
+    examples: list[str] | tuple[str, ...] = (),
 ) -> Callable[[Callable[..., Any]], Tool]: ...
 
 
@@ -256,6 +273,7 @@ def tool(
     filler: str | None = DEFAULT_FILLER,
     filler_after_secs: float = DEFAULT_FILLER_AFTER_SECS,
     apology: str | None = DEFAULT_APOLOGY,
+    examples: list[str] | tuple[str, ...] = (),
 ) -> Tool | Callable[[Callable[..., Any]], Tool]:
     """Turn a sync or async function into a ``Tool``; usable bare or with options (see
     ``Tool`` for what each does)::
@@ -281,6 +299,7 @@ def tool(
             filler=filler,
             filler_after_secs=filler_after_secs,
             apology=apology,
+            examples=examples,  # type: ignore[arg-type]  # a list is made a tuple, checked
         )
 
     return make(fn) if fn is not None else make

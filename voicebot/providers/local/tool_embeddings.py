@@ -91,11 +91,13 @@ def group_vectors(embedder: Embedder, groups: Sequence[Sequence[str]]) -> np.nda
 
 
 def group_similarities(
-    embedder: Embedder, groups: Sequence[Sequence[str]], request: str
+    embedder: Embedder, groups: Sequence[Sequence[str]], request: str | np.ndarray
 ) -> np.ndarray:
-    """Per group, the best cosine similarity of ``request`` to one of its texts."""
+    """Per group, the best cosine similarity of ``request`` (text, or its unit vector from
+    ``embedder``, to embed it once for several calls) to one of its texts."""
     vectors = group_vectors(embedder, groups)
-    sims = vectors @ embedder.embed([request])[0]
+    query = embedder.embed([request])[0] if isinstance(request, str) else request
+    sims = vectors @ query
     out = np.empty(len(groups), dtype=np.float64)
     start = 0
     for i, g in enumerate(groups):
