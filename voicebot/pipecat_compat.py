@@ -22,10 +22,15 @@ The members used, as of Pipecat 1.14.0:
   it drops (``ToolCallRecorder``).
 - Pipecat routing a frame by ``SystemFrame`` before anything else, so a text frame can also be
   a system frame (``SystemTTSTextFrame``).
+- ``SileroVADAnalyzer._model`` (``SileroOnnxModel.session``) and
+  ``LocalSmartTurnAnalyzerV3._session``: the ONNX sessions, shared by all calls of a process;
+  the two ``__init__``s re-derived less the session build (``silero_analyzer_on_session``,
+  ``smart_turn_analyzer_on_session``; tested in ``tests/unit/test_shared_onnx_sessions.py``).
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
@@ -35,6 +40,10 @@ from pipecat.frames.frames import Frame, SystemFrame, TTSTextFrame
 from pipecat.observers.base_observer import BaseObserver
 
 if TYPE_CHECKING:
+    from pipecat.audio.turn.smart_turn.base_smart_turn import SmartTurnParams
+    from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
+    from pipecat.audio.vad.silero import SileroVADAnalyzer
+    from pipecat.audio.vad.vad_analyzer import VADParams
     from pipecat.services.llm_service import LLMService
     from pipecat.services.stt_service import STTService
     from pipecat.services.tts_service import TTSService
@@ -281,3 +290,95 @@ def realtime_service_hooks(service_cls: type[Any]) -> type[Any]:
 
     WithHooks.__name__ = WithHooks.__qualname__ = service_cls.__name__
     return WithHooks
+
+
+# ---- SileroVADAnalyzer / LocalSmartTurnAnalyzerV3 on a session built once ----------------------
+
+
+def silero_onnx_session(analyzer: SileroVADAnalyzer) -> Any:
+    """The ``onnxruntime.InferenceSession`` a Silero analyzer runs (``_model.session``)."""
+    return analyzer._model.session
+
+
+def smart_turn_onnx_session(analyzer: LocalSmartTurnAnalyzerV3) -> Any:
+    """The ``onnxruntime.InferenceSession`` a smart-turn v3 analyzer runs (``_session``)."""
+    return analyzer._session
+
+
+def silero_analyzer_on_session(
+    session: Any, *, params: VADParams | None = None, sample_rate: int | None = None
+) -> SileroVADAnalyzer:
+    """A ``SileroVADAnalyzer`` that runs ``session`` instead of building its own.
+
+    Why: every analyzer builds an ``InferenceSession`` of the same file in its ``__init__``
+    (tens of ms of CPU per call); the session is only the model, the per-call state
+    (recurrent state, context, reset counters) lives in the analyzer and its model wrapper.
+    Pipecat takes no session argument, so this re-derives ``SileroVADAnalyzer.__init__`` and
+    ``SileroOnnxModel.__init__`` as of Pipecat 1.14.0 less the session build: it sets
+    ``_model``, ``_windows_since_reset``, ``_low_confidence_windows`` and the model's
+    ``session``, ``sample_rates`` and (``reset_states``) ``_state``, ``_context``,
+    ``_last_sr``, ``_last_batch_size``.
+    """
+    analyzer: SileroVADAnalyzer = _silero_on_session()(
+        session, params=params, sample_rate=sample_rate
+    )
+    return analyzer
+
+
+def smart_turn_analyzer_on_session(
+    session: Any, *, params: SmartTurnParams | None = None, sample_rate: int | None = None
+) -> LocalSmartTurnAnalyzerV3:
+    """A ``LocalSmartTurnAnalyzerV3`` that runs ``session`` instead of building its own.
+
+    Why: as for Silero (``silero_analyzer_on_session``); the per-call state (the audio
+    buffer, speech tracking, the model thread) is ``BaseSmartTurn``'s. Re-derives
+    ``LocalSmartTurnAnalyzerV3.__init__`` as of Pipecat 1.14.0 less the session build: it
+    sets ``_log_data`` (``PIPECAT_SMART_TURN_LOG_DATA``) and ``_session``.
+    """
+    analyzer: LocalSmartTurnAnalyzerV3 = _smart_turn_on_session()(
+        session, params=params, sample_rate=sample_rate
+    )
+    return analyzer
+
+
+@functools.cache
+def _silero_on_session() -> type[Any]:
+    from pipecat.audio.vad.silero import SileroOnnxModel, SileroVADAnalyzer
+    from pipecat.audio.vad.vad_analyzer import VADAnalyzer
+
+    class ModelOnSession(SileroOnnxModel):
+        def __init__(self, session: Any) -> None:
+            self.session = session
+            self.reset_states()
+            self.sample_rates = [8000, 16000]
+
+    class OnSession(SileroVADAnalyzer):
+        def __init__(
+            self, session: Any, *, params: VADParams | None, sample_rate: int | None
+        ) -> None:
+            VADAnalyzer.__init__(self, sample_rate=sample_rate, params=params)
+            self._model = ModelOnSession(session)
+            self._windows_since_reset = 0
+            self._low_confidence_windows = 0
+
+    ModelOnSession.__name__ = ModelOnSession.__qualname__ = SileroOnnxModel.__name__
+    OnSession.__name__ = OnSession.__qualname__ = SileroVADAnalyzer.__name__
+    return OnSession
+
+
+@functools.cache
+def _smart_turn_on_session() -> type[Any]:
+    from pipecat.audio.turn.smart_turn.base_smart_turn import BaseSmartTurn
+    from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
+    from pipecat.utils.env import env_truthy
+
+    class OnSession(LocalSmartTurnAnalyzerV3):
+        def __init__(
+            self, session: Any, *, params: SmartTurnParams | None, sample_rate: int | None
+        ) -> None:
+            BaseSmartTurn.__init__(self, sample_rate=sample_rate, params=params)
+            self._log_data = env_truthy("PIPECAT_SMART_TURN_LOG_DATA", default=False)
+            self._session = session
+
+    OnSession.__name__ = OnSession.__qualname__ = LocalSmartTurnAnalyzerV3.__name__
+    return OnSession

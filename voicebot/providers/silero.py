@@ -29,12 +29,20 @@ class SileroVAD(VADProvider):
     def supported_sample_rates(self) -> tuple[int, ...]:
         return (8000, 16000)
 
+    def prepare(self) -> None:
+        """Build the process's Silero session now, not when the first call starts."""
+        from voicebot.providers.onnx_sessions import silero_session
+
+        silero_session()
+
     def build(self, ctx: BuildContext) -> SileroVADAnalyzer:
-        from pipecat.audio.vad.silero import SileroVADAnalyzer
+        """The call's own analyzer on the process's one Silero session (see onnx_sessions)."""
         from pipecat.audio.vad.vad_analyzer import VADParams
 
-        return SileroVADAnalyzer(
-            params=VADParams(
+        from voicebot.providers.onnx_sessions import silero_analyzer
+
+        return silero_analyzer(
+            VADParams(
                 confidence=self.confidence,
                 start_secs=self.start_secs,
                 stop_secs=self.stop_secs,

@@ -29,13 +29,21 @@ class SmartTurn(TurnProvider):
 
     max_silence_secs: float = Field(default=2.0, gt=0)
 
+    def prepare(self) -> None:
+        """Build the process's smart-turn session now, not when the first call starts."""
+        from voicebot.providers.onnx_sessions import smart_turn_session
+
+        smart_turn_session()
+
     def build(self, ctx: BuildContext) -> UserTurnStrategies:
+        """The call's own analyzer on the process's one smart-turn session (onnx_sessions)."""
         from pipecat.audio.turn.smart_turn.base_smart_turn import SmartTurnParams
-        from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
         from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
         from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
-        analyzer = LocalSmartTurnAnalyzerV3(params=SmartTurnParams(stop_secs=self.max_silence_secs))
+        from voicebot.providers.onnx_sessions import smart_turn_analyzer
+
+        analyzer = smart_turn_analyzer(SmartTurnParams(stop_secs=self.max_silence_secs))
         return UserTurnStrategies(
             start=self.start_strategies(ctx),
             stop=[TurnAnalyzerUserTurnStopStrategy(turn_analyzer=analyzer)],
