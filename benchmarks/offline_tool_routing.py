@@ -2,7 +2,7 @@
 previous one (all-MiniLM-L6-v2) and word overlap, in one process.
 
 Sets of spoken-style requests, each with its own tools and some requests that must call no
-tool (small talk, questions no tool covers). All eleven shipped sets are tuning sets now:
+tool (small talk, questions no tool covers). All fifteen shipped sets are tuning sets now:
 
 - ``original``: the 24 cases of ``offline_tools.py`` (weather, booking, orders, timer);
 - ``dev-hotel``, ``dev-bank``: written to tune on (``tool_routing_dev.py``);
@@ -14,7 +14,12 @@ tool (small talk, questions no tool covers). All eleven shipped sets are tuning 
 - ``fresh2-hotel``, ``fresh2-garage`` (``tool_routing_fresh2.py``): run once fresh in
   session 8 (37/48), tuned on since (the examples' weight and calibration);
 - ``fresh3-courier``, ``fresh3-gym`` (``tool_routing_fresh3_tools.py``, ``..._requests.py``):
-  requests written by someone who saw only the tools, run once fresh in session 9.
+  requests written by someone who saw only the tools, run once fresh in session 9;
+- ``fresh4-pharmacy``, ``fresh4-energy`` (``tool_routing_fresh4_*.py``): the same way, run
+  once fresh in session 10 (with examples 47/52, without 41/52);
+- ``fresh5-vet``, ``fresh5-cinema`` (``tool_routing_fresh5_*.py``): the same, run once fresh
+  in session 10 after the examples router's top-3 mean was chosen on the sets above
+  (``examples`` 45/52, ``best-example`` 44/52, without examples 36/52).
 A fresh set is kept outside the repository and run with ``--extra-set``.
 
 Tool examples (``@tool(examples=[...])``): ``tool_examples.json`` has six per tool of every
@@ -28,7 +33,8 @@ labelled "fresh", with the file's SHA-256 in the results: requests nothing was t
 Routers: ``lexical`` (TF-IDF word overlap, the fallback), ``minilm`` (``ToolRouter`` on
 all-MiniLM-L6-v2 with its calibration: the router before all-mpnet-base-v2), ``bot``
 (``ToolRouter()`` as the bot builds it: all-mpnet-base-v2 when installed) and ``examples``
-(the same, for tools with examples). "right tool"
+(the same, for tools with examples: the mean of the three nearest examples at 0.8) and
+``best-example`` (session 9's examples router: the nearest example alone at 0.6). "right tool"
 counts a correct tool or a correct "no tool". With the LLM (default; ``--no-llm`` skips
 it), each routed request also gets its arguments under the grammar, and "all right" needs
 the arguments right too (strings as substrings, numbers exactly); a call whose arguments
@@ -62,11 +68,18 @@ from benchmarks import (  # noqa: E402
     tool_routing_fresh2,
     tool_routing_fresh3_requests,
     tool_routing_fresh3_tools,
+    tool_routing_fresh4_requests,
+    tool_routing_fresh4_tools,
+    tool_routing_fresh5_requests,
+    tool_routing_fresh5_tools,
     tool_routing_heldout,
     tool_routing_heldout2,
 )
 from voicebot.knowledge.embeddings import MiniLMEmbedder  # noqa: E402
 from voicebot.providers.local.tool_router import (  # noqa: E402
+    CALIBRATION_WITH_EXAMPLES,
+    EXAMPLE_WEIGHT,
+    EXAMPLES_TOP,
     LexicalToolRouter,
     ToolRouter,
     ToolSpec,
@@ -81,6 +94,8 @@ TUNED_LATE = "tuned on (held out until 2026-12-01)"
 TUNED_FRESH = "tuned on since 2026-12-02 (fresh until then)"
 TUNED_FRESH2 = "tuned on since 2026-12-02, session 9 (run once fresh in session 8)"
 TUNED_FRESH3 = "run once fresh on 2026-12-02 (session 9); a tuning set after that"
+TUNED_FRESH4 = "run once fresh on 2026-12-03 (session 10); a tuning set after that"
+TUNED_FRESH5 = "run once fresh on 2026-12-03 (session 10, after the top-3 choice); tuned on after"
 EXAMPLES = Path(__file__).resolve().parent / "tool_examples.json"
 SETS: dict[str, tuple[list[Any], list[Case], str]] = {
     "original": (offline_tools.TOOLS, offline_tools.CASES, TUNED),
@@ -105,6 +120,26 @@ SETS: dict[str, tuple[list[Any], list[Case], str]] = {
         tool_routing_fresh3_tools.GYM_TOOLS,
         tool_routing_fresh3_requests.GYM_CASES,
         TUNED_FRESH3,
+    ),
+    "fresh4-pharmacy": (
+        tool_routing_fresh4_tools.PHARMACY_TOOLS,
+        tool_routing_fresh4_requests.PHARMACY_CASES,
+        TUNED_FRESH4,
+    ),
+    "fresh4-energy": (
+        tool_routing_fresh4_tools.ENERGY_TOOLS,
+        tool_routing_fresh4_requests.ENERGY_CASES,
+        TUNED_FRESH4,
+    ),
+    "fresh5-vet": (
+        tool_routing_fresh5_tools.VET_TOOLS,
+        tool_routing_fresh5_requests.VET_CASES,
+        TUNED_FRESH5,
+    ),
+    "fresh5-cinema": (
+        tool_routing_fresh5_tools.CINEMA_TOOLS,
+        tool_routing_fresh5_requests.CINEMA_CASES,
+        TUNED_FRESH5,
     ),
 }
 MINILM = MiniLMEmbedder()  # one instance: the tools' vectors are cached per embedder
@@ -175,6 +210,10 @@ def run_set(
         if with_examples is None:
             sys.exit(f"--examples: no set in the file has exactly the tools of {name}")
         routers["examples"] = ToolRouter(with_examples)
+        # Session 9's choice, for comparison: the best example alone, at 0.6.
+        routers["best-example"] = ToolRouter(
+            with_examples, example_weight=0.6, examples_top=1, threshold=0.50, margin_weight=0.5
+        )
     if scorer is not None:
         routers["bot+llm"] = ToolRouter(specs, scorer=scorer)
     if routers["bot"].method != "embedding":
@@ -309,6 +348,20 @@ def main() -> None:
                 "threshold": bot.threshold,
                 "margin_weight": bot.margin_weight,
             },
+            "examples": {
+                "class": "ToolRouter",
+                "embedder": bot.embedder_name,
+                "example_weight": EXAMPLE_WEIGHT,
+                "examples_top": EXAMPLES_TOP,
+                "threshold_margin_weight": CALIBRATION_WITH_EXAMPLES.get(bot.embedder_name),
+            },
+            "best-example": {
+                "class": "ToolRouter",
+                "embedder": bot.embedder_name,
+                "example_weight": 0.6,
+                "examples_top": 1,
+                "threshold_margin_weight": (0.50, 0.5),
+            },
             "bot+llm": (
                 {"scorer": "LLMToolScorer", "scorer_weight": bot.scorer_weight, "model": model}
                 if scorer is not None
@@ -333,6 +386,10 @@ def main() -> None:
                 tool_routing_fresh2,
                 tool_routing_fresh3_tools,
                 tool_routing_fresh3_requests,
+                tool_routing_fresh4_tools,
+                tool_routing_fresh4_requests,
+                tool_routing_fresh5_tools,
+                tool_routing_fresh5_requests,
             )
         },
         "examples": (

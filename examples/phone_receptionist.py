@@ -88,13 +88,29 @@ def caller_number() -> str | None:
 
 
 def make_tools(path: Path, front_desk: str) -> list[Any]:
-    @tool(filler=None)
+    @tool(
+        filler=None,
+        examples=[
+            "are you open on saturday",
+            "what time do you close on friday",
+            "when do you open tomorrow morning",
+            "what are your hours on monday",
+        ],
+    )
     def opening_hours(day: str) -> dict[str, str]:
         """The clinic's opening hours on a day of the week (e.g. "saturday")."""
         day = day.strip().lower()
         return {"day": day, "hours": HOURS.get(day, "unknown: ask for a day of the week")}
 
-    @tool(filler_after_secs=0.7)
+    @tool(
+        filler_after_secs=0.7,
+        examples=[
+            "have you got anything free on thursday",
+            "what times are left on monday",
+            "is there a slot on wednesday",
+            "when can the dentist see me this week",
+        ],
+    )
     def check_availability(day: str) -> dict[str, Any]:
         """Free appointment times on a day of the week."""
         day = day.strip().lower()
@@ -106,7 +122,15 @@ def make_tools(path: Path, front_desk: str) -> list[Any]:
             }
         return {"day": day, "free": [t for t in TIMES if t not in taken]}
 
-    @tool(filler_after_secs=0.7)
+    @tool(
+        filler_after_secs=0.7,
+        examples=[
+            "book me in for tuesday at ten",
+            "i'll take the two o'clock on friday",
+            "put me down for wednesday at nine my name is sam",
+            "yes that time works book it",
+        ],
+    )
     def book_appointment(name: str, day: str, time_of_day: str) -> dict[str, Any]:
         """Book a free time (from check_availability) for the caller, by name."""
         day, phone = day.strip().lower(), caller_number()

@@ -70,7 +70,15 @@ def set_up_database(path: Path) -> None:
 
 
 def make_tools(path: Path, confirm_secs: float) -> list:  # type: ignore[type-arg]
-    @tool(filler_after_secs=0.7)
+    @tool(
+        filler_after_secs=0.7,
+        examples=[
+            "have you got anything free on thursday",
+            "what times are left on monday",
+            "is there a slot on wednesday",
+            "when could i come in this week",
+        ],
+    )
     def check_availability(day: str) -> dict:
         """Free appointment times on a day of the week (e.g. "tuesday")."""
         with sqlite3.connect(path) as db:
@@ -80,7 +88,17 @@ def make_tools(path: Path, confirm_secs: float) -> list:  # type: ignore[type-ar
             ).fetchall()
         return {"day": day.lower(), "free": [t for (t,) in rows]}
 
-    @tool(policy="background", ack="I'm booking that now.", timeout_secs=30)
+    @tool(
+        policy="background",
+        ack="I'm booking that now.",
+        timeout_secs=30,
+        examples=[
+            "book me in for tuesday at ten",
+            "i'll take the two o'clock on friday",
+            "put me down for wednesday at nine my name is sam",
+            "yes book that one",
+        ],
+    )
     def book_appointment(name: str, day: str, time_of_day: str) -> dict:
         """Book a free slot for a person and email them a confirmation."""
         with sqlite3.connect(path) as db:

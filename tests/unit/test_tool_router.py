@@ -535,3 +535,36 @@ def test_tools_without_examples_beside_ones_with_them_are_warned_about_once(
         logger.remove(sink)
     warned = [m for m in messages if "have no examples" in m]
     assert len(warned) == 1 and "get_weather" in warned[0]
+
+
+def test_the_phone_tools_voicebot_ships_come_with_examples(mpnet_router: None) -> None:
+    from voicebot.tools.builtin import end_call, end_call_tool, transfer_call_tool
+
+    transfer = transfer_call_tool("+15551234567")
+    phone = [*CLINIC, *specs(end_call, transfer)]
+    router = ToolRouter(phone)
+    assert routed(router, "can i speak to an actual person") == "transfer_call"
+    assert routed(router, "that's all thanks bye") == "end_call"
+    assert routed(router, "hello") is None
+    # An author's own examples replace the shipped ones.
+    mine = end_call_tool(examples=["we're done here"])
+    assert specs(mine)[0].examples == ("we're done here",)
+
+
+def test_examples_count_by_the_mean_of_the_nearest_few(minilm: None) -> None:
+    # One odd example near a request must not win the tool on its own.
+    emb = embeddings.MiniLMEmbedder()
+    groups = [["book a table for two", "reserve a table tonight", "a table for four on friday"]]
+    request = "reserve a table tonight"
+    best = tool_embeddings.group_similarities(emb, groups, request)[0]
+    mean3 = tool_embeddings.group_similarities(emb, groups, request, top=3)[0]
+    assert best == pytest.approx(1.0, abs=1e-5)
+    assert mean3 < best - 0.05
+    vectors = emb.embed(groups[0])
+    assert mean3 == pytest.approx(float((vectors @ emb.embed([request])[0]).mean()), abs=1e-5)
+
+
+@pytest.mark.parametrize("options", [{"example_weight": 1.5}, {"examples_top": 0}])
+def test_example_settings_out_of_range_are_refused(options: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match="example_weight must be within 0-1"):
+        ToolRouter(CLINIC, embedder=None, **options)

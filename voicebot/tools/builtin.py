@@ -28,6 +28,15 @@ END_CALL_DESCRIPTION = (
     "Hang up the phone call. Call it only when the caller has said goodbye or asked to end "
     "the call, or the conversation is clearly over; say your goodbye in the same reply."
 )
+#: What callers say to end a call, for the offline router (``Tool.examples``).
+END_CALL_EXAMPLES = (
+    "that's everything thanks goodbye",
+    "ok bye now",
+    "you can hang up now",
+    "no that's all cheers bye",
+    "i'm done thank you bye bye",
+    "great thanks have a good day goodbye",
+)
 
 
 def end_call_tool(
@@ -35,6 +44,7 @@ def end_call_tool(
     goodbye: str = DEFAULT_GOODBYE,
     name: str = "end_call",
     description: str = END_CALL_DESCRIPTION,
+    examples: tuple[str, ...] | list[str] = END_CALL_EXAMPLES,
 ) -> Tool:
     """A tool that lets the model hang up: the goodbye is spoken, then the call ends.
 
@@ -58,6 +68,7 @@ def end_call_tool(
         description=description,
         filler=None,
         apology=None,
+        examples=examples,
     )(end_call)
 
 
@@ -68,6 +79,15 @@ TRANSFER_DESCRIPTION = (
     "Transfer the phone call to a human colleague. Call it when the caller asks for a person, "
     "or needs something you cannot do. In `reason`, say in one sentence what the caller "
     "needs, for the colleague who takes the call."
+)
+#: What callers say to reach a person, for the offline router (``Tool.examples``).
+TRANSFER_EXAMPLES = (
+    "can i speak to a real person",
+    "put me through to someone at reception",
+    "i want to talk to a human",
+    "transfer me to a member of staff please",
+    "is there anyone there i can actually talk to",
+    "get me your manager",
 )
 
 
@@ -80,6 +100,7 @@ def transfer_call_tool(
     timeout_secs: float = 60.0,
     name: str = "transfer_call",
     description: str = TRANSFER_DESCRIPTION,
+    examples: tuple[str, ...] | list[str] = TRANSFER_EXAMPLES,
 ) -> Tool:
     """A tool that lets the model hand the call to a human at ``to`` (an E.164 number or a
     SIP URI; checked now, so a typo fails when the bot is defined).
@@ -123,6 +144,7 @@ def transfer_call_tool(
         filler=None,
         apology=None,
         cancel_on_interruption=False,  # the caller speaking must not cancel a transfer under way
+        examples=examples,
     )(transfer_call)
 
 

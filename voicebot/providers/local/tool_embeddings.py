@@ -91,17 +91,23 @@ def group_vectors(embedder: Embedder, groups: Sequence[Sequence[str]]) -> np.nda
 
 
 def group_similarities(
-    embedder: Embedder, groups: Sequence[Sequence[str]], request: str | np.ndarray
+    embedder: Embedder,
+    groups: Sequence[Sequence[str]],
+    request: str | np.ndarray,
+    *,
+    top: int = 1,
 ) -> np.ndarray:
     """Per group, the best cosine similarity of ``request`` (text, or its unit vector from
-    ``embedder``, to embed it once for several calls) to one of its texts."""
+    ``embedder``, to embed it once for several calls) to one of its texts; with ``top`` > 1,
+    the mean of its ``top`` best (one odd text then counts for less)."""
     vectors = group_vectors(embedder, groups)
     query = embedder.embed([request])[0] if isinstance(request, str) else request
     sims = vectors @ query
     out = np.empty(len(groups), dtype=np.float64)
     start = 0
     for i, g in enumerate(groups):
-        out[i] = float(sims[start : start + len(g)].max()) if g else -1.0
+        mine = sims[start : start + len(g)]
+        out[i] = float(np.sort(mine)[-top:].mean()) if g else -1.0
         start += len(g)
     return out
 
