@@ -67,6 +67,17 @@ def test_a_socket_without_a_valid_ticket_is_refused(serve: Callable[..., Served]
         ws.recv(timeout=30)
 
 
+def test_media_sockets_are_not_deflated(serve: Callable[..., Served]) -> None:
+    """A carrier that offers permessage-deflate gets plain frames: compressing 50 small
+    audio messages a second per call costs the server CPU and saves little."""
+    from websockets.sync.client import connect
+
+    served = serve(str(FAKE_BOT), "--workers", "1")
+    url = stream_url(httpx.post(f"{served.url}phone/twilio", data={}).text)
+    with connect(url, open_timeout=30) as ws:  # the client offers permessage-deflate
+        assert ws.protocol.extensions == []
+
+
 def test_twilio_signatures_are_checked_when_its_auth_token_is_set(
     serve: Callable[..., Served],
 ) -> None:

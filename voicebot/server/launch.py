@@ -86,6 +86,9 @@ def serve(options: ServeOptions, *, describe: str = "", greeting: str | None = N
             log_level="info" if options.verbose else "warning",
             access_log=options.verbose,
             lifespan="on",
+            # Carrier media streams are base64 audio in small JSON messages, 50 a second per
+            # call: deflating them costs CPU (the limit of a phone server) and saves little.
+            ws_per_message_deflate=False,
         ),
         sup,
     )

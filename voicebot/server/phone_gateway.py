@@ -117,7 +117,11 @@ class PhoneGateway:
         query["call_id"] = call_id
         uri = f"ws://worker/phone/ws/{carrier}?{urlencode(query)}"
         try:
-            inner = await unix_connect(str(worker.socket), uri, max_size=2**22, open_timeout=10)
+            # No permessage-deflate on this loopback hop: compressing every 20 ms media
+            # message on both sides is CPU for nothing (docs/deploy.md, "CPU per call").
+            inner = await unix_connect(
+                str(worker.socket), uri, max_size=2**22, open_timeout=10, compression=None
+            )
         except (OSError, WebSocketException, TimeoutError) as e:
             self.sup.pool.unreserve(worker)
             logger.error(f"serve: the worker could not take the {carrier} call: {e}")

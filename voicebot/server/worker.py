@@ -126,7 +126,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"voicebot worker w{args.index}: {redaction.redact(str(e))}", file=sys.stderr)
         return 2
 
-    config = uvicorn.Config(app, uds=args.socket, log_level="warning", lifespan="on")
+    # Only the supervisor connects here, over a Unix socket: no permessage-deflate.
+    config = uvicorn.Config(
+        app, uds=args.socket, log_level="warning", lifespan="on", ws_per_message_deflate=False
+    )
     server = uvicorn.Server(config)
 
     async def serve() -> None:
