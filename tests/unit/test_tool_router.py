@@ -20,6 +20,7 @@ from voicebot.providers.local.tool_router import (
     LexicalToolRouter,
     ToolRouter,
     ToolSpec,
+    calibrated_threshold,
     extract_arguments,
     grammar_schema,
     mentioned_enum_values,
@@ -285,7 +286,9 @@ def test_mpnet_routes_paraphrases_that_minilm_sends_elsewhere(mpnet_router: None
     request = "can i have breakfast in bed tomorrow"
     assert routed(router, request) == "order_room_service"
     assert routed(old, request) != "order_room_service"
-    airline = ToolRouter(AIRLINE)
+    # Four of the airline's six tools, at its six tools' threshold (fewer tools raise it,
+    # and this indirect request then scores under it: the price of fewer false calls).
+    airline = ToolRouter(AIRLINE, threshold=CALIBRATION["all-mpnet-base-v2"][0])
     assert routed(airline, "i'm bringing two suitcases") == "add_checked_bag"
     assert routed(airline, "my mom is coming in on 519 when does it land") == "flight_status"
 
@@ -498,12 +501,15 @@ def test_examples_travel_from_the_tool_to_the_router() -> None:
 def test_tools_with_examples_use_their_own_calibration(minilm: None) -> None:
     with_examples = ToolRouter(CLINIC)
     assert with_examples.uses_examples
-    assert (with_examples.threshold, with_examples.margin_weight) == (
-        CALIBRATION_WITH_EXAMPLES[with_examples.embedder_name]
-    )
+    name = with_examples.embedder_name
+    assert with_examples.margin_weight == CALIBRATION_WITH_EXAMPLES[name][1]
+    assert with_examples.threshold == calibrated_threshold(name, len(CLINIC), examples=True)
     without = ToolRouter(SPECS)
     assert not without.uses_examples
-    assert (without.threshold, without.margin_weight) == CALIBRATION[without.embedder_name]
+    assert without.margin_weight == CALIBRATION[without.embedder_name][1]
+    assert without.threshold == calibrated_threshold(
+        without.embedder_name, len(SPECS), examples=False
+    )
 
 
 def test_examples_tell_apart_tools_that_share_a_topic(mpnet_router: None) -> None:
@@ -568,3 +574,31 @@ def test_examples_count_by_the_mean_of_the_nearest_few(minilm: None) -> None:
 def test_example_settings_out_of_range_are_refused(options: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="example_weight must be within 0-1"):
         ToolRouter(CLINIC, embedder=None, **options)
+
+
+def test_fewer_tools_get_a_higher_threshold() -> None:
+    mpnet_name = "all-mpnet-base-v2"
+    for examples in (False, True):
+        by_size = [calibrated_threshold(mpnet_name, n, examples=examples) for n in (2, 3, 4, 5, 6)]
+        assert by_size == sorted(by_size, reverse=True) and by_size[0] > by_size[-1]
+        table = CALIBRATION_WITH_EXAMPLES if examples else CALIBRATION
+        assert calibrated_threshold(mpnet_name, 6, examples=examples) == table[mpnet_name][0]
+        assert calibrated_threshold(mpnet_name, 9, examples=examples) == table[mpnet_name][0]
+    # Another embedder keeps its one threshold.
+    assert (
+        calibrated_threshold("all-MiniLM-L6-v2", 2, examples=False)
+        == CALIBRATION["all-MiniLM-L6-v2"][0]
+    )
+
+
+def test_a_question_near_one_of_two_tools_calls_neither(mpnet_router: None) -> None:
+    two = [s for s in specs(book_appointment, cancel_appointment)]
+    bare = [dataclasses.replace(s, examples=()) for s in two]
+    router = ToolRouter(bare)
+    assert router.threshold > CALIBRATION["all-mpnet-base-v2"][0]
+    six_tools = ToolRouter(bare, threshold=CALIBRATION["all-mpnet-base-v2"][0])
+    for question in ("are you open on sunday", "how much is a check up"):
+        # At the six-tool threshold these book an appointment (measured, mpnet).
+        assert routed(six_tools, question) == "book_appointment", question
+        assert routed(router, question) is None, question
+    assert routed(router, "i'd like to come in on friday at ten") == "book_appointment"
