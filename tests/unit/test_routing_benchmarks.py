@@ -6,27 +6,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from collections.abc import Iterator
-
-import pytest
-
-from voicebot.errors import MissingExtraError
-from voicebot.providers.local import mpnet, tool_embeddings
-
-
-@pytest.fixture
-def mpnet_installed() -> Iterator[None]:
-    tool_embeddings._reset_shared_embedder()
-    try:
-        mpnet.part_paths()
-    except MissingExtraError:
-        pytest.skip(f"all-mpnet-base-v2 not installed ({mpnet.INSTALL})")
-    yield
-    tool_embeddings._reset_shared_embedder()
 
 
 def test_few_tools_thresholds_call_fewer_tools_on_the_held_out_clinic(
-    mpnet_installed: None,
+    mpnet_router: None,
 ) -> None:
     from benchmarks.few_tools_routing import cascade_table
 

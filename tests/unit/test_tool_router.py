@@ -114,17 +114,6 @@ def minilm() -> Iterator[None]:
     tool_embeddings._reset_shared_embedder()
 
 
-@pytest.fixture
-def mpnet_router() -> Iterator[None]:
-    tool_embeddings._reset_shared_embedder()
-    try:
-        mpnet.part_paths()
-    except MissingExtraError:
-        pytest.skip(f"all-mpnet-base-v2 not installed ({mpnet.INSTALL})")
-    yield
-    tool_embeddings._reset_shared_embedder()
-
-
 def hide(monkeypatch: pytest.MonkeyPatch, *, minilm: bool) -> None:
     """Make all-mpnet-base-v2 (and all-MiniLM-L6-v2 too if ``minilm``) look uninstalled."""
 
