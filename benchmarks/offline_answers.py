@@ -20,6 +20,10 @@ Sets (``benchmarks/prompts/``): ``heldout`` was written before any tuning and ne
     python benchmarks/offline_answers.py --set heldout --profiles balanced --spoken
     python benchmarks/offline_answers.py --set heldout --tool-answers   # replies from tool results
     python benchmarks/offline_answers.py --set heldout --speed --profiles fast,balanced,quality
+
+``balanced-shipped`` is the "balanced" model as its packages ship it (Q4_K_M) rather than the
+Q8_0 re-encoding the profile loads (``voicebot/providers/local/gguf_requant.py``): list both
+to compare them in one run.
 """
 
 from __future__ import annotations
@@ -37,6 +41,16 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+
+def llm_for(profile: str) -> Any:
+    """``LlamaLLM`` for a profile name, or for "balanced-shipped" (see the docstring)."""
+    from voicebot.providers.local.llama import LlamaLLM
+    from voicebot.providers.local.models import QWEN_05B
+
+    if profile == "balanced-shipped":
+        return LlamaLLM(model_path=QWEN_05B.path())
+    return LlamaLLM(profile=profile)  # type: ignore[arg-type]
 
 from benchmarks.common import dist, save, setup, table  # noqa: E402
 
@@ -169,7 +183,7 @@ async def main() -> None:
     prompts = json.loads((PROMPTS / f"answers_{args.set}.json").read_text())["prompts"]
     results: dict[str, Any] = {}
     for profile in args.profiles.split(","):
-        llm = LlamaLLM(profile=profile)
+        llm = llm_for(profile)
         llm.prepare()
         rows: list[dict[str, Any]] = []
         for p in prompts:
@@ -233,13 +247,12 @@ async def main() -> None:
 
 async def main_tool_answers(args: argparse.Namespace) -> None:
     from voicebot import Bot
-    from voicebot.providers.local import LlamaLLM
 
     cases = json.loads((PROMPTS / f"tool_answers_{args.set}.json").read_text())["cases"]
     results: dict[str, Any] = {}
     keys = list(tool_checks("", []))
     for profile in args.profiles.split(","):
-        llm = LlamaLLM(profile=profile)
+        llm = llm_for(profile)
         llm.prepare()
         rows = []
         for case in cases:
@@ -282,14 +295,13 @@ def main_speed(args: argparse.Namespace) -> None:
     import os
 
     from voicebot.bot import DEFAULT_SYSTEM_PROMPT
-    from voicebot.providers.local import LlamaLLM
 
     prompts = [
         p["text"] for p in json.loads((PROMPTS / f"answers_{args.set}.json").read_text())["prompts"]
     ]
     results: dict[str, Any] = {}
     for profile in args.profiles.split(","):
-        provider = LlamaLLM(profile=profile)
+        provider = llm_for(profile)
         model = provider.loaded()
         firsts: list[float] = []
         rates: list[float] = []

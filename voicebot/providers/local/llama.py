@@ -35,6 +35,7 @@ from pydantic import Field
 from voicebot.errors import ConfigError
 from voicebot.pipecat_compat import push_llm_text
 from voicebot.providers.base import BuildContext, LLMProvider, llm_settings
+from voicebot.providers.local.gguf_requant import q8_0_path
 from voicebot.providers.local.llama_runtime import abort_when, check_llama_runtime
 from voicebot.providers.local.models import QWEN_05B, QWEN_15B, load_once, smollm2_gguf
 from voicebot.providers.local.reply_history import earlier_reply_penalty
@@ -50,7 +51,8 @@ LlamaProfile = Literal["fast", "balanced", "quality"]
 PROFILES: dict[str, tuple[Callable[[], object], Callable[[], Path]]] = {
     # name: (a cheap check that the model is installed, the model file)
     "fast": (smollm2_gguf, smollm2_gguf),  # SmolLM2-135M-Instruct: quickest, weak answers
-    "balanced": (QWEN_05B.part_paths, QWEN_05B.path),  # Qwen2.5-Coder-0.5B-Instruct
+    # Qwen2.5-Coder-0.5B-Instruct, re-encoded as Q8_0: prompts ~1.8x faster (gguf_requant)
+    "balanced": (QWEN_05B.part_paths, lambda: q8_0_path(QWEN_05B.path(), QWEN_05B.sha256)),
     "quality": (QWEN_15B.part_paths, QWEN_15B.path),  # 1.5B: voicebot[local-quality]
 }
 
