@@ -4,13 +4,13 @@ The caller's words reach the offline LLM as a prompt that llama.cpp evaluates be
 first token, on the critical path of every turn. The packaged Qwen2.5-Coder-0.5B is
 "Q4_K_M", but a row of 896 does not fit K-quant blocks (256), so most of its matrices were
 stored in fallback formats; which of llama.cpp's x86 kernels each format meets was not
-traced, the effect was measured. Re-encoded as Q8_0, prompts evaluate ~20 % faster on the 2-core test VM (24 new tokens:
-150 -> 121 ms idle, 175 -> 140 ms after other benchmarks; 12: 88 -> 75 ms), one generated
-token takes about as long (22-32 ms), and it is the same model: over 700 tokens of text its
-next-token choice agreed with the packaged file's at 96.3 % of positions, mean KL divergence
-0.0018 nats (Q4_0 instead: 80.4 %, 0.105). The 1.5B model gains nothing this way (a first
-manual try: its prompts got ~15 % slower) and is loaded as shipped. Measured with
-``benchmarks/llm_prompt_speed.py``.
+traced, the effect was measured. Re-encoded as Q8_0, prompts evaluate ~20 % faster on the
+2-core test VM (24 new tokens: 150 -> 121 ms idle, 175 -> 140 ms after other benchmarks; 12:
+88 -> 75 ms), one generated token takes about as long (22-32 ms), and it is the same model:
+over 700 tokens of text its next-token choice agreed with the packaged file's at 96.3 % of
+positions, mean KL divergence 0.0018 nats (Q4_0 instead: 80.4 %, 0.105). The 1.5B model
+gains nothing this way (a first manual try: its prompts got ~15 % slower) and is loaded as
+shipped. Measured with ``benchmarks/llm_prompt_speed.py``.
 
 The re-encoded file lives beside the joined one in the model cache, made once (~5 s) under
 a lock, atomically; a sidecar records the source's sha256 and the llama.cpp version that
