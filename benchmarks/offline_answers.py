@@ -42,6 +42,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import dist, save, setup, table  # noqa: E402
+
 
 def llm_for(profile: str) -> Any:
     """``LlamaLLM`` for a profile name, or for "balanced-shipped" (see the docstring)."""
@@ -52,7 +54,6 @@ def llm_for(profile: str) -> Any:
         return LlamaLLM(model_path=QWEN_05B.path())
     return LlamaLLM(profile=profile)  # type: ignore[arg-type]
 
-from benchmarks.common import dist, save, setup, table  # noqa: E402
 
 PROMPTS = ROOT / "benchmarks" / "prompts"
 
