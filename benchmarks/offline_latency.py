@@ -47,6 +47,11 @@ the long LibriVox sentences, each an extra request. Stock ≈ 3-5 s p50: Pipecat
 to 30 s and beams 5 wide (1.5-3 s for base on this CPU), HTTP to the LLM, whole-sentence TTS;
 some replies may be missing, as before (7/10).
 
+Expected for two later changes (written 2026-12-03 before their runs): Whisper started 64
+ms into the pause (``WhisperSTT.early_secs``) takes the transcription stage from ~0.15-0.17
+s to ~0.05-0.09 s at p50; the "balanced" model re-encoded as Q8_0 takes ~40 % off the
+prompt's evaluation (~0.1 s of the LLM stage); ours' caller-side p50 ~0.15-0.2 s lower.
+
 Measured, and how it compares: docs/offline.md, "Current figures".
 
     python benchmarks/offline_latency.py                    # all 10 clips, 7 s apart
@@ -277,6 +282,7 @@ def ours_config(bot: Bot) -> dict[str, Any]:
             model=f"Whisper {stt.label}",
             model_dir=str(stt.resolved_model_dir()),
             cpu_threads=stt.threads,
+            early_secs=stt.early_secs,
             decoding=f"voicebot trimmed window, {DECODE_OPTIONS}",
         )
     if isinstance(llm, LlamaLLM) and llm.base_url is None:
@@ -304,15 +310,19 @@ async def build_ours(name: str, bot: Bot, caller: Path, out: Path, what: str) ->
     await bot.prepare(transport=transport)
     session = bot.session(transport=transport)  # analyzers built here, before the clock
     warm_system_prompt(bot)
+    config = ours_config(bot)
 
     async def run() -> list[Any]:
         await session.run()
+        early = getattr(session.stt, "early", None)  # transcriptions started at pauses
+        if early is not None:
+            config["stt"]["early_transcripts"] = early.to_dict()
         return session.turns
 
     label = f"{what} ({type(bot.turn).__name__}, {llm_name(bot)})"
     if bot.turn.speculate:
         label += " + speculate"
-    return Contender(name, label, ours_config(bot), run, lambda: session.transport)
+    return Contender(name, label, config, run, lambda: session.transport)
 
 
 async def build_stock(name: str, bot: Bot, caller: Path, out: Path) -> Contender:
@@ -336,7 +346,7 @@ async def build_stock(name: str, bot: Bot, caller: Path, out: Path) -> Contender
 
     from voicebot.metrics.turn_log import TurnLog
     from voicebot.providers.local.llama import LlamaLLM
-    from voicebot.providers.local.models import piper_voice_dir
+    from voicebot.providers.local.models import QWEN_05B, piper_voice_dir
     from voicebot.providers.local.piper import DEFAULT_VOICE
     from voicebot.providers.local.whisper import WhisperSTT
     from voicebot.transports.wav import WavFileTransport
@@ -345,9 +355,13 @@ async def build_stock(name: str, bot: Bot, caller: Path, out: Path) -> Contender
         raise SystemExit("stock runs ours' models: needs the default LlamaLLM and WhisperSTT")
     whisper_dir = bot.stt.resolved_model_dir()  # Pipecat's WhisperModel loads a folder
     voice = getattr(bot.tts, "model", None) or piper_voice_dir() / f"{DEFAULT_VOICE}.onnx"
-    # The GGUF the profile resolves to (LlamaLLM.model_file: a packaged model's parts joined).
+    # The GGUF as the packages ship it (their parts joined), as a Pipecat user would load it;
+    # ours loads the "balanced" profile's Q8_0 re-encoding of the same model (gguf_requant).
+    shipped = (
+        QWEN_05B.path() if bot.llm.model_path is None and bot.llm.profile == "balanced" else None
+    )
     log_file = Path(tempfile.gettempdir()) / "offline_latency_llama_server.log"
-    server = LlamaServer(bot.llm.model_file(), log_file, bot.system_prompt)
+    server = LlamaServer(shipped or bot.llm.model_file(), log_file, bot.system_prompt)
     transport = WavFileTransport(caller, out, linger_secs=4.0)
     stt = WhisperSTTService(
         settings=WhisperSTTService.Settings(model=str(whisper_dir)),

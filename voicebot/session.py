@@ -48,6 +48,7 @@ from pipecat.workers.runner import WorkerRunner
 
 from voicebot.conversation import ConversationState
 from voicebot.conversation.barge_in import InterruptionPassed, OutputPause, barge_in_pause
+from voicebot.conversation.pauses import watch_pauses
 from voicebot.failover.spec import connect as connect_failover
 from voicebot.failures import FailureWatch
 from voicebot.knowledge.retrieval import RetrievalRun
@@ -144,6 +145,7 @@ class Session(CallControls):
         if use_conversation is not None:  # a transport that acts on it (a recorded caller)
             use_conversation(conversation)
         stt = bot.stt.build(ctx)
+        watch_pauses(vad_analyzer, stt)
         llm = bot.llm.build(ctx)
         tts = bot.tts.build(ctx)
 

@@ -45,3 +45,23 @@ def test_base_transcribes_real_speech_and_hears_silence_as_silence() -> None:
 def test_an_english_only_folder_refuses_another_language_when_loaded() -> None:
     with pytest.raises(ConfigError, match="English-only"):
         WhisperSTT(model_dir=whisper_model_dir(), language="de").transcriber()
+
+
+def test_an_utterance_longer_than_whispers_window_is_transcribed_in_parts() -> None:
+    """A caller talking 35 s with no pause the VAD hears failed the whole turn ("Invalid
+    input features shape") before; now it is cut at a quiet moment and both parts heard."""
+    transcriber = WhisperSTT(model="base").transcriber()
+    words = utterance()
+    filler = np.zeros(int(29.0 * 16000), np.float32)  # the limit falls in here
+    filler[::400] = 1e-3  # not digital silence: a quiet line
+    result = transcriber.transcribe(np.concatenate([words, filler, words]))
+    text = result.text.lower()
+    assert text.count("library") == 2, result.text  # the first part and the second
+
+
+def test_a_long_utterance_is_cut_at_its_quietest_moment() -> None:
+    from voicebot.providers.local.whisper import quietest_cut
+
+    audio = np.full(40 * 16000, 0.1, np.float32)
+    audio[27 * 16000 : 27 * 16000 + 320] = 0.0  # one quiet 20 ms, 27 s in
+    assert quietest_cut(audio, 28 * 16000) == 27 * 16000

@@ -28,7 +28,15 @@ from typing import Any, ClassVar
 import numpy as np
 from loguru import logger
 from pipecat.audio.utils import create_file_resampler
-from pipecat.frames.frames import ErrorFrame, Frame, TranscriptionFrame
+from pipecat.frames.frames import (
+    ErrorFrame,
+    Frame,
+    InputAudioRawFrame,
+    TranscriptionFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.settings import STTSettings
 from pipecat.services.stt_service import SegmentedSTTService
 from pipecat.transcriptions.language import Language
@@ -38,6 +46,11 @@ from pydantic import Field, field_validator, model_validator
 from voicebot.errors import ConfigError
 from voicebot.pipecat_compat import stt_user_id
 from voicebot.providers.base import BuildContext, STTProvider
+from voicebot.providers.local.early_transcripts import (
+    EarlyCounts,
+    EarlyTranscripts,
+    repeats_itself,
+)
 from voicebot.providers.local.models import WHISPER_BASE, load_once, whisper_model_dir
 
 SAMPLE_RATE = 16000
@@ -57,6 +70,22 @@ DECODE_OPTIONS: dict[str, Any] = {
 #: base, by measurement (benchmarks/offline_stt.py, docs/offline.md "STT models"): 22 % fewer
 #: word errors than tiny.en on 350 recorded utterances, for ~90 ms more per utterance.
 DEFAULT_MODEL = "base"
+
+
+#: Whisper's input window: the encoder takes at most this much audio.
+WINDOW_SECS = 30.0
+
+
+def quietest_cut(audio: np.ndarray, limit: int) -> int:
+    """Where to cut a too-long utterance: the start of its quietest 20 ms in the 5 s before
+    ``limit`` samples, so a word is rarely cut in two."""
+    frame = SAMPLE_RATE // 50
+    start = max(0, limit - 5 * SAMPLE_RATE)
+    n = (limit - start) // frame
+    if n < 1:
+        return limit
+    frames = audio[start : start + n * frame].reshape(n, frame)
+    return start + int(np.argmin((frames**2).mean(axis=1))) * frame
 
 
 @dataclass(frozen=True)
@@ -94,7 +123,19 @@ class WhisperTranscriber:
         self._prompt = [*self._tokenizer.sot_sequence, self._tokenizer.no_timestamps]
 
     def transcribe(self, audio: np.ndarray, *, tail_secs: float = 1.0) -> Transcript:
-        """``audio``: float32 mono at 16 kHz, one utterance."""
+        """``audio``: float32 mono at 16 kHz, one utterance. One longer than Whisper's 30 s
+        window (a caller talking on without a pause the VAD hears) is cut at its quietest
+        moment near the limit and transcribed in parts, instead of failing."""
+        limit = int((WINDOW_SECS - tail_secs - 0.5) * SAMPLE_RATE)
+        if len(audio) > limit:
+            cut = quietest_cut(audio, limit)
+            head = self.transcribe(audio[:cut], tail_secs=tail_secs)
+            rest = self.transcribe(audio[cut:], tail_secs=tail_secs)
+            return Transcript(
+                f"{head.text} {rest.text}".strip(),
+                min(head.no_speech_prob, rest.no_speech_prob),
+                (head.avg_logprob * cut + rest.avg_logprob * (len(audio) - cut)) / len(audio),
+            )
         padded = np.concatenate([audio, np.zeros(int(tail_secs * SAMPLE_RATE), np.float32)])
         features = self.model.feature_extractor(padded, padding=0)
         encoded = self.model.encode(features)
@@ -126,7 +167,13 @@ class WhisperTranscriber:
 
 
 class LocalWhisperSTTService(SegmentedSTTService):
-    """Pipecat segmented STT: VAD cuts the utterance, Whisper transcribes it when it ends."""
+    """Pipecat segmented STT: VAD cuts the utterance, Whisper transcribes it when it ends.
+
+    With ``early_secs`` the session's ``PauseWatch`` (``voicebot.conversation.pauses``) calls
+    ``caller_paused`` that far into a pause: the words so far are transcribed then, and if
+    the VAD's stop follows with no more speech, that transcript is the turn's (the stop's
+    segment adds only the quiet the VAD waited through). Speech before the stop drops it.
+    """
 
     def __init__(
         self,
@@ -137,6 +184,7 @@ class LocalWhisperSTTService(SegmentedSTTService):
         no_speech_threshold: float = 0.6,
         log_prob_threshold: float | None = -1.0,
         tail_secs: float = 1.0,
+        early_secs: float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -151,10 +199,66 @@ class LocalWhisperSTTService(SegmentedSTTService):
         self._no_speech_threshold = no_speech_threshold
         self._log_prob_threshold = log_prob_threshold
         self._tail_secs = tail_secs
+        #: How far into a pause to start transcribing (None: only at the VAD's stop).
+        self.early_secs = early_secs
+        self._early: EarlyTranscripts[Transcript | None] = EarlyTranscripts(
+            self._transcribe,
+            lambda coroutine: self.create_task(coroutine, name="early_transcript"),
+            lambda: self.sample_rate * 2,  # one second of 16-bit mono
+            lambda result: result is not None and not repeats_itself(result.text),
+        )
+        self._failure = "transcription failed"
+
+    @property
+    def early(self) -> EarlyCounts:
+        """How many transcriptions started at a pause, and how many were used."""
+        return self._early.counts
 
     @property
     def wants_wav_segments(self) -> bool:
         return False
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if isinstance(frame, VADUserStartedSpeakingFrame):
+            self._early.speech_started()
+        elif isinstance(frame, VADUserStoppedSpeakingFrame):
+            self._early.speech_stopped()
+
+    async def process_audio_frame(
+        self, frame: InputAudioRawFrame, direction: FrameDirection
+    ) -> None:
+        await super().process_audio_frame(frame, direction)
+        if self.early_secs is not None:
+            self._early.audio(frame.audio)
+
+    def caller_paused(self, stop_in_secs: float) -> None:
+        """The session's ``PauseWatch``: quiet for ``early_secs`` inside speech."""
+        self._early.paused(stop_in_secs)
+
+    def caller_resumed(self) -> None:
+        self._early.resumed()
+
+    async def cleanup(self) -> None:
+        if (task := self._early.pending()) is not None:
+            await self.cancel_task(task)
+        await super().cleanup()  # type: ignore[no-untyped-call]  # Pipecat leaves it untyped
+
+    async def _transcribe(self, audio: bytes) -> Transcript | None:
+        """``audio``: 16-bit PCM at the service's rate. None if Whisper failed (logged)."""
+        if self.sample_rate != SAMPLE_RATE:
+            # Phone lines (8 kHz) and browsers (48 kHz): Whisper hears 16 kHz only. The
+            # whole utterance is resampled at once (no stream state to carry between turns).
+            audio = await self._resampler.resample(audio, self.sample_rate, SAMPLE_RATE)
+        samples = np.frombuffer(audio, dtype=np.int16).astype(np.float32) / 32768.0
+        try:
+            return await asyncio.to_thread(
+                self._transcriber.transcribe, samples, tail_secs=self._tail_secs
+            )
+        except Exception as e:  # a broken utterance must not end the call
+            logger.opt(exception=e).error(f"{self}: transcription failed: {e}")
+            self._failure = f"transcription failed: {e}"
+            return None
 
     def can_generate_metrics(self) -> bool:
         return True
@@ -170,22 +274,14 @@ class LocalWhisperSTTService(SegmentedSTTService):
         return self._log_prob_threshold is None or result.avg_logprob < self._log_prob_threshold
 
     async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame, None]:
-        if self.sample_rate != SAMPLE_RATE:
-            # Phone lines (8 kHz) and browsers (48 kHz): Whisper hears 16 kHz only. The
-            # whole utterance is resampled at once (no stream state to carry between turns).
-            audio = await self._resampler.resample(audio, self.sample_rate, SAMPLE_RATE)
-        samples = np.frombuffer(audio, dtype=np.int16).astype(np.float32) / 32768.0
         await self.start_processing_metrics()
         try:
-            result = await asyncio.to_thread(
-                self._transcriber.transcribe, samples, tail_secs=self._tail_secs
-            )
-        except Exception as e:  # a broken utterance must not end the call
-            logger.opt(exception=e).error(f"{self}: transcription failed: {e}")
-            yield ErrorFrame(f"transcription failed: {e}")
-            return
+            result = await self._early.transcript(audio)
         finally:
             await self.stop_processing_metrics()
+        if result is None:
+            yield ErrorFrame(self._failure)
+            return
         if not result.text or self.is_no_speech(result):
             logger.debug(f"{self}: no speech ({result.no_speech_prob:.2f}) {result.text!r}")
             return
@@ -209,6 +305,10 @@ class WhisperSTT(STTProvider):
     #: An utterance above ``no_speech_threshold`` is dropped only if its words' mean
     #: log-probability is also below this (Whisper's ``log_prob_threshold``); None: always.
     log_prob_threshold: float | None = Field(default=-1.0, le=0)
+    #: Start transcribing this far into a pause, before the VAD's stop (``stop_secs``), so
+    #: the transcript is (nearly) ready when the stop comes; a pause the caller talks
+    #: through costs one transcription, while they talk. None: transcribe at the stop.
+    early_secs: float | None = Field(default=0.064, gt=0)
 
     @field_validator("model")
     @classmethod
@@ -295,4 +395,5 @@ class WhisperSTT(STTProvider):
             language=Language(self.language),
             no_speech_threshold=self.no_speech_threshold,
             log_prob_threshold=self.log_prob_threshold,
+            early_secs=self.early_secs,
         )

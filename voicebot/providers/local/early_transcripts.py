@@ -1,0 +1,158 @@
+"""A segmented STT's transcript started at the caller's pause instead of at the VAD's stop.
+
+Offline Whisper transcribes a whole utterance once the VAD has called it over, after
+``stop_secs`` (0.2 s) of quiet: its ~0.15-0.2 s of work comes after that wait, in series.
+Here the words so far go to Whisper a fraction into the pause (``PauseWatch``,
+``voicebot.conversation.pauses``); when the stop follows with no more speech, the segment the
+VAD hands over is those words plus the quiet it waited through, and the transcript started
+at the pause is the turn's. If the caller speaks again first, it is dropped (the stop's
+segment is transcribed as before): a pause talked through costs one transcription, while
+the caller is talking.
+
+The words so far are transcribed with the quiet still to come stood in for by noise at the
+level of their last 64 ms ("room tone"). Without it, Whisper heard speech end 0.1 s before
+the digital silence it is padded with, and repeated itself ("Agent logged in. Agent logged
+in. Agent log"): on 348 recorded utterances, 64 ms into the pause, WER 14.1 % against 12.2 %
+at the stop; with it, 11.9 % (``python benchmarks/early_transcripts.py --early 0.064
+--pad``; the fresh set: docs/offline.md, "Transcribing at the pause"). An early transcript
+that still repeats itself ("5 5 5", "8 of spades 8 of Spades 8") is not trusted: the
+stop's segment is transcribed instead (``trust``), as it would have been without this.
+
+Plain asyncio, no frames, so the service (``LocalWhisperSTTService``) only forwards to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import numpy as np
+
+T = TypeVar("T")
+
+#: The stretch at the end of the words whose level the room tone takes.
+TONE_SAMPLE_SECS = 0.064
+
+
+def room_tone(pcm: bytes, secs: float, bytes_per_sec: int) -> bytes:
+    """``secs`` of noise (16-bit) at the RMS level of ``pcm``'s last 64 ms; seeded, so a
+    segment always gets the same transcript."""
+    n = int(secs * bytes_per_sec / 2)
+    if n <= 0:
+        return b""
+    tail = np.frombuffer(pcm[-int(TONE_SAMPLE_SECS * bytes_per_sec) // 2 * 2 :], np.int16)
+    level = math.sqrt(float(np.mean(tail.astype(np.float64) ** 2))) if len(tail) else 0.0
+    noise = np.random.default_rng(0).normal(0.0, level, n)
+    return np.clip(noise, -32768, 32767).astype("<i2").tobytes()
+
+
+def repeats_itself(text: str) -> bool:
+    """True if a run of words comes twice in a row ("agent logged in agent logged in"):
+    Whisper's usual failure on a cut, rare in what callers say in one breath."""
+    spaced = re.sub(r"[-/]", " ", text.lower())
+    words = [w for w in (re.sub(r"[^\w']", "", x) for x in spaced.split()) if w]
+    n = len(words)
+    return any(
+        words[i : i + size] == words[i + size : i + 2 * size]
+        for size in range(1, n // 2 + 1)
+        for i in range(n - 2 * size + 1)
+    )
+
+
+@dataclass
+class EarlyCounts:
+    """``started`` transcriptions at a pause; ``used`` ones became the turn's transcript;
+    ``distrusted`` ones covered the turn but were not used (``trust`` said no)."""
+
+    started: int = 0
+    used: int = 0
+    distrusted: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return {"started": self.started, "used": self.used, "distrusted": self.distrusted}
+
+
+@dataclass
+class _Early(Generic[T]):
+    audio: bytes  # the segment so far when the pause began
+    task: asyncio.Task[T]
+    fresh: bool = True  # False once the caller spoke again after it
+
+
+class EarlyTranscripts(Generic[T]):
+    """Keeps the segment as the STT's buffer does and transcribes it early at a pause.
+
+    ``transcribe(pcm)`` is the service's transcription; ``spawn(coroutine)`` makes a task
+    the service owns (cancelled with it); ``bytes_per_sec`` is the input rate in bytes;
+    ``trust(result)`` says whether an early result may stand for the segment."""
+
+    def __init__(
+        self,
+        transcribe: Callable[[bytes], Coroutine[Any, Any, T]],
+        spawn: Callable[[Coroutine[Any, Any, T]], asyncio.Task[T]],
+        bytes_per_sec: Callable[[], int],
+        trust: Callable[[T], bool] = lambda _result: True,
+    ) -> None:
+        self._transcribe = transcribe
+        self._trust = trust
+        self._spawn = spawn
+        self._bytes_per_sec = bytes_per_sec
+        self.counts = EarlyCounts()
+        self._heard = bytearray()
+        self._in_speech = False
+        self._early: _Early[T] | None = None
+
+    def speech_started(self) -> None:
+        self._in_speech = True
+
+    def speech_stopped(self) -> None:
+        self._in_speech = False
+        self._heard.clear()
+
+    def audio(self, pcm: bytes) -> None:
+        """An input chunk. Kept by SegmentedSTTService's rule: the whole segment while the
+        caller speaks, the last second otherwise. A copy that drifts from Pipecat's buffer
+        costs only speed: an early transcript is used for a segment that starts with it."""
+        self._heard += pcm
+        keep = self._bytes_per_sec()
+        if not self._in_speech and len(self._heard) > keep:
+            del self._heard[: len(self._heard) - keep]
+
+    def paused(self, stop_in_secs: float) -> None:
+        """The caller went quiet inside speech: transcribe the segment so far, with room
+        tone for the ``stop_in_secs`` of quiet the stop's segment would add."""
+        if not self._in_speech or not self._heard:
+            return
+        if self._early is not None and not self._early.task.done():
+            return  # Whisper runs one utterance at a time; the stop will have its own
+        audio = bytes(self._heard)
+        tone = room_tone(audio, stop_in_secs, self._bytes_per_sec())
+        self._early = _Early(audio, self._spawn(self._transcribe(audio + tone)))
+        self.counts.started += 1
+
+    def resumed(self) -> None:
+        if self._early is not None:
+            self._early.fresh = False
+
+    async def transcript(self, segment: bytes) -> T:
+        """The segment's transcript: the early one if the segment is its words plus quiet."""
+        early, self._early = self._early, None
+        if early is not None:
+            if early.fresh and segment.startswith(early.audio):
+                result = await early.task
+                if self._trust(result):
+                    self.counts.used += 1
+                    return result
+                self.counts.distrusted += 1
+            elif not early.task.done():  # a dropped one still holds Whisper: let it finish
+                await asyncio.wait([early.task])
+        return await self._transcribe(segment)
+
+    def pending(self) -> asyncio.Task[T] | None:
+        """The early transcription still running, if any (to cancel at cleanup)."""
+        early, self._early = self._early, None
+        return early.task if early is not None and not early.task.done() else None
