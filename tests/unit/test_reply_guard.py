@@ -184,3 +184,21 @@ def test_the_penalty_lowers_only_the_copied_next_token_after_the_prompt() -> Non
     prompt = [1, 2]  # the earlier reply inside the prompt is not the reply being generated
     assert p(prompt, [0.0] * 4) == [0.0] * 4
     assert p([*prompt, 1, 2], [0.0] * 4) == [0.0, 0.0, 0.0, -1.0]
+
+
+def test_a_reply_that_was_all_echo_is_known_as_swallowed() -> None:
+    g = ReplyGuard(request="Seven of clubs.")
+    assert stream(g, tokens("Seven of clubs.")) == ""
+    assert g.swallowed  # the LLM service then says its fallback line, not nothing
+    g = ReplyGuard(request="I lost my dog yesterday.")
+    stream(g, tokens("I lost my dog yesterday. I'm so sorry."))
+    assert not g.swallowed  # something was said after the echo
+    g = ReplyGuard(request="What time is it?")
+    assert stream(g, tokens("")) == "" and not g.swallowed  # nothing dropped: not the guard's
+
+
+def test_a_reply_that_was_all_an_earlier_reply_is_swallowed() -> None:
+    earlier = "We are open from nine to five on weekdays."
+    g = ReplyGuard(request="And on Monday?", earlier=[earlier], rerun_words=6)
+    assert stream(g, tokens(earlier)) == ""
+    assert g.swallowed

@@ -77,6 +77,12 @@ class ReplyGuard:
     _started: bool = field(default=False, init=False)
     _echoed: int = field(default=0, init=False)  # request words dropped as an echo so far
 
+    @property
+    def swallowed(self) -> bool:
+        """Nothing was passed on and something was dropped: the whole reply was an echo of
+        the caller or a rerun of an earlier reply, and the caller would hear silence."""
+        return not self._said and (self._echoed > 0 or self.reruns > 0)
+
     def __post_init__(self) -> None:
         self._request = _words(self.request)
         if self.rerun_words > 0 and not asks_to_repeat(self.request):

@@ -174,6 +174,7 @@ class LlamaCppLLMService(LLMService):
         repeat_penalty: float = 1.1,
         earlier_reply_penalty: float = 0.0,
         earlier_reply_words: int = 0,
+        fallback_reply: str | None = None,
     ) -> None:
         super().__init__(
             settings=llm_settings(
@@ -188,6 +189,7 @@ class LlamaCppLLMService(LLMService):
         self._repeat_penalty = repeat_penalty
         self._earlier_reply_penalty = earlier_reply_penalty
         self._earlier_reply_words = earlier_reply_words
+        self._fallback_reply = fallback_reply
 
     def can_generate_metrics(self) -> bool:
         return True
@@ -333,6 +335,9 @@ class LlamaCppLLMService(LLMService):
                     break
             if text := guard.finish():
                 await push_llm_text(self, text)
+            if guard.swallowed and self._fallback_reply:  # never silence after the caller
+                logger.debug(f"{self}: the whole reply repeated something; asking instead")
+                await push_llm_text(self, self._fallback_reply)
             if guard.reruns:
                 logger.debug(f"{self}: {guard.reruns} rerun(s) of an earlier reply not spoken")
         finally:
@@ -370,6 +375,9 @@ class LlamaLLM(LLMProvider):
     earlier_reply_penalty: float = Field(default=0.8, ge=0)
     #: A run this many words long copied from an earlier reply is not spoken (0: allowed).
     earlier_reply_words: int = Field(default=6, ge=0)
+    #: Said when the guard dropped the whole reply (all of it echoed the caller or an earlier
+    #: reply), so the caller never gets silence; None: say nothing.
+    fallback_reply: str | None = "Could you tell me a bit more?"
 
     def cores_per_call(self) -> float | None:
         """The whole offline stack (Whisper, this model, Piper) of one call keeps real time on
@@ -439,4 +447,5 @@ class LlamaLLM(LLMProvider):
             repeat_penalty=self.repeat_penalty,
             earlier_reply_penalty=self.earlier_reply_penalty,
             earlier_reply_words=self.earlier_reply_words,
+            fallback_reply=self.fallback_reply,
         )
