@@ -110,7 +110,7 @@ def room_tone_to(snapshot: np.ndarray, length: int) -> np.ndarray:
 
 
 def summary(rows: list[dict[str, Any]], key: str) -> dict[str, Any]:
-    from voicebot.providers.local.early_transcripts import repeats_itself
+    from voicebot.providers.local.whisper_repeats import repeats_itself, without_repeats
 
     have = [r for r in rows if key in r]
     words = sum(r["ref_words"] for r in have)
@@ -122,6 +122,12 @@ def summary(rows: list[dict[str, Any]], key: str) -> dict[str, Any]:
     used = {id(r) for r in trusted}
     guarded = sum(r[key if id(r) in used else "stop"]["errors"] for r in have)
     deltas = [r[key]["errors"] - r["stop"]["errors"] for r in trusted]
+
+    # And with repeats removed from every transcript (WhisperTranscriber does, since).
+    def cleaned(r: dict[str, Any], k: str) -> int:
+        return int(word_errors(normalize(r["ref"]), normalize(without_repeats(r[k]["text"]))))
+
+    bot = sum(cleaned(r, key if id(r) in used else "stop") for r in have)
     return {
         "clips": len(have),
         "wer": errors / max(1, words),
@@ -131,6 +137,13 @@ def summary(rows: list[dict[str, Any]], key: str) -> dict[str, Any]:
         "guarded_fell_back": len(have) - len(trusted),
         "guarded_worse": sum(1 for d in deltas if d > 0),
         "guarded_better": sum(1 for d in deltas if d < 0),
+        "repeats_removed_wer": bot / max(1, words),
+        "repeats_removed_better": sum(1 for r in have if cleaned(r, "stop") < r["stop"]["errors"])
+        if key == "stop"
+        else None,
+        "repeats_removed_worse": sum(1 for r in have if cleaned(r, "stop") > r["stop"]["errors"])
+        if key == "stop"
+        else None,
     }
 
 
@@ -139,9 +152,10 @@ def print_table(rows: list[dict[str, Any]], keys: list[str]) -> dict[str, Any]:
     table = {key: summary(rows, key) for key in ["stop", *keys]}
     print(
         "\n| transcribed at | clips | WER | words differ from the stop's "
-        "| ahead of the stop (p50) | WER, repeats not trusted | fell back | worse / better |"
+        "| ahead of the stop (p50) | WER, repeats not trusted | fell back | worse / better "
+        "| WER, repeats also removed |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for key, s in table.items():
         label = (
             "the VAD's stop (baseline)"
@@ -152,8 +166,13 @@ def print_table(rows: list[dict[str, Any]], keys: list[str]) -> dict[str, Any]:
         print(
             f"| {label} | {s['clips']} | {s['wer']:.1%} | {s['differ_from_stop']} | {ahead} "
             f"| {s['guarded_wer']:.1%} | {s['guarded_fell_back']} "
-            f"| {s['guarded_worse']} / {s['guarded_better']} |"
+            f"| {s['guarded_worse']} / {s['guarded_better']} | {s['repeats_removed_wer']:.1%} |"
         )
+    stop = table["stop"]
+    print(
+        f"removing repeats at the stop: {stop['repeats_removed_better']} clips nearer the "
+        f"reference, {stop['repeats_removed_worse']} further"
+    )
     return table
 
 

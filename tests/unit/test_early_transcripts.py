@@ -19,11 +19,7 @@ from pipecat.tests.utils import run_test
 
 from voicebot.conversation.pauses import PauseWatch, watch_pauses
 from voicebot.providers.base import BuildContext
-from voicebot.providers.local.early_transcripts import (
-    EarlyTranscripts,
-    repeats_itself,
-    room_tone,
-)
+from voicebot.providers.local.early_transcripts import EarlyTranscripts, room_tone
 from voicebot.providers.local.whisper import Transcript, WhisperSTT
 
 # ---- the pause watch --------------------------------------------------------------------------
@@ -291,16 +287,6 @@ async def test_the_whisper_service_transcribes_at_the_stop_when_no_pause_came(
     assert [f.text for f in down if isinstance(f, TranscriptionFrame)] == ["hello"]
     assert heard == [16000]
     assert service.early.to_dict() == {"started": 0, "used": 0, "distrusted": 0}
-
-
-def test_a_transcript_that_repeats_itself_is_recognised() -> None:
-    assert repeats_itself("8 of spades 8 of Spades 8")
-    assert repeats_itself("Agent logged in. Agent logged-in. Agent log")
-    assert repeats_itself("5, 5, 5,")
-    assert repeats_itself("Second. Second.")
-    assert not repeats_itself("Four of clubs, seven of hearts.")
-    assert not repeats_itself("I'd like to book a table for two at seven.")
-    assert not repeats_itself("")
 
 
 async def test_an_early_transcript_not_trusted_gives_way_to_the_stops_segment() -> None:

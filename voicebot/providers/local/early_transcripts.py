@@ -15,8 +15,8 @@ the digital silence it is padded with, and repeated itself ("Agent logged in. Ag
 in. Agent log"): on 348 recorded utterances, 64 ms into the pause, WER 14.1 % against 12.2 %
 at the stop; with it, 11.9 % (``python benchmarks/early_transcripts.py --early 0.064
 --pad``; the fresh set: docs/offline.md, "Transcribing at the pause"). An early transcript
-that still repeats itself ("5 5 5", "8 of spades 8 of Spades 8") is not trusted: the
-stop's segment is transcribed instead (``trust``), as it would have been without this.
+that repeated itself ("5 5 5", "8 of spades 8 of Spades 8", ``whisper_repeats``) is not
+trusted: the stop's segment is transcribed instead (``trust``), as it would have been.
 
 Plain asyncio, no frames, so the service (``LocalWhisperSTTService``) only forwards to it.
 """
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import re
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -48,19 +47,6 @@ def room_tone(pcm: bytes, secs: float, bytes_per_sec: int) -> bytes:
     level = math.sqrt(float(np.mean(tail.astype(np.float64) ** 2))) if len(tail) else 0.0
     noise = np.random.default_rng(0).normal(0.0, level, n)
     return np.clip(noise, -32768, 32767).astype("<i2").tobytes()
-
-
-def repeats_itself(text: str) -> bool:
-    """True if a run of words comes twice in a row ("agent logged in agent logged in"):
-    Whisper's usual failure on a cut, rare in what callers say in one breath."""
-    spaced = re.sub(r"[-/]", " ", text.lower())
-    words = [w for w in (re.sub(r"[^\w']", "", x) for x in spaced.split()) if w]
-    n = len(words)
-    return any(
-        words[i : i + size] == words[i + size : i + 2 * size]
-        for size in range(1, n // 2 + 1)
-        for i in range(n - 2 * size + 1)
-    )
 
 
 @dataclass

@@ -46,12 +46,9 @@ from pydantic import Field, field_validator, model_validator
 from voicebot.errors import ConfigError
 from voicebot.pipecat_compat import stt_user_id
 from voicebot.providers.base import BuildContext, STTProvider
-from voicebot.providers.local.early_transcripts import (
-    EarlyCounts,
-    EarlyTranscripts,
-    repeats_itself,
-)
+from voicebot.providers.local.early_transcripts import EarlyCounts, EarlyTranscripts
 from voicebot.providers.local.models import WHISPER_BASE, load_once, whisper_model_dir
+from voicebot.providers.local.whisper_repeats import without_repeats
 
 SAMPLE_RATE = 16000
 
@@ -95,6 +92,8 @@ class Transcript:
     #: Mean log-probability of the decoded tokens (as faster-whisper computes it): how sure
     #: the decoder was of the words, apart from whether there was speech at all.
     avg_logprob: float = 0.0
+    #: The decoder said some words twice in a row and the repeat was removed from ``text``.
+    repeated: bool = False
 
 
 class WhisperTranscriber:
@@ -135,6 +134,7 @@ class WhisperTranscriber:
                 f"{head.text} {rest.text}".strip(),
                 min(head.no_speech_prob, rest.no_speech_prob),
                 (head.avg_logprob * cut + rest.avg_logprob * (len(audio) - cut)) / len(audio),
+                head.repeated or rest.repeated,
             )
         padded = np.concatenate([audio, np.zeros(int(tail_secs * SAMPLE_RATE), np.float32)])
         features = self.model.feature_extractor(padded, padding=0)
@@ -163,7 +163,9 @@ class WhisperTranscriber:
         text = self._tokenizer.decode([t for t in tokens if t < eot])
         # The score is the length-normalised log-probability (length_penalty 1).
         avg_logprob = float(result.scores[0]) * len(tokens) / (len(tokens) + 1)
-        return Transcript(text.strip(), float(result.no_speech_prob), avg_logprob)
+        text = text.strip()
+        said = without_repeats(text)  # "4, 4," for "four": the decoder ran on (whisper_repeats)
+        return Transcript(said, float(result.no_speech_prob), avg_logprob, said != text)
 
 
 class LocalWhisperSTTService(SegmentedSTTService):
@@ -205,7 +207,7 @@ class LocalWhisperSTTService(SegmentedSTTService):
             self._transcribe,
             lambda coroutine: self.create_task(coroutine, name="early_transcript"),
             lambda: self.sample_rate * 2,  # one second of 16-bit mono
-            lambda result: result is not None and not repeats_itself(result.text),
+            lambda result: result is not None and not result.repeated,
         )
         self._failure = "transcription failed"
 
