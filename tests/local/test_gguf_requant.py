@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from voicebot.errors import ConfigError
 from voicebot.providers.local.gguf_requant import Q8_0, q8_0_path
 from voicebot.providers.local.models import smollm2_gguf
 
@@ -61,12 +60,28 @@ def test_a_new_source_or_a_damaged_copy_is_made_again(source: Path) -> None:
     assert file_type(q8_0_path(source, "sha-2")) == Q8_0
 
 
-def test_a_file_llama_cpp_cannot_read_is_a_clear_error(tmp_path: Path) -> None:
-    garbage = tmp_path / "garbage.gguf"
-    garbage.write_bytes(os.urandom(4096))
-    with pytest.raises(ConfigError, match="could not re-encode"):
-        q8_0_path(garbage, "sha")
+def test_a_file_llama_cpp_cannot_re_encode_is_loaded_as_shipped_with_a_warning(
+    tmp_path: Path,
+) -> None:
+    from loguru import logger
+
+    warnings: list[str] = []
+    sink = logger.add(lambda m: warnings.append(str(m)), level="WARNING")
+    try:
+        garbage = tmp_path / "garbage.gguf"
+        garbage.write_bytes(os.urandom(4096))
+        assert q8_0_path(garbage, "sha") == garbage  # the default profile still loads
+    finally:
+        logger.remove(sink)
+    assert any("as shipped" in w and "could not re-encode" in w for w in warnings), warnings
     assert not list(tmp_path.glob("*.part")) and not list(tmp_path.glob(".*.part"))
+
+
+def test_a_part_file_left_by_a_killed_process_is_removed(source: Path) -> None:
+    stale = source.with_name(".small.q8_0.gguf.abc123.part")
+    stale.write_bytes(b"half a model")
+    q8_0_path(source, "sha")
+    assert not stale.exists()
 
 
 def test_the_balanced_profile_loads_the_q8_0_re_encoding() -> None:

@@ -300,3 +300,16 @@ async def test_an_early_transcript_not_trusted_gives_way_to_the_stops_segment() 
     assert await early.transcript(words + speak(early, 5)) == "9600 bytes"
     assert whisper.heard == [6400, 9600]
     assert early.counts.to_dict() == {"started": 1, "used": 0, "distrusted": 1}
+
+
+async def test_speech_after_the_pause_that_the_watch_missed_still_drops_it() -> None:
+    """The VAD can hear speech and quiet again inside one chunk (two VAD frames in one
+    analyze_audio call): no "resumed" comes, but the loud audio after the early words does."""
+    whisper = Whisper()
+    early = early_for(whisper)
+    early.speech_started()
+    words = speak(early, 10)  # silence as the "words": their tail level is 0
+    early.paused(0.0)
+    burst = (np.full(640, 6000)).astype("<i2").tobytes()  # 20 ms of loud speech
+    assert await early.transcript(words + burst + bytes(1280)) == "8960 bytes"  # all of it
+    assert early.counts.to_dict() == {"started": 1, "used": 0, "distrusted": 0}

@@ -202,3 +202,13 @@ def test_a_reply_that_was_all_an_earlier_reply_is_swallowed() -> None:
     g = ReplyGuard(request="And on Monday?", earlier=[earlier], rerun_words=6)
     assert stream(g, tokens(earlier)) == ""
     assert g.swallowed
+
+
+def test_words_released_at_the_end_count_as_said() -> None:
+    g = ReplyGuard(
+        request="what time does the store open tomorrow",
+        earlier=["We open at nine on weekdays and ten on Saturdays."],
+    )  # "We open at nine." is held (it opens like the earlier reply) until the end
+    said = stream(g, tokens("what time does the store open tomorrow We open at nine."))
+    assert said == "We open at nine."
+    assert not g.swallowed  # the caller heard an answer: no fallback line after it

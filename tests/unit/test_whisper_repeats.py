@@ -16,11 +16,30 @@ from voicebot.providers.local.whisper_repeats import repeats_itself, without_rep
         ("8 of spades 8 of Spades 8", "8 of spades"),  # and a third, cut short
         ("Agent logged in. Agent logged-in. Agent log", "Agent logged in."),
         ("has joined the conference. Has joined the Conference?", "has joined the conference."),
+        ("sit sit sit Sit sit sit", "sit"),
+        ("Bye bye.", "Bye."),
     ],
 )
 def test_a_repeat_is_removed_and_the_first_saying_kept_as_written(decoded: str, said: str) -> None:
     assert repeats_itself(decoded)
     assert without_repeats(decoded) == said
+
+
+@pytest.mark.parametrize(
+    "text",
+    [  # a repeat mid-sentence, or of numbers after other words, is the caller's
+        "My PIN is 1 1 2 3.",
+        "0 7 7 0 0 9 0 0 1 2 3",
+        "my number ends 1 2 0 0",
+        "Room 4 4 please",
+        "I had had enough.",
+        "I said no. No one came.",
+        "Thank you thank you, and the same to you",
+        "24/7 please",
+    ],
+)
+def test_a_repeat_that_is_not_the_decoder_running_on_is_kept(text: str) -> None:
+    assert without_repeats(text) == text
 
 
 @pytest.mark.parametrize(

@@ -115,6 +115,7 @@ class ReplyGuard:
         if not self.stopped:
             out.extend(self._held)
         self._held = []
+        self._said.extend(w for w in (_norm(x) for x in out) if w)  # spoken too
         return self._join(out)
 
     # ---- one word at a time ---------------------------------------------------------------

@@ -37,14 +37,36 @@ T = TypeVar("T")
 TONE_SAMPLE_SECS = 0.064
 
 
+#: Audio after the early words louder than this many times their tail (or than the floor,
+#: about -40 dBFS) in any 20 ms is speech the pause watch missed: the early one is not used.
+LOUDER = 4.0
+FLOOR = 330.0
+
+
+def tail_level(pcm: bytes, bytes_per_sec: int) -> float:
+    """RMS (16-bit units) of ``pcm``'s last 64 ms."""
+    tail = np.frombuffer(pcm[-int(TONE_SAMPLE_SECS * bytes_per_sec) // 2 * 2 :], np.int16)
+    return math.sqrt(float(np.mean(tail.astype(np.float64) ** 2))) if len(tail) else 0.0
+
+
+def is_quiet(pcm: bytes, level: float, bytes_per_sec: int) -> bool:
+    """No 20 ms of ``pcm`` louder than ``LOUDER`` x ``level`` (or ``FLOOR``)."""
+    samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], np.int16).astype(np.float64)
+    window = max(1, bytes_per_sec // 100)  # 20 ms of 16-bit samples
+    n = len(samples) // window
+    if n == 0:
+        return True
+    rms = np.sqrt((samples[: n * window].reshape(n, window) ** 2).mean(axis=1))
+    return bool(rms.max() <= max(LOUDER * level, FLOOR))
+
+
 def room_tone(pcm: bytes, secs: float, bytes_per_sec: int) -> bytes:
     """``secs`` of noise (16-bit) at the RMS level of ``pcm``'s last 64 ms; seeded, so a
     segment always gets the same transcript."""
     n = int(secs * bytes_per_sec / 2)
     if n <= 0:
         return b""
-    tail = np.frombuffer(pcm[-int(TONE_SAMPLE_SECS * bytes_per_sec) // 2 * 2 :], np.int16)
-    level = math.sqrt(float(np.mean(tail.astype(np.float64) ** 2))) if len(tail) else 0.0
+    level = tail_level(pcm, bytes_per_sec)
     noise = np.random.default_rng(0).normal(0.0, level, n)
     return np.clip(noise, -32768, 32767).astype("<i2").tobytes()
 
@@ -128,7 +150,15 @@ class EarlyTranscripts(Generic[T]):
         """The segment's transcript: the early one if the segment is its words plus quiet."""
         early, self._early = self._early, None
         if early is not None:
-            if early.fresh and segment.startswith(early.audio):
+            extra = segment[len(early.audio) :]
+            level = tail_level(early.audio, self._bytes_per_sec())
+            if (
+                early.fresh
+                and segment.startswith(early.audio)
+                # Speech after the pause that the watch missed (it and the VAD's frames
+                # came in one chunk) must be heard: then the whole segment is.
+                and is_quiet(extra, level, self._bytes_per_sec())
+            ):
                 result = await early.task
                 if self._trust(result):
                     self.counts.used += 1

@@ -36,7 +36,8 @@ Q8_0 = 7
 
 
 def q8_0_path(source: Path, source_sha256: str) -> Path:
-    """``source`` (a verified GGUF) re-encoded as Q8_0 beside it, made the first time."""
+    """``source`` (a verified GGUF) re-encoded as Q8_0 beside it, made the first time; the
+    source itself (with a warning) if that cannot be done: slower prompts, the same model."""
     import llama_cpp
 
     target = source.with_name(f"{source.stem}.q8_0.gguf")
@@ -46,13 +47,17 @@ def q8_0_path(source: Path, source_sha256: str) -> Path:
     try:
         with locked(target.with_name(f".{target.name}.lock")):
             if not _current(target, stamp):
+                for stale in target.parent.glob(f".{target.name}.*.part"):
+                    stale.unlink(missing_ok=True)  # left by a process killed mid-way
                 _requantize(source, target, llama_cpp)
                 _write_sidecar(target, stamp)
-    except OSError as e:
-        raise ConfigError(
-            f"cannot write {target} ({e.strerror or e}): free some space or set "
-            "VOICEBOT_CACHE_DIR to a writable folder"
-        ) from e
+    except (OSError, ConfigError) as e:
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        logger.warning(
+            f"loading {source.name} as shipped, not re-encoded as Q8_0 ({reason}); prompts "
+            f"are ~20 % slower. Check that {target.parent} is writable with ~0.7 GB free."
+        )
+        return source
     return target
 
 

@@ -335,7 +335,8 @@ class LlamaCppLLMService(LLMService):
                     break
             if text := guard.finish():
                 await push_llm_text(self, text)
-            if guard.swallowed and self._fallback_reply:  # never silence after the caller
+            # Never silence after the caller; after a tool, a repeated confirmation is right.
+            if guard.swallowed and self._fallback_reply and not after_tool:
                 logger.debug(f"{self}: the whole reply repeated something; asking instead")
                 await push_llm_text(self, self._fallback_reply)
             if guard.reruns:

@@ -77,10 +77,10 @@ def quietest_cut(audio: np.ndarray, limit: int) -> int:
     """Where to cut a too-long utterance: the start of its quietest 20 ms in the 5 s before
     ``limit`` samples, so a word is rarely cut in two."""
     frame = SAMPLE_RATE // 50
-    start = max(0, limit - 5 * SAMPLE_RATE)
+    start = max(SAMPLE_RATE, limit - 5 * SAMPLE_RATE)  # never a first part under 1 s
     n = (limit - start) // frame
     if n < 1:
-        return limit
+        return max(limit, 1)
     frames = audio[start : start + n * frame].reshape(n, frame)
     return start + int(np.argmin((frames**2).mean(axis=1))) * frame
 
@@ -127,7 +127,9 @@ class WhisperTranscriber:
         moment near the limit and transcribed in parts, instead of failing."""
         limit = int((WINDOW_SECS - tail_secs - 0.5) * SAMPLE_RATE)
         if len(audio) > limit:
-            cut = quietest_cut(audio, limit)
+            # Not in the last second: a cut in the end's quiet would leave Whisper a sliver
+            # of silence to transcribe alone (and invent words for).
+            cut = quietest_cut(audio, min(limit, len(audio) - SAMPLE_RATE))
             head = self.transcribe(audio[:cut], tail_secs=tail_secs)
             rest = self.transcribe(audio[cut:], tail_secs=tail_secs)
             return Transcript(
