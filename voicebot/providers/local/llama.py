@@ -51,7 +51,7 @@ LlamaProfile = Literal["fast", "balanced", "quality"]
 PROFILES: dict[str, tuple[Callable[[], object], Callable[[], Path]]] = {
     # name: (a cheap check that the model is installed, the model file)
     "fast": (smollm2_gguf, smollm2_gguf),  # SmolLM2-135M-Instruct: quickest, weak answers
-    # Qwen2.5-Coder-0.5B-Instruct, re-encoded as Q8_0: prompts ~1.8x faster (gguf_requant)
+    # Qwen2.5-Coder-0.5B-Instruct, re-encoded as Q8_0: prompts ~20 % faster (gguf_requant)
     "balanced": (QWEN_05B.part_paths, lambda: q8_0_path(QWEN_05B.path(), QWEN_05B.sha256)),
     "quality": (QWEN_15B.part_paths, QWEN_15B.path),  # 1.5B: voicebot[local-quality]
 }
