@@ -36,7 +36,8 @@ from voicebot.errors import ConfigError
 from voicebot.pipecat_compat import push_llm_text
 from voicebot.providers.base import BuildContext, LLMProvider, llm_settings
 from voicebot.providers.local.gguf_requant import q8_0_path
-from voicebot.providers.local.llama_runtime import abort_when, check_llama_runtime
+from voicebot.providers.local.llama_runtime import check_llama_runtime
+from voicebot.providers.local.llama_thread import AbortFlag, LlamaThread, abort_when
 from voicebot.providers.local.models import QWEN_05B, QWEN_15B, load_once, smollm2_gguf
 from voicebot.providers.local.reply_history import earlier_reply_penalty
 from voicebot.providers.local.tool_router import ToolRouter, ToolSpec, extract_arguments
@@ -77,6 +78,8 @@ class LoadedLlama:
         # ``__del__`` then finds them gone and prints a TypeError traceback at every exit.
         atexit.register(self.llama.close)
         self.lock = threading.Lock()
+        #: Every evaluation of this model runs on this one thread (``llama_thread``).
+        self.thread = LlamaThread()
         self.path = path
         # The first evaluation allocates and pages in the weights: pay for it at load time,
         # not on the first caller's first turn.
@@ -232,7 +235,7 @@ class LlamaCppLLMService(LLMService):
                 arguments = extract_arguments(self._model.llama, tool, request)
             return None if arguments is None else (tool, arguments)  # None: unusable, answer
 
-        call = await asyncio.to_thread(route_and_extract)
+        call = await self._model.thread.run(route_and_extract)
         if call is None:
             return False
         tool, arguments = call
@@ -260,7 +263,7 @@ class LlamaCppLLMService(LLMService):
         messages = chat_messages(context, system if isinstance(system, str) else None)
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()
-        stop = threading.Event()
+        stop = AbortFlag()
         temperature = settings.temperature
         max_tokens = settings.max_tokens
         kwargs: dict[str, Any] = {
@@ -319,7 +322,7 @@ class LlamaCppLLMService(LLMService):
             finally:
                 loop.call_soon_threadsafe(queue.put_nowait, _DONE)
 
-        worker = loop.run_in_executor(None, produce)
+        worker = self._model.thread.run(produce)
         first = True
         try:
             while (item := await queue.get()) is not _DONE:

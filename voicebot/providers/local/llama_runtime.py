@@ -22,12 +22,9 @@ import re
 import signal
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 from voicebot.errors import ConfigError
 
@@ -161,24 +158,3 @@ def main() -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
-
-
-@contextmanager
-def abort_when(llama: Any, stop: threading.Event) -> Iterator[None]:
-    """While in this block, ``stop`` aborts llama.cpp mid-computation (``llama_decode``).
-
-    Generation checks ``stop`` between tokens, but a long prompt is evaluated in one go:
-    measured on the 2-core VM, a session cancelled during a ~600-token prompt left its thread
-    busy (and the shared model locked) for 14.5 s; with this, 0.05 s. The aborted call raises
-    in the thread; llama-cpp-python drops the partial batch from the KV cache on its next
-    evaluation. For the prompt only: llama.cpp asks the callback at every graph node, ~550
-    times per generated token, each a trip through the GIL (120 tokens: 9.5 s became 13.2 s).
-    """
-    import llama_cpp
-
-    callback = llama_cpp.ggml_abort_callback(lambda _data: stop.is_set())
-    llama_cpp.llama_set_abort_callback(llama.ctx, callback, None)
-    try:
-        yield
-    finally:  # the model is shared: the next session's generation has no stop of ours
-        llama_cpp.llama_set_abort_callback(llama.ctx, llama_cpp.ggml_abort_callback(), None)

@@ -1,0 +1,49 @@
+"""The in-process model's thread and its GIL-free abort flag (``llama_thread``)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from voicebot.providers.local import llama_thread
+from voicebot.providers.local.llama_thread import AbortFlag, LlamaThread
+
+pytest.importorskip("llama_cpp")
+
+
+def test_the_abort_check_is_native_code_reading_the_flag_not_python() -> None:
+    flag = AbortFlag()
+    callback, data = flag.callback()
+    assert data is not None, "no libc strlen found: the abort check would take the GIL"
+    assert callback(data) is False  # llama.cpp goes on
+    flag.set()
+    assert callback(data) is True  # llama.cpp stops at its next graph node
+    assert flag.is_set()
+
+
+def test_without_libc_the_check_falls_back_to_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(llama_thread, "_strlen", lambda: None)
+    flag = AbortFlag()
+    callback, data = flag.callback()
+    assert data is None
+    assert callback(None) is False
+    flag.set()
+    assert callback(None) is True
+
+
+async def test_every_call_runs_on_the_same_one_thread() -> None:
+    """ggml's OpenMP team belongs to the calling thread: a new thread per call was slower."""
+    thread = LlamaThread()
+    try:
+        ids = [await thread.run(threading.get_ident) for _ in range(5)]
+        assert len(set(ids)) == 1
+        assert ids[0] != threading.get_ident()  # never the event loop's
+        order: list[int] = []
+        slow = thread.run(lambda: (threading.Event().wait(0.05), order.append(1)))
+        fast = thread.run(lambda: order.append(2))
+        await asyncio.gather(slow, fast)
+        assert order == [1, 2]  # one at a time, in order
+    finally:
+        thread.shutdown()

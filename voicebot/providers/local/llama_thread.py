@@ -1,0 +1,114 @@
+"""Where the in-process model runs: always on one thread, and stopped without the GIL.
+
+Two costs of running llama.cpp from a voice pipeline, both on the prompt's evaluation, which
+sits before the first token of every reply (``python benchmarks/llama_threading.py``: 20
+new tokens after a 240-token cached prefix on the 2-core VM; results in
+``benchmarks/results/llama_threading.json``):
+
+- **A new thread each time.** llama-cpp-python's wheel runs ggml on OpenMP, whose worker
+  team belongs to the thread that calls it. Calls from whichever executor thread was free
+  (``run_in_executor(None, ...)``, ``asyncio.to_thread``) took 133 ms against 105 ms from
+  one thread (idle machine). ``LlamaThread`` is a one-thread executor per loaded model:
+  every evaluation of that model (replies, tool arguments) runs there.
+- **An abort check through the GIL.** ``abort_when`` lets a cancelled call stop a long
+  prompt mid-evaluation (llama.cpp asks a callback at every graph node). A Python callback
+  takes the GIL at each node: free on an idle machine, but beside a Python thread that
+  keeps the GIL busy, 996 ms against 330 ms with no check. ``AbortFlag`` is read by C
+  code instead: libc's ``strlen`` over a two-byte buffer (``"\\0"``: go on; ``"\\1"``:
+  stop), called with the buffer as its argument, so the check never enters Python (322 ms
+  beside the busy thread). Where libc cannot be found, the Python callback is used.
+
+In the offline pipeline (``benchmarks/offline_latency.py``) neither change moved the LLM
+stage beyond run-to-run noise: its event loop leaves the GIL free most of the time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import ctypes.util
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from functools import cache
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+@cache
+def _strlen() -> Any:
+    """libc's ``strlen`` as a ggml abort callback (``bool (*)(void *)``), or None."""
+    import llama_cpp
+
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return None
+    try:
+        address = ctypes.cast(ctypes.CDLL(name).strlen, ctypes.c_void_p).value
+    except (OSError, AttributeError):
+        return None
+    if address is None:
+        return None
+    # A length of 0 or 1 in the return register reads as false or true: the callback's
+    # bool is the register's low byte on x86-64 and arm64 alike.
+    return llama_cpp.ggml_abort_callback(address)
+
+
+class AbortFlag:
+    """A stop flag that llama.cpp's abort check reads without Python (see the module)."""
+
+    def __init__(self) -> None:
+        self._buffer = ctypes.create_string_buffer(2)  # b"\0\0": not set
+        self._event = threading.Event()
+
+    def set(self) -> None:
+        self._buffer[0] = b"\x01"
+        self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def callback(self) -> tuple[Any, Any]:
+        """(callback, data) for ``llama_set_abort_callback``."""
+        import llama_cpp
+
+        native = _strlen()
+        if native is not None:
+            return native, ctypes.cast(self._buffer, ctypes.c_void_p)
+        return llama_cpp.ggml_abort_callback(lambda _data: self._event.is_set()), None
+
+
+@contextmanager
+def abort_when(llama: Any, stop: AbortFlag) -> Iterator[None]:
+    """While in this block, ``stop`` aborts llama.cpp mid-computation (``llama_decode``).
+
+    Generation checks ``stop`` between tokens, but a long prompt is evaluated in one go:
+    measured on the 2-core VM, a session cancelled during a ~600-token prompt left its thread
+    busy (and the shared model locked) for 14.5 s; with this, 0.05 s. The aborted call raises
+    in the thread; llama-cpp-python drops the partial batch from the KV cache on its next
+    evaluation. For the prompt only: even without the GIL, the check runs at every graph
+    node (~550 per evaluated batch)."""
+    import llama_cpp
+
+    callback, data = stop.callback()
+    llama_cpp.llama_set_abort_callback(llama.ctx, callback, data)
+    try:
+        yield
+    finally:  # the model is shared: the next session's generation has no stop of ours
+        llama_cpp.llama_set_abort_callback(llama.ctx, llama_cpp.ggml_abort_callback(), None)
+
+
+class LlamaThread:
+    """The one thread a loaded model is evaluated on (see the module docstring)."""
+
+    def __init__(self, name: str = "llama") -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+
+    def run(self, fn: Callable[[], T]) -> asyncio.Future[T]:
+        """``fn`` on the model's thread, awaitable from the running loop."""
+        return asyncio.get_running_loop().run_in_executor(self._executor, fn)
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
