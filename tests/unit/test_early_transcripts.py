@@ -313,3 +313,76 @@ async def test_speech_after_the_pause_that_the_watch_missed_still_drops_it() -> 
     burst = (np.full(640, 6000)).astype("<i2").tobytes()  # 20 ms of loud speech
     assert await early.transcript(words + burst + bytes(1280)) == "8960 bytes"  # all of it
     assert early.counts.to_dict() == {"started": 1, "used": 0, "distrusted": 0}
+
+
+# ---- the words, as soon as they are ready (prompt prefill) -----------------------------------
+
+
+def early_telling(whisper: Whisper, told: list[str | None], **kwargs: Any) -> EarlyTranscripts[Any]:
+    return EarlyTranscripts(
+        whisper, asyncio.create_task, lambda: 32000, on_ready=told.append, **kwargs
+    )
+
+
+async def test_a_trusted_early_transcript_is_told_as_soon_as_it_is_made() -> None:
+    whisper, told = Whisper(), []
+    whisper.gate.clear()
+    early = early_telling(whisper, told)
+    early.speech_started()
+    speak(early, 10)
+    early.paused(0.0)
+    await asyncio.sleep(0)
+    assert told == []  # Whisper still at it
+    whisper.gate.set()
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert told == ["6400 bytes"]  # before any stop came
+
+
+async def test_the_caller_going_on_before_it_is_ready_means_it_is_never_told() -> None:
+    whisper, told = Whisper(), []
+    whisper.gate.clear()
+    early = early_telling(whisper, told)
+    early.speech_started()
+    speak(early, 10)
+    early.paused(0.0)
+    early.resumed()
+    whisper.gate.set()
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert told == []
+
+
+async def test_an_untrusted_or_failed_early_transcript_is_never_told() -> None:
+    whisper, told = Whisper(), []
+    early = early_telling(whisper, told, trust=lambda text: text is not None and "6400" not in text)
+    early.speech_started()
+    speak(early, 10)
+    early.paused(0.0)
+    for _ in range(3):
+        await asyncio.sleep(0)
+    whisper.fail = True
+    early.speech_stopped()
+    early.speech_started()
+    speak(early, 20)
+    early.paused(0.0)
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert told == []
+
+
+async def test_an_early_transcript_the_stop_will_not_use_is_not_told_when_it_finishes() -> None:
+    """The stop's segment had speech after the early words: they are not the turn's, and
+    nobody may start on them, though Whisper finishes them after the stop."""
+    whisper, told = Whisper(), []
+    whisper.gate.clear()
+    early = early_telling(whisper, told)
+    early.speech_started()
+    words = speak(early, 10)
+    early.paused(0.0)
+    burst = (np.full(640, 6000)).astype("<i2").tobytes()
+    final = asyncio.create_task(early.transcript(words + burst))
+    await asyncio.sleep(0)
+    whisper.gate.set()
+    assert await final == "7680 bytes"
+    assert told == []
