@@ -13,7 +13,6 @@ before its clock starts):
 - **ours-speculative**: the same bot, its turn provider copied with ``speculate=True``: the
   LLM starts on the words so far at the VAD's pause and its reply is held until smart-turn
   confirms the turn (``voicebot/providers/turn_speculation.py``);
-- **ours-no-prefill** (by name only): ours with ``LlamaLLM(prefill=False)``;
 - **stock**: the same model files wired by hand as a Pipecat user would: ``WhisperSTTService``
   (Whisper base's folder, int8, Pipecat's own decoding), ``OpenAILLMService`` against
   ``llama_cpp.server`` loading the GGUF the "balanced" profile loads (1 generation thread),
@@ -53,13 +52,11 @@ ms into the pause (``WhisperSTT.early_secs``) takes the transcription stage from
 s to ~0.05-0.09 s at p50; the "balanced" model re-encoded as Q8_0 takes ~40 % off the
 prompt's evaluation (~0.1 s of the LLM stage); ours' caller-side p50 ~0.15-0.2 s lower.
 
-Expected for two more (written 2026-12-03, session 12, before the A/B runs; a trace of one
-run showed the early transcript landing within ~0-0.1 s of the VAD's stop on short turns
-and 0.05-0.4 s after it on long ones): the prompt prefilled on the early transcript
-(``LlamaLLM.prefill``, the default; ``--contenders ours,ours-no-prefill`` is the A/B) and
-every llama.cpp call on one thread with a GIL-free abort check. LLM stage p50 0-60 ms lower,
-the turn decision 20-30 ms higher (smart-turn shares the two cores with the prefill), caller
-p50 within +-50 ms of "ours, no prefill": the words come too late for more.
+Expected for an experiment (written 2026-12-03, session 12, before its A/B runs, which
+used commit 843b654's ``--contenders ours,ours-no-prefill``): the LLM's prompt prefilled on
+Whisper's early transcript takes 0-60 ms off the LLM stage, adds 20-30 ms to the turn
+decision (smart-turn shares the two cores with it), caller p50 within +-50 ms. Measured
+neutral at p50 and dropped: docs/offline.md, "Tried and dropped".
 
 Measured, and how it compares: docs/offline.md, "Current figures".
 
@@ -104,8 +101,6 @@ from voicebot.testing.runner import caller_latencies, run_warnings  # noqa: E402
 DATA = Path("/usr/share/pocketsphinx/test/data")
 RESULTS = Path(__file__).resolve().parent / "results"
 CONTENDERS = ("ours", "ours-speculative", "stock")
-#: Also runnable, by name only: ours with one change (an A/B of that change).
-VARIANTS = ("ours-no-prefill",)
 #: Readable names of the packaged LLM profiles' models, for the row labels.
 PROFILE_MODELS = {
     "fast": "SmolLM2-135M",
@@ -328,9 +323,6 @@ async def build_ours(name: str, bot: Bot, caller: Path, out: Path, what: str) ->
         early = getattr(session.stt, "early", None)  # transcriptions started at pauses
         if early is not None:
             config["stt"]["early_transcripts"] = early.to_dict()
-        prefills = getattr(session.llm, "prefills", None)  # prompts evaluated at pauses
-        if prefills is not None:
-            config["llm"]["prefills"] = prefills.to_dict()
         return session.turns
 
     label = f"{what} ({type(bot.turn).__name__}, {llm_name(bot)})"
@@ -564,11 +556,10 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 def contender_names(value: str) -> list[str]:
     names = [n.strip() for n in value.split(",") if n.strip()]
-    unknown = [n for n in names if n not in CONTENDERS + VARIANTS]
+    unknown = [n for n in names if n not in CONTENDERS]
     if unknown or not names:
         raise argparse.ArgumentTypeError(
-            f"unknown contender {', '.join(unknown) or '(none)'}; "
-            f"choose from {CONTENDERS + VARIANTS}"
+            f"unknown contender {', '.join(unknown) or '(none)'}; choose from {CONTENDERS}"
         )
     return names
 
@@ -609,13 +600,6 @@ async def main() -> None:
             "ours-speculative", speculative, caller, out, what
         ),
         "stock": lambda out: build_stock("stock", bot, caller, out),
-        "ours-no-prefill": lambda out: build_ours(
-            "ours-no-prefill",
-            bot.replace(llm=bot.llm.model_copy(update={"prefill": False})),
-            caller,
-            out,
-            what + ", no prefill",
-        ),
     }
     command = " ".join(["python benchmarks/offline_latency.py", *sys.argv[1:]])
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")

@@ -48,7 +48,6 @@ from pipecat.workers.runner import WorkerRunner
 
 from voicebot.conversation import ConversationState
 from voicebot.conversation.barge_in import InterruptionPassed, OutputPause, barge_in_pause
-from voicebot.conversation.early_words import prefill_on_early_words
 from voicebot.conversation.pauses import watch_pauses
 from voicebot.failover.spec import connect as connect_failover
 from voicebot.failures import FailureWatch
@@ -146,7 +145,7 @@ class Session(CallControls):
         if use_conversation is not None:  # a transport that acts on it (a recorded caller)
             use_conversation(conversation)
         stt = bot.stt.build(ctx)
-        pause_watch = watch_pauses(vad_analyzer, stt)
+        watch_pauses(vad_analyzer, stt)
         llm = bot.llm.build(ctx)
         tts = bot.tts.build(ctx)
 
@@ -166,8 +165,6 @@ class Session(CallControls):
         )
         if memory is not None:
             memory.attach(assistant_aggregator, context)
-        # The words heard at a pause start the LLM's prompt before the turn is over.
-        prefill_on_early_words(pause_watch, stt, llm, context, user_aggregator)
         turn_log = TurnLog()
         feed = track_turns(turn_log, conversation, user_aggregator, assistant_aggregator)
         for stage in (stt, llm, tts):  # fallback groups: each switch goes on the turn record

@@ -96,9 +96,7 @@ class EarlyTranscripts(Generic[T]):
 
     ``transcribe(pcm)`` is the service's transcription; ``spawn(coroutine)`` makes a task
     the service owns (cancelled with it); ``bytes_per_sec`` is the input rate in bytes;
-    ``trust(result)`` says whether an early result may stand for the segment;
-    ``on_ready(result)`` hears a trusted early result as soon as it is made, while the
-    caller is still quiet (the LLM can start on the words before the turn is over)."""
+    ``trust(result)`` says whether an early result may stand for the segment."""
 
     def __init__(
         self,
@@ -106,11 +104,9 @@ class EarlyTranscripts(Generic[T]):
         spawn: Callable[[Coroutine[Any, Any, T]], asyncio.Task[T]],
         bytes_per_sec: Callable[[], int],
         trust: Callable[[T], bool] = lambda _result: True,
-        on_ready: Callable[[T], None] | None = None,
     ) -> None:
         self._transcribe = transcribe
         self._trust = trust
-        self._on_ready = on_ready
         self._spawn = spawn
         self._bytes_per_sec = bytes_per_sec
         self.counts = EarlyCounts()
@@ -143,16 +139,8 @@ class EarlyTranscripts(Generic[T]):
             return  # Whisper runs one utterance at a time; the stop will have its own
         audio = bytes(self._heard)
         tone = room_tone(audio, stop_in_secs, self._bytes_per_sec())
-        early = _Early(audio, self._spawn(self._transcribe(audio + tone)))
-        early.task.add_done_callback(lambda task: self._ready(early, task))
-        self._early = early
+        self._early = _Early(audio, self._spawn(self._transcribe(audio + tone)))
         self.counts.started += 1
-
-    def _ready(self, early: _Early[T], task: asyncio.Task[T]) -> None:
-        if self._on_ready is None or not early.fresh or task.cancelled():
-            return
-        if task.exception() is None and self._trust(result := task.result()):
-            self._on_ready(result)
 
     def resumed(self) -> None:
         if self._early is not None:
@@ -176,9 +164,7 @@ class EarlyTranscripts(Generic[T]):
                     self.counts.used += 1
                     return result
                 self.counts.distrusted += 1
-                return await self._transcribe(segment)
-            early.fresh = False  # not the turn's words: nobody may start on them
-            if not early.task.done():  # a dropped one still holds Whisper: let it finish
+            elif not early.task.done():  # a dropped one still holds Whisper: let it finish
                 await asyncio.wait([early.task])
         return await self._transcribe(segment)
 

@@ -36,7 +36,6 @@ from voicebot.errors import ConfigError
 from voicebot.pipecat_compat import push_llm_text
 from voicebot.providers.base import BuildContext, LLMProvider, llm_settings
 from voicebot.providers.local.gguf_requant import q8_0_path
-from voicebot.providers.local.llama_prefill import PrefillCounts, PromptPrefill
 from voicebot.providers.local.llama_runtime import check_llama_runtime
 from voicebot.providers.local.llama_thread import AbortFlag, LlamaThread, abort_when
 from voicebot.providers.local.models import QWEN_05B, QWEN_15B, load_once, smollm2_gguf
@@ -87,9 +86,8 @@ class LoadedLlama:
         self.llama.create_chat_completion([{"role": "user", "content": "Hi"}], max_tokens=1)
 
 
-def chat_messages(context: LLMContext | list[Any], system: str | None) -> list[dict[str, str]]:
-    """The context (or its messages) as plain chat messages a small local model's template
-    accepts.
+def chat_messages(context: LLMContext, system: str | None) -> list[dict[str, str]]:
+    """The context as plain chat messages a small local model's template accepts.
 
     A tool's result becomes a system note that names the call and asks for an answer in
     words: shown a bare "Tool result: closed", small models say "The tool is closed"."""
@@ -97,7 +95,7 @@ def chat_messages(context: LLMContext | list[Any], system: str | None) -> list[d
     if system:
         out.append({"role": "system", "content": system})
     calls: dict[str, str] = {}  # tool_call_id -> "name(arguments)"
-    for m in context.get_messages() if isinstance(context, LLMContext) else context:
+    for m in context.get_messages():
         if not isinstance(m, dict):
             continue
         role, content = m.get("role"), m.get("content")
@@ -180,7 +178,6 @@ class LlamaCppLLMService(LLMService):
         earlier_reply_penalty: float = 0.0,
         earlier_reply_words: int = 0,
         fallback_reply: str | None = None,
-        prefill: bool = False,
     ) -> None:
         super().__init__(
             settings=llm_settings(
@@ -196,26 +193,9 @@ class LlamaCppLLMService(LLMService):
         self._earlier_reply_penalty = earlier_reply_penalty
         self._earlier_reply_words = earlier_reply_words
         self._fallback_reply = fallback_reply
-        self._prefill = PromptPrefill(model)
-        #: Whether the session hands this service the caller's words at pauses (``prefill``).
-        self.prefills_early_words = prefill
 
     def can_generate_metrics(self) -> bool:
         return True
-
-    @property
-    def prefills(self) -> PrefillCounts:
-        """Prompts evaluated before their turn ended, and what came of them."""
-        return self._prefill.counts
-
-    def prefill(self, messages: list[Any]) -> None:
-        """Start evaluating the prompt a request with these context messages will have
-        (``llama_prefill``); from the event loop."""
-        system = cast(LLMSettings, self.settings).system_instruction
-        self._prefill.start(chat_messages(messages, system if isinstance(system, str) else None))
-
-    def cancel_prefill(self) -> None:
-        self._prefill.cancel()
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
@@ -276,12 +256,11 @@ class LlamaCppLLMService(LLMService):
     async def _generate(self, context: LLMContext) -> None:
         # One time to first byte per request: routing and any argument extraction count.
         await self.start_ttfb_metrics()
+        if await self._maybe_call_tool(context):
+            return
         settings = cast(LLMSettings, self.settings)
         system = settings.system_instruction
         messages = chat_messages(context, system if isinstance(system, str) else None)
-        self._prefill.claim(messages)  # a prefill of other words must not hold us up
-        if await self._maybe_call_tool(context):
-            return
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()
         stop = AbortFlag()
@@ -403,9 +382,6 @@ class LlamaLLM(LLMProvider):
     #: Said when the guard dropped the whole reply (all of it echoed the caller or an earlier
     #: reply), so the caller never gets silence; None: say nothing.
     fallback_reply: str | None = "Could you tell me a bit more?"
-    #: Evaluate the prompt on the words an early transcript heard, while the caller is still
-    #: quiet and the turn not yet confirmed (``llama_prefill``); False: only once asked.
-    prefill: bool = True
 
     def cores_per_call(self) -> float | None:
         """The whole offline stack (Whisper, this model, Piper) of one call keeps real time on
@@ -476,5 +452,4 @@ class LlamaLLM(LLMProvider):
             earlier_reply_penalty=self.earlier_reply_penalty,
             earlier_reply_words=self.earlier_reply_words,
             fallback_reply=self.fallback_reply,
-            prefill=self.prefill,
         )

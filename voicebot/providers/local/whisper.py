@@ -20,7 +20,7 @@ measured by ``benchmarks/phone_audio.py`` (docs/offline.md, "Phone audio").
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -210,11 +210,7 @@ class LocalWhisperSTTService(SegmentedSTTService):
             lambda coroutine: self.create_task(coroutine, name="early_transcript"),
             lambda: self.sample_rate * 2,  # one second of 16-bit mono
             lambda result: result is not None and not result.repeated,
-            on_ready=self._early_words,
         )
-        #: Called with the words of an early transcript the moment it is ready, while the
-        #: caller is still quiet (the session's ``EarlyWords`` prefills the LLM's prompt).
-        self.early_listeners: list[Callable[[str], None]] = []
         self._failure = "transcription failed"
 
     @property
@@ -246,16 +242,6 @@ class LocalWhisperSTTService(SegmentedSTTService):
 
     def caller_resumed(self) -> None:
         self._early.resumed()
-
-    def _early_words(self, result: Transcript | None) -> None:
-        # What run_stt would push as the TranscriptionFrame if the stop came now.
-        if result is None or not result.text or self.is_no_speech(result):
-            return
-        for listener in self.early_listeners:
-            try:
-                listener(result.text)
-            except Exception as e:
-                logger.opt(exception=e).warning(f"{self}: early words listener failed: {e}")
 
     async def cleanup(self) -> None:
         if (task := self._early.pending()) is not None:
