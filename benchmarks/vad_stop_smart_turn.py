@@ -16,8 +16,8 @@ says complete or not; a "complete" ends the turn there (the buffer starts again)
 - **cut-offs**: clips whose turn was ended at a stop before the last one (the caller had
   more to say; for a prompt of two sentences this is arguably right, at every setting
   alike);
-- **real ends judged incomplete**: the last stop's "not yet", where ``SmartTurn`` waits for
-  its fallback (``max_silence_secs``, 2 s);
+- **real ends judged incomplete**: the last stop's "not yet" in a clip not cut off before
+  it, where ``SmartTurn`` waits for its fallback (``max_silence_secs``, 2 s);
 - stops per clip and smart-turn's time per call.
 
 Expected (written before the first run, session 12): from 0.2 to 0.12 s, about twice the
@@ -25,8 +25,15 @@ stops inside utterances, cut-offs up 5-15 points of clips, real ends judged inco
 5-15 points (less quiet at the end for the model): a 0.08 s gain at most ends against a 2 s
 wait at more of them. Not worth it unless both rates stay within a point or two.
 
+Also scored from the same runs: smart-turn's threshold (Pipecat says complete above 0.5)
+lowered to 0.4-0.1. Expected (written before that run): at 0.3, real ends judged incomplete
+14 -> 8-10 %, cut-offs 10.6 -> 12-14 %. A threshold is chosen on offline_stt's clips and
+checked on a fresh set, ``--set subfolders`` (Asterisk's digits, letters, dictation and
+follow-me prompts).
+
     python benchmarks/vad_stop_smart_turn.py                  # --stops 0.2,0.15,0.12,0.1
     python benchmarks/vad_stop_smart_turn.py --limit 40
+    python benchmarks/vad_stop_smart_turn.py --spliced        # turn_fallback's pauses
 """
 
 from __future__ import annotations
@@ -52,6 +59,8 @@ from benchmarks.offline_stt import MAX_SECS, load, sphinx_clips, telephone_clips
 RATE = 16000
 CHUNK = 320  # 20 ms
 PRE_SPEECH = 0.5  # smart-turn's window before the onset
+#: Smart-turn thresholds scored from each run (at or under 0.5, see ``main``).
+THRESHOLDS = (0.5, 0.4, 0.3, 0.2, 0.1)
 
 
 async def judge(audio: np.ndarray, stop_secs: float, turn: Any) -> dict[str, Any]:
@@ -80,12 +89,13 @@ async def judge(audio: np.ndarray, stop_secs: float, turn: Any) -> dict[str, Any
                 for k in range(turn_from, n + 1):
                     turn.append_audio(pcm[k * CHUNK : (k + 1) * CHUNK].tobytes(), flags[k])
                 started = time.perf_counter()
-                result, _metrics = await turn.analyze_end_of_turn()
+                result, metrics = await turn.analyze_end_of_turn()
                 complete = result == EndOfTurnState.COMPLETE
                 stops.append(
                     {
                         "at_secs": round((n + 1) * CHUNK / RATE, 2),
                         "complete": complete,
+                        "probability": round(float(getattr(metrics, "probability", -1.0)), 4),
                         "ms": round((time.perf_counter() - started) * 1000, 1),
                     }
                 )
@@ -97,8 +107,29 @@ async def judge(audio: np.ndarray, stop_secs: float, turn: Any) -> dict[str, Any
     return {
         "stops": stops,
         "cut_off": any(s["complete"] for s in stops[:-1]),
-        "end_incomplete": bool(stops) and not stops[-1]["complete"],
+        # The real end waited for the fallback (counted where the turn was not cut off
+        # before it, as the threshold table in ``main`` can count it exactly).
+        "end_incomplete": bool(stops)
+        and not stops[-1]["complete"]
+        and not any(s["complete"] for s in stops[:-1]),
     }
+
+
+def spliced_pauses() -> None:
+    """The thresholds on ``benchmarks.turn_fallback``'s spliced mid-sentence pauses, from
+    the smart-turn probabilities its results file recorded (no model run)."""
+    saved = json.loads((ROOT / "benchmarks" / "results" / "turn_fallback.json").read_text())
+    print("| set | sentences | threshold | pauses judged complete | real ends judged incomplete |")
+    print("|---|---|---|---|---|")
+    for name, rows in saved["rows"].items():
+        judged = [r for r in rows if r.get("at_pause")]
+        for t in THRESHOLDS:
+            cut = sum(r["at_pause"]["smart_turn"]["probability"] > t for r in judged)
+            late = sum(r["at_end"]["smart_turn"]["probability"] <= t for r in judged)
+            print(
+                f"| {name} | {len(judged)} | {t} | {round(100 * cut / len(judged))} % | "
+                f"{round(100 * late / len(judged))} % |"
+            )
 
 
 def main() -> None:
@@ -106,7 +137,21 @@ def main() -> None:
     parser.add_argument("--stops", default="0.2,0.15,0.12,0.1")
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--name", default="vad_stop_smart_turn")
+    parser.add_argument(
+        "--set",
+        default="offline_stt",
+        choices=["offline_stt", "subfolders"],
+        help="offline_stt's 348 clips, or the fresh Asterisk subfolder prompts",
+    )
+    parser.add_argument(
+        "--spliced",
+        action="store_true",
+        help="only rescore turn_fallback.json's spliced pauses for the thresholds",
+    )
     args = parser.parse_args()
+    if args.spliced:
+        spliced_pauses()
+        return
     settings = [float(x) for x in args.stops.split(",")]
 
     from pipecat.audio.turn.smart_turn.base_smart_turn import SmartTurnParams
@@ -120,7 +165,13 @@ def main() -> None:
     load_before = os.getloadavg()
     rows: list[dict[str, Any]] = []
     started = time.time()
-    clips = (sphinx_clips() + telephone_clips())[: args.limit]
+    if args.set == "offline_stt":
+        every = sphinx_clips() + telephone_clips()
+    else:
+        from benchmarks.early_transcripts import subfolder_clips
+
+        every = subfolder_clips()
+    clips = every[: args.limit]
     for count, clip in enumerate(clips):
         audio, _ = load(clip)
         if len(audio) > MAX_SECS * RATE:
@@ -148,6 +199,24 @@ def main() -> None:
             ),
             "smart_turn_ms_p50": round(statistics.median(calls), 1),
         }
+    # Smart-turn says complete above 0.5. A lower threshold is scored exactly from the same
+    # run: a clip whose every stop stayed at or under 0.5 had the same buffers whatever the
+    # threshold down to the first stop above it, where the turn ends.
+    thresholds: dict[str, Any] = {}
+    for stop in settings:
+        judged = [r[str(stop)] for r in rows if r[str(stop)]["stops"]]
+        table: dict[str, Any] = {}
+        for t in THRESHOLDS:
+            cut = [any(s["probability"] > t for s in j["stops"][:-1]) for j in judged]
+            late = [
+                not c and j["stops"][-1]["probability"] <= t
+                for c, j in zip(cut, judged, strict=True)
+            ]
+            table[str(t)] = {
+                "cut_off_pct": round(100 * sum(cut) / len(judged), 1),
+                "end_incomplete_pct": round(100 * sum(late) / len(judged), 1),
+            }
+        thresholds[str(stop)] = table
     command = " ".join(["python benchmarks/vad_stop_smart_turn.py", *sys.argv[1:]])
     print(f"\n{command}\n")
     print(
@@ -160,6 +229,12 @@ def main() -> None:
             f"| {stop} s | {s['clips']} | {s['stops_per_clip']} | {s['cut_off_pct']} % | "
             f"{s['end_incomplete_pct']} % | {s['smart_turn_ms_p50']} ms |"
         )
+    for stop, table in thresholds.items():
+        print(f"\nVAD stop {stop} s, smart-turn's threshold (0.5: Pipecat's):\n")
+        print("| threshold | cut-offs (clips) | real ends judged incomplete |")
+        print("|---|---|---|")
+        for t, v in table.items():
+            print(f"| {t} | {v['cut_off_pct']} % | {v['end_incomplete_pct']} % |")
     out = ROOT / "benchmarks" / "results" / f"{args.name}.json"
     out.write_text(
         json.dumps(
@@ -175,7 +250,9 @@ def main() -> None:
                     "load_avg_before": load_before,
                     "load_avg_after": os.getloadavg(),
                 },
+                "set": args.set,
                 "summary": summary,
+                "thresholds": thresholds,
                 "rows": rows,
             },
             indent=1,
