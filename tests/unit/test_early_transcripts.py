@@ -105,6 +105,18 @@ async def test_watch_pauses_wraps_the_analyzer_and_still_returns_its_states() ->
     assert listener.stop_in == [0.26]  # this VAD's own stop_secs, less the 40 ms heard
 
 
+async def test_a_stop_changed_mid_call_is_the_one_the_pause_is_told() -> None:
+    """Pipecat's VADParamsUpdateFrame sets new params on the analyzer during a call."""
+    listener = Listener()
+    listener.early_secs = 0.04  # type: ignore[attr-defined]
+    vad = ScriptedVAD([VADState.SPEAKING, VADState.STOPPING, VADState.STOPPING])
+    watch_pauses(vad, listener)
+    vad.params = VADParams(stop_secs=0.5)  # after the watch was attached
+    for _ in range(3):
+        await vad.analyze_audio(bytes(640))
+    assert listener.stop_in == [0.46]
+
+
 def test_nothing_is_watched_for_an_stt_that_works_only_at_the_stop() -> None:
     vad = ScriptedVAD([])
     analyze = vad.analyze_audio

@@ -38,7 +38,7 @@ class PauseWatch:
         if after_secs <= 0:
             raise ValueError(f"after_secs must be positive, not {after_secs}")
         self.after_secs = after_secs
-        self.stop_secs = stop_secs  # the VAD's: set from it by ``attach``
+        self.stop_secs = stop_secs  # the VAD's: kept up to date by ``attach``
         self.listeners = listeners
         self._quiet_secs = 0.0
         self._paused = False
@@ -51,6 +51,8 @@ class PauseWatch:
         async def watched(buffer: bytes) -> VADState:
             state = await analyze(buffer)
             rate = vad.sample_rate or 16000
+            # Read each time: a VADParamsUpdateFrame can change the stop mid-call.
+            self.stop_secs = vad.params.stop_secs
             self.observe(state, len(buffer) / (2 * rate))
             return state
 
