@@ -26,6 +26,9 @@ The members used, as of Pipecat 1.14.0:
   ``LocalSmartTurnAnalyzerV3._session``: the ONNX sessions, shared by all calls of a process;
   the two ``__init__``s re-derived less the session build (``silero_analyzer_on_session``,
   ``smart_turn_analyzer_on_session``; tested in ``tests/unit/test_shared_onnx_sessions.py``).
+- ``LocalSmartTurnAnalyzerV3._predict_endpoint``: its result's ``probability``, decided
+  against our own threshold instead of its fixed 0.5 (``smart_turn_analyzer_on_session``'s
+  ``threshold``).
 """
 
 from __future__ import annotations
@@ -326,17 +329,24 @@ def silero_analyzer_on_session(
 
 
 def smart_turn_analyzer_on_session(
-    session: Any, *, params: SmartTurnParams | None = None, sample_rate: int | None = None
+    session: Any,
+    *,
+    params: SmartTurnParams | None = None,
+    sample_rate: int | None = None,
+    threshold: float = 0.5,
 ) -> LocalSmartTurnAnalyzerV3:
-    """A ``LocalSmartTurnAnalyzerV3`` that runs ``session`` instead of building its own.
+    """A ``LocalSmartTurnAnalyzerV3`` that runs ``session`` instead of building its own,
+    and calls a turn complete when the model's probability is above ``threshold``.
 
     Why: as for Silero (``silero_analyzer_on_session``); the per-call state (the audio
     buffer, speech tracking, the model thread) is ``BaseSmartTurn``'s. Re-derives
     ``LocalSmartTurnAnalyzerV3.__init__`` as of Pipecat 1.14.0 less the session build: it
-    sets ``_log_data`` (``PIPECAT_SMART_TURN_LOG_DATA``) and ``_session``.
+    sets ``_log_data`` (``PIPECAT_SMART_TURN_LOG_DATA``) and ``_session``. Pipecat decides
+    at a fixed 0.5 inside ``_predict_endpoint``; its result dict also carries the
+    probability, which is decided again here (docs/offline.md, "smart-turn's threshold").
     """
     analyzer: LocalSmartTurnAnalyzerV3 = _smart_turn_on_session()(
-        session, params=params, sample_rate=sample_rate
+        session, params=params, sample_rate=sample_rate, threshold=threshold
     )
     return analyzer
 
@@ -374,11 +384,22 @@ def _smart_turn_on_session() -> type[Any]:
 
     class OnSession(LocalSmartTurnAnalyzerV3):
         def __init__(
-            self, session: Any, *, params: SmartTurnParams | None, sample_rate: int | None
+            self,
+            session: Any,
+            *,
+            params: SmartTurnParams | None,
+            sample_rate: int | None,
+            threshold: float,
         ) -> None:
             BaseSmartTurn.__init__(self, sample_rate=sample_rate, params=params)
             self._log_data = env_truthy("PIPECAT_SMART_TURN_LOG_DATA", default=False)
             self._session = session
+            self.threshold = threshold
+
+        def _predict_endpoint(self, audio_array: Any) -> dict[str, Any]:
+            result: dict[str, Any] = super()._predict_endpoint(audio_array)
+            result["prediction"] = 1 if result["probability"] > self.threshold else 0
+            return result
 
     OnSession.__name__ = OnSession.__qualname__ = LocalSmartTurnAnalyzerV3.__name__
     return OnSession

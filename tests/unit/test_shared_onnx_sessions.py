@@ -99,7 +99,10 @@ async def vad_states(analyzer: SileroVADAnalyzer, audio: np.ndarray) -> list[VAD
 def test_analyzers_built_one_after_the_other_share_one_session_each() -> None:
     ctx = Bot(stt="fake", llm="fake", tts="fake", vad="silero", turn="smart-turn").build_context()
     vads = [SileroVAD().build(ctx), SileroVAD(confidence=0.5).build(ctx)]
-    turns = [SmartTurn().build(ctx).stop[0], SmartTurn(max_silence_secs=1.0).build(ctx).stop[0]]
+    turns = [
+        SmartTurn().build(ctx).stop[0],
+        SmartTurn(max_silence_secs=1.0, threshold=0.3).build(ctx).stop[0],
+    ]
     # The strategy's analyzer, whatever Pipecat names the attribute holding it.
     turn_analyzers = [
         next(v for v in vars(s).values() if isinstance(v, LocalSmartTurnAnalyzerV3)) for s in turns
@@ -115,6 +118,9 @@ def test_analyzers_built_one_after_the_other_share_one_session_each() -> None:
     # Each call still gets its own options and state.
     assert [v.params.confidence for v in vads] == [0.5 if i else 0.7 for i in range(2)]
     assert [a.params.stop_secs for a in turn_analyzers] == [2.0, 1.0]
+    assert [getattr(a, "threshold", None) for a in turn_analyzers] == [0.5, 0.3]
+    with pytest.raises(ValueError, match="threshold"):
+        SmartTurn(threshold=1.5)
 
 
 def test_building_an_analyzer_builds_no_onnx_session(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -153,9 +159,13 @@ def test_the_shared_sessions_keep_pipecat_s_session_options() -> None:
 # ---- Pipecat's __init__s, re-derived in pipecat_compat ------------------------------------------
 
 
-def same_attributes(stock: object, ours: object, member: str) -> None:
-    """``ours`` has the attributes ``stock``'s ``__init__`` sets, of the same types."""
-    theirs, mine = vars(stock), vars(ours)
+def same_attributes(
+    stock: object, ours: object, member: str, ours_only: tuple[str, ...] = ()
+) -> None:
+    """``ours`` has the attributes ``stock``'s ``__init__`` sets, of the same types (and
+    ``ours_only``, which are voicebot's)."""
+    theirs = vars(stock)
+    mine = {k: v for k, v in vars(ours).items() if k not in ours_only}
     assert set(theirs) == set(mine), changed(
         f"{member}.__init__", f"sets {sorted(set(theirs) ^ set(mine))} differently"
     )
@@ -191,7 +201,7 @@ def test_smart_turn_on_a_session_is_built_as_pipecat_builds_it(
     assert isinstance(getattr(stock, "_session", None), onnxruntime.InferenceSession), changed(
         "LocalSmartTurnAnalyzerV3._session", "is not an InferenceSession"
     )
-    same_attributes(stock, ours, "LocalSmartTurnAnalyzerV3")
+    same_attributes(stock, ours, "LocalSmartTurnAnalyzerV3", ours_only=("threshold",))
     assert vars(ours)["_log_data"] is False
     monkeypatch.setenv("PIPECAT_SMART_TURN_LOG_DATA", "1")
     logging = smart_turn_analyzer_on_session(smart_turn_session(), params=SmartTurnParams())
@@ -290,6 +300,37 @@ async def test_smart_turn_on_the_shared_session_predicts_what_a_fresh_one_does(r
         feed(fresh, audio)
         feed(shared, audio)
         assert await predict(shared) == await predict(fresh)
+
+
+def test_pipecat_s_endpoint_prediction_still_carries_the_probability_we_decide_on() -> None:
+    """``LocalSmartTurnAnalyzerV3._predict_endpoint``: we re-decide its fixed 0.5."""
+    stock = stock_turn(16000)
+    predict_endpoint = getattr(stock, "_predict_endpoint", None)
+    assert callable(predict_endpoint), changed("LocalSmartTurnAnalyzerV3._predict_endpoint", "")
+    result = predict_endpoint(clip(0.0, 1.6).astype(np.float32) / 32768.0)
+    assert isinstance(result, dict) and {"prediction", "probability"} <= set(result), changed(
+        "LocalSmartTurnAnalyzerV3._predict_endpoint", f"returns {result!r}"
+    )
+    assert result["prediction"] == (1 if result["probability"] > 0.5 else 0), changed(
+        "LocalSmartTurnAnalyzerV3._predict_endpoint", "no longer decides at 0.5"
+    )
+
+
+async def test_the_threshold_decides_where_a_pause_ends_the_turn() -> None:
+    audio = clip(0.0, 1.6)  # mid-sentence: the model leans "not yet"
+    stock = stock_turn(16000)
+    feed(stock, audio)
+    state, probability = await predict(stock)
+    assert 0.0 < probability < 0.5 and state == EndOfTurnState.INCOMPLETE
+    for threshold, expected in (
+        (0.5, EndOfTurnState.INCOMPLETE),  # the default: what Pipecat says
+        (probability * 1.01, EndOfTurnState.INCOMPLETE),
+        (probability * 0.99, EndOfTurnState.COMPLETE),
+    ):
+        ours = smart_turn_analyzer(SmartTurnParams(), threshold=threshold)
+        ours.set_sample_rate(16000)
+        feed(ours, audio)
+        assert await predict(ours) == (expected, probability), threshold
 
 
 async def test_each_smart_turn_analyzer_keeps_its_own_audio() -> None:

@@ -79,6 +79,11 @@ def silero_analyzer(params: VADParams) -> SileroVADAnalyzer:
     return silero_analyzer_on_session(silero_session(), params=params)
 
 
-def smart_turn_analyzer(params: SmartTurnParams, *, cpu_count: int = 1) -> LocalSmartTurnAnalyzerV3:
-    """A smart-turn v3 analyzer of its own (one call's) on the process's smart-turn session."""
-    return smart_turn_analyzer_on_session(smart_turn_session(cpu_count), params=params)
+def smart_turn_analyzer(
+    params: SmartTurnParams, *, cpu_count: int = 1, threshold: float = 0.5
+) -> LocalSmartTurnAnalyzerV3:
+    """A smart-turn v3 analyzer of its own (one call's) on the process's smart-turn session;
+    a turn is complete above ``threshold`` (Pipecat's: 0.5)."""
+    return smart_turn_analyzer_on_session(
+        smart_turn_session(cpu_count), params=params, threshold=threshold
+    )

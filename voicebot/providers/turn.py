@@ -23,11 +23,18 @@ class SmartTurn(TurnProvider):
     set), a fallback down to 1.5 s cut off no more pauses of up to 1.5 s than 3.0 s did,
     and the 5 % of real ends the model misses wait that much less; 2.0 keeps a margin for
     longer hesitations, which that set did not have.
+
+    ``threshold``: the model's probability above which a pause ends the turn (0.5, as
+    Pipecat). Lower, fewer real ends wait for the fallback and more hesitations are cut
+    off: at 0.3, 13.5 % -> 8.0 % of 348 recorded turn ends waited, and 38 % -> 45 % of
+    spliced mid-sentence pauses were called complete (``python
+    benchmarks/vad_stop_smart_turn.py``, docs/offline.md).
     """
 
     name: ClassVar[str] = "smart-turn"
 
     max_silence_secs: float = Field(default=2.0, gt=0)
+    threshold: float = Field(default=0.5, gt=0, lt=1)
 
     def prepare(self) -> None:
         """Build the process's smart-turn session now, not when the first call starts."""
@@ -43,7 +50,9 @@ class SmartTurn(TurnProvider):
 
         from voicebot.providers.onnx_sessions import smart_turn_analyzer
 
-        analyzer = smart_turn_analyzer(SmartTurnParams(stop_secs=self.max_silence_secs))
+        analyzer = smart_turn_analyzer(
+            SmartTurnParams(stop_secs=self.max_silence_secs), threshold=self.threshold
+        )
         return UserTurnStrategies(
             start=self.start_strategies(ctx),
             stop=[TurnAnalyzerUserTurnStopStrategy(turn_analyzer=analyzer)],
