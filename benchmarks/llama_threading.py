@@ -11,15 +11,19 @@ voicebot called llama.cpp (``voicebot/providers/local/llama_thread.py``):
 
 Measured, in one process, evaluating ``--tokens`` new tokens after a 240-token cached prefix
 (the balanced model, 1 generation thread, 2 for the prompt, as ``LlamaLLM`` loads it),
-median of ``--reps``:
+median of ``--reps`` rounds, each round running every variant once in a shuffled order:
 
-- from one thread, and from a new thread each time;
+- from one long-lived thread (voicebot's ``LlamaThread``), from four long-lived threads in
+  turn (as a default executor's threads were), and from a new thread each time;
 - with no abort check, with the Python callback, and with the native one (``AbortFlag``);
 - each again beside a Python thread that keeps the GIL busy (an event loop at its worst).
 
 Expected (written before the first run, from a one-off script): a new thread each time
 ~30 % slower; the Python callback costs little alone but ~2x beside a busy Python thread;
-the native one costs nothing in either case.
+the native one costs nothing in either case. The first version ran each variant in a
+block and compared only one thread with a new one each time; a review's randomised
+re-run found no difference between the ways of calling (157-171 ms), so this version
+interleaves the variants and adds the executor-like one.
 
     python benchmarks/llama_threading.py
 """
@@ -27,14 +31,17 @@ the native one costs nothing in either case.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
+import random
 import statistics
 import sys
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +52,8 @@ from benchmarks.common import machine  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PREFIX = 240
+CHECKS = ("none", "python", "native")
+CALLING = ("one thread", "4 threads in turn", "new each time")
 
 
 def python_abort(llama: Any) -> Callable[[], Any]:
@@ -64,7 +73,7 @@ def python_abort(llama: Any) -> Callable[[], Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokens", type=int, default=20)
-    parser.add_argument("--reps", type=int, default=7)
+    parser.add_argument("--reps", type=int, default=15)
     parser.add_argument("--name", default="llama_threading")
     args = parser.parse_args()
 
@@ -98,18 +107,20 @@ def main() -> None:
         del keep
         return (time.perf_counter() - started) * 1000
 
-    def timed(check: str, new_thread: bool) -> float:
-        times: list[float] = []
-        for _ in range(args.reps):
-            if new_thread:
-                out: list[float] = []
-                worker = threading.Thread(target=lambda out=out: out.append(evaluate(check)))
-                worker.start()
-                worker.join()
-                times.append(out[0])
-            else:
-                times.append(evaluate(check))
-        return statistics.median(times)
+    one = ThreadPoolExecutor(max_workers=1)  # voicebot's LlamaThread
+    pool = [ThreadPoolExecutor(max_workers=1) for _ in range(4)]  # executor threads in turn
+    turn = itertools.count()
+
+    def call(calling: str, check: str) -> float:
+        if calling == "one thread":
+            return one.submit(evaluate, check).result()
+        if calling == "4 threads in turn":
+            return pool[next(turn) % len(pool)].submit(evaluate, check).result()
+        out: list[float] = []
+        worker = threading.Thread(target=lambda: out.append(evaluate(check)))
+        worker.start()
+        worker.join()
+        return out[0]
 
     busy = threading.Event()
 
@@ -117,32 +128,37 @@ def main() -> None:
         while busy.is_set():
             sum(range(200))  # pure Python: holds the GIL
 
+    variants = [(check, calling) for check in CHECKS for calling in CALLING]
     rows = []
+    rng = random.Random(0)
     for beside in ("idle", "busy Python thread"):
         spinner = None
         if beside != "idle":
             busy.set()
             spinner = threading.Thread(target=spin)
             spinner.start()
+        times: dict[tuple[str, str], list[float]] = {v: [] for v in variants}
         try:
-            for check in ("none", "python", "native"):
-                for new_thread in (False, True):
-                    ms = timed(check, new_thread)
-                    row = {
-                        "beside": beside,
-                        "abort_check": check,
-                        "calling_thread": "new each time" if new_thread else "one thread",
-                        "p50_ms": round(ms, 1),
-                    }
-                    rows.append(row)
-                    print(
-                        f"{beside:20} check={check:7} {row['calling_thread']:14} {ms:7.1f} ms",
-                        flush=True,
-                    )
+            for _ in range(args.reps):  # every variant once per round, in a shuffled order
+                for variant in rng.sample(variants, len(variants)):
+                    times[variant].append(call(variant[1], variant[0]))
         finally:
             busy.clear()
             if spinner is not None:
                 spinner.join()
+        for (check, calling), ms in times.items():
+            row = {
+                "beside": beside,
+                "abort_check": check,
+                "calling_thread": calling,
+                "p50_ms": round(statistics.median(ms), 1),
+                "all_ms": [round(x, 1) for x in ms],
+            }
+            rows.append(row)
+            print(f"{beside:20} check={check:7} {calling:18} {row['p50_ms']:7.1f} ms", flush=True)
+    one.shutdown()
+    for executor in pool:
+        executor.shutdown()
     llama.close()
 
     print(f"\n| beside | abort check | calling thread | {args.tokens} tokens, p50 |")

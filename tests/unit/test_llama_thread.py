@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import sys
 import threading
 
 import pytest
@@ -14,6 +16,8 @@ pytest.importorskip("llama_cpp")
 
 
 def test_the_abort_check_is_native_code_reading_the_flag_not_python() -> None:
+    if not sys.platform.startswith("linux") and llama_thread._strlen() is None:
+        pytest.skip(f"no libc strlen on {sys.platform}: the Python check is used")
     flag = AbortFlag()
     callback, data = flag.callback()
     assert data is not None, "no libc strlen found: the abort check would take the GIL"
@@ -31,6 +35,21 @@ def test_without_libc_the_check_falls_back_to_python(monkeypatch: pytest.MonkeyP
     assert callback(None) is False
     flag.set()
     assert callback(None) is True
+
+
+CALL_ID: contextvars.ContextVar[str] = contextvars.ContextVar("call_id", default="")
+
+
+async def test_a_call_on_the_model_thread_sees_the_callers_context() -> None:
+    """The call id that log lines carry (``logger.contextualize``), as with to_thread."""
+    thread = LlamaThread()
+    try:
+        CALL_ID.set("call-1")
+        assert await thread.run(CALL_ID.get) == "call-1"
+        CALL_ID.set("call-2")
+        assert await thread.run(CALL_ID.get) == "call-2"
+    finally:
+        thread.shutdown()
 
 
 async def test_every_call_runs_on_the_same_one_thread() -> None:

@@ -226,19 +226,19 @@ class LlamaCppLLMService(LLMService):
             return False
         specs = [ToolSpec.from_function_schema(t) for t in standard if hasattr(t, "name")]
 
-        def route_and_extract() -> tuple[ToolSpec, dict[str, Any]] | None:
-            # Routing embeds the request (CPU work): in this thread, not on the event loop.
-            tool = ToolRouter(specs).route(request)
-            if tool is None:
-                return None
-            with self._model.lock:
-                arguments = extract_arguments(self._model.llama, tool, request)
-            return None if arguments is None else (tool, arguments)  # None: unusable, answer
-
-        call = await self._model.thread.run(route_and_extract)
-        if call is None:
+        # Routing embeds the request (CPU work, no model): in a worker thread, not on the
+        # event loop, and not behind another call's reply on the model's thread.
+        tool = await asyncio.to_thread(ToolRouter(specs).route, request)
+        if tool is None:
             return False
-        tool, arguments = call
+
+        def extract() -> dict[str, Any] | None:
+            with self._model.lock:
+                return extract_arguments(self._model.llama, tool, request)
+
+        arguments = await self._model.thread.run(extract)
+        if arguments is None:
+            return False  # unusable arguments: answer instead
         await self.stop_ttfb_metrics()
         logger.debug(f"{self}: routed {request!r} to {tool.name}({arguments})")
         await self.run_function_calls(
@@ -292,6 +292,9 @@ class LlamaCppLLMService(LLMService):
         )
 
         def produce() -> None:
+            if stop.is_set():  # interrupted while queued: leave the model's cache alone
+                loop.call_soon_threadsafe(queue.put_nowait, _DONE)
+                return
             try:
                 with self._model.lock:
                     penalty = earlier_reply_penalty(

@@ -1,30 +1,33 @@
 """Where the in-process model runs: always on one thread, and stopped without the GIL.
 
-Two costs of running llama.cpp from a voice pipeline, both on the prompt's evaluation, which
-sits before the first token of every reply (``python benchmarks/llama_threading.py``: 20
-new tokens after a 240-token cached prefix on the 2-core VM; results in
+How voicebot calls llama.cpp, measured on the prompt's evaluation, which sits before the
+first token of every reply (``python benchmarks/llama_threading.py``: 20 new tokens after a
+240-token cached prefix on the 2-core VM, the variants interleaved; results in
 ``benchmarks/results/llama_threading.json``):
 
-- **A new thread each time.** llama-cpp-python's wheel runs ggml on OpenMP, whose worker
-  team belongs to the thread that calls it. Calls from whichever executor thread was free
-  (``run_in_executor(None, ...)``, ``asyncio.to_thread``) took 133 ms against 105 ms from
-  one thread (idle machine). ``LlamaThread`` is a one-thread executor per loaded model:
-  every evaluation of that model (replies, tool arguments) runs there.
 - **An abort check through the GIL.** ``abort_when`` lets a cancelled call stop a long
   prompt mid-evaluation (llama.cpp asks a callback at every graph node). A Python callback
   takes the GIL at each node: free on an idle machine, but beside a Python thread that
-  keeps the GIL busy, 996 ms against 330 ms with no check. ``AbortFlag`` is read by C
+  keeps the GIL busy, 2494 ms against 235 ms with no check. ``AbortFlag`` is read by C
   code instead: libc's ``strlen`` over a two-byte buffer (``"\\0"``: go on; ``"\\1"``:
-  stop), called with the buffer as its argument, so the check never enters Python (322 ms
+  stop), called with the buffer as its argument, so the check never enters Python (250 ms
   beside the busy thread). Where libc cannot be found, the Python callback is used.
+- **Which thread calls.** llama-cpp-python's wheel runs ggml on OpenMP, whose worker team
+  belongs to the calling thread, so calls from whichever default-executor thread was free
+  were suspected; measured, it makes no difference (144-154 ms idle, 235-272 ms beside the
+  busy thread, for one thread, four in turn, or a new one each time). ``LlamaThread``, one
+  worker per loaded model, is kept for order: every evaluation of the model (replies, tool
+  arguments) queues there, and a queued reply no longer holds one of the default
+  executor's few threads (6 on 2 cores) that other ``to_thread`` work needs.
 
-In the offline pipeline (``benchmarks/offline_latency.py``) neither change moved the LLM
-stage beyond run-to-run noise: its event loop leaves the GIL free most of the time.
+In the offline pipeline (``benchmarks/offline_latency.py``) neither moved the LLM stage
+beyond run-to-run noise: its event loop leaves the GIL free most of the time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import ctypes
 import ctypes.util
 import threading
@@ -42,13 +45,14 @@ def _strlen() -> Any:
     """libc's ``strlen`` as a ggml abort callback (``bool (*)(void *)``), or None."""
     import llama_cpp
 
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
-    try:
-        address = ctypes.cast(ctypes.CDLL(name).strlen, ctypes.c_void_p).value
-    except (OSError, AttributeError):
-        return None
+    address = None
+    # The process's own symbols first (0.1 ms); find_library runs ``ldconfig -p`` (~2 ms).
+    for library in (lambda: None, lambda: ctypes.util.find_library("c")):
+        try:
+            address = ctypes.cast(ctypes.CDLL(library()).strlen, ctypes.c_void_p).value
+            break
+        except (OSError, AttributeError, TypeError):
+            continue
     if address is None:
         return None
     # A length of 0 or 1 in the return register reads as false or true: the callback's
@@ -107,8 +111,10 @@ class LlamaThread:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
 
     def run(self, fn: Callable[[], T]) -> asyncio.Future[T]:
-        """``fn`` on the model's thread, awaitable from the running loop."""
-        return asyncio.get_running_loop().run_in_executor(self._executor, fn)
+        """``fn`` on the model's thread, awaitable from the running loop; it sees the
+        caller's context variables (the call id in log lines), as ``asyncio.to_thread``."""
+        context = contextvars.copy_context()
+        return asyncio.get_running_loop().run_in_executor(self._executor, context.run, fn)
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
