@@ -55,9 +55,10 @@ from benchmarks.offline_stt import (  # noqa: E402
 EARLY_SECS = 0.064
 
 
-async def pauses(samples: np.ndarray) -> tuple[int, int, list[int]] | None:
+async def pauses(samples: np.ndarray) -> tuple[int, int, list[int], int] | None:
     """(the last stop, the 64 ms point of its pause, the 64 ms points of the pauses before
-    it that the caller talked through), as sample indexes; None if the VAD never stopped."""
+    it that the caller talked through, as sample indexes; the VAD's stops in the clip);
+    None if the VAD never stopped."""
     from pipecat.audio.vad.silero import SileroVADAnalyzer
     from pipecat.audio.vad.vad_analyzer import VADState
 
@@ -67,6 +68,7 @@ async def pauses(samples: np.ndarray) -> tuple[int, int, list[int]] | None:
     quiet, point = 0, None
     talked_through: list[int] = []
     last: tuple[int, int] | None = None
+    stops = 0
     for i in range(0, len(pcm) - 2 * CHUNK + 1, 2 * CHUNK):
         state = await vad.analyze_audio(pcm[i : i + 2 * CHUNK])
         end = (i + 2 * CHUNK) // 2
@@ -75,6 +77,7 @@ async def pauses(samples: np.ndarray) -> tuple[int, int, list[int]] | None:
             if point is None and quiet >= EARLY_SECS * RATE - 1:
                 point = end
         elif state == VADState.QUIET and quiet:
+            stops += 1
             if point is not None:
                 last = (end, point)
             quiet, point = 0, None
@@ -85,7 +88,7 @@ async def pauses(samples: np.ndarray) -> tuple[int, int, list[int]] | None:
     if last is None:
         return None
     stop, at = last
-    return stop, at, [p for p in talked_through if p < at]
+    return stop, at, [p for p in talked_through if p < at], stops
 
 
 def main() -> None:
@@ -124,7 +127,7 @@ def main() -> None:
         found = asyncio.run(pauses(padded))
         if found is None:
             continue
-        stop, at, talked_through = found
+        stop, at, talked_through, segments = found
         tone = stop - at
         ref = normalize(clip.text)
         whole, whole_secs = transcribe(room_tone_to(padded[:at], stop), "")
@@ -149,6 +152,7 @@ def main() -> None:
                 "ref": clip.text,
                 "ref_words": len(ref),
                 "pieces": max(1, len(texts)),
+                "vad_segments": segments,
                 "whole": whole,
                 "piece_texts": texts,
                 "errors_whole": word_errors(ref, normalize(whole)),
@@ -163,6 +167,9 @@ def main() -> None:
         return round(100 * sum(r[key] for r in subset) / words, 1) if words else 0.0
 
     multi = [r for r in rows if r["pieces"] > 1]
+    # A clip the VAD cut in several segments is transcribed by the bot segment by segment,
+    # not whole: only the single-segment clips compare pieces with what the bot does.
+    single = [r for r in multi if r["vad_segments"] == 1]
     summary = {
         "clips": len(rows),
         "clips_with_pieces": len(multi),
@@ -170,6 +177,17 @@ def main() -> None:
         "wer_all_pieces": wer(rows, "errors_pieces"),
         "wer_with_pieces_whole": wer(multi, "errors_whole"),
         "wer_with_pieces_pieces": wer(multi, "errors_pieces"),
+        "clips_with_pieces_one_vad_segment": len(single),
+        "wer_one_segment_whole": wer(single, "errors_whole"),
+        "wer_one_segment_pieces": wer(single, "errors_pieces"),
+        "whisper_secs_p50_one_segment_whole": (
+            round(statistics.median(r["whisper_secs_whole"] for r in single), 3) if single else None
+        ),
+        "whisper_secs_p50_one_segment_last_piece": (
+            round(statistics.median(r["whisper_secs_last_piece"] for r in single), 3)
+            if single
+            else None
+        ),
         "whisper_secs_p50_whole": (
             round(statistics.median(r["whisper_secs_whole"] for r in multi), 3) if multi else None
         ),
@@ -180,6 +198,12 @@ def main() -> None:
         ),
     }
     print(f"\n{' '.join(['python benchmarks/piecewise_transcripts.py', *sys.argv[1:]])}\n")
+    print(
+        f"one VAD segment: {summary['clips_with_pieces_one_vad_segment']} clips, WER "
+        f"{summary['wer_one_segment_whole']} / {summary['wer_one_segment_pieces']} %, Whisper "
+        f"{summary['whisper_secs_p50_one_segment_whole']} / "
+        f"{summary['whisper_secs_p50_one_segment_last_piece']} s"
+    )
     print(
         "| clips | with pieces | WER all: whole / pieces | WER on those with pieces: whole "
         "/ pieces | Whisper p50 on those: whole / last piece |"

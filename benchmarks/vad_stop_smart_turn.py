@@ -10,7 +10,8 @@ On offline_stt's clips (5 LibriVox sentences, 5 card names, ~340 telephone promp
 utterance, 0.5 s of silence before and 1 s after), for each ``--stops`` value: Silero
 (voicebot's ``SileroVAD(stop_secs=...)``, 20 ms chunks) runs over the clip; at every VAD
 stop, Pipecat's local smart-turn v3 hears the turn so far as the pipeline gives it (0.5 s
-before the turn's first onset up to the stop, 20 ms chunks with the VAD's speech flag) and
+before the turn's first onset, i.e. 0.5 s plus the VAD's start wait before it reported
+speech, up to the stop, 20 ms chunks with the VAD's speech flag) and
 says complete or not; a "complete" ends the turn there (the buffer starts again). Scored:
 
 - **cut-offs**: clips whose turn was ended at a stop before the last one (the caller had
@@ -83,7 +84,10 @@ async def judge(audio: np.ndarray, stop_secs: float, turn: Any) -> dict[str, Any
             state = await vad.analyze_audio(pcm[i : i + CHUNK].tobytes())
             flags.append(state in (VADState.SPEAKING, VADState.STOPPING))
             if state == VADState.SPEAKING and turn_from is None:
-                turn_from = max(0, n - int(PRE_SPEECH * RATE / CHUNK))
+                # The VAD reports speech start_secs after its onset; smart-turn keeps
+                # PRE_SPEECH before the onset (Pipecat 1.14's BaseSmartTurn).
+                back = PRE_SPEECH + vad.params.start_secs
+                turn_from = max(0, n - int(back * RATE / CHUNK))
             if state == VADState.QUIET and speaking and turn_from is not None:
                 turn.clear()
                 for k in range(turn_from, n + 1):

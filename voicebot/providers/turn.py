@@ -26,7 +26,7 @@ class SmartTurn(TurnProvider):
 
     ``threshold``: the model's probability above which a pause ends the turn (0.5, as
     Pipecat). Lower, fewer real ends wait for the fallback and more hesitations are cut
-    off: at 0.3, 13.5 % -> 8.0 % of 348 recorded turn ends waited, and 38 % -> 45 % of
+    off: at 0.3, 13.5 % -> 8.3 % of 348 recorded turn ends waited, and 38 % -> 45 % of
     spliced mid-sentence pauses were called complete (``python
     benchmarks/vad_stop_smart_turn.py``, docs/offline.md).
     """
