@@ -166,6 +166,9 @@ def main() -> None:
         words = sum(r["ref_words"] for r in subset)
         return round(100 * sum(r[key] for r in subset) / words, 1) if words else 0.0
 
+    def p50(subset: list[dict[str, Any]], key: str) -> float | None:
+        return round(statistics.median(r[key] for r in subset), 3) if subset else None
+
     multi = [r for r in rows if r["pieces"] > 1]
     # A clip the VAD cut in several segments is transcribed by the bot segment by segment,
     # not whole: only the single-segment clips compare pieces with what the bot does.
@@ -180,22 +183,10 @@ def main() -> None:
         "clips_with_pieces_one_vad_segment": len(single),
         "wer_one_segment_whole": wer(single, "errors_whole"),
         "wer_one_segment_pieces": wer(single, "errors_pieces"),
-        "whisper_secs_p50_one_segment_whole": (
-            round(statistics.median(r["whisper_secs_whole"] for r in single), 3) if single else None
-        ),
-        "whisper_secs_p50_one_segment_last_piece": (
-            round(statistics.median(r["whisper_secs_last_piece"] for r in single), 3)
-            if single
-            else None
-        ),
-        "whisper_secs_p50_whole": (
-            round(statistics.median(r["whisper_secs_whole"] for r in multi), 3) if multi else None
-        ),
-        "whisper_secs_p50_last_piece": (
-            round(statistics.median(r["whisper_secs_last_piece"] for r in multi), 3)
-            if multi
-            else None
-        ),
+        "whisper_secs_p50_one_segment_whole": p50(single, "whisper_secs_whole"),
+        "whisper_secs_p50_one_segment_last_piece": p50(single, "whisper_secs_last_piece"),
+        "whisper_secs_p50_whole": p50(multi, "whisper_secs_whole"),
+        "whisper_secs_p50_last_piece": p50(multi, "whisper_secs_last_piece"),
     }
     print(f"\n{' '.join(['python benchmarks/piecewise_transcripts.py', *sys.argv[1:]])}\n")
     print(
