@@ -78,7 +78,8 @@ class LoadedLlama:
         # ``__del__`` then finds them gone and prints a TypeError traceback at every exit.
         atexit.register(self.llama.close)
         self.lock = threading.Lock()
-        #: Every evaluation of this model runs on this one thread (``llama_thread``).
+        #: Replies and tool arguments run on this one thread (``llama_thread``); the
+        #: warm-up below runs on the loading thread.
         self.thread = LlamaThread()
         self.path = path
         # The first evaluation allocates and pages in the weights: pay for it at load time,
