@@ -13,6 +13,8 @@ before its clock starts):
 - **ours-speculative**: the same bot, its turn provider copied with ``speculate=True``: the
   LLM starts on the words so far at the VAD's pause and its reply is held until smart-turn
   confirms the turn (``voicebot/providers/turn_speculation.py``);
+- **ours-turn-at-stop** (only when listed): ours with ``SmartTurn(early_secs=None)``, the
+  model asked at the VAD's stop only, as before 2026-12-03 (the early verdict's baseline);
 - **stock**: the same model files wired by hand as a Pipecat user would: ``WhisperSTTService``
   (Whisper base's folder, int8, Pipecat's own decoding), ``OpenAILLMService`` against
   ``llama_cpp.server`` loading the GGUF the "balanced" profile loads (1 generation thread),
@@ -100,7 +102,9 @@ from voicebot.testing.runner import caller_latencies, run_warnings  # noqa: E402
 
 DATA = Path("/usr/share/pocketsphinx/test/data")
 RESULTS = Path(__file__).resolve().parent / "results"
-CONTENDERS = ("ours", "ours-speculative", "stock")
+#: ``ours-turn-at-stop``: ours with smart-turn asked at the VAD's stop only
+#: (``SmartTurn(early_secs=None)``, as before 2026-12-03), the baseline of the early verdict.
+CONTENDERS = ("ours", "ours-speculative", "stock", "ours-turn-at-stop")
 #: Readable names of the packaged LLM profiles' models, for the row labels.
 PROFILE_MODELS = {
     "fast": "SmolLM2-135M",
@@ -570,8 +574,8 @@ async def main() -> None:
     parser.add_argument(
         "--contenders",
         type=contender_names,
-        default=list(CONTENDERS),
-        help=f"comma list, run in this order (default: {','.join(CONTENDERS)})",
+        default=list(CONTENDERS[:3]),
+        help=f"comma list of {','.join(CONTENDERS)}, run in this order (default: the first 3)",
     )
     parser.add_argument("--turn", default=None, help="our bot's turn provider (default: Bot's)")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N clips")
@@ -594,12 +598,17 @@ async def main() -> None:
         "voicebot offline default" if args.turn is None else f"voicebot offline, --turn {args.turn}"
     )
     speculative = Bot(turn=bot.turn.model_copy(update={"speculate": True}))
+    has_early = "early_secs" in type(bot.turn).model_fields
+    at_stop = Bot(turn=bot.turn.model_copy(update={"early_secs": None})) if has_early else bot
     builders = {
         "ours": lambda out: build_ours("ours", bot, caller, out, what),
         "ours-speculative": lambda out: build_ours(
             "ours-speculative", speculative, caller, out, what
         ),
         "stock": lambda out: build_stock("stock", bot, caller, out),
+        "ours-turn-at-stop": lambda out: build_ours(
+            "ours-turn-at-stop", at_stop, caller, out, what + ", smart-turn at the stop only"
+        ),
     }
     command = " ".join(["python benchmarks/offline_latency.py", *sys.argv[1:]])
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")

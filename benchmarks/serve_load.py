@@ -61,6 +61,7 @@ import contextlib
 import os
 import signal
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -201,6 +202,37 @@ async def one_round(
     }
 
 
+def stage_dists(turns: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """Per stage key (``voicebot.metrics.STAGES`` and ``pipeline``), the distribution of its
+    seconds over the server's turns that were measured: where a longer voice-to-voice went."""
+    measured = [t.get("stages") or {} for t in turns if t.get("voice_to_voice_secs") is not None]
+    keys = sorted({k for st in measured for k in st})
+    return {k: dist([st.get(k, 0.0) for st in measured]) for k in keys}
+
+
+def print_stages(rows: list[dict[str, Any]]) -> None:
+    """Each run's per-stage p50/p95 (ms) from the server's turn records."""
+    keys = sorted({k for r in rows for k in r.get("server_stages", {})})
+    if not keys:
+        return
+    print(
+        table(
+            ["run", *keys],
+            [
+                [r["label"]]
+                + [
+                    f"{ms(d['p50'], 0)}/{ms(d['p95'], 0)}"
+                    if (d := r["server_stages"].get(k))
+                    else "-"
+                    for k in keys
+                ]
+                for r in rows
+            ],
+            title="server stages p50/p95 (ms)",
+        )
+    )
+
+
 def summarize(
     label: str, workers: int, rounds: list[dict[str, Any]], **extra: Any
 ) -> dict[str, Any]:
@@ -230,6 +262,7 @@ def summarize(
         "turns_late": sum(t.late for r in kept for t in r.turns),
         "caller_v2v": dist(v2v),
         "server_v2v": dist(server),
+        "server_stages": stage_dists(t for r in kept for t in r.server_turns),
         "connect": dist([r.connect_secs for r in admitted if r.connect_secs is not None]),
         "send_late_max_secs": max((r.send_late_max_secs for r in admitted), default=0.0),
         "worker_rss_peak_mb": max(max(x["worker_rss_peak_mb"], default=0) for x in rounds),
@@ -248,6 +281,7 @@ def summarize(
                 "caller_v2v": [t.reply_after_secs for t in r.turns],
                 "late": [t.late for t in r.turns],
                 "server_v2v": [t.get("voice_to_voice_secs") for t in r.server_turns],
+                "server_stages": [t.get("stages") or {} for t in r.server_turns],
                 "send_late_max_secs": r.send_late_max_secs,
             }
             for r in reports
@@ -438,6 +472,7 @@ def main() -> None:
         "caller voice-to-voice (ms); "
         f"load average {load0[0]:.2f} -> {load1[0]:.2f} on {cpus} CPUs ({cpu_model()})",
     )
+    print_stages(rows)
     print(f"calls per core: {per_core:g} ({best} calls with p95 within 50 ms of N=1, 0 lost)")
     print("\n".join(fault_lines(rows)))
     path = save(

@@ -145,7 +145,7 @@ class Session(CallControls):
         if use_conversation is not None:  # a transport that acts on it (a recorded caller)
             use_conversation(conversation)
         stt = bot.stt.build(ctx)
-        watch_pauses(vad_analyzer, stt)
+        watch_pauses(vad_analyzer, stt, *(turn_strategies.stop or []))
         llm = bot.llm.build(ctx)
         tts = bot.tts.build(ctx)
 

@@ -290,7 +290,7 @@ def test_vad_and_turn_detection_swap_by_one_argument(vad, turn, caller_wav):  # 
     params = session.user_aggregator._params
     expected_vad = {"silero": "SileroVADAnalyzer", "energy": "EnergyVADAnalyzer"}[vad]
     expected_stop = {
-        "smart-turn": "TurnAnalyzerUserTurnStopStrategy",
+        "smart-turn": "SmartTurnStopStrategy",  # Pipecat's TurnAnalyzerUserTurnStopStrategy
         "silence": "SpeechTimeoutUserTurnStopStrategy",
     }[turn]
     assert type(params.vad_analyzer).__name__ == expected_vad

@@ -201,7 +201,12 @@ def test_smart_turn_on_a_session_is_built_as_pipecat_builds_it(
     assert isinstance(getattr(stock, "_session", None), onnxruntime.InferenceSession), changed(
         "LocalSmartTurnAnalyzerV3._session", "is not an InferenceSession"
     )
-    same_attributes(stock, ours, "LocalSmartTurnAnalyzerV3", ours_only=("threshold",))
+    same_attributes(
+        stock,
+        ours,
+        "LocalSmartTurnAnalyzerV3",
+        ours_only=("threshold", "early_verdicts", "early_rechecked", "_vb_early", "_vb_early_pad"),
+    )
     assert vars(ours)["_log_data"] is False
     monkeypatch.setenv("PIPECAT_SMART_TURN_LOG_DATA", "1")
     logging = smart_turn_analyzer_on_session(smart_turn_session(), params=SmartTurnParams())

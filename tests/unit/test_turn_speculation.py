@@ -18,7 +18,7 @@ from pipecat.frames.frames import (
     VADUserStoppedSpeakingFrame,
 )
 from pipecat.turns.user_start import VADUserTurnStartStrategy
-from pipecat.turns.user_stop import BaseUserTurnStopStrategy
+from pipecat.turns.user_stop import BaseUserTurnStopStrategy, TurnAnalyzerUserTurnStopStrategy
 from pipecat.turns.user_turn_controller import UserTurnController
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 from pipecat.utils.asyncio.task_manager import TaskManager
@@ -188,4 +188,4 @@ def test_turn_providers_wrap_their_stop_strategy_only_when_asked() -> None:
     assert not any(isinstance(s, SpeculativeUserTurnStopStrategy) for s in plain)
     wrapped = SmartTurn(speculate=True).strategies(ctx).stop or []
     assert len(wrapped) == 1 and isinstance(wrapped[0], SpeculativeUserTurnStopStrategy)
-    assert type(wrapped[0].inner).__name__ == "TurnAnalyzerUserTurnStopStrategy"
+    assert isinstance(wrapped[0].inner, TurnAnalyzerUserTurnStopStrategy)  # SmartTurn's own

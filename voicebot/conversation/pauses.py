@@ -8,13 +8,18 @@ in, so work that needs the caller's words can start there and be ready at the st
 ``PauseWatch.attach(vad)`` wraps the analyzer's public ``analyze_audio`` on that instance
 (the analyzer runs inside Pipecat's user aggregator, the one place the VAD's state lives)
 and calls each listener's ``caller_paused(stop_in_secs)`` once the VAD has heard
-``after_secs`` of quiet inside speech (``stop_in_secs``: how much more quiet the stop needs),
-and ``caller_resumed()`` if speech comes back before the stop. A listener's exception is
-logged, never raised into the VAD.
+``after_secs`` of quiet inside speech (each listener may have its own; ``stop_in_secs``:
+how much more quiet the stop needs), and ``caller_resumed()`` if speech comes back before
+the stop. A listener's exception is logged, never raised into the VAD.
+
+Listeners: the offline Whisper (``early_secs``: transcribes the words so far) and
+``SmartTurn`` (``early_secs``: asks its model about the pause before the stop, so the
+answer is ready when the stop comes).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from loguru import logger
@@ -30,18 +35,28 @@ class PauseListener(Protocol):
 
 
 class PauseWatch:
-    """Turns the VAD's states into "paused" and "resumed" calls, once per pause."""
+    """Turns the VAD's states into "paused" and "resumed" calls, once per pause per listener.
+
+    Every listener hears at ``after_secs`` of quiet unless ``add`` gave it its own point."""
 
     def __init__(
         self, after_secs: float, listeners: list[PauseListener], stop_secs: float = 0.2
     ) -> None:
-        if after_secs <= 0:
-            raise ValueError(f"after_secs must be positive, not {after_secs}")
-        self.after_secs = after_secs
+        self.after_secs = _positive(after_secs)
         self.stop_secs = stop_secs  # the VAD's: kept up to date by ``attach``
-        self.listeners = listeners
+        self._parties: list[_Party] = []
+        for listener in listeners:
+            self.add(listener)
         self._quiet_secs = 0.0
-        self._paused = False
+
+    @property
+    def listeners(self) -> list[PauseListener]:
+        return [p.listener for p in self._parties]
+
+    def add(self, listener: PauseListener, after_secs: float | None = None) -> None:
+        """Tell ``listener`` of pauses once they reach ``after_secs`` (default: the watch's)."""
+        after = self.after_secs if after_secs is None else _positive(after_secs)
+        self._parties.append(_Party(listener, after))
 
     def attach(self, vad: Any) -> None:
         """Wrap ``vad.analyze_audio`` (a Pipecat ``VADAnalyzer``) on this instance."""
@@ -62,29 +77,54 @@ class PauseWatch:
         """One chunk of ``secs`` of audio that left the VAD in ``state``."""
         if state == VADState.STOPPING:
             self._quiet_secs += secs
-            if not self._paused and self._quiet_secs >= self.after_secs - 1e-9:
-                self._paused = True
-                self._tell("caller_paused", max(0.0, self.stop_secs - self._quiet_secs))
+            for party in self._parties:
+                if not party.paused and self._quiet_secs >= party.after_secs - 1e-9:
+                    party.paused = True
+                    stop_in = max(0.0, self.stop_secs - self._quiet_secs)
+                    _tell(party.listener, "caller_paused", stop_in)
             return
         self._quiet_secs = 0.0
-        was_paused, self._paused = self._paused, False
-        if was_paused and state == VADState.SPEAKING:
-            self._tell("caller_resumed")
-
-    def _tell(self, what: str, *args: float) -> None:
-        for listener in self.listeners:
-            try:
-                getattr(listener, what)(*args)
-            except Exception as e:
-                logger.opt(exception=e).warning(f"{listener}: {what} failed: {e}")
+        for party in self._parties:
+            was_paused, party.paused = party.paused, False
+            if was_paused and state == VADState.SPEAKING:
+                _tell(party.listener, "caller_resumed")
 
 
-def watch_pauses(vad: Any, stt: Any) -> PauseWatch | None:
-    """Connect an STT service that works at pauses (``early_secs`` set, as the offline
-    Whisper's) to the session's VAD; None when there is nothing to connect."""
-    after = getattr(stt, "early_secs", None)
-    if vad is None or not after or not hasattr(stt, "caller_paused"):
+@dataclass
+class _Party:
+    listener: PauseListener
+    after_secs: float
+    paused: bool = False
+
+
+def _positive(after_secs: float) -> float:
+    if after_secs <= 0:
+        raise ValueError(f"after_secs must be positive, not {after_secs}")
+    return after_secs
+
+
+def _tell(listener: PauseListener, what: str, *args: float) -> None:
+    try:
+        getattr(listener, what)(*args)
+    except Exception as e:
+        logger.opt(exception=e).warning(f"{listener}: {what} failed: {e}")
+
+
+def watch_pauses(vad: Any, *parties: Any) -> PauseWatch | None:
+    """Connect every party that works at pauses (an ``early_secs`` set and a
+    ``caller_paused``: the offline Whisper, ``SmartTurn``'s stop strategy) to the session's
+    VAD, each at its own ``early_secs``; None when there is nothing to connect. A wrapping
+    strategy's ``inner`` (``speculate=True``'s) is looked through."""
+    seen = [getattr(p, "inner", p) for p in parties]
+    early = [
+        p
+        for p in seen
+        if getattr(p, "early_secs", None) and hasattr(p, "caller_paused") and vad is not None
+    ]
+    if not early:
         return None
-    watch = PauseWatch(after, [stt])
+    watch = PauseWatch(early[0].early_secs, [])
+    for party in early:
+        watch.add(party, party.early_secs)
     watch.attach(vad)
     return watch

@@ -29,12 +29,19 @@ class SmartTurn(TurnProvider):
     off: at 0.3, 13.5 % -> 8.3 % of 348 recorded turn ends waited, and 38 % -> 45 % of
     spliced mid-sentence pauses were called complete (``python
     benchmarks/vad_stop_smart_turn.py``, docs/offline.md).
+
+    ``early_secs``: how far into a pause the model is asked (None: at the VAD's stop only,
+    as Pipecat does). The VAD calls the stop after 0.2 s of quiet; asked earlier, with room
+    tone standing in for the quiet to come, the model's verdict is ready by the stop
+    instead of ~0.05-0.3 s after it (longer when calls share the CPU); a pause the caller
+    talks through costs one model call (docs/offline.md, "The turn decision at the pause").
     """
 
     name: ClassVar[str] = "smart-turn"
 
     max_silence_secs: float = Field(default=2.0, gt=0)
     threshold: float = Field(default=0.5, gt=0, lt=1)
+    early_secs: float | None = Field(default=0.064, gt=0)
 
     def prepare(self) -> None:
         """Build the process's smart-turn session now, not when the first call starts."""
@@ -45,17 +52,17 @@ class SmartTurn(TurnProvider):
     def build(self, ctx: BuildContext) -> UserTurnStrategies:
         """The call's own analyzer on the process's one smart-turn session (onnx_sessions)."""
         from pipecat.audio.turn.smart_turn.base_smart_turn import SmartTurnParams
-        from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
         from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
         from voicebot.providers.onnx_sessions import smart_turn_analyzer
+        from voicebot.providers.turn_strategies import SmartTurnStopStrategy
 
         analyzer = smart_turn_analyzer(
             SmartTurnParams(stop_secs=self.max_silence_secs), threshold=self.threshold
         )
         return UserTurnStrategies(
             start=self.start_strategies(ctx),
-            stop=[TurnAnalyzerUserTurnStopStrategy(turn_analyzer=analyzer)],
+            stop=[SmartTurnStopStrategy(turn_analyzer=analyzer, early_secs=self.early_secs)],
         )
 
 

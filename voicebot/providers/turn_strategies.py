@@ -16,7 +16,10 @@ from pipecat.frames.frames import (
     VADUserStoppedSpeakingFrame,
 )
 from pipecat.turns.types import ProcessFrameResult
-from pipecat.turns.user_stop import SpeechTimeoutUserTurnStopStrategy
+from pipecat.turns.user_stop import (
+    SpeechTimeoutUserTurnStopStrategy,
+    TurnAnalyzerUserTurnStopStrategy,
+)
 
 SENTENCE_END = (".", "?", "!")
 
@@ -74,3 +77,25 @@ class PunctuationUserTurnStopStrategy(SpeechTimeoutUserTurnStopStrategy):
         ):
             await self.trigger_user_turn_stopped()
         return result
+
+
+class SmartTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
+    """Pipecat's turn-analyzer strategy whose analyzer also hears the caller's pauses.
+
+    The session's ``PauseWatch`` calls ``caller_paused`` ``early_secs`` into a pause (it
+    finds the strategy among the turn's stop strategies); the analyzer (built by
+    ``voicebot.providers.onnx_sessions.smart_turn_analyzer``) starts its model there, so at
+    the VAD's stop the verdict is ready or under way instead of starting then. ``early_secs``
+    None: the model runs at the stop only, as in Pipecat.
+    """
+
+    def __init__(self, *, turn_analyzer: Any, early_secs: float | None, **kwargs: Any) -> None:
+        super().__init__(turn_analyzer=turn_analyzer, **kwargs)
+        self.turn_analyzer = turn_analyzer
+        self.early_secs = early_secs
+
+    def caller_paused(self, stop_in_secs: float) -> None:
+        self.turn_analyzer.caller_paused(stop_in_secs)
+
+    def caller_resumed(self) -> None:
+        self.turn_analyzer.caller_resumed()

@@ -359,6 +359,8 @@ class Playground:
                     "bot": t.bot_text,
                     "interrupted": t.interrupted,
                     "voice_to_voice_secs": t.voice_to_voice_secs,
+                    # Where that time went, by stage key (voicebot.metrics.STAGES).
+                    "stages": t.stages,
                 }
                 for t in (live.session.turns if live.session is not None else live.turns)
             ],

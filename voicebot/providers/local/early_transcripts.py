@@ -24,29 +24,20 @@ Plain asyncio, no frames, so the service (``LocalWhisperSTTService``) only forwa
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import numpy as np
 
+from voicebot.audio.room_tone import room_tone, tail_level
+
 T = TypeVar("T")
-
-#: The stretch at the end of the words whose level the room tone takes.
-TONE_SAMPLE_SECS = 0.064
-
 
 #: Audio after the early words louder than this many times their tail (or than the floor,
 #: about -40 dBFS) in any 20 ms is speech the pause watch missed: the early one is not used.
 LOUDER = 4.0
 FLOOR = 330.0
-
-
-def tail_level(pcm: bytes, bytes_per_sec: int) -> float:
-    """RMS (16-bit units) of ``pcm``'s last 64 ms."""
-    tail = np.frombuffer(pcm[-int(TONE_SAMPLE_SECS * bytes_per_sec) // 2 * 2 :], np.int16)
-    return math.sqrt(float(np.mean(tail.astype(np.float64) ** 2))) if len(tail) else 0.0
 
 
 def is_quiet(pcm: bytes, level: float, bytes_per_sec: int) -> bool:
@@ -58,17 +49,6 @@ def is_quiet(pcm: bytes, level: float, bytes_per_sec: int) -> bool:
         return True
     rms = np.sqrt((samples[: n * window].reshape(n, window) ** 2).mean(axis=1))
     return bool(rms.max() <= max(LOUDER * level, FLOOR))
-
-
-def room_tone(pcm: bytes, secs: float, bytes_per_sec: int) -> bytes:
-    """``secs`` of noise (16-bit) at the RMS level of ``pcm``'s last 64 ms; seeded, so a
-    segment always gets the same transcript."""
-    n = int(secs * bytes_per_sec / 2)
-    if n <= 0:
-        return b""
-    level = tail_level(pcm, bytes_per_sec)
-    noise = np.random.default_rng(0).normal(0.0, level, n)
-    return np.clip(noise, -32768, 32767).astype("<i2").tobytes()
 
 
 @dataclass
