@@ -181,6 +181,12 @@ def main() -> None:
     parser.add_argument("--name", default="early_smart_turn")
     parser.add_argument("--set", default="offline_stt", choices=["offline_stt", "subfolders"])
     parser.add_argument(
+        "--pad",
+        choices=["room-tone", "zeros"],
+        default="room-tone",
+        help="what stands in for the quiet still to come (voicebot: room tone)",
+    )
+    parser.add_argument(
         "--line-noise",
         type=float,
         default=0.0,
@@ -189,6 +195,10 @@ def main() -> None:
     args = parser.parse_args()
     settings = [float(x) for x in args.early.split(",")]
     setup(-1)
+    if args.pad == "zeros":  # before the first analyzer class is made (it imports room_tone)
+        import voicebot.audio.room_tone as tone
+
+        tone.room_tone = lambda pcm, secs, bytes_per_sec: bytes(int(secs * bytes_per_sec / 2) * 2)
     if args.set == "offline_stt":
         every = sphinx_clips() + telephone_clips()
     else:
@@ -240,6 +250,7 @@ def main() -> None:
                 "command": command,
                 "set": args.set,
                 "line_noise_rms": args.line_noise,
+                "pad": args.pad,
                 "early_secs": settings,
                 "vad": "voicebot SileroVAD() defaults (stop_secs 0.2), 20 ms chunks",
                 "turn": "voicebot SmartTurn() defaults (smart-turn v3, threshold 0.5)",
