@@ -143,6 +143,7 @@ class Vendors:
     turn: str = "silence"  # "silence" or "smart-turn"
     silence_secs: float = 0.3
     speculate: bool = False  # ours only: the reply starts at the VAD's pause (turn_speculation)
+    turn_early_secs: float | None = None  # ours only: SmartTurn(early_secs=...)
 
     def critical_path(self) -> float:
         """User quiet → first bot audio if the orchestration took no time at all: the VAD's
@@ -234,7 +235,7 @@ def build_ours(
         else EnergyVAD(start_secs=v.vad_start_secs, stop_secs=v.vad_stop_secs)
     )
     turn: Any = (
-        SmartTurn(speculate=v.speculate)
+        SmartTurn(speculate=v.speculate, early_secs=v.turn_early_secs)
         if v.turn == "smart-turn"
         else SilenceTurn(silence_secs=v.silence_secs, speculate=v.speculate)
     )

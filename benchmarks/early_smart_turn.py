@@ -148,11 +148,11 @@ def summarize(rows: list[dict[str, Any]], settings: list[float]) -> dict[str, An
         compared = differ = used = rechecked = 0
         deltas: list[float] = []
         for r in rows:
-            for stop in r["stops"]:
+            used += sum(stop[name]["early"] for stop in r["stops"])
+            rechecked += sum(stop[name].get("rechecked", False) for stop in r["stops"])
+            for stop in r["stops"]:  # compared up to the first difference (then they part)
                 s = stop[name]
                 compared += 1
-                used += s["early"]
-                rechecked += s.get("rechecked", False)
                 deltas.append(abs(s["probability"] - stop["stop"]["probability"]))
                 if s.get("first_difference"):
                     differ += 1

@@ -13,8 +13,9 @@ before its clock starts):
 - **ours-speculative**: the same bot, its turn provider copied with ``speculate=True``: the
   LLM starts on the words so far at the VAD's pause and its reply is held until smart-turn
   confirms the turn (``voicebot/providers/turn_speculation.py``);
-- **ours-turn-at-stop** (only when listed): ours with ``SmartTurn(early_secs=None)``, the
-  model asked at the VAD's stop only, as before 2026-12-03 (the early verdict's baseline);
+- **ours-turn-early** (only when listed): ours with ``SmartTurn(early_secs=0.064)``, the
+  model asked 64 ms into the pause (on 2026-12-03 that was briefly the default, and the
+  contender was ``ours-turn-at-stop``: ``early_secs=None``; results ``s13_offline_early_ab*``);
 - **stock**: the same model files wired by hand as a Pipecat user would: ``WhisperSTTService``
   (Whisper base's folder, int8, Pipecat's own decoding), ``OpenAILLMService`` against
   ``llama_cpp.server`` loading the GGUF the "balanced" profile loads (1 generation thread),
@@ -102,9 +103,9 @@ from voicebot.testing.runner import caller_latencies, run_warnings  # noqa: E402
 
 DATA = Path("/usr/share/pocketsphinx/test/data")
 RESULTS = Path(__file__).resolve().parent / "results"
-#: ``ours-turn-at-stop``: ours with smart-turn asked at the VAD's stop only
-#: (``SmartTurn(early_secs=None)``, as before 2026-12-03), the baseline of the early verdict.
-CONTENDERS = ("ours", "ours-speculative", "stock", "ours-turn-at-stop")
+#: ``ours-turn-early``: ours with smart-turn asked 64 ms into the pause
+#: (``SmartTurn(early_secs=0.064)``; docs/offline.md, "The turn decision at the pause").
+CONTENDERS = ("ours", "ours-speculative", "stock", "ours-turn-early")
 #: Readable names of the packaged LLM profiles' models, for the row labels.
 PROFILE_MODELS = {
     "fast": "SmolLM2-135M",
@@ -599,15 +600,17 @@ async def main() -> None:
     )
     speculative = Bot(turn=bot.turn.model_copy(update={"speculate": True}))
     has_early = "early_secs" in type(bot.turn).model_fields
-    at_stop = Bot(turn=bot.turn.model_copy(update={"early_secs": None})) if has_early else bot
+    if "ours-turn-early" in args.contenders and not has_early:
+        parser.error(f"ours-turn-early needs a SmartTurn, not --turn {args.turn}")
+    early = Bot(turn=bot.turn.model_copy(update={"early_secs": 0.064})) if has_early else bot
     builders = {
         "ours": lambda out: build_ours("ours", bot, caller, out, what),
         "ours-speculative": lambda out: build_ours(
             "ours-speculative", speculative, caller, out, what
         ),
         "stock": lambda out: build_stock("stock", bot, caller, out),
-        "ours-turn-at-stop": lambda out: build_ours(
-            "ours-turn-at-stop", at_stop, caller, out, what + ", smart-turn at the stop only"
+        "ours-turn-early": lambda out: build_ours(
+            "ours-turn-early", early, caller, out, what + ", smart-turn asked at the pause"
         ),
     }
     command = " ".join(["python benchmarks/offline_latency.py", *sys.argv[1:]])

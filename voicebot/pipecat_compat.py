@@ -385,10 +385,11 @@ def _silero_on_session() -> type[Any]:
     return OnSession
 
 
-#: An early verdict (``SmartTurn(early_secs=...)``) this near the threshold is not trusted:
-#: the stop asks the model again on the real quiet. The model's probability moves with the
-#: pause's last 0.1 s (room tone instead: mean difference 0.05); at 0.2, 3 of 401 verdicts
-#: differed from the stop's instead of 20, and 13 % of stops asked again
+#: An early verdict (``SmartTurn(early_secs=...)``) this near the threshold (0.5; scaled
+#: down for a threshold nearer 0 or 1) is not trusted: the stop asks the model again on the
+#: real quiet. The model's probability moves with the pause's last 0.1 s (room tone
+#: instead: mean difference 0.05); with this margin and the quiet check, 2 of 402 recorded
+#: verdicts differed from the stop's instead of 20, and 15 % of stops asked again
 #: (``python benchmarks/early_smart_turn.py``, docs/offline.md).
 EARLY_VERDICT_MARGIN = 0.2
 
@@ -401,7 +402,7 @@ def _smart_turn_on_session() -> type[Any]:
     from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
     from pipecat.utils.env import env_truthy
 
-    from voicebot.audio.room_tone import room_tone
+    from voicebot.audio.room_tone import is_quiet, room_tone, tail_level
 
     class OnSession(LocalSmartTurnAnalyzerV3):
         def __init__(
@@ -418,7 +419,7 @@ def _smart_turn_on_session() -> type[Any]:
             self.threshold = threshold
             # voicebot's own state, prefixed so no Pipecat release can shadow it.
             self._vb_early_pad: float | None = None
-            self._vb_early: tuple[list[Any], asyncio.Future[Any]] | None = None
+            self._vb_early: tuple[list[Any], int, float, Any] | None = None
             #: Stops decided by the verdict started at the pause, and stops where that
             #: verdict was too near the threshold and the model was asked again (tests,
             #: benchmarks).
@@ -434,50 +435,74 @@ def _smart_turn_on_session() -> type[Any]:
         # decision at the pause"): the PauseWatch's ``caller_paused`` marks the pause; the
         # next ``append_audio`` (the chunk the VAD just heard) starts the model on the
         # buffer so far plus room tone for the quiet still to come; the VAD's stop then
-        # takes that verdict instead of starting the model again, if nothing was heard or
-        # cleared since.
+        # takes that verdict instead of starting the model again, if nothing was cleared,
+        # the audio since was quiet (``is_quiet``: the watch sees the VAD's state once per
+        # frame and can miss a word's onset) and the verdict is not near the threshold.
 
         def caller_paused(self, stop_in_secs: float) -> None:
             self._vb_early_pad = stop_in_secs if self._speech_triggered else None
 
         def caller_resumed(self) -> None:
-            self._vb_early_pad, self._vb_early = None, None
+            self._vb_drop_early()
+
+        def _vb_drop_early(self) -> None:
+            """Forget the verdict started at the pause; if its run has not started on the
+            model thread yet, it never will (a run in progress finishes, unused)."""
+            early, self._vb_early, self._vb_early_pad = self._vb_early, None, None
+            if early is not None:
+                early[3].cancel()
 
         def append_audio(self, buffer: bytes, is_speech: bool) -> EndOfTurnState:
             state = super().append_audio(buffer, is_speech)
             pad, self._vb_early_pad = self._vb_early_pad, None
             if pad is not None and state == EndOfTurnState.INCOMPLETE and self._audio_buffer:
+                self._vb_drop_early()
                 try:
                     self._vb_early = self._vb_start_early(pad)
                 except RuntimeError:  # no running loop (a script feeding it by hand)
                     self._vb_early = None
             return state
 
-        def _vb_start_early(self, pad_secs: float) -> tuple[list[Any], asyncio.Future[Any]]:
+        def _vb_start_early(self, pad_secs: float) -> tuple[list[Any], int, float, Any]:
+            """(the buffer, how many chunks of it the run hears, their tail's level, the
+            run's future)."""
             heard = self._audio_buffer
             rate = self.sample_rate or 16000
             tail = b"".join(chunk.tobytes() for _, chunk in heard[-8:])
             tone = np.frombuffer(room_tone(tail, pad_secs, 2 * rate), np.int16)
             segment = [*heard, (time.monotonic(), tone)] if len(tone) else list(heard)
-            future = asyncio.get_running_loop().run_in_executor(
-                self._model_executor, self._process_speech_segment, segment
-            )
+            asyncio.get_running_loop()  # raises where there is no loop to await it on
+            # The executor's own future, so a drop cancels a run not yet started at once.
+            future = self._model_executor.submit(self._process_speech_segment, segment)
             future.add_done_callback(lambda f: f.cancelled() or f.exception())
-            return heard, future
+            return heard, len(heard), tail_level(tail, 2 * rate), future
+
+        def _vb_sure(self, result: Any) -> bool:
+            """The early verdict is far enough from the threshold to stand (the margin
+            shrinks near a threshold close to 0 or 1, so both verdicts stay reachable)."""
+            probability = getattr(result, "probability", None)
+            if probability is None:
+                return False
+            margin = EARLY_VERDICT_MARGIN * min(1.0, 2 * min(self.threshold, 1 - self.threshold))
+            return bool(abs(probability - self.threshold) >= margin)
 
         async def analyze_end_of_turn(self) -> tuple[EndOfTurnState, Any]:
             early, self._vb_early = self._vb_early, None
             self._vb_early_pad = None
             if early is not None and early[0] is self._audio_buffer:
+                buffer, seen, level, future = early
+                rate = self.sample_rate or 16000
+                after = b"".join(chunk.tobytes() for _, chunk in buffer[seen:])
+                if not is_quiet(after, level, 2 * rate):  # speech the pause watch missed
+                    future.cancel()
+                    self.early_rechecked += 1
+                    return await super().analyze_end_of_turn()
                 try:
-                    state, result = await early[1]
+                    state, result = await asyncio.wrap_future(future)
                 except Exception as e:  # the stop's own run decides instead
                     logger.warning(f"smart-turn at the pause failed: {e!r}")
                 else:
-                    probability = getattr(result, "probability", None)
-                    if probability is not None and abs(probability - self.threshold) >= (
-                        EARLY_VERDICT_MARGIN
-                    ):
+                    if self._vb_sure(result):
                         self.early_verdicts += 1
                         if state == EndOfTurnState.COMPLETE:
                             self._clear(state)
@@ -486,7 +511,7 @@ def _smart_turn_on_session() -> type[Any]:
             return await super().analyze_end_of_turn()
 
         def clear(self) -> None:
-            self._vb_early_pad, self._vb_early = None, None
+            self._vb_drop_early()
             super().clear()
 
     OnSession.__name__ = OnSession.__qualname__ = LocalSmartTurnAnalyzerV3.__name__

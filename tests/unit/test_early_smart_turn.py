@@ -8,6 +8,7 @@ themselves (see ``voicebot/pipecat_compat.py``). Nothing here waits on a clock.
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,6 @@ from tests.unit.test_shared_onnx_sessions import BOUND, WAV, changed, clip
 from voicebot import Bot, SmartTurn, WavFile
 from voicebot.audio.room_tone import room_tone
 from voicebot.conversation.pauses import PauseWatch, watch_pauses
-from voicebot.pipecat_compat import EARLY_VERDICT_MARGIN
 from voicebot.providers.base import BuildContext
 from voicebot.providers.onnx_sessions import smart_turn_analyzer
 from voicebot.providers.turn_strategies import SmartTurnStopStrategy
@@ -149,12 +149,12 @@ def test_the_base_smart_turn_members_the_early_verdict_rests_on() -> None:
 # ---- wiring: the provider, the pause watch, a session ------------------------------------------
 
 
-def test_smart_turn_asks_at_the_pause_by_default_and_can_ask_at_the_stop_only() -> None:
+def test_smart_turn_asks_at_the_stop_by_default_and_at_the_pause_when_told() -> None:
     ctx = BuildContext(audio_in_sample_rate=16000)
     (default,) = SmartTurn().build(ctx).stop
-    assert isinstance(default, SmartTurnStopStrategy) and default.early_secs == 0.064
-    (late,) = SmartTurn(early_secs=None).build(ctx).stop
-    assert late.early_secs is None
+    assert isinstance(default, SmartTurnStopStrategy) and default.early_secs is None
+    (early,) = SmartTurn(early_secs=0.064).build(ctx).stop
+    assert early.early_secs == 0.064
     with pytest.raises(ValueError):
         SmartTurn(early_secs=0)
 
@@ -220,7 +220,7 @@ async def test_a_call_s_turns_are_decided_by_verdicts_started_at_pauses(
         llm=FakeLLM(replies=["At nine.", "Bye."]),
         tts=FakeTTS(),
         vad="silero",
-        turn=SmartTurn(),
+        turn=SmartTurn(early_secs=0.064),
     )
     session = bot.session(transport=WavFile(input=WAV, output=tmp_path / "o.wav", speed=2))
     await asyncio.wait_for(session.run(), BOUND)
@@ -232,7 +232,7 @@ async def test_a_call_s_turns_are_decided_by_verdicts_started_at_pauses(
 def test_a_speculative_smart_turn_still_hears_the_pauses() -> None:
     """``SmartTurn(speculate=True)`` wraps the strategy; the watch looks through to it."""
     ctx = BuildContext(audio_in_sample_rate=16000)
-    (wrapped,) = SmartTurn(speculate=True).strategies(ctx).stop
+    (wrapped,) = SmartTurn(speculate=True, early_secs=0.064).strategies(ctx).stop
     assert not isinstance(wrapped, SmartTurnStopStrategy)
 
     watch = watch_pauses(StoppingVAD(), wrapped)
@@ -251,7 +251,7 @@ async def test_an_early_verdict_near_the_threshold_is_asked_again_at_the_stop() 
     _, early_p = await verdict(probe)
 
     near = analyzer()
-    near.threshold = early_p - EARLY_VERDICT_MARGIN / 2  # the early verdict is "unsure"
+    near.threshold = early_p - 0.02  # the early verdict is "unsure" at any threshold
     stock = analyzer()
     stock.threshold = near.threshold
     for c in words:
@@ -265,3 +265,53 @@ async def test_an_early_verdict_near_the_threshold_is_asked_again_at_the_stop() 
     assert (near.early_verdicts, near.early_rechecked) == (0, 1)
     assert len(near.model_calls) == 2  # the early run, then the stop's
     assert got == await verdict(stock)
+
+
+async def test_speech_the_pause_watch_missed_sends_the_stop_to_the_model_again() -> None:
+    """The watch sees the VAD's state once per frame; a word's onset inside the pause can
+    pass unreported. Audio louder than the pause since the early run: asked again."""
+    words, quiet = chunks(clip(0.0, 3.3)), chunks(clip(3.3, 3.6))
+    onset = chunks(clip(0.8, 0.84))  # 40 ms of speech from inside the question
+    early, stock = analyzer(), analyzer()
+    for c in words:
+        early.append_audio(c, True)
+        stock.append_audio(c, True)
+    early.caller_paused(0.1)
+    for c in [quiet[0], *onset, *quiet[1:4]]:  # no caller_resumed: the watch missed it
+        early.append_audio(c, True)
+        stock.append_audio(c, True)
+    got = await verdict(early)
+    assert (early.early_verdicts, early.early_rechecked) == (0, 1)
+    assert got == await verdict(stock)
+
+
+async def test_a_dropped_early_run_that_has_not_started_never_runs() -> None:
+    """Pauses talked through while the model thread is busy (a loaded host) must not queue
+    up model calls ahead of the one the stop needs."""
+    a = analyzer()
+    for c in chunks(clip(0.0, 2.0)):
+        a.append_audio(c, True)
+    busy = threading.Event()
+    a._model_executor.submit(busy.wait, BOUND)  # the call's model thread, held
+    quiet = chunks(clip(3.3, 3.5))
+    for c in quiet[:3]:  # three pauses, each talked through
+        a.caller_paused(0.1)
+        a.append_audio(c, True)
+        a.caller_resumed()
+    a.caller_paused(0.1)
+    a.append_audio(quiet[3], True)  # the pause that reaches the stop
+    busy.set()
+    await verdict(a)
+    assert len(a.model_calls) == 1  # only the last pause's run
+
+
+def test_the_margin_shrinks_for_a_threshold_near_one() -> None:
+    from types import SimpleNamespace
+
+    a = analyzer()
+    a.threshold = 0.9  # an early "complete" at 0.99 must still be able to stand
+    assert a._vb_sure(SimpleNamespace(probability=0.99))
+    assert not a._vb_sure(SimpleNamespace(probability=0.9))
+    a.threshold = 0.5
+    assert a._vb_sure(SimpleNamespace(probability=0.75))
+    assert not a._vb_sure(SimpleNamespace(probability=0.65))

@@ -30,12 +30,16 @@ class SmartTurn(TurnProvider):
     spliced mid-sentence pauses were called complete (``python
     benchmarks/vad_stop_smart_turn.py``, docs/offline.md).
 
-    ``early_secs``: how far into a pause the model is asked (None: at the VAD's stop only,
-    as Pipecat does). The VAD calls the stop after 0.2 s of quiet; asked earlier, with room
-    tone standing in for the quiet to come, the model's verdict is ready by the stop
-    instead of ~0.05-0.3 s after it (longer when calls share the CPU). A verdict within 0.2
-    of ``threshold`` is asked again at the stop (so 3 of 401 recorded stops got another
-    verdict than the stop's alone); a pause the caller talks through costs one model call
+    ``early_secs``: how far into a pause the model is asked (None, the default: at the VAD's
+    stop, as Pipecat does). The VAD calls the stop after 0.2 s of quiet; asked at 0.064,
+    with room tone standing in for the quiet to come, the model's verdict is ready by the
+    stop instead of ~0.05-0.3 s after it, which pays where the model is the wait (an STT
+    that finalizes in tens of ms, or cores shared by many calls). A verdict within 0.2 of
+    ``threshold``, or followed by sound before the stop, is asked again at the stop (2 of
+    402 recorded stops got another verdict than the stop's alone); a pause the caller
+    talks through costs one model call. Not the
+    default: offline, Whisper is the wait and it gained nothing (caller p50 1.14 vs 1.11 s
+    over four runs), and behind a cloud STT's 100-300 ms the model's time is hidden anyway
     (docs/offline.md, "The turn decision at the pause").
     """
 
@@ -43,7 +47,7 @@ class SmartTurn(TurnProvider):
 
     max_silence_secs: float = Field(default=2.0, gt=0)
     threshold: float = Field(default=0.5, gt=0, lt=1)
-    early_secs: float | None = Field(default=0.064, gt=0)
+    early_secs: float | None = Field(default=None, gt=0)
 
     def prepare(self) -> None:
         """Build the process's smart-turn session now, not when the first call starts."""

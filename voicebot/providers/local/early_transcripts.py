@@ -28,27 +28,9 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-import numpy as np
-
-from voicebot.audio.room_tone import room_tone, tail_level
+from voicebot.audio.room_tone import is_quiet, room_tone, tail_level
 
 T = TypeVar("T")
-
-#: Audio after the early words louder than this many times their tail (or than the floor,
-#: about -40 dBFS) in any 20 ms is speech the pause watch missed: the early one is not used.
-LOUDER = 4.0
-FLOOR = 330.0
-
-
-def is_quiet(pcm: bytes, level: float, bytes_per_sec: int) -> bool:
-    """No 20 ms of ``pcm`` louder than ``LOUDER`` x ``level`` (or ``FLOOR``)."""
-    samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], np.int16).astype(np.float64)
-    window = max(1, bytes_per_sec // 100)  # 20 ms of 16-bit samples
-    n = len(samples) // window
-    if n == 0:
-        return True
-    rms = np.sqrt((samples[: n * window].reshape(n, window) ** 2).mean(axis=1))
-    return bool(rms.max() <= max(LOUDER * level, FLOOR))
 
 
 @dataclass
