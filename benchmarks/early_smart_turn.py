@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import machine, save, setup  # noqa: E402
-from benchmarks.offline_stt import MAX_SECS, load, sphinx_clips, telephone_clips  # noqa: E402
+from benchmarks.vad_stop_smart_turn import chosen_clips, padded_clips  # noqa: E402
 
 RATE = 16000
 CHUNK = 320  # 20 ms
@@ -199,23 +199,11 @@ def main() -> None:
         import voicebot.audio.room_tone as tone
 
         tone.room_tone = lambda pcm, secs, bytes_per_sec: bytes(int(secs * bytes_per_sec / 2) * 2)
-    if args.set == "offline_stt":
-        every = sphinx_clips() + telephone_clips()
-    else:
-        from benchmarks.early_transcripts import subfolder_clips
-
-        every = subfolder_clips()
     load_before = os.getloadavg()
     started = time.time()
     rows: list[dict[str, Any]] = []
-    clips = every[: args.limit]
-    for count, clip in enumerate(clips):
-        audio, _ = load(clip)
-        if len(audio) > MAX_SECS * RATE:
-            continue
-        padded = np.concatenate(
-            [np.zeros(RATE // 2, np.float32), audio, np.zeros(RATE, np.float32)]
-        )
+    clips = chosen_clips(args.set, args.limit)
+    for count, clip, padded in padded_clips(clips):
         if args.line_noise:  # a line's noise floor under the whole clip, seeded
             noise = np.random.default_rng(count).normal(0.0, args.line_noise, len(padded))
             padded = padded + (noise / 32767).astype(np.float32)

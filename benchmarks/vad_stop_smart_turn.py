@@ -47,6 +47,7 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,28 @@ CHUNK = 320  # 20 ms
 PRE_SPEECH = 0.5  # smart-turn's window before the onset
 #: Smart-turn thresholds scored from each run (at or under 0.5, see ``main``).
 THRESHOLDS = (0.5, 0.4, 0.3, 0.2, 0.1)
+
+
+def chosen_clips(which: str, limit: int | None) -> list[Any]:
+    """offline_stt's clips (``offline_stt``) or the fresh Asterisk subfolder prompts."""
+    if which == "offline_stt":
+        every = sphinx_clips() + telephone_clips()
+    else:
+        from benchmarks.early_transcripts import subfolder_clips
+
+        every = subfolder_clips()
+    return every[:limit]
+
+
+def padded_clips(clips: list[Any]) -> Iterator[tuple[int, Any, np.ndarray]]:
+    """(index, clip, audio): each clip up to ``MAX_SECS`` with 0.5 s of silence before and
+    1 s after (float32, 16 kHz)."""
+    for count, clip in enumerate(clips):
+        audio, _ = load(clip)
+        if len(audio) > MAX_SECS * RATE:
+            continue
+        silence = [np.zeros(RATE // 2, np.float32), np.zeros(RATE, np.float32)]
+        yield count, clip, np.concatenate([silence[0], audio, silence[1]])
 
 
 async def judge(audio: np.ndarray, stop_secs: float, turn: Any) -> dict[str, Any]:
@@ -169,20 +192,8 @@ def main() -> None:
     load_before = os.getloadavg()
     rows: list[dict[str, Any]] = []
     started = time.time()
-    if args.set == "offline_stt":
-        every = sphinx_clips() + telephone_clips()
-    else:
-        from benchmarks.early_transcripts import subfolder_clips
-
-        every = subfolder_clips()
-    clips = every[: args.limit]
-    for count, clip in enumerate(clips):
-        audio, _ = load(clip)
-        if len(audio) > MAX_SECS * RATE:
-            continue
-        padded = np.concatenate(
-            [np.zeros(RATE // 2, np.float32), audio, np.zeros(RATE, np.float32)]
-        )
+    clips = chosen_clips(args.set, args.limit)
+    for count, clip, padded in padded_clips(clips):
         row: dict[str, Any] = {"clip": clip.name, "set": clip.set}
         for stop in settings:
             row[str(stop)] = asyncio.run(judge(padded, stop, turn))
