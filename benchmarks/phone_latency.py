@@ -219,7 +219,7 @@ async def phone_call(server: ServeProcess, log: Path, caller: Caller, rnd: int) 
     out = CallResult("phone", rnd, latencies(caller, phone_recording(session_chunks(result))))
     out.load_avg, out.late_secs = load, result.pacing.max_lateness_s
     out.notes += [str(v) for v in result.violations] + list(result.warnings)
-    ids = re.findall(r"serve: twilio call (\S+) on worker", log.read_text())
+    ids = re.findall(r"serve: twilio call (\S+) (?:handed|relayed) to worker", log.read_text())
     if ids and (turns := await user_turns(server, ids[-1])) is not None:
         out.in_bot = [t["voice_to_voice_secs"] for t in turns]
         out.user_text = [t["user"] for t in turns]

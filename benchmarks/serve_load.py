@@ -79,20 +79,24 @@ from benchmarks.serve_host import (
     wait_idle,
     worker_rss,
 )
+from voicebot.server.worker import TURN_PRIORITY_STEPS
 
 FAKE_BOT = REPO / "examples" / "fake_bot.py"
 #: The bot served (``--bot``; the fake bot by default).
 BOT = [FAKE_BOT]
 #: How the callers call (``--transport``): "webrtc" or "twilio".
 TRANSPORT = ["webrtc"]
+#: More ``voicebot serve`` flags (``--relay-phone``, ``--no-turn-priority``).
+SERVE_FLAGS: list[str] = []
 ROUND_BOUND_SECS = 180.0
 P95_SLACK_SECS = 0.050
 #: What each transport's callers send and hear, for the JSON.
 LINES = {
     "webrtc": "aiortc peers (Opus, SRTP), 16 kHz WAV as the microphone, each from its own "
     "loopback address",
-    "twilio": "streamdouble Twilio Media Streams clients of /phone/ws/twilio (supervisor relay "
-    "to a worker): 8 kHz μ-law, 20 ms frames, 5 s of silence after the file",
+    "twilio": "streamdouble Twilio Media Streams clients of /phone/ws/twilio (the socket handed "
+    "to a worker, or relayed with --relay-phone): 8 kHz μ-law, 20 ms frames, 5 s of silence "
+    "after the file",
 }
 
 
@@ -189,8 +193,15 @@ async def one_round(
         for pid, before in server_cpu0.items()
         if before is not None and (after := cpu_secs(pid)) is not None
     ]
+    sup = server.proc.pid
+    sup_used = (
+        after - server_cpu0[sup]
+        if server_cpu0.get(sup) is not None and (after := cpu_secs(sup)) is not None
+        else 0.0
+    )
     return {
         "server_cpu_secs": sum(used),
+        "supervisor_cpu_secs": sup_used,
         "call_secs": sum(call_secs),
         "n": n,
         "reports": reports,
@@ -272,6 +283,10 @@ def summarize(
         "server_cpu_pct_per_call": 100
         * sum(x["server_cpu_secs"] for x in rounds)
         / max(1e-9, sum(x["call_secs"] for x in rounds)),
+        # Of which the supervisor (the relay of phone calls, the heartbeats).
+        "supervisor_cpu_pct_per_call": 100
+        * sum(x.get("supervisor_cpu_secs", 0.0) for x in rounds)
+        / max(1e-9, sum(x["call_secs"] for x in rounds)),
         "calls_detail": [
             {
                 "status": r.status,
@@ -302,7 +317,7 @@ async def run_server(
 ) -> list[dict[str, Any]]:
     """One server: its rounds, then (``over``) W + 2 calls, then (``fault``) a kill round."""
     log = log_dir / f"serve_w{workers}.log"
-    server = ServeProcess(BOT[0], workers, log, server_nice)
+    server = ServeProcess(BOT[0], workers, log, server_nice, SERVE_FLAGS)
     rows: list[dict[str, Any]] = []
     try:
         await asyncio.to_thread(server.wait_ready)
@@ -362,7 +377,7 @@ def print_table(rows: list[dict[str, Any]], title: str) -> None:
         table(
             ["run", "W", "calls", "refused", "lost", "turns", "v2v p50", "v2v p95", "Δp95",
              "srv p50", "srv p95", "connect p50", "wRSS idle/peak/after", "sup RSS",
-             "srv CPU/call", "load", "harness", "mic late"],
+             "srv CPU/call", "of which sup", "load", "harness", "mic late"],
             [
                 [
                     r["label"], r["workers"], r["calls"], r["refused"], r["lost"],
@@ -376,6 +391,7 @@ def print_table(rows: list[dict[str, Any]], title: str) -> None:
                     f"{mb(r.get('worker_rss_after_mb'))}",
                     mb(r.get("supervisor_rss_mb")),
                     f"{r['server_cpu_pct_per_call']:.0f}%",
+                    f"{r.get('supervisor_cpu_pct_per_call', 0):.1f}%",
                     f"{r['load_avg'][0]:.1f}->{r['load_avg'][1]:.1f}",
                     f"{r['harness_cpu_pct']:.0f}%",
                     ms(r["send_late_max_secs"], 0),
@@ -443,6 +459,16 @@ def main() -> None:
         "--transport", choices=["webrtc", "twilio"], default="webrtc", help="how callers call"
     )
     parser.add_argument(
+        "--relay-phone",
+        action="store_true",
+        help="serve with --relay-phone (media relayed by the supervisor, not handed over)",
+    )
+    parser.add_argument(
+        "--no-turn-priority",
+        action="store_true",
+        help="serve with --no-turn-priority (smart-turn at the same priority as the rest)",
+    )
+    parser.add_argument(
         "--name", default="serve_load", help="results file: benchmarks/results/NAME.json"
     )
     args = parser.parse_args()
@@ -450,6 +476,9 @@ def main() -> None:
         parser.error(f"--bot {args.bot}: no such file")
     BOT[0] = args.bot.resolve()
     TRANSPORT[0] = args.transport
+    SERVE_FLAGS[:] = ["--relay-phone"] * args.relay_phone + [
+        "--no-turn-priority"
+    ] * args.no_turn_priority
     if args.transport == "twilio":
         from benchmarks.phone_callers import line_audio
 
@@ -482,6 +511,12 @@ def main() -> None:
                 "bot": bot_config(BOT[0]),
                 "transport": args.transport,
                 "line": LINES[args.transport],
+                "phone_media": "relayed by the supervisor"
+                if args.relay_phone
+                else "handed to the worker (socket handoff)",
+                "turn_model": "same priority as the rest of the worker"
+                if args.no_turn_priority
+                else f"{TURN_PRIORITY_STEPS} nice steps ahead of the rest of the worker",
                 "callers_nice": args.caller_nice if server_nice is not None else "not permitted",
                 "server_nice": server_nice,
                 "wav": str(SPEECH_WAV.relative_to(REPO)),

@@ -2,8 +2,9 @@
 with a one-time stream URL, or makes the carrier say the lines are busy; Twilio's signature
 is checked; a media socket without a valid ticket is refused.
 
-(The relay to a worker's phone endpoint, with real carrier protocols, is tested with the
-phone transports.)"""
+A call's socket is handed to its worker (``voicebot.server.socket_handoff``), or relayed with
+``--relay-phone``: one Teler call each way here; the worker's phone endpoint, with real
+carrier protocols, is tested with the phone transports."""
 
 from __future__ import annotations
 
@@ -119,17 +120,19 @@ async def test_an_unused_ticket_frees_its_slot_after_a_while(
     await free()
 
 
+@pytest.mark.parametrize("path", ["handed over", "relayed"])
 async def test_a_teler_call_through_the_supervisor_is_answered_and_frees_its_slot(
-    serve: Callable[..., Served],
+    serve: Callable[..., Served], path: str
 ) -> None:
-    """Webhook → one-time stream URL → the socket relayed to a worker → the bot answers,
-    barge-in clears, the caller's number from the webhook reaches the call, hang-up frees
-    the slot."""
+    """Webhook → one-time stream URL → the socket handed to a worker (or, with
+    ``--relay-phone``, relayed) → the bot answers, barge-in clears, the caller's number from
+    the webhook reaches the call, hang-up frees the slot."""
     from tests.phone.driver import converse
     from tests.phone.peers import TelerPeer
     from tests.serving.conftest import eventually
 
-    served = serve(str(FAKE_BOT), "--workers", "1")
+    extra = ["--relay-phone"] if path == "relayed" else []
+    served = serve(str(FAKE_BOT), "--workers", "1", *extra)
     flow = httpx.post(f"{served.url}phone/teler", json={"from": "+15550042", "to": "+15550100"})
     assert flow.status_code == 200, flow.text
     answer = flow.json()
@@ -140,6 +143,7 @@ async def test_a_teler_call_through_the_supervisor_is_answered_and_frees_its_slo
     log = served.log()
     # The worker saw the caller, and logs the number masked (redaction.mask_number).
     assert "teler call teler-" in log and f"from {mask_number('+15550042')} " in log
+    assert f"{path.split()[0]} to worker w0" in log
     assert "+15550042" not in log
     await eventually(
         "the hung-up call frees its slot",
@@ -147,3 +151,28 @@ async def test_a_teler_call_through_the_supervisor_is_answered_and_frees_its_slo
         served.log,
     )
     assert served.metric("voicebot_call_ends_total") == 1
+
+
+async def test_a_worker_without_its_handoff_socket_gets_the_call_relayed(
+    serve: Callable[..., Served],
+) -> None:
+    """Where the socket cannot be handed over (here: the worker's handoff socket is gone),
+    the call is relayed, not lost, and the log says why once."""
+    from pathlib import Path
+
+    from tests.phone.driver import converse
+    from tests.phone.peers import TelerPeer
+    from tests.serving.conftest import eventually
+
+    served = serve(str(FAKE_BOT), "--workers", "1")
+    pid = next(w["pid"] for w in served.status()["workers"] if w["pid"])
+    args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    handoff = Path(args[args.index(b"--socket") + 1].decode() + ".handoff")
+    await eventually("the worker's handoff socket", handoff.exists, served.log)
+    handoff.unlink()
+    flow = httpx.post(f"{served.url}phone/teler", json={"from": "+15550042"})
+    heard = await converse(flow.json()["ws_url"], TelerPeer())
+    assert not heard.errors, heard.errors
+    assert heard.first_audio.is_set()
+    log = served.log()
+    assert "relayed to worker w0" in log and "a phone call is relayed through the supervisor" in log

@@ -50,6 +50,8 @@ def worker_command(options: ServeOptions) -> Any:
             argv += ["--ice-server", url]
         if options.verbose:
             argv.append("-v")
+        if not options.turn_priority:
+            argv.append("--no-turn-priority")
         return argv
 
     return command
@@ -89,6 +91,9 @@ def serve(options: ServeOptions, *, describe: str = "", greeting: str | None = N
             # Carrier media streams are base64 audio in small JSON messages, 50 a second per
             # call: deflating them costs CPU (the limit of a phone server) and saves little.
             ws_per_message_deflate=False,
+            # Named, not "auto": handing a phone call's socket to its worker reads this
+            # implementation's connection (voicebot.server.socket_handoff).
+            ws="websockets-sansio",
         ),
         sup,
     )

@@ -7,14 +7,16 @@ Routes (added to a worker's app by ``add_phone_routes``):
 - ``WS /phone/ws/{carrier}``: ``twilio``, ``telnyx``, ``plivo``, ``exotel``, ``teler`` or
   ``pcm``; a socket speaking another carrier's protocol is refused.
 
-The supervisor accepts the carrier's socket, reserves a slot on a worker and proxies it here
-with ``?call_id=<id>``: the session is registered in the playground under exactly that id, so
-the worker's heartbeat (``/worker/calls``) reports it and the slot is freed when it ends. A
-direct connection (tests) without ``call_id`` gets a uuid4. The bot's own transport is used
-when it is a phone transport for this carrier (its credentials and options), else that
-carrier's transport with its defaults (credentials from the environment, if any). The
-caller's number, when the carrier gives it, is the session's ``user_id`` (whose memory);
-``phone_call(session)`` has the rest.
+The supervisor reserves a slot on a worker and hands the carrier's connection, not yet
+answered, to that worker with ``?call_id=<id>`` (``voicebot.server.socket_handoff``; with
+``--relay-phone`` it accepts the socket itself and relays it here): the session is
+registered in the playground under exactly that id, so the worker's heartbeat
+(``/worker/calls``) reports it and the slot is freed when it ends. A direct connection
+(tests) without ``call_id`` gets a uuid4. The bot's own transport is used when it is a phone
+transport for this carrier (its credentials and options), else that carrier's transport with
+its defaults (credentials from the environment, if any). The caller's number, when the
+carrier gives it, is the session's ``user_id`` (whose memory); ``phone_call(session)`` has
+the rest.
 
 Closing codes: 1008 for a socket that is not a call we answer (unknown carrier, bad or
 missing ``start``), 1013 when the worker is full, 1011 when the bot could not start.

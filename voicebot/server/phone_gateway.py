@@ -13,10 +13,13 @@ A carrier call arrives in two steps, and admission happens at the first:
    ``PLIVO_AUTH_TOKEN``: ``voicebot.server.webhook_signatures``); a missing, bad or stale
    one is a 403, logged without the payload.
 2. **The media WebSocket** (``/phone/ws/{carrier}/{ticket}``): the ticket (single use, gone
-   after ``TICKET_SECS``) names the reserved worker; the socket is passed through to that
-   worker's ``/phone/ws/{carrier}?call_id=...`` over its Unix socket
-   (``voicebot.server.phone``), message by message, until either side closes. A client that is
-   not a carrier webhook flow (a test, a media gateway) connects to ``/phone/ws/{carrier}``
+   after ``TICKET_SECS``) names the reserved worker. The connection itself, not yet
+   answered, is handed to that worker (``voicebot.server.socket_handoff``), whose
+   ``/phone/ws/{carrier}?call_id=...`` (``voicebot.server.phone``) answers it and runs the
+   call; the supervisor is then out of the call's path. Where that is not possible (TLS
+   terminated here; ``--relay-phone``) the supervisor accepts the socket and relays it to the
+   worker over its Unix socket, message by message, until either side closes. A client that
+   is not a carrier webhook flow (a test, a media gateway) connects to ``/phone/ws/{carrier}``
    directly with the bearer token, and is admitted then.
 
 The worker's side (serializers, the session) is ``voicebot.server.phone`` and
@@ -61,12 +64,18 @@ class Ticket:
 
 
 class PhoneGateway:
-    """Tickets and the socket relay (see the module doc)."""
+    """Tickets, and the media socket handed to a worker or relayed (see the module doc)."""
 
-    def __init__(self, sup: Supervisor, *, public_url: str | None = None) -> None:
+    def __init__(
+        self, sup: Supervisor, *, public_url: str | None = None, handoff: bool = True
+    ) -> None:
         self.sup = sup
         self.public_url = public_url.rstrip("/") if public_url else None
         self.tickets: dict[str, Ticket] = {}
+        self.handoff = handoff
+        self.handed_over = 0  # calls whose socket went to their worker
+        self.relayed = 0  # calls relayed through this process
+        self._warned = False
 
     # ---- webhooks ------------------------------------------------------------------------
 
@@ -105,16 +114,64 @@ class PhoneGateway:
 
     # ---- the media socket --------------------------------------------------------------------
 
-    async def relay(self, websocket: WebSocket, carrier: str, worker: Worker) -> None:
-        """Pass ``websocket`` to ``worker`` (its slot reserved) until either side closes.
-        The stream URL's query goes with it (a webhook may have put the caller's number
-        there: Teler's ``start`` has none), plus the call id the slot is held under."""
-        from websockets.asyncio.client import unix_connect
-        from websockets.exceptions import ConnectionClosed, WebSocketException
+    async def pass_on(self, websocket: WebSocket, carrier: str, worker: Worker) -> None:
+        """Give ``websocket`` (not yet accepted) to ``worker`` (its slot reserved): its
+        connection handed over, or else accepted here and relayed. The stream URL's query
+        goes with it (a webhook may have put the caller's number there: Teler's ``start``
+        has none), plus the call id the slot is held under."""
+        from voicebot.server.socket_handoff import (
+            HandoffRefused,
+            hand_over,
+            handoff_connection,
+            replayed_request,
+        )
 
         call_id = f"{carrier}-{secrets.token_hex(12)}"
         query = {k: v for k, v in websocket.query_params.items() if k not in ("call_id", "token")}
         query["call_id"] = call_id
+        connection = handoff_connection(websocket) if self.handoff else None
+        if connection is not None:
+            request = replayed_request(websocket.scope, f"/phone/ws/{carrier}?{urlencode(query)}")
+            try:
+                await hand_over(connection, worker.socket, request)
+            except HandoffRefused as e:
+                self._warn(f"worker w{worker.index} cannot take sockets ({e})")
+            except (OSError, TimeoutError) as e:
+                # The connection left this process: the worker has it or it is gone. Held as
+                # placed, the heartbeat confirms the call or frees the slot.
+                self.sup.pool.placed(worker, call_id)
+                logger.error(f"serve: worker w{worker.index} did not confirm {call_id}: {e}")
+                return
+            except BaseException:
+                self.sup.pool.unreserve(worker)
+                raise
+            else:
+                self.sup.pool.placed(worker, call_id)
+                self.handed_over += 1
+                logger.info(f"serve: {carrier} call {call_id} handed to worker w{worker.index}")
+                return
+        elif self.handoff:
+            self._warn("its socket cannot be handed to a worker here (TLS terminated here?)")
+        await websocket.accept()
+        await self.relay(websocket, carrier, worker, call_id, query)
+
+    def _warn(self, why: str) -> None:
+        if not self._warned:
+            self._warned = True
+            logger.warning(f"serve: a phone call is relayed through the supervisor: {why}")
+
+    async def relay(
+        self,
+        websocket: WebSocket,
+        carrier: str,
+        worker: Worker,
+        call_id: str,
+        query: dict[str, str],
+    ) -> None:
+        """Relay the accepted ``websocket`` to ``worker`` until either side closes."""
+        from websockets.asyncio.client import unix_connect
+        from websockets.exceptions import ConnectionClosed, WebSocketException
+
         uri = f"ws://worker/phone/ws/{carrier}?{urlencode(query)}"
         try:
             # No permessage-deflate on this loopback hop: compressing every 20 ms media
@@ -128,7 +185,8 @@ class PhoneGateway:
             await websocket.close(code=1011)
             return
         self.sup.pool.placed(worker, call_id)
-        logger.info(f"serve: {carrier} call {call_id} on worker w{worker.index}")
+        self.relayed += 1
+        logger.info(f"serve: {carrier} call {call_id} relayed to worker w{worker.index}")
 
         async def from_carrier() -> None:
             while True:
@@ -245,8 +303,7 @@ def add_phone_routes(app: FastAPI, sup: Supervisor, gateway: PhoneGateway, authe
         if carrier not in CARRIERS or held is None or held.carrier != carrier:
             await websocket.close(code=1008)  # policy violation: no such ticket
             return
-        await websocket.accept()
-        await gateway.relay(websocket, carrier, held.worker)
+        await gateway.pass_on(websocket, carrier, held.worker)
 
     @app.websocket("/phone/ws/{carrier}")
     async def direct(websocket: WebSocket, carrier: str) -> None:
@@ -263,5 +320,4 @@ def add_phone_routes(app: FastAPI, sup: Supervisor, gateway: PhoneGateway, authe
             await websocket.close(code=1013)  # try again later
             return
         held = gateway.tickets.pop(ticket)
-        await websocket.accept()
-        await gateway.relay(websocket, carrier, held.worker)
+        await gateway.pass_on(websocket, carrier, held.worker)

@@ -322,7 +322,7 @@ def create_app(options: ServeOptions, pool: WorkerPool, metrics_dir: Path) -> Fa
     add_phone_routes(
         app,
         sup,
-        PhoneGateway(sup, public_url=options.public_url),
+        PhoneGateway(sup, public_url=options.public_url, handoff=not options.relay_phone),
         lambda c: check_token(c, options.token),
     )
 
