@@ -79,14 +79,13 @@ from benchmarks.serve_host import (
     wait_idle,
     worker_rss,
 )
-from voicebot.server.worker import TURN_PRIORITY_STEPS
 
 FAKE_BOT = REPO / "examples" / "fake_bot.py"
 #: The bot served (``--bot``; the fake bot by default).
 BOT = [FAKE_BOT]
 #: How the callers call (``--transport``): "webrtc" or "twilio".
 TRANSPORT = ["webrtc"]
-#: More ``voicebot serve`` flags (``--relay-phone``, ``--no-turn-priority``).
+#: More ``voicebot serve`` flags (``--relay-phone``).
 SERVE_FLAGS: list[str] = []
 ROUND_BOUND_SECS = 180.0
 P95_SLACK_SECS = 0.050
@@ -464,11 +463,6 @@ def main() -> None:
         help="serve with --relay-phone (media relayed by the supervisor, not handed over)",
     )
     parser.add_argument(
-        "--no-turn-priority",
-        action="store_true",
-        help="serve with --no-turn-priority (smart-turn at the same priority as the rest)",
-    )
-    parser.add_argument(
         "--name", default="serve_load", help="results file: benchmarks/results/NAME.json"
     )
     args = parser.parse_args()
@@ -476,9 +470,7 @@ def main() -> None:
         parser.error(f"--bot {args.bot}: no such file")
     BOT[0] = args.bot.resolve()
     TRANSPORT[0] = args.transport
-    SERVE_FLAGS[:] = ["--relay-phone"] * args.relay_phone + [
-        "--no-turn-priority"
-    ] * args.no_turn_priority
+    SERVE_FLAGS[:] = ["--relay-phone"] if args.relay_phone else []
     if args.transport == "twilio":
         from benchmarks.phone_callers import line_audio
 
@@ -514,9 +506,6 @@ def main() -> None:
                 "phone_media": "relayed by the supervisor"
                 if args.relay_phone
                 else "handed to the worker (socket handoff)",
-                "turn_model": "same priority as the rest of the worker"
-                if args.no_turn_priority
-                else f"{TURN_PRIORITY_STEPS} nice steps ahead of the rest of the worker",
                 "callers_nice": args.caller_nice if server_nice is not None else "not permitted",
                 "server_nice": server_nice,
                 "wav": str(SPEECH_WAV.relative_to(REPO)),

@@ -33,9 +33,6 @@ The members used, as of Pipecat 1.14.0:
   a new list when cleared), ``_speech_triggered``, ``_process_speech_segment(buffer)``,
   ``_model_executor`` and ``_clear(state)``: smart-turn's verdict started at the caller's
   pause, before the VAD's stop (``caller_paused``; ``SmartTurn(early_secs=...)``).
-- ``BaseSmartTurn._model_executor`` (a property) and ``_executor`` (what its ``cleanup``
-  shuts down): the model run on a worker's own favoured thread instead
-  (``smart_turn_analyzer_on_session``'s ``executor``; ``voicebot.server.worker``).
 
 One file on purpose, so it is longer than the ~400 lines a module is kept to elsewhere.
 """
@@ -47,7 +44,6 @@ import functools
 import importlib.metadata
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -347,12 +343,9 @@ def smart_turn_analyzer_on_session(
     params: SmartTurnParams | None = None,
     sample_rate: int | None = None,
     threshold: float = 0.5,
-    executor: ThreadPoolExecutor | None = None,
 ) -> LocalSmartTurnAnalyzerV3:
     """A ``LocalSmartTurnAnalyzerV3`` that runs ``session`` instead of building its own,
-    and calls a turn complete when the model's probability is above ``threshold``; on
-    ``executor``'s threads (the process's, never shut down by the analyzer) if given, else
-    on a thread of its own as in Pipecat (``BaseSmartTurn._model_executor``, ``_executor``).
+    and calls a turn complete when the model's probability is above ``threshold``.
 
     Why: as for Silero (``silero_analyzer_on_session``); the per-call state (the audio
     buffer, speech tracking, the model thread) is ``BaseSmartTurn``'s. Re-derives
@@ -362,7 +355,7 @@ def smart_turn_analyzer_on_session(
     probability, which is decided again here (docs/offline.md, "smart-turn's threshold").
     """
     analyzer: LocalSmartTurnAnalyzerV3 = _smart_turn_on_session()(
-        session, params=params, sample_rate=sample_rate, threshold=threshold, executor=executor
+        session, params=params, sample_rate=sample_rate, threshold=threshold
     )
     return analyzer
 
@@ -419,10 +412,8 @@ def _smart_turn_on_session() -> type[Any]:
             params: SmartTurnParams | None,
             sample_rate: int | None,
             threshold: float,
-            executor: ThreadPoolExecutor | None = None,
         ) -> None:
             BaseSmartTurn.__init__(self, sample_rate=sample_rate, params=params)
-            self._vb_executor = executor
             self._log_data = env_truthy("PIPECAT_SMART_TURN_LOG_DATA", default=False)
             self._session = session
             self.threshold = threshold
@@ -434,19 +425,6 @@ def _smart_turn_on_session() -> type[Any]:
             #: benchmarks).
             self.early_verdicts = 0
             self.early_rechecked = 0
-
-        @property
-        def _model_executor(self) -> ThreadPoolExecutor:
-            if self._vb_executor is not None:
-                return self._vb_executor
-            executor: ThreadPoolExecutor = BaseSmartTurn._model_executor.fget(self)  # type: ignore[attr-defined]
-            return executor
-
-        async def cleanup(self) -> None:
-            # Pipecat shuts its own thread down here; a process's shared one stays.
-            if self._vb_executor is not None:
-                self._executor = None
-            await super().cleanup()
 
         def _predict_endpoint(self, audio_array: Any) -> dict[str, Any]:
             result: dict[str, Any] = super()._predict_endpoint(audio_array)

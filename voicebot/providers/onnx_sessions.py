@@ -18,7 +18,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
@@ -75,17 +74,6 @@ def smart_turn_session(cpu_count: int = 1) -> Any:
     return _shared(("smart-turn", cpu_count), build)
 
 
-_turn_executor: ThreadPoolExecutor | None = None
-
-
-def run_turn_models_on(executor: ThreadPoolExecutor | None) -> None:
-    """Every smart-turn analyzer built after this runs its model on ``executor``'s threads
-    (None: each on a thread of its own, Pipecat's way). A worker gives its own, started
-    before the rest of it lowers its priority (``voicebot.server.worker``)."""
-    global _turn_executor
-    _turn_executor = executor
-
-
 def silero_analyzer(params: VADParams) -> SileroVADAnalyzer:
     """A Silero VAD analyzer of its own (one call's) on the process's Silero session."""
     return silero_analyzer_on_session(silero_session(), params=params)
@@ -97,5 +85,5 @@ def smart_turn_analyzer(
     """A smart-turn v3 analyzer of its own (one call's) on the process's smart-turn session;
     a turn is complete above ``threshold`` (Pipecat's: 0.5)."""
     return smart_turn_analyzer_on_session(
-        smart_turn_session(cpu_count), params=params, threshold=threshold, executor=_turn_executor
+        smart_turn_session(cpu_count), params=params, threshold=threshold
     )

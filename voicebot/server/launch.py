@@ -50,8 +50,6 @@ def worker_command(options: ServeOptions) -> Any:
             argv += ["--ice-server", url]
         if options.verbose:
             argv.append("-v")
-        if not options.turn_priority:
-            argv.append("--no-turn-priority")
         return argv
 
     return command

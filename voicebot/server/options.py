@@ -41,7 +41,6 @@ class ServeOptions:
     public_url: str | None = None  # how carriers reach this server (phone stream URLs)
     overcommit: bool = False  # take more calls than the host's cores keep in real time
     relay_phone: bool = False  # relay phone media through the supervisor (not handed over)
-    turn_priority: bool = True  # the turn model's thread ahead of the worker's other threads
 
     def check(self) -> None:
         """Refuse what cannot work, naming the fix."""
@@ -143,13 +142,6 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         "call's socket to its worker (costs ~2 %% of a core per call; for comparison)",
     )
     parser.add_argument(
-        "--no-turn-priority",
-        dest="turn_priority",
-        action="store_false",
-        help="run the turn model (smart-turn) at the same priority as the rest of each "
-        "worker, instead of ahead of it (for comparison)",
-    )
-    parser.add_argument(
         "--text",
         action="store_true",
         help="serve the bot in text (no audio): a JSON/WebSocket API for chat platforms, "
@@ -188,7 +180,6 @@ def options_from_args(args: argparse.Namespace) -> ServeOptions:
         public_url=args.public_url,
         overcommit=args.overcommit,
         relay_phone=args.relay_phone,
-        turn_priority=args.turn_priority,
         loopback_ice=loopback_ice_from_env(default=args.host in LOOPBACK_HOSTS),
         verbose=args.verbose,
     )

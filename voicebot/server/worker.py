@@ -105,45 +105,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--loopback-ice", action="store_true")
     parser.add_argument("--ice-server", action="append", default=[])
     parser.add_argument("-v", "--verbose", action="store_true")
-    parser.add_argument("--no-turn-priority", dest="turn_priority", action="store_false")
     return parser.parse_args(argv)
-
-
-#: How much lower than the turn model's the rest of a worker runs (nice steps; 5 is a
-#: weight of 1024 against 335 under Linux's fair scheduler).
-TURN_PRIORITY_STEPS = 5
-
-
-def favour_turn_model(calls: int) -> bool:
-    """Run the turn model (smart-turn) ahead of everything else this worker does.
-
-    Why: with many calls on few cores, the end of a caller's turn waits for smart-turn's
-    model run (~50 ms of CPU) behind every other call's steady per-frame work; that wait was
-    the largest part of the 12-call p95 (docs/deploy.md, "The turn decision ahead of the
-    rest"). Lowering the priority of one's own threads needs no privilege, raising it does,
-    so: the model's threads are started now, at the process's priority, and then this
-    (main) thread, and every thread it starts from now on, runs ``TURN_PRIORITY_STEPS``
-    lower. Linux only (priorities there are per thread); elsewhere a no-op (False)."""
-    import threading
-    from concurrent.futures import ThreadPoolExecutor
-
-    from voicebot.providers.onnx_sessions import run_turn_models_on
-
-    if not sys.platform.startswith("linux"):
-        return False
-    executor = ThreadPoolExecutor(max_workers=calls, thread_name_prefix="turn-model")
-    started = threading.Barrier(calls + 1)
-    for _ in range(calls):  # one thread per call, each started here (hence at this priority)
-        executor.submit(started.wait, 10)
-    started.wait(10)
-    try:
-        os.setpriority(os.PRIO_PROCESS, 0, os.getpriority(os.PRIO_PROCESS, 0) + TURN_PRIORITY_STEPS)
-    except OSError as e:
-        logger.warning(f"worker: could not lower the worker's priority: {e}")
-        executor.shutdown(wait=False)
-        return False
-    run_turn_models_on(executor)
-    return True
 
 
 def record_metrics(bot: Any) -> Any:
@@ -182,8 +144,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"voicebot worker w{args.index}: {redaction.redact(str(e))}", file=sys.stderr)
         return 2
 
-    if args.turn_priority:
-        favour_turn_model(args.calls)
     # No permessage-deflate: on the Unix socket only the supervisor connects, and the phone
     # sockets it hands over (socket_handoff) carry small media messages, 50 a second.
     config = uvicorn.Config(
