@@ -117,8 +117,9 @@ async def test_a_connection_is_answered_by_the_server_it_is_handed_to(tmp_path: 
                 additional_headers={"Authorization": "Bearer not-for-the-worker"},
                 open_timeout=10,
             ) as ws:
-                # At once, as a carrier sends "connected" and "start" after the 101: not one
-                # message may be read by the server the connection came to.
+                # At once, as a carrier sends "connected" and "start" after the 101: the first
+                # message reaches the worker (that the front stops reading before the send is
+                # checked with a fake transport below: here both servers share one loop).
                 await ws.send("first")
                 hello = json.loads(await asyncio.wait_for(ws.recv(), 10))
                 assert hello == {
@@ -153,10 +154,16 @@ class FakeTransport:
         self.calls: list[str] = []
 
     def get_extra_info(self, name: str) -> Any:
-        return self.sock if name == "socket" else None
+        if name == "socket":
+            self.calls.append("descriptor taken")  # to be sent, at once
+            return self.sock
+        return None
 
     def pause_reading(self) -> None:
         self.calls.append("pause_reading")
+
+    def resume_reading(self) -> None:
+        self.calls.append("resume_reading")
 
     def abort(self) -> None:
         self.calls.append("abort")
@@ -202,7 +209,27 @@ async def test_a_worker_that_never_acknowledges_gets_the_connection_anyway(
             await socket_handoff.hand_over(connection, path, b"GET / HTTP/1.1\r\n\r\n")
     finally:
         silent.close()
-    assert connection.transport.calls == ["pause_reading", "abort"]
+    # Reading stopped before the descriptor left; let go right after.
+    assert connection.transport.calls == ["pause_reading", "descriptor taken", "abort"]
+
+
+async def test_a_descriptor_that_could_not_be_sent_leaves_the_connection_to_be_relayed(
+    tmp_path: Path,
+) -> None:
+    from voicebot.server import socket_handoff
+
+    path = tmp_path / "w0.sock"
+    listening = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listening.bind(str(socket_handoff.handoff_path(path)))
+    listening.listen(1)
+    connection = fake_connection()
+    connection.transport.sock.close()  # the carrier hung up: its descriptor is gone (-1)
+    try:
+        with pytest.raises(socket_handoff.HandoffRefused):
+            await socket_handoff.hand_over(connection, path, b"GET / HTTP/1.1\r\n\r\n")
+    finally:
+        listening.close()
+    assert connection.transport.calls == ["pause_reading", "descriptor taken", "resume_reading"]
 
 
 def test_a_websocket_not_served_by_uvicorn_is_relayed_instead() -> None:

@@ -75,7 +75,7 @@ class PhoneGateway:
         self.handoff = handoff
         self.handed_over = 0  # calls whose socket went to their worker
         self.relayed = 0  # calls relayed through this process
-        self._warned = False
+        self._warned: set[str] = set()  # causes already logged
 
     # ---- webhooks ------------------------------------------------------------------------
 
@@ -135,7 +135,7 @@ class PhoneGateway:
             try:
                 await hand_over(connection, worker.socket, request)
             except HandoffRefused as e:
-                self._warn(f"worker w{worker.index} cannot take sockets ({e})")
+                self._warn(f"w{worker.index}", f"worker w{worker.index} did not take it ({e})")
             except (OSError, TimeoutError) as e:
                 # The connection left this process: the worker has it or it is gone. Held as
                 # placed, the heartbeat confirms the call or frees the slot.
@@ -151,13 +151,21 @@ class PhoneGateway:
                 logger.info(f"serve: {carrier} call {call_id} handed to worker w{worker.index}")
                 return
         elif self.handoff:
-            self._warn("its socket cannot be handed to a worker here (TLS terminated here?)")
-        await websocket.accept()
+            self._warn("here", "its connection cannot be handed over here (TLS terminated here?)")
+        try:
+            await websocket.accept()
+        except Exception as e:  # the carrier hung up meanwhile
+            self.sup.pool.unreserve(worker)
+            logger.warning(
+                f"serve: the {carrier} call {call_id} went before it was answered: {e!r}"
+            )
+            return
         await self.relay(websocket, carrier, worker, call_id, query)
 
-    def _warn(self, why: str) -> None:
-        if not self._warned:
-            self._warned = True
+    def _warn(self, where: str, why: str) -> None:
+        """Once per cause (this server, or one worker): a phone call is relayed."""
+        if where not in self._warned:
+            self._warned.add(where)
             logger.warning(f"serve: a phone call is relayed through the supervisor: {why}")
 
     async def relay(

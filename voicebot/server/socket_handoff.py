@@ -126,15 +126,20 @@ class HandoffRefused(OSError):
 async def hand_over(connection: Connection, worker_socket: str | Path, request: bytes) -> None:
     """Send ``connection`` and the ``request`` to replay to the worker.
 
-    Raises ``HandoffRefused`` if the worker's handoff socket cannot be reached (the
-    connection is untouched). Once the descriptor is sent the supervisor lets go of its copy
-    at once, whatever follows, so it can never write to a connection the worker owns; an
-    ``OSError`` or ``TimeoutError`` after that means the worker did not acknowledge: the
-    call is the worker's or gone, not the supervisor's."""
+    Raises ``HandoffRefused`` if the descriptor did not leave (the worker's handoff socket
+    cannot be reached, or the send failed): the connection is still the supervisor's. Once
+    the descriptor is sent the supervisor lets go of its copy at once, whatever follows, so
+    it can never write to a connection the worker owns; an ``OSError`` or ``TimeoutError``
+    after that means the worker did not acknowledge: the call is the worker's or gone, not
+    the supervisor's."""
     if len(request) > MAX_REQUEST:
         raise HandoffRefused(f"the upgrade request is over {MAX_REQUEST} bytes")
     loop = asyncio.get_running_loop()
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as link:
+    try:
+        link = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    except OSError as e:  # EMFILE: nothing left this process
+        raise HandoffRefused(f"no socket for the handoff: {e}") from e
+    with link:
         link.setblocking(False)
         try:
             async with asyncio.timeout(HANDOFF_SECS):
@@ -150,8 +155,10 @@ async def hand_over(connection: Connection, worker_socket: str | Path, request: 
             fds = array.array("i", [connection.fileno()])
             # The descriptor rides on the first bytes; the rest (if any) follows plainly.
             sent = link.sendmsg([payload], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds)])
-        finally:
-            await connection.release()  # the worker's now (the descriptor in flight holds it)
+        except OSError as e:  # not sent (the carrier hung up, the worker went): still ours
+            connection.transport.resume_reading()
+            raise HandoffRefused(f"the descriptor could not be sent: {e}") from e
+        await connection.release()  # the worker's now (the descriptor in flight holds it)
         async with asyncio.timeout(HANDOFF_SECS):
             if sent < len(payload):
                 await loop.sock_sendall(link, payload[sent:])
@@ -262,10 +269,16 @@ class HandoffListener:
                 except OSError:
                     os.close(fd)  # not a socket
                     raise
-                await self.adopt(sock, request)
+                try:
+                    await self.adopt(sock, request)
+                except BaseException:
+                    sock.close()
+                    raise
+            except Exception as e:  # a bad handoff costs that call only, never the listener
+                logger.error(f"worker: a handed-over call could not be taken: {e!r}")
+                return
+            with contextlib.suppress(OSError):  # the supervisor may have stopped waiting
                 await loop.sock_sendall(link, b"\x01")
-            except (OSError, ValueError, TimeoutError) as e:
-                logger.error(f"worker: a handed-over call could not be taken: {e}")
 
     async def adopt(self, sock: socket.socket, request: bytes) -> None:
         """``sock`` served as uvicorn serves an upgraded connection: its WebSocket protocol

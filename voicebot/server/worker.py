@@ -88,7 +88,11 @@ async def take_handed_calls(server: Any, socket_path: str) -> None:
     while not server.started:  # until then the supervisor relays (no handoff socket yet)
         await asyncio.sleep(0.01)
     listener = HandoffListener(server, handoff_path(socket_path))
-    await listener.start()
+    try:
+        await listener.start()
+    except OSError as e:  # the supervisor relays this worker's calls instead
+        logger.error(f"worker: no handoff socket ({e}); phone calls will be relayed")
+        return
     try:
         await asyncio.Event().wait()
     finally:
