@@ -139,7 +139,8 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         "--relay-phone",
         action="store_true",
         help="relay phone calls' media through the supervisor instead of handing each "
-        "call's socket to its worker (costs ~2 %% of a core per call; for comparison)",
+        "call's socket to its worker (the supervisor then spends ~1-3 %% of a core per "
+        "call; for comparison)",
     )
     parser.add_argument(
         "--text",
