@@ -19,8 +19,19 @@ Two sets:
   (tiny.en): backchannels spoken by the Piper voice (synthetic speech, not a person), a click
   and a cough made of shaped noise, and barge-ins read from Asterisk's recorded prompts
   (Debian ``asterisk-core-sounds-en-wav``; a person's voice). Contenders: voicebot default
-  (Silero ``start_secs`` 0.2), voicebot with Silero ``start_secs`` 0.064 (two of its 32 ms
-  windows), and voicebot with ``barge_in=None`` and Silero 0.2 (Pipecat's default turn start).
+  (``BargeIn(pause_at="first_sound")``, Silero ``start_secs`` 0.2), voicebot pausing at the
+  VAD's call (``pause_at="speech"``, the default before 2026-12-03) with Silero 0.2 and with
+  ``start_secs`` 0.064 (two of its 32 ms windows), and voicebot with ``barge_in=None`` and
+  Silero 0.2 (Pipecat's default turn start).
+- ``fresh`` (``--fresh``): barge-ins only, 16 more Asterisk prompts drawn by a fixed seed
+  (``FRESH_SEED``) from those the other sets and the design measurement did not use; the two
+  pause points, Silero 0.2. Drawn and run once, after the choice of the default.
+
+``pause_at="first_sound"`` was designed from one measurement (40 other Asterisk prompts,
+seed 1, Silero alone: the first chunk with confidence >= 0.7 came p50 46 ms after the onset,
+the VAD's call 237 ms), expected to take ~190 ms off the stop's p50 against
+``pause_at="speech"``, leave false stops and missed barge-ins as they were, and lengthen
+a backchannel's gap by about as much (the pause starts earlier, the ruling comes as late).
 
 Expected before measuring: stop ≈ VAD start + up to one 40 ms output chunk (+~2 ms) for
 every contender (the pause is as fast as an interruption); false stops 0 for voicebot's
@@ -93,7 +104,7 @@ SCRIPTED = [
     Event("barge_in", "No, I meant Saturday.", 0.8),
     Event("barge_in", "Wait, what about Sunday?", 1.0),
 ]
-SOUNDS = Path("/usr/share/asterisk/sounds/en")
+SOUNDS = Path("/usr/share/asterisk/sounds/en_US_f_Allison")
 RECORDED = [
     Event("backchannel", "Mm-hmm.", 0, "piper:Mm-hmm."),
     Event("backchannel", "Yeah.", 0, "piper:Yeah."),
@@ -150,6 +161,32 @@ def recorded(event: Event, rng: np.random.Generator, piper: Any) -> np.ndarray:
     from voicebot.audio.wav import resample
 
     return resample(x, piper.config.sample_rate, IN_RATE).astype(np.float32)
+
+
+FRESH_SEED = 15
+#: The prompts measured while designing pause_at="first_sound" (random.sample, seed 1, 40).
+DESIGN_SEED, DESIGN_COUNT = 1, 40
+
+
+def fresh_events() -> list[Event]:
+    """16 barge-ins from Asterisk prompts no other set (nor the design measurement) used,
+    0.5-2.5 s long."""
+    import random
+
+    from voicebot.audio import read_wav
+
+    files = sorted(SOUNDS.glob("*.wav"))
+    used = {e.source.partition(":")[2] for e in RECORDED} | {"hello-world.wav"}
+    used |= {f.name for f in random.Random(DESIGN_SEED).sample(files, DESIGN_COUNT)}
+    pool = [f for f in files if f.name not in used]
+    out: list[Event] = []
+    for f in random.Random(FRESH_SEED).sample(pool, len(pool)):
+        secs = read_wav(f).duration_secs
+        if 0.5 <= secs <= 2.5:
+            out.append(Event("barge_in", f.stem, 0, f"asterisk:{f.name}"))
+        if len(out) == 16:
+            break
+    return out
 
 
 def question(recorded_set: bool) -> np.ndarray:
@@ -257,8 +294,10 @@ class AnswersTheQuestion(FakeLLMBase):  # type: ignore[misc, valid-type]
         return ByQuestion([], ttft_secs=self.ttft_secs, system_instruction=ctx.system_prompt)
 
 
-def ours_recorded(caller: Path, out: Path, *, start_secs: float, barge_in: bool) -> Any:
-    from voicebot import Bot, SilenceTurn, SileroVAD, WavFile, WhisperSTT
+def ours_recorded(
+    caller: Path, out: Path, *, start_secs: float, barge_in: str | None, chunk_secs: float = 0.04
+) -> Any:
+    from voicebot import BargeIn, Bot, SilenceTurn, SileroVAD, WavFile, WhisperSTT
     from voicebot.testing import FakeTTS
 
     bot = Bot(
@@ -270,15 +309,22 @@ def ours_recorded(caller: Path, out: Path, *, start_secs: float, barge_in: bool)
         sample_rate_in=IN_RATE,
         sample_rate_out=OUT_RATE,
         idle_timeout_secs=None,
-        **({} if barge_in else {"barge_in": None}),
+        barge_in=BargeIn(pause_at=barge_in) if barge_in else None,
     )
     bot.prepare()
-    return bot.session(transport=WavFile(input=caller, output=out, linger_secs=1.0), env={})
+    wav = WavFile(input=caller, output=out, linger_secs=1.0, output_chunk_secs=chunk_secs)
+    return bot.session(transport=wav, env={})
 
 
-async def run_set(recorded_set: bool, work: Path) -> dict[str, Any]:
+async def run_set(
+    recorded_set: bool,
+    work: Path,
+    fresh: bool = False,
+    chunk_secs: float = 0.04,
+    pair: bool = False,
+) -> dict[str, Any]:
     rng = np.random.default_rng(7)
-    events = RECORDED if recorded_set else SCRIPTED
+    events = (fresh_events() if fresh else RECORDED) if recorded_set else SCRIPTED
     if recorded_set:
         from voicebot.providers.local.piper import PiperTTS
 
@@ -295,20 +341,30 @@ async def run_set(recorded_set: bool, work: Path) -> dict[str, Any]:
     runs: dict[str, Any] = {}
     if recorded_set:
         contenders = {
-            "voicebot (BargeIn, Silero start 0.2 s)": dict(start_secs=0.2, barge_in=True),
-            "voicebot (BargeIn, Silero start 0.064 s)": dict(start_secs=0.064, barge_in=True),
+            "voicebot (BargeIn, pause at first sound), Silero start 0.2 s": dict(
+                start_secs=0.2, barge_in="first_sound"
+            ),
+            "voicebot (BargeIn, pause at speech), Silero start 0.2 s": dict(
+                start_secs=0.2, barge_in="speech"
+            ),
+            "voicebot (BargeIn, pause at speech), Silero start 0.064 s": dict(
+                start_secs=0.064, barge_in="speech"
+            ),
             "voicebot barge_in=None (Pipecat's turn start), Silero 0.2 s": dict(
-                start_secs=0.2, barge_in=False
+                start_secs=0.2, barge_in=None
             ),
         }
+        if fresh or pair:
+            contenders = dict(list(contenders.items())[:2])
         for name, kw in contenders.items():
             out = work / f"{len(runs)}.wav"
-            session = ours_recorded(caller, out, **kw)
+            session = ours_recorded(caller, out, chunk_secs=chunk_secs, **kw)
             await session.run()
             runs[name] = (out, session)
     else:
         for name, builder, interrupts, chunk in (
             ("voicebot (BargeIn default)", "ours", False, 0.04),
+            ("voicebot (BargeIn, pause at speech)", "ours-speech", False, 0.04),
             ("voicebot barge_in=None", "ours-none", True, 0.04),
             ("stock Pipecat", "stock", True, 0.04),
             ("voicebot (BargeIn default), 20 ms chunks", "ours", False, 0.02),
@@ -319,7 +375,7 @@ async def run_set(recorded_set: bool, work: Path) -> dict[str, Any]:
             if builder == "stock":
                 c = build_stock(v, script, caller, out, linger_secs=1.0, output_chunk_secs=chunk)
             else:
-                c = ours_scripted(v, script, caller, out, builder == "ours", chunk)
+                c = ours_scripted(v, script, caller, out, builder, chunk)
             await run_all([c])
             runs[name] = (out, c.session)
 
@@ -336,15 +392,18 @@ async def run_set(recorded_set: bool, work: Path) -> dict[str, Any]:
 
 
 def ours_scripted(
-    v: Vendors, script: Script, caller: Path, out: Path, barge_in: bool, chunk_secs: float
+    v: Vendors, script: Script, caller: Path, out: Path, builder: str, chunk_secs: float
 ) -> Any:
-    """``build_ours``'s bot, with or without ``BargeIn``, writing ``chunk_secs`` chunks."""
+    """``build_ours``'s bot with ``BargeIn()`` ("ours"), ``BargeIn(pause_at="speech")``
+    ("ours-speech") or none ("ours-none"), writing ``chunk_secs`` chunks."""
     from benchmarks.common import Contender
-    from voicebot import WavFile
+    from voicebot import BargeIn, WavFile
 
     bot = build_ours(v, script, caller, out).session.bot
-    if not barge_in:
+    if builder == "ours-none":
         bot = bot.replace(barge_in=None)
+    elif builder == "ours-speech":
+        bot = bot.replace(barge_in=BargeIn(pause_at="speech"))
     wav = WavFile(input=caller, output=out, linger_secs=1.0, output_chunk_secs=chunk_secs)
     session = bot.session(transport=wav, env={})
     return Contender("ours", session.run, session.transport, session.worker, session)
@@ -394,11 +453,16 @@ def report(r: dict[str, Any], label: str) -> str:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--recorded", action="store_true", help="real audio, Silero and Whisper")
+    p.add_argument("--fresh", action="store_true", help="the fresh recorded barge-ins")
+    p.add_argument("--name", help="results file name (default backchannel_<set>)")
+    p.add_argument("--chunk", type=float, default=0.04, help="recorded sets: output chunk secs")
+    p.add_argument("--pair", action="store_true", help="recorded set: the two pause points only")
     args = p.parse_args(argv)
+    args.recorded = args.recorded or args.fresh
     setup()
-    label = "recorded" if args.recorded else "scripted"
+    label = "fresh" if args.fresh else "recorded" if args.recorded else "scripted"
     with tempfile.TemporaryDirectory(prefix="bench-backchannel-") as d:
-        r = asyncio.run(run_set(args.recorded, Path(d)))
+        r = asyncio.run(run_set(args.recorded, Path(d), args.fresh, args.chunk, args.pair))
     from voicebot import BargeIn
 
     r["config"] = {
@@ -410,9 +474,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if not args.recorded
         else "Whisper (offline default), fake LLM 100 ms, tone TTS 50 ms, SilenceTurn 0.3 s",
         "vad": "energy, start 0.06 s, stop 0.2 s" if not args.recorded else "Silero, stop 0.2 s",
-        "output_chunk_ms": "40 unless the row says 20",
+        "output_chunk_ms": "40 unless the row says 20"
+        if not args.recorded
+        else round(args.chunk * 1000),
     }
-    path = save(f"backchannel_{label}", r)
+    path = save(args.name or f"backchannel_{label}", r)
     print(report(r, label))
     print(f"→ {path.relative_to(path.parents[2])}")
     return r

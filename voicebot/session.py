@@ -133,7 +133,7 @@ class Session(CallControls):
 
             return build_realtime_session(cls, bot, transport_provider, ctx, user_id=user_id)
         vad_analyzer, turn_strategies = detection or build_turn_detection(bot, ctx)
-        pause = barge_in_pause(bot, turn_strategies)  # speech over the bot pauses it first
+        pause = barge_in_pause(bot, turn_strategies, vad_analyzer)  # talked over: pause first
         memory = bot.memory.for_session(user_id) if bot.memory is not None else None
 
         transport = transport_provider.build(ctx)

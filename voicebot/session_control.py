@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -92,11 +92,15 @@ class BargeIn(BaseModel):
     shorter). ``transcript_wait_secs``: after short speech stops, how long to wait for its
     words before resuming. ``backchannels``: words and phrases that never interrupt; a
     transcript made only of them (at most ``max_backchannel_words`` words) resumes the bot.
+    ``pause_at``: ``"first_sound"`` pauses the bot at the caller's first voiced chunk (~50 ms
+    in) and speaks on if the VAD does not call it speech; ``"speech"`` waits for the VAD to
+    call speech started (its ``start_secs`` and loudness window: ~0.25 s on real speech).
     ``Bot(barge_in=None)`` interrupts at the first speech, as Pipecat does.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    pause_at: Literal["first_sound", "speech"] = "first_sound"
     min_interrupt_secs: float = Field(default=0.6, gt=0, le=5)
     transcript_wait_secs: float = Field(default=0.8, gt=0, le=5)
     backchannels: tuple[str, ...] = DEFAULT_BACKCHANNELS

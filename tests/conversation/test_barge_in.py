@@ -35,6 +35,7 @@ async def converse(
     heard_as: str,
     *,
     barge_in: BargeIn | None = DEFAULT_POLICY,
+    vad: EnergyVAD = QUICK_TURNS["vad"],  # type: ignore[assignment]
 ) -> tuple[Any, float]:
     """One question, the long reply, and ``over_the_bot`` (start, length) of speech while it
     plays, transcribed as ``heard_as``; then a last question long after. Returns the session
@@ -50,7 +51,8 @@ async def converse(
         llm=FakeLLM(replies=[REPLY, "Okay.", "Goodbye."], ttft_secs=0.05),
         tts=FakeTTS(ttfb_secs=0.05, secs_per_char=SECS_PER_CHAR),
         barge_in=barge_in,
-        **QUICK_TURNS,
+        vad=vad,
+        turn=QUICK_TURNS["turn"],
     )
     session = bot.session(
         transport=WavFile(input=caller, output=tmp_path / "bot.wav", linger_secs=1.0), env={}
@@ -132,5 +134,81 @@ async def test_without_a_barge_in_policy_a_backchannel_interrupts(tmp_path):  # 
     session, played = await converse(tmp_path, (2.5, 0.3), "Mm-hmm.", barge_in=None)
 
     assert session.barge_in is None
+    assert assistant_messages(session)[0].endswith(f" {CUT_MARKER}")
+    assert played < REPLY_SECS - 1.0
+
+
+def silent_runs(path: Path, start: float, end: float, min_secs: float = 0.06) -> list[float]:
+    """Where the bot's audio goes quiet for ``min_secs`` or more between ``start`` and ``end``
+    (seconds on the caller's timeline), as start times."""
+    pcm = read_wav(path)
+    rate = pcm.sample_rate
+    loud = pcm.samples[int(start * rate) : int(end * rate)] != 0
+    runs, quiet_from = [], None
+    for i, x in enumerate(loud):
+        if not x and quiet_from is None:
+            quiet_from = i
+        elif x and quiet_from is not None:
+            if i - quiet_from >= min_secs * rate:
+                runs.append(start + quiet_from / rate)
+            quiet_from = None
+    return runs
+
+
+# A VAD that calls speech only after 0.4 s: a 0.2 s sound is never speech to it.
+SLOW_START = EnergyVAD(start_secs=0.4, stop_secs=0.2)
+
+
+async def test_a_first_sound_pauses_the_bot_before_the_vad_calls_speech(tmp_path):  # type: ignore[no-untyped-def]
+    session, played = await converse(tmp_path, (2.5, 0.2), "", vad=SLOW_START)
+
+    # Paused at the sound, spoke on when it faded: ruled a noise, the whole reply played,
+    # with a gap that starts during the sound.
+    assert strategy_decisions(session) == ["noise"]
+    assert abs(played - REPLY_SECS) < 0.1, (played, REPLY_SECS)
+    assert [t for t in silent_runs(tmp_path / "bot.wav", 2.5, 3.5) if t < 2.7]
+    assert assistant_messages(session)[0] == REPLY
+
+
+async def test_pausing_at_the_vads_call_leaves_a_sound_it_never_calls_alone(tmp_path):  # type: ignore[no-untyped-def]
+    session, played = await converse(
+        tmp_path, (2.5, 0.2), "", vad=SLOW_START, barge_in=BargeIn(pause_at="speech")
+    )
+
+    assert strategy_decisions(session) == []  # never paused
+    assert abs(played - REPLY_SECS) < 0.1, (played, REPLY_SECS)
+    assert not [t for t in silent_runs(tmp_path / "bot.wav", 2.5, 3.5) if t < 2.7]
+
+
+async def test_after_two_sounds_that_fade_the_rest_of_the_reply_waits_for_the_vad(tmp_path):  # type: ignore[no-untyped-def]
+    # Three short knocks during one reply (a noisy line): the first two pause the bot, the
+    # third is left to the VAD (which never calls them speech), so the bot cannot stutter.
+    last = (9.0, 0.5)
+    knocks = [(2.2, 0.15), (2.9, 0.15), (3.6, 0.15)]
+    caller = write_caller_wav(tmp_path / "caller.wav", [QUESTION, *knocks, last], total_secs=11.0)
+    bot = Bot(
+        stt=FakeSTT(transcripts=["When are you open?", "Thanks, bye."], latency_secs=0.05),
+        llm=FakeLLM(replies=[REPLY, "Goodbye."], ttft_secs=0.05),
+        tts=FakeTTS(ttfb_secs=0.05, secs_per_char=SECS_PER_CHAR),
+        vad=SLOW_START,
+        turn=QUICK_TURNS["turn"],
+    )
+    session = bot.session(
+        transport=WavFile(input=caller, output=tmp_path / "bot.wav", linger_secs=1.0), env={}
+    )
+    await session.run()
+
+    assert strategy_decisions(session) == ["noise", "noise"]
+    gaps = silent_runs(tmp_path / "bot.wav", 2.1, 4.0)
+    assert [any(k <= t < k + 0.2 for t in gaps) for k, _ in knocks] == [True, True, False]
+
+
+async def test_a_barge_in_after_a_first_sound_pause_is_ruled_as_before(tmp_path):  # type: ignore[no-untyped-def]
+    # The pause starts at the first sound; the VAD calls speech 0.4 s later and its words
+    # make it a barge-in: one pause, one ruling, the reply cut.
+    session, played = await converse(tmp_path, (2.5, 0.7), "Stop.", vad=SLOW_START)
+
+    assert strategy_decisions(session) == ["barge_in"]
+    assert session.barge_in.holds == 1
     assert assistant_messages(session)[0].endswith(f" {CUT_MARKER}")
     assert played < REPLY_SECS - 1.0

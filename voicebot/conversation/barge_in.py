@@ -4,9 +4,12 @@ A caller who talks over the bot wants it silent within ~100 ms; a caller who say
 wants it to go on. The first sound cannot tell the two apart, so, as LiveKit's agents do
 (``resume_false_interruption``), the bot **pauses** at the first sound and decides after:
 
-1. The VAD hears speech while the bot is speaking: the bot's audio is held (``OutputPause``:
-   the output transport's next write waits; its queued audio stays queued). The caller hears
-   the bot stop as fast as an interruption would stop it.
+1. The caller makes a voiced sound while the bot is speaking: the bot's audio is held
+   (``OutputPause``: the output transport's next write waits; its queued audio stays
+   queued). By default that is the first voiced chunk (``BargeIn(pause_at="first_sound")``,
+   the session's ``OnsetWatch``), ~0.2 s before the VAD calls speech started; a sound the
+   VAD does not go on to call speech lets the bot speak on (ruled "noise").
+   ``pause_at="speech"`` waits for the VAD's call.
 2. It is a barge-in when the speech lasts ``min_interrupt_secs``, or when its words (interim
    or final transcript) are anything but backchannel words. Then Pipecat's ordinary turn
    start runs (an ``InterruptionFrame`` clears the queued reply), and the held audio is
@@ -55,6 +58,7 @@ from pipecat.turns.user_start import (
 )
 from pipecat.utils.time import time_now_iso8601
 
+from voicebot.conversation.pauses import OnsetWatch
 from voicebot.session_control import BargeIn
 
 
@@ -182,8 +186,36 @@ class BargeInTurnStart(BaseUserTurnStartStrategy):
         self._stop_secs = 0.2  # the VAD's stop_secs, as its last stop frame said
         self._last_stop: VADUserStoppedSpeakingFrame | None = None
         self._timer: asyncio.Task | None = None
+        self._sounding = False  # paused at a first sound the VAD has not called speech yet
+        self._faded = 0  # first sounds that faded during this reply
+
+    # ---- OnsetWatch's listener (BargeIn(pause_at="first_sound")) ----
+
+    #: First sounds that may fade during one reply before the rest of it waits for the VAD's
+    #: call: a line with a noise or an echo the model scores as voice would otherwise make
+    #: the bot stutter (pause, speak on, pause) for as long as it lasts.
+    MAX_FADED_PER_REPLY = 2
+
+    def caller_sounded(self) -> None:
+        if self._faded >= self.MAX_FADED_PER_REPLY:
+            return
+        if self._bot_speaking and not self._pending and not self._sounding:
+            self._sounding = True
+            self._pause.hold()
+
+    def caller_faded(self) -> None:
+        if self._sounding and not self._pending:
+            self._sounding = False
+            self._faded += 1
+            self.create_task(self._fade(), "barge_in_faded")
+
+    async def _fade(self) -> None:
+        if not self._pending:  # unless the VAD called speech meanwhile: that ruling stands
+            await self._resume("noise")
 
     async def handle_user_turn_started(self) -> None:
+        if self._sounding:  # a turn started some other way: its interruption clears the reply
+            self._pause.drop()
         await self._settle()
 
     async def cleanup(self) -> None:
@@ -193,12 +225,16 @@ class BargeInTurnStart(BaseUserTurnStartStrategy):
     async def process_frame(self, frame: Frame) -> ProcessFrameResult:
         if isinstance(frame, BotStartedSpeakingFrame):
             self._bot_speaking = True
+            self._faded = 0
         elif isinstance(frame, BotStoppedSpeakingFrame):
             self._bot_speaking = False
             if self._pending:  # nothing left to pause: an ordinary turn start
                 return await self._barge_in()
+            if self._sounding:  # nothing to hold any more
+                await self._resume("noise")
         elif isinstance(frame, VADUserStartedSpeakingFrame):
             self._speaking = True
+            self._sounding = False  # the VAD called it: ruled on below
             self._stretch_start = _now() - frame.start_secs
             if not (self._pending or self._bot_speaking):
                 return await self._start()
@@ -287,7 +323,7 @@ class BargeInTurnStart(BaseUserTurnStartStrategy):
         return ProcessFrameResult.STOP
 
     async def _settle(self) -> None:
-        self._pending = False
+        self._pending = self._sounding = False
         timer, self._timer = self._timer, None
         if timer is not None and timer is not asyncio.current_task():
             timer.cancel()
@@ -299,11 +335,12 @@ def _now() -> float:
     return asyncio.get_running_loop().time()
 
 
-def barge_in_pause(bot: Any, strategies: Any) -> OutputPause | None:
+def barge_in_pause(bot: Any, strategies: Any, vad: Any = None) -> OutputPause | None:
     """Put ``bot.barge_in``'s strategy in place of Pipecat's default turn-start pair (VAD,
     transcript) in this session's ``strategies``, and return the pause it rules; None (and
     ``strategies`` untouched) when the bot interrupts at once (``barge_in=None``), cannot
-    be interrupted, or its turn provider starts turns by rules of its own."""
+    be interrupted, or its turn provider starts turns by rules of its own. With
+    ``pause_at="first_sound"`` the session's VAD analyzer ``vad`` tells it of first sounds."""
     start = list(strategies.start or [])
     kinds = {type(s) for s in start}
     if bot.barge_in is None or not bot.allow_interruptions:
@@ -311,5 +348,8 @@ def barge_in_pause(bot: Any, strategies: Any) -> OutputPause | None:
     if kinds != {VADUserTurnStartStrategy, TranscriptionUserTurnStartStrategy}:
         return None
     pause = OutputPause()
-    strategies.start = [BargeInTurnStart(bot.barge_in, pause)]
+    strategy = BargeInTurnStart(bot.barge_in, pause)
+    strategies.start = [strategy]
+    if bot.barge_in.pause_at == "first_sound" and vad is not None:
+        OnsetWatch(strategy).attach(vad)
     return pause

@@ -1,4 +1,5 @@
-"""The caller's short pauses, as the VAD hears them, before the VAD calls speech stopped.
+"""The caller's short pauses and first sounds, as the VAD hears them, before the VAD calls
+speech stopped (``PauseWatch``) or started (``OnsetWatch``).
 
 The VAD ends speech only after ``stop_secs`` of quiet (0.2 s by default), and a segmented
 STT (offline Whisper) starts transcribing only then: its ~0.15-0.2 s of work sits after the
@@ -15,13 +16,23 @@ the stop. A listener's exception is logged, never raised into the VAD.
 Listeners: the offline Whisper (``early_secs``: transcribes the words so far) and
 ``SmartTurn`` (``early_secs``: asks its model about the pause before the stop, so the
 answer is ready when the stop comes).
+
+The start has the same kind of wait. Pipecat's VAD calls speech started after ``start_secs``
+(0.2 s) of chunks that are both voiced (the model's confidence) and loud enough, loudness
+being read over a 400 ms window and smoothed: on recorded prompts that is ~240-270 ms after
+the first sound at p50, where the first voiced chunk comes ~46 ms after it. ``OnsetWatch``
+tells its listener of that first voiced chunk (``caller_sounded``), and of one the VAD did
+not go on to call speech (``caller_faded``), so the bot can pause at once when the caller
+talks over it (``voicebot.conversation.barge_in``) and speak on if it was nothing.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import numpy as np
 from loguru import logger
 from pipecat.audio.vad.vad_analyzer import VADState
 
@@ -103,7 +114,7 @@ def _positive(after_secs: float) -> float:
     return after_secs
 
 
-def _tell(listener: PauseListener, what: str, *args: float) -> None:
+def _tell(listener: object, what: str, *args: float) -> None:
     try:
         getattr(listener, what)(*args)
     except Exception as e:
@@ -128,3 +139,101 @@ def watch_pauses(vad: Any, *parties: Any) -> PauseWatch | None:
         watch.add(party, party.early_secs)
     watch.attach(vad)
     return watch
+
+
+class OnsetListener(Protocol):
+    def caller_sounded(self) -> None:
+        """A voiced chunk while the VAD has not called speech (yet)."""
+
+    def caller_faded(self) -> None:
+        """The sound ``caller_sounded`` told of did not become speech the VAD called."""
+
+
+class OnsetWatch:
+    """The caller's first voiced chunk, before the VAD calls speech started.
+
+    A chunk is voiced when the VAD's own model scores it at or over the VAD's ``confidence``
+    and the chunk alone is at least as loud as the VAD's ``min_volume`` stands for (Pipecat
+    maps -110..-10 LUFS to 0..1; the chunk's RMS level is compared, without the 400 ms
+    window). After ``caller_sounded``, either the VAD calls speech (nothing more is said: the
+    listener hears the VAD's own frames), or the sound fades: ``FADE_CHUNKS`` unvoiced chunks
+    in a row, or no call within the VAD's ``start_secs`` + ``grace_secs``.
+    """
+
+    FADE_CHUNKS = 3
+
+    def __init__(self, listener: OnsetListener, *, grace_secs: float = 0.25) -> None:
+        self.listener = listener
+        self.grace_secs = grace_secs
+        self._chunks: list[bool] = []  # voiced or not, per chunk, written on the VAD's thread
+        self._sounding = False  # told caller_sounded, not yet confirmed or faded
+        self._unvoiced = 0
+        self._secs = 0.0
+        self.onsets = 0  # caller_sounded calls so far
+        self.faded = 0
+        self._warned = False
+
+    def attach(self, vad: Any) -> None:
+        """Wrap ``vad.voice_confidence`` (run per chunk on the analyzer's thread) and
+        ``vad.analyze_audio`` (on the event loop) on this instance."""
+        confidence = vad.voice_confidence
+        analyze = vad.analyze_audio
+
+        def scored(buffer: bytes) -> Any:
+            score = confidence(buffer)  # Silero's is an array: passed on as it came
+            try:
+                params = vad.params
+                voiced = float(np.asarray(score).ravel()[0]) >= params.confidence
+                loud = level_db(buffer) >= -110 + 100 * params.min_volume
+                self._chunks.append(voiced and loud)
+            except Exception as e:  # never into the VAD: it would stop hearing the caller
+                self._chunks.append(False)
+                if not self._warned:
+                    self._warned = True
+                    logger.opt(exception=e).warning(f"onset watch: chunks not scored: {e}")
+            return score
+
+        async def watched(buffer: bytes) -> VADState:
+            state = await analyze(buffer)  # the thread is done with this call's chunks
+            chunks, self._chunks = self._chunks, []
+            rate = vad.sample_rate or 16000
+            chunk_secs = vad.num_frames_required() / rate
+            self.observe(state, chunks, chunk_secs, vad.params.start_secs)
+            return state
+
+        vad.voice_confidence = scored
+        vad.analyze_audio = watched
+
+    def observe(
+        self, state: VADState, chunks: list[bool], chunk_secs: float, start_secs: float
+    ) -> None:
+        """The chunks one ``analyze_audio`` call scored, and the state it left the VAD in."""
+        if state in (VADState.SPEAKING, VADState.STOPPING):
+            self._sounding = False  # the VAD called it speech: its frames take over
+            return
+        for voiced in chunks:
+            if voiced:
+                self._unvoiced = 0
+                if not self._sounding:
+                    self._sounding, self._secs = True, 0.0
+                    self.onsets += 1
+                    _tell(self.listener, "caller_sounded")
+            elif self._sounding:
+                self._unvoiced += 1
+            if self._sounding:
+                self._secs += chunk_secs
+        if self._sounding and (
+            self._unvoiced >= self.FADE_CHUNKS or self._secs > start_secs + self.grace_secs
+        ):
+            self._sounding, self._unvoiced = False, 0
+            self.faded += 1
+            _tell(self.listener, "caller_faded")
+
+
+def level_db(pcm: bytes) -> float:
+    """RMS level of 16-bit PCM in dB below full scale (-inf for silence)."""
+    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32)
+    if samples.size == 0:
+        return -math.inf
+    rms = float(np.sqrt(np.mean(samples * samples))) / 32768.0
+    return 20 * math.log10(rms) if rms > 0 else -math.inf

@@ -1,0 +1,165 @@
+"""The caller's first voiced chunk, before the VAD calls speech started (``OnsetWatch``):
+what it tells its listener for each run of chunks, and that it reads the VAD's own scores."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+from pipecat.audio.vad.vad_analyzer import VADParams, VADState
+
+from voicebot.conversation.pauses import OnsetWatch, level_db
+from voicebot.providers.energy import EnergyVADAnalyzer
+
+CHUNK = 0.032
+START = 0.2  # the VAD's start_secs
+
+
+class Listener:
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def caller_sounded(self) -> None:
+        self.calls.append("sounded")
+
+    def caller_faded(self) -> None:
+        self.calls.append("faded")
+
+
+def feed(watch: OnsetWatch, chunks: str, state: str = "Q") -> None:
+    """One analyze call per letter: v a voiced chunk, . an unvoiced one; ``state`` the VAD's
+    state after it (Q quiet, s starting, S speaking, p stopping)."""
+    names = {"Q": VADState.QUIET, "s": VADState.STARTING, "S": VADState.SPEAKING}
+    names["p"] = VADState.STOPPING
+    for c in chunks:
+        watch.observe(names[state], [c == "v"], CHUNK, START)
+
+
+def test_a_first_voiced_chunk_is_told_once_and_the_vads_call_ends_it_quietly() -> None:
+    listener = Listener()
+    watch = OnsetWatch(listener)
+    feed(watch, "...")
+    assert listener.calls == []
+    feed(watch, "v", "s")
+    assert listener.calls == ["sounded"]
+    feed(watch, "vvv", "s")  # more of the same sound: not told again
+    feed(watch, "v", "S")  # the VAD calls it speech: its own frames take over
+    feed(watch, "v.v", "p")
+    assert listener.calls == ["sounded"]
+    assert (watch.onsets, watch.faded) == (1, 0)
+    feed(watch, "...", "Q")  # speech over; a new sound is a new onset
+    feed(watch, "v")
+    assert listener.calls == ["sounded", "sounded"]
+
+
+def test_a_sound_that_stops_fades_after_three_unvoiced_chunks() -> None:
+    listener = Listener()
+    watch = OnsetWatch(listener)
+    feed(watch, "v..")  # a click: two unvoiced chunks, not yet
+    assert listener.calls == ["sounded"]
+    feed(watch, ".")
+    assert listener.calls == ["sounded", "faded"]
+    feed(watch, "..")
+    assert listener.calls == ["sounded", "faded"]
+
+
+def test_a_voiced_chunk_between_quiet_ones_keeps_the_sound_alive() -> None:
+    listener = Listener()
+    watch = OnsetWatch(listener)
+    feed(watch, "v..v..v..")
+    assert listener.calls == ["sounded"]
+
+
+def test_a_sound_the_vad_never_calls_fades_after_its_start_wait_and_the_grace() -> None:
+    listener = Listener()
+    watch = OnsetWatch(listener, grace_secs=0.25)
+    limit = int((START + 0.25) / CHUNK)  # 14 chunks of 32 ms
+    feed(watch, "v" * limit)  # voiced all along, but quiet to the VAD (its loudness window)
+    assert listener.calls == ["sounded"]
+    feed(watch, "v")
+    assert listener.calls == ["sounded", "faded"]
+
+
+def test_the_watch_reads_the_vads_own_scores_and_its_loudness_floor() -> None:
+    async def run() -> list[str]:
+        vad = EnergyVADAnalyzer(
+            threshold=0.02,
+            params=VADParams(confidence=0.5, start_secs=0.2, stop_secs=0.2, min_volume=0.4),
+        )
+        vad.set_sample_rate(16000)
+        listener = Listener()
+        OnsetWatch(listener).attach(vad)
+        n = vad.num_frames_required()
+        quiet = np.zeros(n, dtype=np.int16)
+        tone = np.sin(2 * np.pi * 440 * np.arange(n) / 16000)  # not DC: loudness filters DC
+        soft = (tone * 1100).astype(np.int16)  # RMS 0.024: over the energy threshold
+        loud = (tone * 11000).astype(np.int16)
+        # A call's first 0.4 s: the VAD's loudness window fills (volume reads 0 until then).
+        states = [await vad.analyze_audio(quiet.tobytes()) for _ in range(25)]
+        assert listener.calls == []
+        # -110 + 100 * 0.4 = -70 dBFS: the soft tone is -32 dBFS, over it; a near-silent
+        # chunk that the energy VAD also rejects is not a sound.
+        await vad.analyze_audio(np.full(n, 3, dtype=np.int16).tobytes())
+        assert listener.calls == []
+        states.append(await vad.analyze_audio(soft.tobytes()))
+        assert listener.calls == ["sounded"]
+        for _ in range(15):  # 2 chunks to the smoothed volume, then the 0.2 s start
+            states.append(await vad.analyze_audio(loud.tobytes()))
+        assert VADState.SPEAKING in states  # the VAD went on to call it speech
+        return listener.calls
+
+    assert asyncio.run(run()) == ["sounded"]
+
+
+def test_a_loud_chunk_the_model_scores_low_is_no_sound() -> None:
+    async def run() -> list[str]:
+        vad = EnergyVADAnalyzer(threshold=0.5, params=VADParams(confidence=0.5, min_volume=0.0))
+        vad.set_sample_rate(16000)
+        listener = Listener()
+        OnsetWatch(listener).attach(vad)
+        chunk = np.full(vad.num_frames_required(), 8000, dtype=np.int16)  # RMS 0.24 < 0.5
+        await vad.analyze_audio(chunk.tobytes())
+        return listener.calls
+
+    assert asyncio.run(run()) == []
+
+
+def test_level_db() -> None:
+    assert level_db(b"") == float("-inf")
+    assert level_db(np.zeros(10, dtype=np.int16).tobytes()) == float("-inf")
+    full = np.full(10, 32767, dtype=np.int16).tobytes()
+    assert abs(level_db(full)) < 0.01
+    assert abs(level_db(np.full(10, 3277, dtype=np.int16).tobytes()) + 20) < 0.01
+
+
+def test_on_real_speech_silero_is_heard_before_the_vad_calls_speech() -> None:
+    """Silero (its scores are arrays) on a recorded question: the first sound is told, once,
+    well before the VAD's call (its 0.2 s start and loudness window)."""
+    from pathlib import Path
+
+    from voicebot.audio import read_wav
+    from voicebot.providers.onnx_sessions import silero_analyzer
+
+    speech = read_wav(Path(__file__).parents[2] / "examples/audio/two_turns.wav", 16000)
+
+    async def run() -> tuple[list[str], int, int]:
+        vad = silero_analyzer(VADParams())
+        vad.set_sample_rate(16000)
+        listener = Listener()
+        OnsetWatch(listener).attach(vad)
+        step = 320  # 20 ms frames, as a transport sends them
+        sounded_at = speaking_at = -1
+        for i in range(0, speech.samples.size - step, step):
+            state = await vad.analyze_audio(speech.samples[i : i + step].tobytes())
+            if listener.calls and sounded_at < 0:
+                sounded_at = i
+            if state == VADState.SPEAKING:
+                speaking_at = i
+                break
+        return listener.calls, sounded_at, speaking_at
+
+    calls, sounded_at, speaking_at = asyncio.run(run())
+    assert calls == ["sounded"]
+    assert 0 <= sounded_at < speaking_at
+    # Not a timing margin: positions in the audio. The VAD's start wait alone is 0.2 s.
+    assert (speaking_at - sounded_at) / 16000 >= 0.15
