@@ -94,7 +94,8 @@ class BargeIn(BaseModel):
     transcript made only of them (at most ``max_backchannel_words`` words) resumes the bot.
     ``pause_at``: ``"first_sound"`` pauses the bot at the caller's first voiced chunk (~50 ms
     in) and speaks on if the VAD does not call it speech; ``"speech"`` waits for the VAD to
-    call speech started (its ``start_secs`` and loudness window: ~0.25 s on real speech).
+    call speech started (its ``start_secs`` and loudness window: ~0.25 s after the onset on
+    recorded prompts, ~0.4 s to the bot's silence in bench_backchannel).
     ``Bot(barge_in=None)`` interrupts at the first speech, as Pipecat does.
     """
 

@@ -140,7 +140,7 @@ async def test_without_a_barge_in_policy_a_backchannel_interrupts(tmp_path):  # 
 
 def silent_runs(path: Path, start: float, end: float, min_secs: float = 0.06) -> list[float]:
     """Where the bot's audio goes quiet for ``min_secs`` or more between ``start`` and ``end``
-    (seconds on the caller's timeline), as start times."""
+    (seconds on the caller's timeline; a quiet run may reach ``end``), as start times."""
     pcm = read_wav(path)
     rate = pcm.sample_rate
     loud = pcm.samples[int(start * rate) : int(end * rate)] != 0
@@ -152,6 +152,8 @@ def silent_runs(path: Path, start: float, end: float, min_secs: float = 0.06) ->
             if i - quiet_from >= min_secs * rate:
                 runs.append(start + quiet_from / rate)
             quiet_from = None
+    if quiet_from is not None and loud.size - quiet_from >= min_secs * rate:
+        runs.append(start + quiet_from / rate)  # quiet to the window's end
     return runs
 
 
@@ -209,6 +211,8 @@ async def test_a_barge_in_after_a_first_sound_pause_is_ruled_as_before(tmp_path)
     session, played = await converse(tmp_path, (2.5, 0.7), "Stop.", vad=SLOW_START)
 
     assert strategy_decisions(session) == ["barge_in"]
+    # Silent from the first sound on, not from the VAD's call 0.4 s later.
+    assert [t for t in silent_runs(tmp_path / "bot.wav", 2.5, 3.5) if t < 2.7]
     assert session.barge_in.holds == 1
     assert assistant_messages(session)[0].endswith(f" {CUT_MARKER}")
     assert played < REPLY_SECS - 1.0

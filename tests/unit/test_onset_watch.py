@@ -163,3 +163,42 @@ def test_on_real_speech_silero_is_heard_before_the_vad_calls_speech() -> None:
     assert 0 <= sounded_at < speaking_at
     # Not a timing margin: positions in the audio. The VAD's start wait alone is 0.2 s.
     assert (speaking_at - sounded_at) / 16000 >= 0.15
+
+
+def test_a_voiced_chunk_under_the_vads_loudness_floor_is_no_sound() -> None:
+    async def run() -> list[str]:
+        # min_volume 0.8 stands for -30 dBFS; the tone is -32 dBFS and voiced to the model.
+        vad = EnergyVADAnalyzer(threshold=0.02, params=VADParams(confidence=0.5, min_volume=0.8))
+        vad.set_sample_rate(16000)
+        listener = Listener()
+        OnsetWatch(listener).attach(vad)
+        n = vad.num_frames_required()
+        tone = (np.sin(2 * np.pi * 440 * np.arange(n) / 16000) * 1100).astype(np.int16)
+        assert vad.voice_confidence(tone.tobytes()) == 1.0  # (the wrapped score, unchanged)
+        for _ in range(5):
+            await vad.analyze_audio(tone.tobytes())
+        return listener.calls
+
+    assert asyncio.run(run()) == []
+
+
+def test_a_drop_with_no_chunk_held_does_not_outlive_the_interruption() -> None:
+    """A barge-in whose interruption passes while the transport holds no chunk (its queue was
+    empty) must leave the pause usable: the next pause can be resumed."""
+    from voicebot.conversation.barge_in import OutputPause
+
+    async def run() -> tuple[int, bool]:
+        class Output:
+            async def write_audio_frame(self, frame: object) -> bool:
+                return True
+
+        pause = OutputPause()
+        pause.attach(Output())
+        pause.hold()
+        pause.drop()
+        pause.interruption_passed()  # no write was waiting
+        pause.hold()
+        await pause.resume()
+        return pause.resumes, pause.held
+
+    assert asyncio.run(run()) == (1, False)

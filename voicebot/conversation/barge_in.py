@@ -78,6 +78,7 @@ class OutputPause:
         self._open = asyncio.Event()
         self._open.set()
         self._dropping = False
+        self._waiting = False  # a write is held now
         self.holds = 0  # pauses so far
         self.resumes = 0
         #: How each pause was ruled: "barge_in", "backchannel" or "noise", in order.
@@ -94,6 +95,7 @@ class OutputPause:
 
         async def paused_write(frame: Any) -> bool:
             if not self._open.is_set():
+                self._waiting = True
                 try:
                     await asyncio.wait_for(self._open.wait(), self.max_hold_secs)
                 except TimeoutError:
@@ -101,6 +103,8 @@ class OutputPause:
                     if not self._dropping:
                         await self.resume()
                     self._open.set()
+                finally:
+                    self._waiting = False
                 if self._dropping:
                     self._dropping = False
                     return False  # not written: the heard-text stage does not count it
@@ -128,6 +132,8 @@ class OutputPause:
     def interruption_passed(self) -> None:
         if self.held:
             self._open.set()
+            if not self._waiting:  # no chunk held (the queue was empty): nothing to drop
+                self._dropping = False
 
 
 class InterruptionPassed(FrameProcessor):
@@ -187,7 +193,8 @@ class BargeInTurnStart(BaseUserTurnStartStrategy):
         self._last_stop: VADUserStoppedSpeakingFrame | None = None
         self._timer: asyncio.Task | None = None
         self._sounding = False  # paused at a first sound the VAD has not called speech yet
-        self._faded = 0  # first sounds that faded during this reply
+        self._sound_timer: asyncio.Task | None = None
+        self._faded = 0  # first sounds that faded while the bot spoke
 
     # ---- OnsetWatch's listener (BargeIn(pause_at="first_sound")) ----
 
@@ -195,6 +202,10 @@ class BargeInTurnStart(BaseUserTurnStartStrategy):
     #: call: a line with a noise or an echo the model scores as voice would otherwise make
     #: the bot stutter (pause, speak on, pause) for as long as it lasts.
     MAX_FADED_PER_REPLY = 2
+    #: A first-sound pause ends by itself after this long without the VAD's call or a fade
+    #: (the caller's audio stopped reaching the VAD: muted mid-sound, a stalled stream).
+    #: Over the VAD's start wait (0.2 s) + OnsetWatch's grace (0.25 s), with room.
+    FIRST_SOUND_MAX_SECS = 1.0
 
     def caller_sounded(self) -> None:
         if self._faded >= self.MAX_FADED_PER_REPLY:
@@ -202,19 +213,35 @@ class BargeInTurnStart(BaseUserTurnStartStrategy):
         if self._bot_speaking and not self._pending and not self._sounding:
             self._sounding = True
             self._pause.hold()
+            self._sound_timer = self.create_task(self._sound_expires(), "barge_in_sound")
 
     def caller_faded(self) -> None:
         if self._sounding and not self._pending:
-            self._sounding = False
             self._faded += 1
+            self._end_sound()
             self.create_task(self._fade(), "barge_in_faded")
 
     async def _fade(self) -> None:
         if not self._pending:  # unless the VAD called speech meanwhile: that ruling stands
             await self._resume("noise")
 
+    async def _sound_expires(self) -> None:
+        await asyncio.sleep(self.FIRST_SOUND_MAX_SECS)
+        self._sound_timer = None
+        if self._sounding and not self._pending:
+            self._faded += 1
+            logger.debug(f"{self}: a first sound neither faded nor became speech; speaking on")
+            await self._resume("noise")
+
+    def _end_sound(self) -> None:
+        self._sounding = False
+        timer, self._sound_timer = self._sound_timer, None
+        if timer is not None and timer is not asyncio.current_task():
+            timer.cancel()
+
     async def handle_user_turn_started(self) -> None:
         if self._sounding:  # a turn started some other way: its interruption clears the reply
+            self._pause.decisions.append("barge_in")
             self._pause.drop()
         await self._settle()
 
@@ -234,7 +261,7 @@ class BargeInTurnStart(BaseUserTurnStartStrategy):
                 await self._resume("noise")
         elif isinstance(frame, VADUserStartedSpeakingFrame):
             self._speaking = True
-            self._sounding = False  # the VAD called it: ruled on below
+            self._end_sound()  # the VAD called it: ruled on below
             self._stretch_start = _now() - frame.start_secs
             if not (self._pending or self._bot_speaking):
                 return await self._start()
@@ -323,7 +350,8 @@ class BargeInTurnStart(BaseUserTurnStartStrategy):
         return ProcessFrameResult.STOP
 
     async def _settle(self) -> None:
-        self._pending = self._sounding = False
+        self._pending = False
+        self._end_sound()
         timer, self._timer = self._timer, None
         if timer is not None and timer is not asyncio.current_task():
             timer.cancel()
