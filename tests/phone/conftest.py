@@ -92,6 +92,11 @@ class Worker:
 
 @pytest.fixture(scope="package")
 def worker() -> Iterator[Worker]:
+    yield from serve_fake_bot()
+
+
+def serve_fake_bot(**changes: Any) -> Iterator[Worker]:
+    """examples/fake_bot.py (with ``changes``) on a worker app on loopback, until closed."""
     import uvicorn
 
     from voicebot.server.worker import build_app
@@ -102,6 +107,7 @@ def worker() -> Iterator[Worker]:
         processors={"after_input": (DTMFRecorder,)},
         # The generic socket's own settings: a short silence watchdog for its test.
         transport=PhoneWebSocket(gone_after_secs=2.0),
+        **changes,
     )
     app = build_app(bot, calls=4, loopback_ice=False, ice_servers=[])
     sock = socket.socket()
