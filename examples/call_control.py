@@ -34,10 +34,10 @@ bot = Bot(
     tts=FakeTTS(ttfb_secs=0.15),
     greeting="Hello, this is the library.",
     mute_caller=["greeting"],  # the caller's words during the greeting are not heard
-    # Speech over the bot pauses it; "mhm" or a cough lets it go on, words or more than
-    # 0.6 s of speech interrupt it (these are the defaults; barge_in=None: any speech
-    # interrupts at once).
-    barge_in=BargeIn(min_interrupt_secs=0.6, transcript_wait_secs=0.8),
+    # The caller's first voiced sound over the bot pauses it ("speech": wait for the VAD);
+    # "mhm" or a cough lets it go on, words or more than 0.6 s of speech interrupt it
+    # (these are the defaults; barge_in=None: speech interrupts when the VAD calls it).
+    barge_in=BargeIn(pause_at="first_sound", min_interrupt_secs=0.6, transcript_wait_secs=0.8),
     user_idle=UserIdle(after_secs=6.0, nudges=["Are you still there?"], goodbye="Goodbye!"),
     on_turn=after_each_turn,
 )

@@ -198,9 +198,10 @@ class BargeInTurnStart(BaseUserTurnStartStrategy):
 
     # ---- OnsetWatch's listener (BargeIn(pause_at="first_sound")) ----
 
-    #: First sounds that may fade during one reply before the rest of it waits for the VAD's
-    #: call: a line with a noise or an echo the model scores as voice would otherwise make
-    #: the bot stutter (pause, speak on, pause) for as long as it lasts.
+    #: First sounds that may fade during one stretch of the bot's speech (from its
+    #: BotStartedSpeakingFrame) before the rest of it waits for the VAD's call: a line with a
+    #: noise or an echo the model scores as voice would otherwise make the bot stutter
+    #: (pause, speak on, pause) for as long as it lasts.
     MAX_FADED_PER_REPLY = 2
     #: A first-sound pause ends by itself after this long without the VAD's call or a fade
     #: (the caller's audio stopped reaching the VAD: muted mid-sound, a stalled stream).
