@@ -27,6 +27,12 @@ Two sets:
   (``FRESH_SEED``) from those the other sets and the design measurement did not use; the two
   pause points, Silero 0.2. Drawn and run once, after the choice of the default.
 
+- ``fresh2`` (``--fresh2``): ``FRESH2_BACKCHANNELS`` (14 other backchannels, two outside the
+  default vocabulary), the click and the cough, and 12 more Asterisk barge-ins
+  (``FRESH2_SEED``); written 2026-12-03 before its one run, to measure the STT hint
+  (``BargeIn.hint_stt``) on backchannels it was not found on.
+- ``--hint-pair``: on a recorded set, the default with and without ``BargeIn.hint_stt``.
+
 ``pause_at="first_sound"`` was designed from one measurement (40 other Asterisk prompts,
 seed 1, Silero alone: the first chunk with confidence >= 0.7 came p50 46 ms after the onset,
 the VAD's call 237 ms), expected to take ~190 ms off the stop's p50 against
@@ -189,6 +195,38 @@ def fresh_events() -> list[Event]:
     return out
 
 
+#: Backchannels for the second fresh set, written 2026-12-03 (session 16) before any run of
+#: it: phrases no other set has, most in the default vocabulary (``DEFAULT_BACKCHANNELS``),
+#: two not ("Gotcha.", "Sounds good.": the vocabulary's limit, expected to stop the bot).
+FRESH2_BACKCHANNELS = (
+    "Alright.", "Great.", "Nice.", "Hmm.", "Yup.", "Okay, okay.", "Thank you.", "Wow.",
+    "True.", "Oh, I see.", "Yeah, yeah.", "Exactly.", "Gotcha.", "Sounds good.",
+)  # fmt: skip
+FRESH2_SEED = 16
+
+
+def fresh2_events() -> list[Event]:
+    """The second fresh set (``--fresh2``): ``FRESH2_BACKCHANNELS`` spoken by the Piper
+    voice, a click and a cough, and 12 barge-ins from Asterisk prompts no earlier set used
+    (nor the design measurement), 0.4-2.5 s long, drawn with ``FRESH2_SEED``."""
+    import random
+
+    from voicebot.audio import read_wav
+
+    files = sorted(SOUNDS.glob("*.wav"))
+    used = {e.source.partition(":")[2] for e in RECORDED + fresh_events()} | {"hello-world.wav"}
+    used |= {f.name for f in random.Random(DESIGN_SEED).sample(files, DESIGN_COUNT)}
+    pool = [f for f in files if f.name not in used]
+    out = [Event("backchannel", t, 0, f"piper:{t}") for t in FRESH2_BACKCHANNELS]
+    out += [Event("noise", "", 0, "noise:click"), Event("noise", "", 0, "noise:cough")]
+    for f in random.Random(FRESH2_SEED).sample(pool, len(pool)):
+        if 0.4 <= read_wav(f).duration_secs <= 2.5:
+            out.append(Event("barge_in", f.stem, 0, f"asterisk:{f.name}"))
+        if len(out) == len(FRESH2_BACKCHANNELS) + 2 + 12:
+            break
+    return out
+
+
 def question(recorded_set: bool) -> np.ndarray:
     if recorded_set:
         from voicebot.audio import read_wav
@@ -253,8 +291,10 @@ def judge(out: np.ndarray, rate: int, t0: float, onset: float) -> dict[str, Any]
         run = None  # the silence after the onset is the reply's end: it never stopped
     # All the bot's audio in the cycle: the whole reply if it spoke on, the part before the
     # stop plus the short answer to the interruption ("Okay.") if it was cut.
+    # A barge-in whose new turn the fake LLM answers with the whole reply again (its
+    # words held "world", as "Hello." did) plays more than one reply: that is a stop.
     played = float(np.count_nonzero(loud)) / rate
-    resumed = played >= REPLY_SECS - 0.1
+    resumed = REPLY_SECS - 0.1 <= played <= REPLY_SECS + 0.3
     gap = None
     if resumed and run is not None:
         gap = run.size / rate
@@ -295,7 +335,13 @@ class AnswersTheQuestion(FakeLLMBase):  # type: ignore[misc, valid-type]
 
 
 def ours_recorded(
-    caller: Path, out: Path, *, start_secs: float, barge_in: str | None, chunk_secs: float = 0.04
+    caller: Path,
+    out: Path,
+    *,
+    start_secs: float,
+    barge_in: str | None,
+    chunk_secs: float = 0.04,
+    hint: bool = True,
 ) -> Any:
     from voicebot import BargeIn, Bot, SilenceTurn, SileroVAD, WavFile, WhisperSTT
     from voicebot.testing import FakeTTS
@@ -309,7 +355,7 @@ def ours_recorded(
         sample_rate_in=IN_RATE,
         sample_rate_out=OUT_RATE,
         idle_timeout_secs=None,
-        barge_in=BargeIn(pause_at=barge_in) if barge_in else None,
+        barge_in=BargeIn(pause_at=barge_in, hint_stt=hint) if barge_in else None,
     )
     bot.prepare()
     wav = WavFile(input=caller, output=out, linger_secs=1.0, output_chunk_secs=chunk_secs)
@@ -322,9 +368,13 @@ async def run_set(
     fresh: bool = False,
     chunk_secs: float = 0.04,
     pair: bool = False,
+    *,
+    fresh2: bool = False,
+    hint_pair: bool = False,
 ) -> dict[str, Any]:
     rng = np.random.default_rng(7)
     events = (fresh_events() if fresh else RECORDED) if recorded_set else SCRIPTED
+    events = fresh2_events() if fresh2 else events
     if recorded_set:
         from voicebot.providers.local.piper import PiperTTS
 
@@ -356,6 +406,12 @@ async def run_set(
         }
         if fresh or pair:
             contenders = dict(list(contenders.items())[:2])
+        if hint_pair:
+            contenders = dict(list(contenders.items())[:1])
+            first = next(iter(contenders))
+            contenders[first.replace("first sound)", "first sound, no STT hint)")] = dict(
+                start_secs=0.2, barge_in="first_sound", hint=False
+            )
         for name, kw in contenders.items():
             out = work / f"{len(runs)}.wav"
             session = ours_recorded(caller, out, chunk_secs=chunk_secs, **kw)
@@ -386,8 +442,15 @@ async def run_set(
         for e, t0, (onset, end) in zip(events, starts, marks, strict=True):
             r = judge(samples.astype(np.float32), rate, t0, onset)
             rows.append({"kind": e.kind, "text": e.text, "onset": onset, "secs": end - onset, **r})
-        decisions = list(session.barge_in.decisions) if session and session.barge_in else []
-        result["contenders"][name] = {"events": rows, "decisions": decisions, **summary(rows)}
+        pause = session.barge_in if session else None
+        decisions = list(pause.decisions) if pause else []
+        heard = list(pause.heard) if pause else []  # each ruling's words
+        result["contenders"][name] = {
+            "events": rows,
+            "decisions": decisions,
+            "heard": heard,
+            **summary(rows),
+        }
     return result
 
 
@@ -457,12 +520,34 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--name", help="results file name (default backchannel_<set>)")
     p.add_argument("--chunk", type=float, default=0.04, help="recorded sets: output chunk secs")
     p.add_argument("--pair", action="store_true", help="recorded set: the two pause points only")
+    p.add_argument("--fresh2", action="store_true", help="the second fresh set (backchannels too)")
+    p.add_argument(
+        "--hint-pair", action="store_true", help="recorded sets: first sound with/without STT hint"
+    )
     args = p.parse_args(argv)
-    args.recorded = args.recorded or args.fresh
+    args.recorded = args.recorded or args.fresh or args.fresh2
     setup()
-    label = "fresh" if args.fresh else "recorded" if args.recorded else "scripted"
+    label = (
+        "fresh2"
+        if args.fresh2
+        else "fresh"
+        if args.fresh
+        else "recorded"
+        if args.recorded
+        else "scripted"
+    )
     with tempfile.TemporaryDirectory(prefix="bench-backchannel-") as d:
-        r = asyncio.run(run_set(args.recorded, Path(d), args.fresh, args.chunk, args.pair))
+        r = asyncio.run(
+            run_set(
+                args.recorded,
+                Path(d),
+                args.fresh,
+                args.chunk,
+                args.pair,
+                fresh2=args.fresh2,
+                hint_pair=args.hint_pair,
+            )
+        )
     from voicebot import BargeIn
 
     r["config"] = {

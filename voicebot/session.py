@@ -47,7 +47,12 @@ from pipecat.transports.base_transport import BaseTransport
 from pipecat.workers.runner import WorkerRunner
 
 from voicebot.conversation import ConversationState
-from voicebot.conversation.barge_in import InterruptionPassed, OutputPause, barge_in_pause
+from voicebot.conversation.barge_in import (
+    InterruptionPassed,
+    OutputPause,
+    barge_in_pause,
+    hint_backchannels,
+)
 from voicebot.conversation.pauses import watch_pauses
 from voicebot.failover.spec import connect as connect_failover
 from voicebot.failures import FailureWatch
@@ -146,6 +151,8 @@ class Session(CallControls):
             use_conversation(conversation)
         stt = bot.stt.build(ctx)
         watch_pauses(vad_analyzer, stt, *(turn_strategies.stop or []))
+        if pause is not None:
+            hint_backchannels(bot, stt, conversation)
         llm = bot.llm.build(ctx)
         tts = bot.tts.build(ctx)
 

@@ -96,6 +96,9 @@ class BargeIn(BaseModel):
     in) and speaks on if the VAD does not call it speech; ``"speech"`` waits for the VAD to
     call speech started (its ``start_secs`` and loudness window: ~0.25 s after the onset on
     recorded prompts, ~0.4 s to the bot's silence in bench_backchannel).
+    ``hint_stt``: speech that starts while the bot speaks is transcribed expecting the
+    backchannel words (the offline Whisper takes them as its prompt; other STTs ignore it),
+    so a short "Sure." is not heard as "chair" and taken for a barge-in.
     ``Bot(barge_in=None)`` interrupts at the first speech, as Pipecat does.
     """
 
@@ -106,6 +109,7 @@ class BargeIn(BaseModel):
     transcript_wait_secs: float = Field(default=0.8, gt=0, le=5)
     backchannels: tuple[str, ...] = DEFAULT_BACKCHANNELS
     max_backchannel_words: int = Field(default=3, ge=1)
+    hint_stt: bool = True
 
     @field_validator("backchannels", mode="before")
     @classmethod
@@ -117,6 +121,11 @@ class BargeIn(BaseModel):
         ``max_backchannel_words`` words; empty text is not (no words yet)."""
         words = _words(text)
         return bool(words) and len(words) in self._whole_phrase_ends(words)
+
+    def stt_hint(self) -> str:
+        """The backchannel phrases as text said before ("Mhm. Yeah. I see."), the words an
+        STT is told to expect over the bot (``hint_stt``)."""
+        return " ".join(f"{phrase.strip().capitalize()}." for phrase in self.backchannels)
 
     def may_become_backchannel(self, text: str) -> bool:
         """Whether interim words may still end as a backchannel ("okay got" of "okay got

@@ -84,6 +84,7 @@ async def test_a_backchannel_pauses_the_bot_and_it_speaks_on_to_the_end(tmp_path
     # The whole reply was played (with a gap where the caller spoke), and kept unmarked.
     assert abs(played - REPLY_SECS) < 0.1, (played, REPLY_SECS)
     assert strategy_decisions(session) == ["backchannel"]
+    assert session.barge_in.heard == ["Mm-hmm."]  # what each ruling was made on
     assert assistant_messages(session)[0] == REPLY
     # "Mm-hmm" never reached the model: two questions, two requests.
     users = [m["content"] for m in session.context.get_messages() if m["role"] == "user"]
@@ -98,6 +99,7 @@ async def test_a_noise_without_words_pauses_the_bot_and_it_speaks_on(tmp_path): 
 
     assert abs(played - REPLY_SECS) < 0.1, (played, REPLY_SECS)
     assert strategy_decisions(session) == ["noise"]
+    assert session.barge_in.heard == [""]
     assert assistant_messages(session)[0] == REPLY
     assert BACKCHANNELS_HEARD == []
 
@@ -106,6 +108,7 @@ async def test_a_short_worded_interruption_is_a_barge_in_and_the_held_audio_is_d
     session, played = await converse(tmp_path, (2.5, 0.3), "Stop.")
 
     assert strategy_decisions(session) == ["barge_in"]
+    assert session.barge_in.heard == ["Stop."]
     # The reply was cut: the context holds what was heard, with the cut mark, and the
     # caller's word is the next user message.
     first = assistant_messages(session)[0]

@@ -281,7 +281,9 @@ async def test_the_whisper_service_transcribes_at_the_stop_when_no_pause_came(
     heard: list[int] = []
 
     class Fake:
-        def transcribe(self, audio: np.ndarray, *, tail_secs: float = 1.0) -> Transcript:
+        def transcribe(
+            self, audio: np.ndarray, *, tail_secs: float = 1.0, expect: str | None = None
+        ) -> Transcript:
             heard.append(len(audio))
             return Transcript("hello", 0.01)
 

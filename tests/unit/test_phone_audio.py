@@ -35,7 +35,9 @@ class RecordingTranscriber:
     def __init__(self) -> None:
         self.heard: list[np.ndarray] = []
 
-    def transcribe(self, audio: np.ndarray, *, tail_secs: float = 1.0) -> Transcript:
+    def transcribe(
+        self, audio: np.ndarray, *, tail_secs: float = 1.0, expect: str | None = None
+    ) -> Transcript:
         self.heard.append(audio)
         return Transcript("Press one for sales.", 0.01)
 

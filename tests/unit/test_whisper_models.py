@@ -84,7 +84,9 @@ class FakeTranscriber:
         self.text = text
         self.heard: list[int] = []
 
-    def transcribe(self, audio: np.ndarray, *, tail_secs: float = 1.0) -> Transcript:
+    def transcribe(
+        self, audio: np.ndarray, *, tail_secs: float = 1.0, expect: str | None = None
+    ) -> Transcript:
         self.heard.append(len(audio))
         return Transcript(self.text, 0.01)
 

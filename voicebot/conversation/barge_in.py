@@ -83,6 +83,9 @@ class OutputPause:
         self.resumes = 0
         #: How each pause was ruled: "barge_in", "backchannel" or "noise", in order.
         self.decisions: list[str] = []
+        #: The words transcribed of each ruled sound when it was ruled ("" if none yet),
+        #: in the same order: what a false stop or a missed barge-in was heard as.
+        self.heard: list[str] = []
         #: Called (awaited) when the bot speaks on after a pause.
         self.on_resume: Callable[[], Awaitable[None]] | None = None
 
@@ -242,7 +245,7 @@ class BargeInTurnStart(BaseUserTurnStartStrategy):
 
     async def handle_user_turn_started(self) -> None:
         if self._sounding:  # a turn started some other way: its interruption clears the reply
-            self._pause.decisions.append("barge_in")
+            self._rule("barge_in")
             self._pause.drop()
         await self._settle()
 
@@ -298,6 +301,7 @@ class BargeInTurnStart(BaseUserTurnStartStrategy):
         text = f"{self._heard} {frame.text}".strip() if final else frame.text
         if not self._policy.is_backchannel(text):
             if final or not self._policy.may_become_backchannel(text):
+                self._heard = text
                 return await self._barge_in()
             return ProcessFrameResult.CONTINUE  # "uh" may still become "uh huh"
         if final:
@@ -325,14 +329,18 @@ class BargeInTurnStart(BaseUserTurnStartStrategy):
         else:  # stopped, and no words came (or only backchannel words)
             await self._resume("backchannel" if self._heard else "noise")
 
-    async def _resume(self, why: str) -> None:
+    def _rule(self, why: str) -> None:
         self._pause.decisions.append(why)
+        self._pause.heard.append(self._heard if self._pending else "")
+
+    async def _resume(self, why: str) -> None:
+        self._rule(why)
         await self._settle()
         await self._pause.resume()
         logger.debug(f"{self}: {why}, the bot speaks on")
 
     async def _barge_in(self) -> ProcessFrameResult:
-        self._pause.decisions.append("barge_in")
+        self._rule("barge_in")
         self._pause.drop()
         await self._settle()
         result = await self._start()
@@ -382,3 +390,16 @@ def barge_in_pause(bot: Any, strategies: Any, vad: Any = None) -> OutputPause | 
     if bot.barge_in.pause_at == "first_sound" and vad is not None:
         OnsetWatch(strategy).attach(vad)
     return pause
+
+
+def hint_backchannels(bot: Any, stt: Any, conversation: Any) -> bool:
+    """Tell ``stt`` to expect ``bot.barge_in``'s backchannel words in speech that starts
+    while the bot speaks (``conversation.bot_speaking``, the session's one record of it),
+    if the bot rules on such speech, asks for the hint (``BargeIn.hint_stt``) and the STT
+    takes one (``expect_over_bot``: the offline Whisper). Returns whether it was told."""
+    policy = bot.barge_in
+    expect = getattr(stt, "expect_over_bot", None)
+    if policy is None or not policy.hint_stt or not bot.allow_interruptions or expect is None:
+        return False
+    expect(policy.stt_hint(), lambda: conversation.bot_speaking)
+    return True

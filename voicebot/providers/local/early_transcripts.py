@@ -108,8 +108,11 @@ class EarlyTranscripts(Generic[T]):
         if self._early is not None:
             self._early.fresh = False
 
-    async def transcript(self, segment: bytes) -> T:
-        """The segment's transcript: the early one if the segment is its words plus quiet."""
+    async def transcript(
+        self, segment: bytes, transcribe: Callable[[bytes], Coroutine[Any, Any, T]] | None = None
+    ) -> T:
+        """The segment's transcript: the early one if the segment is its words plus quiet,
+        else ``transcribe``'s (default: the one given at construction)."""
         early, self._early = self._early, None
         if early is not None:
             extra = segment[len(early.audio) :]
@@ -128,7 +131,7 @@ class EarlyTranscripts(Generic[T]):
                 self.counts.distrusted += 1
             elif not early.task.done():  # a dropped one still holds Whisper: let it finish
                 await asyncio.wait([early.task])
-        return await self._transcribe(segment)
+        return await (transcribe or self._transcribe)(segment)
 
     def pending(self) -> asyncio.Task[T] | None:
         """The early transcription still running, if any (to cancel at cleanup)."""

@@ -20,7 +20,8 @@ measured by ``benchmarks/phone_audio.py`` (docs/offline.md, "Phone audio").
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
+from collections import deque
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -71,6 +72,9 @@ DEFAULT_MODEL = "base"
 
 #: Whisper's input window: the encoder takes at most this much audio.
 WINDOW_SECS = 30.0
+#: The longest prompt of expected words (``WhisperTranscriber.prompt_tokens``), in tokens;
+#: Whisper itself keeps at most 223 of the previous text.
+PROMPT_MAX_TOKENS = 120
 
 
 def quietest_cut(audio: np.ndarray, limit: int) -> int:
@@ -120,18 +124,32 @@ class WhisperTranscriber:
             language=language,
         )
         self._prompt = [*self._tokenizer.sot_sequence, self._tokenizer.no_timestamps]
+        self._prompts: dict[str, list[int]] = {}
 
-    def transcribe(self, audio: np.ndarray, *, tail_secs: float = 1.0) -> Transcript:
+    def prompt_tokens(self, words: str | None) -> list[int]:
+        """The decoder's prompt: Whisper's start tokens, after ``words`` as the text said
+        before (Whisper's ``initial_prompt``), which makes the decoder expect such words."""
+        if not words:
+            return self._prompt
+        if words not in self._prompts:
+            said = self._tokenizer.encode(" " + words.strip())[-PROMPT_MAX_TOKENS:]
+            self._prompts[words] = [self._tokenizer.sot_prev, *said, *self._prompt]
+        return self._prompts[words]
+
+    def transcribe(
+        self, audio: np.ndarray, *, tail_secs: float = 1.0, expect: str | None = None
+    ) -> Transcript:
         """``audio``: float32 mono at 16 kHz, one utterance. One longer than Whisper's 30 s
         window (a caller talking on without a pause the VAD hears) is cut at its quietest
-        moment near the limit and transcribed in parts, instead of failing."""
+        moment near the limit and transcribed in parts, instead of failing. ``expect``:
+        words likely to be said (``prompt_tokens``)."""
         limit = int((WINDOW_SECS - tail_secs - 0.5) * SAMPLE_RATE)
         if len(audio) > limit:
             # Not in the last second: a cut in the end's quiet would leave Whisper a sliver
             # of silence to transcribe alone (and invent words for).
             cut = quietest_cut(audio, min(limit, len(audio) - SAMPLE_RATE))
-            head = self.transcribe(audio[:cut], tail_secs=tail_secs)
-            rest = self.transcribe(audio[cut:], tail_secs=tail_secs)
+            head = self.transcribe(audio[:cut], tail_secs=tail_secs, expect=expect)
+            rest = self.transcribe(audio[cut:], tail_secs=tail_secs, expect=expect)
             return Transcript(
                 f"{head.text} {rest.text}".strip(),
                 min(head.no_speech_prob, rest.no_speech_prob),
@@ -147,12 +165,11 @@ class WhisperTranscriber:
         # of benchmarks/offline_latency.py; benchmarks/offline_stt.py measures the WER.
         opts = DECODE_OPTIONS
         seconds = len(audio) / SAMPLE_RATE
-        max_length = (
-            len(self._prompt) + int(seconds * opts["tokens_per_sec"]) + opts["extra_tokens"]
-        )
+        prompt = self.prompt_tokens(expect)
+        max_length = len(prompt) + int(seconds * opts["tokens_per_sec"]) + opts["extra_tokens"]
         result = self.model.model.generate(
             encoded,
-            [self._prompt],
+            [prompt],
             beam_size=opts["beam_size"],
             max_length=max_length,
             repetition_penalty=opts["repetition_penalty"],
@@ -206,12 +223,27 @@ class LocalWhisperSTTService(SegmentedSTTService):
         #: How far into a pause to start transcribing (None: only at the VAD's stop).
         self.early_secs = early_secs
         self._early: EarlyTranscripts[Transcript | None] = EarlyTranscripts(
-            self._transcribe,
+            lambda audio: self._transcribe(audio, self._expect),  # the segment under way
             lambda coroutine: self.create_task(coroutine, name="early_transcript"),
             lambda: self.sample_rate * 2,  # one second of 16-bit mono
             lambda result: result is not None and not result.repeated,
         )
         self._failure = "transcription failed"
+        #: Words to expect from speech that starts while the bot speaks, and how to tell
+        #: that it speaks (``expect_over_bot``); the words for the segment under way.
+        self._over_bot: tuple[str, Callable[[], bool]] | None = None
+        self._expect: str | None = None
+        # Pipecat queues each stopped segment for one task that transcribes them in order;
+        # each one's words to expect wait here in the same order (the next segment can
+        # start before the last one's transcription has).
+        self._segment_expects: deque[str | None] = deque(maxlen=16)
+
+    def expect_over_bot(self, words: str, bot_speaking: Callable[[], bool]) -> None:
+        """Transcribe speech that starts while ``bot_speaking()`` with ``words`` as Whisper's
+        prompt. Said over the bot, a short sound is most often a backchannel, and Whisper,
+        given one word alone, mishears it ("Sure." as "chair", "I see" as "IC"), which a
+        barge-in policy then takes for a barge-in (``BargeIn.hint_stt``)."""
+        self._over_bot = (words, bot_speaking)
 
     @property
     def early(self) -> EarlyCounts:
@@ -225,8 +257,13 @@ class LocalWhisperSTTService(SegmentedSTTService):
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
         if isinstance(frame, VADUserStartedSpeakingFrame):
+            if self._over_bot is not None:
+                words, bot_speaking = self._over_bot
+                self._expect = words if bot_speaking() else None
             self._early.speech_started()
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
+            if self.is_usable:  # the segment was queued (not when the service cannot work)
+                self._segment_expects.append(self._expect)
             self._early.speech_stopped()
 
     async def process_audio_frame(
@@ -248,16 +285,18 @@ class LocalWhisperSTTService(SegmentedSTTService):
             await self.cancel_task(task)
         await super().cleanup()  # type: ignore[no-untyped-call]  # Pipecat leaves it untyped
 
-    async def _transcribe(self, audio: bytes) -> Transcript | None:
-        """``audio``: 16-bit PCM at the service's rate. None if Whisper failed (logged)."""
+    async def _transcribe(self, audio: bytes, expect: str | None) -> Transcript | None:
+        """``audio``: 16-bit PCM at the service's rate; ``expect``: words to expect
+        (``expect_over_bot``). None if Whisper failed (logged)."""
         if self.sample_rate != SAMPLE_RATE:
             # Phone lines (8 kHz) and browsers (48 kHz): Whisper hears 16 kHz only. The
             # whole utterance is resampled at once (no stream state to carry between turns).
             audio = await self._resampler.resample(audio, self.sample_rate, SAMPLE_RATE)
         samples = np.frombuffer(audio, dtype=np.int16).astype(np.float32) / 32768.0
         try:
+            hint = {"expect": expect} if expect else {}  # a transcriber may take no hints
             return await asyncio.to_thread(
-                self._transcriber.transcribe, samples, tail_secs=self._tail_secs
+                self._transcriber.transcribe, samples, tail_secs=self._tail_secs, **hint
             )
         except Exception as e:  # a broken utterance must not end the call
             logger.opt(exception=e).error(f"{self}: transcription failed: {e}")
@@ -280,7 +319,10 @@ class LocalWhisperSTTService(SegmentedSTTService):
     async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame, None]:
         await self.start_processing_metrics()
         try:
-            result = await self._early.transcript(audio)
+            expect = self._segment_expects.popleft() if self._segment_expects else None
+            result = await self._early.transcript(
+                audio, lambda segment: self._transcribe(segment, expect)
+            )
         finally:
             await self.stop_processing_metrics()
         if result is None:
