@@ -342,6 +342,7 @@ def ours_recorded(
     barge_in: str | None,
     chunk_secs: float = 0.04,
     hint: bool = True,
+    confidence: float | None = 0.5,
 ) -> Any:
     from voicebot import BargeIn, Bot, SilenceTurn, SileroVAD, WavFile, WhisperSTT
     from voicebot.testing import FakeTTS
@@ -355,7 +356,13 @@ def ours_recorded(
         sample_rate_in=IN_RATE,
         sample_rate_out=OUT_RATE,
         idle_timeout_secs=None,
-        barge_in=BargeIn(pause_at=barge_in, hint_stt=hint) if barge_in else None,
+        barge_in=BargeIn(
+            pause_at=barge_in,
+            hint_stt=BargeIn().hint_stt if hint else None,
+            first_sound_confidence=confidence,
+        )
+        if barge_in
+        else None,
     )
     bot.prepare()
     wav = WavFile(input=caller, output=out, linger_secs=1.0, output_chunk_secs=chunk_secs)
@@ -371,6 +378,7 @@ async def run_set(
     *,
     fresh2: bool = False,
     hint_pair: bool = False,
+    confidence_pair: bool = False,
 ) -> dict[str, Any]:
     rng = np.random.default_rng(7)
     events = (fresh_events() if fresh else RECORDED) if recorded_set else SCRIPTED
@@ -411,6 +419,12 @@ async def run_set(
             first = next(iter(contenders))
             contenders[first.replace("first sound)", "first sound, no STT hint)")] = dict(
                 start_secs=0.2, barge_in="first_sound", hint=False
+            )
+        if confidence_pair:
+            contenders = dict(list(contenders.items())[:1])
+            first = next(iter(contenders))
+            contenders[first.replace("first sound)", "first sound at the VAD's 0.7)")] = dict(
+                start_secs=0.2, barge_in="first_sound", confidence=None
             )
         for name, kw in contenders.items():
             out = work / f"{len(runs)}.wav"
@@ -524,6 +538,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument(
         "--hint-pair", action="store_true", help="recorded sets: first sound with/without STT hint"
     )
+    p.add_argument(
+        "--confidence-pair",
+        action="store_true",
+        help="recorded sets: first sound at 0.5 (default) and at the VAD's 0.7",
+    )
     args = p.parse_args(argv)
     args.recorded = args.recorded or args.fresh or args.fresh2
     setup()
@@ -546,6 +565,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 args.pair,
                 fresh2=args.fresh2,
                 hint_pair=args.hint_pair,
+                confidence_pair=args.confidence_pair,
             )
         )
     from voicebot import BargeIn

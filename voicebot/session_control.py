@@ -85,6 +85,14 @@ DEFAULT_BACKCHANNELS: tuple[str, ...] = (
 )  # fmt: skip
 
 
+#: Told to the STT for speech over the bot (``BargeIn.hint_stt``): a few backchannels as
+#: Whisper writes them. Short on purpose: with all of ``DEFAULT_BACKCHANNELS`` as its prompt
+#: Whisper base heard short words as "Yes." ("Dash", "S") and "Oh." ("o'clock"); with these
+#: eight, of 142 short recorded words only "o" (and three beeps) became backchannels
+#: (benchmarks/stt_hint_words.py).
+DEFAULT_STT_HINT = "Mm-hmm. Yeah. Okay. Sure. Right. Uh-huh. I see. Got it."
+
+
 class BargeIn(BaseModel):
     """``Bot(barge_in=BargeIn(...))``: how the caller's speech over the bot is ruled on.
 
@@ -96,9 +104,12 @@ class BargeIn(BaseModel):
     in) and speaks on if the VAD does not call it speech; ``"speech"`` waits for the VAD to
     call speech started (its ``start_secs`` and loudness window: ~0.25 s after the onset on
     recorded prompts, ~0.4 s to the bot's silence in bench_backchannel).
-    ``hint_stt``: speech that starts while the bot speaks is transcribed expecting the
-    backchannel words (the offline Whisper takes them as its prompt; other STTs ignore it),
-    so a short "Sure." is not heard as "chair" and taken for a barge-in.
+    ``first_sound_confidence``: the VAD model's score a chunk needs to be a first sound
+    (None: the VAD's own ``confidence``, 0.7 for Silero; 0.5, Silero's own default, comes
+    ~1 chunk sooner on a slow onset: docs/latency.md). ``hint_stt``: speech that starts
+    and ends while the bot speaks is transcribed expecting these words (the offline
+    Whisper takes them as its prompt; other STTs ignore it), so a short "Sure." is not
+    heard as "chair" and taken for a barge-in; None: no hint.
     ``Bot(barge_in=None)`` interrupts at the first speech, as Pipecat does.
     """
 
@@ -109,7 +120,8 @@ class BargeIn(BaseModel):
     transcript_wait_secs: float = Field(default=0.8, gt=0, le=5)
     backchannels: tuple[str, ...] = DEFAULT_BACKCHANNELS
     max_backchannel_words: int = Field(default=3, ge=1)
-    hint_stt: bool = True
+    first_sound_confidence: float | None = Field(default=0.5, gt=0, le=1)
+    hint_stt: str | None = DEFAULT_STT_HINT
 
     @field_validator("backchannels", mode="before")
     @classmethod
@@ -121,11 +133,6 @@ class BargeIn(BaseModel):
         ``max_backchannel_words`` words; empty text is not (no words yet)."""
         words = _words(text)
         return bool(words) and len(words) in self._whole_phrase_ends(words)
-
-    def stt_hint(self) -> str:
-        """The backchannel phrases as text said before ("Mhm. Yeah. I see."), the words an
-        STT is told to expect over the bot (``hint_stt``)."""
-        return " ".join(f"{phrase.strip().capitalize()}." for phrase in self.backchannels)
 
     def may_become_backchannel(self, text: str) -> bool:
         """Whether interim words may still end as a backchannel ("okay got" of "okay got

@@ -1,7 +1,7 @@
-"""The backchannel hint (``BargeIn.hint_stt``) on the real offline Whisper: short
-backchannels said alone, which Whisper base mishears without it ("Yep." as "No.", "Mhm." as
-"Emma Chen."), are heard as backchannels with it; a real barge-in keeps its words, and short
-words that are not backchannels stay what they are (no timing asserted).
+"""The backchannel hint (``BargeIn.hint_stt``) on the real offline Whisper: a short
+backchannel said alone that Whisper base mishears without it ("Yep." as "No.") is heard as
+one with it; a real barge-in keeps its words, and short words that are not backchannels
+stay what they are (no timing asserted).
 
 The backchannels are spoken by the Piper voice with its noise off (the same audio every run);
 the other words are Debian's ``asterisk-core-sounds-en-wav`` recordings (a person's voice),
@@ -22,7 +22,9 @@ from voicebot.providers.local.whisper import WhisperSTT
 
 PROMPTS = Path("/usr/share/asterisk/sounds/en_US_f_Allison")
 #: Misheard without the hint on this model (2026-12-03: "No.", "Ow.", "Emma Chen.",
-#: "Ememam Emem am"); not asserted, since another CPU's int8 kernels may decode otherwise.
+#: "Ememam Emem am"; not asserted, since another CPU's int8 kernels may decode otherwise).
+#: With the default hint "Yep." came out "Yeah."; the others stayed misheard
+#: (benchmarks/stt_hint_words.py).
 MISHEARD_ALONE = ("Yep.", "Uh-huh.", "Mhm.", "Mm-hmm.")
 POLICY = BargeIn()
 
@@ -46,20 +48,23 @@ def recorded(name: str) -> np.ndarray:
     return np.concatenate([np.zeros(1600, np.float32), x / float(np.max(np.abs(x))) * 0.6])
 
 
-def test_short_backchannels_said_alone_are_heard_as_backchannels_with_the_hint() -> None:
+def test_a_short_backchannel_said_alone_is_heard_as_one_with_the_hint() -> None:
     whisper = WhisperSTT(model="base").transcriber()
-    heard = {
-        t: whisper.transcribe(spoken(t), expect=POLICY.stt_hint()).text for t in MISHEARD_ALONE
-    }
+    heard = {t: whisper.transcribe(spoken(t), expect=POLICY.hint_stt).text for t in MISHEARD_ALONE}
     backchannels = [t for t, text in heard.items() if POLICY.is_backchannel(text)]
-    assert len(backchannels) >= 3, heard
+    assert backchannels, heard
 
 
 def test_a_barge_in_keeps_its_words_and_short_other_words_stay_other_words() -> None:
     whisper = WhisperSTT(model="base").transcriber()
-    hint = POLICY.stt_hint()
+    hint = POLICY.hint_stt
     said = whisper.transcribe(recorded("please-try-again"), expect=hint).text.lower()
     assert "try again" in said, said
-    for name in ("goodbye", "vm-no", "cancelled", "minute"):
+    assert not POLICY.is_backchannel(
+        whisper.transcribe(recorded("digits/oclock"), expect=hint).text
+    )
+    # Short recorded words the first, longer hint (every default phrase) turned into "Yes."
+    # and "Oh." ("dash", "s", "o'clock"), and words a caller cuts in with.
+    for name in ("goodbye", "vm-no", "cancelled", "minute", "letters/dash", "letters/s"):
         text = whisper.transcribe(recorded(name), expect=hint).text
         assert text and not POLICY.is_backchannel(text), (name, text)

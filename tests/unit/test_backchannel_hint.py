@@ -23,10 +23,14 @@ from voicebot.providers.local.whisper import Transcript, WhisperSTT
 from voicebot.testing import FakeLLM, FakeSTT, FakeTTS
 
 
-def test_the_hint_is_the_policys_own_phrases_as_said_text() -> None:
-    assert BargeIn(backchannels=("gotcha", "sounds good")).stt_hint() == "Gotcha. Sounds good."
-    hint = BargeIn().stt_hint()
-    assert hint.startswith("Mhm. Mmhmm.") and "I see." in hint and "Got it." in hint
+def test_the_default_hint_is_backchannels_the_policy_lets_pass() -> None:
+    """Each phrase of the default hint, as Whisper would write it, is a backchannel to the
+    default policy: what the hint makes Whisper hear resumes the bot."""
+    policy = BargeIn()
+    assert policy.hint_stt
+    phrases = [p.strip() for p in policy.hint_stt.split(".") if p.strip()]
+    assert len(phrases) >= 6
+    assert all(policy.is_backchannel(p) for p in phrases), phrases
 
 
 class Heard:
@@ -57,11 +61,51 @@ async def test_only_a_segment_begun_while_the_bot_speaks_is_transcribed_with_the
     heard = Heard()
     monkeypatch.setattr(WhisperSTT, "transcriber", lambda self: heard)
     service = WhisperSTT(early_secs=None).build(BuildContext(audio_in_sample_rate=16000))
-    bot_speaking = iter([True, False])  # read once per segment, at its VAD start
+    bot_speaking = iter([True, True, False, False])  # read at each VAD start and stop
     service.expect_over_bot("Mhm. Sure.", lambda: next(bot_speaking))
     down, _ = await run_test(service, frames_to_send=[*segment(), *segment()])
     assert [f.text for f in down if isinstance(f, TranscriptionFrame)] == ["sure", "sure"]
     assert heard.expected == ["Mhm. Sure.", None]
+
+
+async def test_a_stray_stop_with_no_audio_queues_no_words_so_later_segments_keep_theirs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Pipecat skips a segment with no audio since the last stop; its words must not be
+    queued either, or every later segment would get the one before's."""
+    heard = Heard()
+    monkeypatch.setattr(WhisperSTT, "transcriber", lambda self: heard)
+    service = WhisperSTT(early_secs=None).build(BuildContext(audio_in_sample_rate=16000))
+    bot_speaking = iter([True, True, False, False])  # each start and each stop reads it
+    service.expect_over_bot("Mhm.", lambda: next(bot_speaking))
+    frames = [*segment(), VADUserStoppedSpeakingFrame(), *segment()]
+    await run_test(service, frames_to_send=frames)
+    assert heard.expected == ["Mhm.", None]
+
+
+async def test_a_segment_the_bot_stopped_speaking_during_is_not_hinted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Begun over the bot's last words and ended after them: what the caller says then is
+    a turn of its own, heard without the backchannel words."""
+    heard = Heard()
+    monkeypatch.setattr(WhisperSTT, "transcriber", lambda self: heard)
+    service = WhisperSTT(early_secs=None).build(BuildContext(audio_in_sample_rate=16000))
+    bot_speaking = iter([True, False])  # at the start, then at the stop
+    service.expect_over_bot("Mhm.", lambda: next(bot_speaking))
+    await run_test(service, frames_to_send=segment())
+    assert heard.expected == [None]
+
+
+def test_whispers_output_budget_allows_for_the_prompt() -> None:
+    """CTranslate2's Whisper generates at most min(max_length // 2, max_length - prompt + 1)
+    tokens: the limit asked for must give the wanted tokens whatever the prompt's length."""
+    from voicebot.providers.local.whisper import generation_limit
+
+    for tokens in (6, 30, 120):
+        for prompt in (4, 27, 120):
+            limit = generation_limit(tokens, prompt)
+            assert min(limit // 2, limit - prompt + 1) == tokens, (tokens, prompt)
 
 
 async def test_without_the_hint_no_segment_is_told_anything(
@@ -88,7 +132,7 @@ def bot(**changes: Any) -> Bot:
 
 def test_the_stt_is_told_the_policys_words_and_reads_the_sessions_bot_speaking() -> None:
     stt, conversation = Listens(), ConversationState()
-    assert hint_backchannels(bot(barge_in=BargeIn(backchannels=("mhm",))), stt, conversation)
+    assert hint_backchannels(bot(barge_in=BargeIn(hint_stt="Mhm.")), stt, conversation)
     ((words, bot_speaking),) = stt.told
     assert words == "Mhm."
     assert bot_speaking() is False
@@ -100,7 +144,7 @@ def test_the_stt_is_told_the_policys_words_and_reads_the_sessions_bot_speaking()
     "changes",
     [
         {"barge_in": None},
-        {"barge_in": BargeIn(hint_stt=False)},
+        {"barge_in": BargeIn(hint_stt=None)},
         {"allow_interruptions": False},
     ],
     ids=["no barge-in policy", "hint off", "no interruptions"],
@@ -113,3 +157,48 @@ def test_no_hint_when_the_bot_does_not_ask_for_one(changes: dict[str, Any]) -> N
 
 def test_an_stt_that_takes_no_hint_is_left_alone() -> None:
     assert not hint_backchannels(bot(), object(), ConversationState())
+
+
+def test_each_member_of_a_failover_group_that_takes_the_hint_is_told() -> None:
+    class Group:
+        def __init__(self, *members: object) -> None:
+            self.members = list(members)
+
+    first, second = Listens(), Listens()
+    group = Group(first, object(), second)
+    assert hint_backchannels(bot(), group, ConversationState())
+    assert [len(first.told), len(second.told)] == [1, 1]
+
+
+def test_a_session_tells_its_stt_the_bots_backchannels(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """The wiring in ``Session.build``: the built STT is told, and what it reads is the
+    session's own record of the bot speaking."""
+    from voicebot import WavFile
+    from voicebot.audio.wav import Pcm, write_wav
+    from voicebot.testing.fake_stt import ScriptedSTTService
+
+    told: list[tuple[str, Any]] = []
+    monkeypatch.setattr(
+        ScriptedSTTService,
+        "expect_over_bot",
+        lambda self, words, speaking: told.append((words, speaking)),
+        raising=False,
+    )
+    caller = tmp_path / "caller.wav"
+    write_wav(caller, Pcm(np.zeros(16000, np.int16), 16000))
+    policy = BargeIn(hint_stt="Mhm. Okay.")
+    session = bot(barge_in=policy).session(
+        transport=WavFile(input=caller, output=tmp_path / "out.wav"), env={}
+    )
+    ((words, speaking),) = told
+    assert words == "Mhm. Okay."
+    assert speaking() is False
+    session.conversation.bot_speaking = True
+    assert speaking() is True
+    told.clear()
+    bot(barge_in=BargeIn(hint_stt=None)).session(
+        transport=WavFile(input=caller, output=tmp_path / "out2.wav"), env={}
+    )
+    assert told == []

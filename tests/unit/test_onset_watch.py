@@ -202,3 +202,24 @@ def test_a_drop_with_no_chunk_held_does_not_outlive_the_interruption() -> None:
         return pause.resumes, pause.held
 
     assert asyncio.run(run()) == (1, False)
+
+
+def test_a_first_sound_may_take_a_lower_score_than_the_vads_own() -> None:
+    """``OnsetWatch(confidence=...)`` (``BargeIn.first_sound_confidence``): a chunk scored
+    0.6 is a first sound at 0.5, and not at the VAD's own 0.7."""
+
+    class ScoresSixTenths(EnergyVADAnalyzer):
+        def voice_confidence(self, buffer: bytes) -> float:
+            return 0.6
+
+    async def run(confidence: float | None) -> list[str]:
+        vad = ScoresSixTenths(params=VADParams(confidence=0.7, min_volume=0.0))
+        vad.set_sample_rate(16000)
+        listener = Listener()
+        OnsetWatch(listener, confidence=confidence).attach(vad)
+        chunk = np.full(vad.num_frames_required(), 8000, dtype=np.int16)
+        await vad.analyze_audio(chunk.tobytes())
+        return listener.calls
+
+    assert asyncio.run(run(0.5)) == ["sounded"]
+    assert asyncio.run(run(None)) == []

@@ -301,8 +301,7 @@ class BargeInTurnStart(BaseUserTurnStartStrategy):
         text = f"{self._heard} {frame.text}".strip() if final else frame.text
         if not self._policy.is_backchannel(text):
             if final or not self._policy.may_become_backchannel(text):
-                self._heard = text
-                return await self._barge_in()
+                return await self._barge_in(text)
             return ProcessFrameResult.CONTINUE  # "uh" may still become "uh huh"
         if final:
             self._heard = text
@@ -329,9 +328,12 @@ class BargeInTurnStart(BaseUserTurnStartStrategy):
         else:  # stopped, and no words came (or only backchannel words)
             await self._resume("backchannel" if self._heard else "noise")
 
-    def _rule(self, why: str) -> None:
+    def _rule(self, why: str, words: str | None = None) -> None:
+        """Record a ruling and the words it was made on (default: the pending speech's)."""
         self._pause.decisions.append(why)
-        self._pause.heard.append(self._heard if self._pending else "")
+        if words is None:
+            words = self._heard if self._pending else ""
+        self._pause.heard.append(words)
 
     async def _resume(self, why: str) -> None:
         self._rule(why)
@@ -339,8 +341,8 @@ class BargeInTurnStart(BaseUserTurnStartStrategy):
         await self._pause.resume()
         logger.debug(f"{self}: {why}, the bot speaks on")
 
-    async def _barge_in(self) -> ProcessFrameResult:
-        self._rule("barge_in")
+    async def _barge_in(self, words: str | None = None) -> ProcessFrameResult:
+        self._rule("barge_in", words)
         self._pause.drop()
         await self._settle()
         result = await self._start()
@@ -388,7 +390,7 @@ def barge_in_pause(bot: Any, strategies: Any, vad: Any = None) -> OutputPause | 
     strategy = BargeInTurnStart(bot.barge_in, pause)
     strategies.start = [strategy]
     if bot.barge_in.pause_at == "first_sound" and vad is not None:
-        OnsetWatch(strategy).attach(vad)
+        OnsetWatch(strategy, confidence=bot.barge_in.first_sound_confidence).attach(vad)
     return pause
 
 
@@ -396,10 +398,17 @@ def hint_backchannels(bot: Any, stt: Any, conversation: Any) -> bool:
     """Tell ``stt`` to expect ``bot.barge_in``'s backchannel words in speech that starts
     while the bot speaks (``conversation.bot_speaking``, the session's one record of it),
     if the bot rules on such speech, asks for the hint (``BargeIn.hint_stt``) and the STT
-    takes one (``expect_over_bot``: the offline Whisper). Returns whether it was told."""
+    takes one (``expect_over_bot``: the offline Whisper, alone or in a failover group).
+    Returns whether it was told."""
     policy = bot.barge_in
-    expect = getattr(stt, "expect_over_bot", None)
-    if policy is None or not policy.hint_stt or not bot.allow_interruptions or expect is None:
+    if policy is None or not policy.hint_stt or not bot.allow_interruptions:
         return False
-    expect(policy.stt_hint(), lambda: conversation.bot_speaking)
-    return True
+    # A failover group's members each take it (voicebot.failover.group.FailoverGroup).
+    takers = [
+        expect
+        for member in getattr(stt, "members", [stt])
+        if (expect := getattr(member, "expect_over_bot", None)) is not None
+    ]
+    for expect in takers:
+        expect(policy.hint_stt, lambda: conversation.bot_speaking)
+    return bool(takers)

@@ -152,19 +152,27 @@ class OnsetListener(Protocol):
 class OnsetWatch:
     """The caller's first voiced chunk, before the VAD calls speech started.
 
-    A chunk is voiced when the VAD's own model scores it at or over the VAD's ``confidence``
-    and the chunk alone is at least as loud as the VAD's ``min_volume`` stands for (Pipecat
-    maps -110..-10 LUFS to 0..1; the chunk's RMS level is compared, without the 400 ms
-    window). After ``caller_sounded``, either the VAD calls speech (nothing more is said: the
-    listener hears the VAD's own frames), or the sound fades: ``FADE_CHUNKS`` unvoiced chunks
-    in a row, or no call within the VAD's ``start_secs`` + ``grace_secs``.
+    A chunk is voiced when the VAD's own model scores it at or over ``confidence`` (None: the
+    VAD's own ``confidence``) and the chunk alone is at least as loud as the VAD's
+    ``min_volume`` stands for (Pipecat maps -110..-10 LUFS to 0..1; the chunk's RMS level is
+    compared, without the 400 ms window). After ``caller_sounded``, either the VAD calls
+    speech (nothing more is said: the listener hears the VAD's own frames), or the sound
+    fades: ``FADE_CHUNKS`` unvoiced chunks in a row, or no call within the VAD's
+    ``start_secs`` + ``grace_secs``.
     """
 
     FADE_CHUNKS = 3
 
-    def __init__(self, listener: OnsetListener, *, grace_secs: float = 0.25) -> None:
+    def __init__(
+        self,
+        listener: OnsetListener,
+        *,
+        grace_secs: float = 0.25,
+        confidence: float | None = None,
+    ) -> None:
         self.listener = listener
         self.grace_secs = grace_secs
+        self.confidence = confidence
         self._chunks: list[bool] = []  # voiced or not, per chunk, written on the VAD's thread
         self._sounding = False  # told caller_sounded, not yet confirmed or faded
         self._unvoiced = 0
@@ -183,7 +191,8 @@ class OnsetWatch:
             score = confidence(buffer)  # Silero's is an array: passed on as it came
             try:
                 params = vad.params
-                voiced = float(np.asarray(score).ravel()[0]) >= params.confidence
+                floor = params.confidence if self.confidence is None else self.confidence
+                voiced = float(np.asarray(score).ravel()[0]) >= floor
                 loud = level_db(buffer) >= -110 + 100 * params.min_volume
                 self._chunks.append(voiced and loud)
             except Exception as e:  # never into the VAD: it would stop hearing the caller

@@ -77,6 +77,13 @@ WINDOW_SECS = 30.0
 PROMPT_MAX_TOKENS = 120
 
 
+def generation_limit(tokens: int, prompt: int) -> int:
+    """The ``max_length`` that lets CTranslate2's Whisper generate ``tokens`` after a
+    ``prompt`` of that many tokens: it generates at most ``min(max_length // 2, max_length -
+    prompt + 1)`` (measured: with a 4-token prompt, max_length 14 gave 7 tokens)."""
+    return max(2 * tokens, tokens + prompt - 1)
+
+
 def quietest_cut(audio: np.ndarray, limit: int) -> int:
     """Where to cut a too-long utterance: the start of its quietest 20 ms in the 5 s before
     ``limit`` samples, so a word is rarely cut in two."""
@@ -166,7 +173,13 @@ class WhisperTranscriber:
         opts = DECODE_OPTIONS
         seconds = len(audio) / SAMPLE_RATE
         prompt = self.prompt_tokens(expect)
-        max_length = len(prompt) + int(seconds * opts["tokens_per_sec"]) + opts["extra_tokens"]
+        # CTranslate2 generates at most min(max_length // 2, max_length - prompt + 1)
+        # tokens: the loop guards above were chosen with the 4-token prompt, where that is
+        # half of (prompt + the rate's tokens). The same number is allowed whatever the
+        # prompt's length, so the hint changes the words, not how many may come.
+        rate_tokens = int(seconds * opts["tokens_per_sec"]) + opts["extra_tokens"]
+        bound = (len(self._prompt) + rate_tokens) // 2
+        max_length = generation_limit(bound, len(prompt))
         result = self.model.model.generate(
             encoded,
             [prompt],
@@ -235,8 +248,11 @@ class LocalWhisperSTTService(SegmentedSTTService):
         self._expect: str | None = None
         # Pipecat queues each stopped segment for one task that transcribes them in order;
         # each one's words to expect wait here in the same order (the next segment can
-        # start before the last one's transcription has).
-        self._segment_expects: deque[str | None] = deque(maxlen=16)
+        # start before the last one's transcription has). Pipecat queues a segment at a
+        # VAD stop when the service is usable, and skips it if no audio came since the
+        # last stop; ``_audio_since_stop`` follows the same rule.
+        self._segment_expects: deque[str | None] = deque()
+        self._audio_since_stop = False
 
     def expect_over_bot(self, words: str, bot_speaking: Callable[[], bool]) -> None:
         """Transcribe speech that starts while ``bot_speaking()`` with ``words`` as Whisper's
@@ -255,6 +271,14 @@ class LocalWhisperSTTService(SegmentedSTTService):
         return False
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        if isinstance(frame, VADUserStoppedSpeakingFrame):
+            # Before Pipecat queues the segment, so its task never finds it without its words.
+            # Still over the bot at the stop: a sound that outlived the bot's reply (or was
+            # ruled a barge-in) is transcribed as anything else the caller says.
+            if self.is_usable and self._audio_since_stop:
+                over_bot = self._over_bot is not None and self._over_bot[1]()
+                self._segment_expects.append(self._expect if over_bot else None)
+            self._audio_since_stop = False
         await super().process_frame(frame, direction)
         if isinstance(frame, VADUserStartedSpeakingFrame):
             if self._over_bot is not None:
@@ -262,14 +286,13 @@ class LocalWhisperSTTService(SegmentedSTTService):
                 self._expect = words if bot_speaking() else None
             self._early.speech_started()
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
-            if self.is_usable:  # the segment was queued (not when the service cannot work)
-                self._segment_expects.append(self._expect)
             self._early.speech_stopped()
 
     async def process_audio_frame(
         self, frame: InputAudioRawFrame, direction: FrameDirection
     ) -> None:
         await super().process_audio_frame(frame, direction)
+        self._audio_since_stop = True
         if self.early_secs is not None:
             self._early.audio(frame.audio)
 
@@ -311,7 +334,10 @@ class LocalWhisperSTTService(SegmentedSTTService):
         On the phone, a VAD-cut segment (its pre-roll of line silence in front) often gets a
         high ``no_speech_prob`` with a confident, right transcript: 7 of 40 telephone
         prompts were dropped on ``no_speech_prob`` alone, none with this rule
-        (benchmarks/phone_audio.py)."""
+        (benchmarks/phone_audio.py). With the backchannel hint Whisper finds "Yeah." in
+        silence and hum, confidently enough to pass this rule (benchmarks/stt_hint_words.py);
+        such a segment began and ended over the bot, where "Yeah." resumes the bot as a
+        noise would."""
         if result.no_speech_prob <= self._no_speech_threshold:
             return False
         return self._log_prob_threshold is None or result.avg_logprob < self._log_prob_threshold
