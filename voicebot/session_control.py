@@ -88,8 +88,9 @@ DEFAULT_BACKCHANNELS: tuple[str, ...] = (
 #: Told to the STT for speech over the bot (``BargeIn.hint_stt``): a few backchannels as
 #: Whisper writes them. Short on purpose: with all of ``DEFAULT_BACKCHANNELS`` as its prompt
 #: Whisper base heard short words as "Yes." ("Dash", "S") and "Oh." ("o'clock"); with these
-#: eight, of 142 short recorded words only "o" (and three beeps) became backchannels
-#: (benchmarks/stt_hint_words.py).
+#: eight, of 142 short recorded words only the letter "o", the digit "oh" and three tones
+#: became backchannels (benchmarks/stt_hint_words.py). English: set your own for another
+#: language (the offline Whisper skips this one when it transcribes another language).
 DEFAULT_STT_HINT = "Mm-hmm. Yeah. Okay. Sure. Right. Uh-huh. I see. Got it."
 
 
@@ -122,6 +123,11 @@ class BargeIn(BaseModel):
     max_backchannel_words: int = Field(default=3, ge=1)
     first_sound_confidence: float | None = Field(default=0.5, gt=0, le=1)
     hint_stt: str | None = DEFAULT_STT_HINT
+
+    @field_validator("hint_stt")
+    @classmethod
+    def _no_blank_hint(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
 
     @field_validator("backchannels", mode="before")
     @classmethod

@@ -121,9 +121,11 @@ async def test_without_the_hint_no_segment_is_told_anything(
 class Listens:
     def __init__(self) -> None:
         self.told: list[tuple[str, Any]] = []
+        self.languages: list[str | None] = []
 
-    def expect_over_bot(self, words: str, bot_speaking: Any) -> None:
+    def expect_over_bot(self, words: str, bot_speaking: Any, *, language: str | None) -> None:
         self.told.append((words, bot_speaking))
+        self.languages.append(language)
 
 
 def bot(**changes: Any) -> Bot:
@@ -183,7 +185,7 @@ def test_a_session_tells_its_stt_the_bots_backchannels(
     monkeypatch.setattr(
         ScriptedSTTService,
         "expect_over_bot",
-        lambda self, words, speaking: told.append((words, speaking)),
+        lambda self, words, speaking, language: told.append((words, speaking)),
         raising=False,
     )
     caller = tmp_path / "caller.wav"
@@ -202,3 +204,54 @@ def test_a_session_tells_its_stt_the_bots_backchannels(
         transport=WavFile(input=caller, output=tmp_path / "out2.wav"), env={}
     )
     assert told == []
+
+
+def test_the_default_hint_is_english_and_a_bots_own_hint_any_language() -> None:
+    default, own = Listens(), Listens()
+    hint_backchannels(bot(), default, ConversationState())
+    hint_backchannels(bot(barge_in=BargeIn(hint_stt="Ja. Genau.")), own, ConversationState())
+    assert default.languages == ["en"] and own.languages == [None]
+
+
+def test_a_whisper_transcribing_another_language_does_not_take_an_english_hint(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(WhisperSTT, "transcriber", lambda self: Heard())
+    german = WhisperSTT(model="base", language="de").build(BuildContext(audio_in_sample_rate=16000))
+    german.expect_over_bot("Mm-hmm. Yeah.", lambda: True, language="en")
+    english = WhisperSTT().build(BuildContext(audio_in_sample_rate=16000))
+    english.expect_over_bot("Mm-hmm. Yeah.", lambda: True, language="en")
+    assert german._over_bot is None and english._over_bot is not None
+
+
+def test_a_blank_hint_is_no_hint() -> None:
+    assert BargeIn(hint_stt="   ").hint_stt is None
+    assert BargeIn(hint_stt=" Mhm. ").hint_stt == "Mhm."
+
+
+async def test_an_early_transcript_made_with_another_hint_is_not_used() -> None:
+    """The early transcript (at a pause) used the hint the segment's start chose; if the stop
+    chose otherwise (the bot stopped meanwhile), the segment is transcribed again."""
+    import asyncio
+
+    from voicebot.providers.local.early_transcripts import EarlyTranscripts
+
+    calls: list[str] = []
+
+    async def whisper(audio: bytes) -> str:
+        calls.append("early" if not calls else "again")
+        return f"{len(audio)} bytes"
+
+    early = EarlyTranscripts(whisper, asyncio.create_task, lambda: 32000)
+    early.speech_started()
+    words = bytes(3200)
+    early.audio(words)
+    early.paused(0.0)
+    await asyncio.sleep(0)
+
+    async def unhinted(segment: bytes) -> str:
+        calls.append("unhinted")
+        return "heard without the hint"
+
+    assert await early.transcript(words, unhinted, use_early=False) == "heard without the hint"
+    assert calls == ["early", "unhinted"]

@@ -59,7 +59,7 @@ from pipecat.turns.user_start import (
 from pipecat.utils.time import time_now_iso8601
 
 from voicebot.conversation.pauses import OnsetWatch
-from voicebot.session_control import BargeIn
+from voicebot.session_control import DEFAULT_STT_HINT, BargeIn
 
 
 class OutputPause:
@@ -409,6 +409,8 @@ def hint_backchannels(bot: Any, stt: Any, conversation: Any) -> bool:
         for member in getattr(stt, "members", [stt])
         if (expect := getattr(member, "expect_over_bot", None)) is not None
     ]
+    # The default hint is English; a hint of the bot's own is taken in any language.
+    language = "en" if policy.hint_stt == DEFAULT_STT_HINT else None
     for expect in takers:
-        expect(policy.hint_stt, lambda: conversation.bot_speaking)
+        expect(policy.hint_stt, lambda: conversation.bot_speaking, language=language)
     return bool(takers)

@@ -109,16 +109,21 @@ class EarlyTranscripts(Generic[T]):
             self._early.fresh = False
 
     async def transcript(
-        self, segment: bytes, transcribe: Callable[[bytes], Coroutine[Any, Any, T]] | None = None
+        self,
+        segment: bytes,
+        transcribe: Callable[[bytes], Coroutine[Any, Any, T]] | None = None,
+        *,
+        use_early: bool = True,
     ) -> T:
-        """The segment's transcript: the early one if the segment is its words plus quiet,
-        else ``transcribe``'s (default: the one given at construction)."""
+        """The segment's transcript: the early one if the segment is its words plus quiet
+        (and ``use_early``), else ``transcribe``'s (default: the one given at construction)."""
         early, self._early = self._early, None
         if early is not None:
             extra = segment[len(early.audio) :]
             level = tail_level(early.audio, self._bytes_per_sec())
             if (
-                early.fresh
+                use_early
+                and early.fresh
                 and segment.startswith(early.audio)
                 # Speech after the pause that the watch missed (it and the VAD's frames
                 # came in one chunk) must be heard: then the whole segment is.

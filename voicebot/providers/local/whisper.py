@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -236,7 +236,7 @@ class LocalWhisperSTTService(SegmentedSTTService):
         #: How far into a pause to start transcribing (None: only at the VAD's stop).
         self.early_secs = early_secs
         self._early: EarlyTranscripts[Transcript | None] = EarlyTranscripts(
-            lambda audio: self._transcribe(audio, self._expect),  # the segment under way
+            self._transcribe_early,
             lambda coroutine: self.create_task(coroutine, name="early_transcript"),
             lambda: self.sample_rate * 2,  # one second of 16-bit mono
             lambda result: result is not None and not result.repeated,
@@ -253,12 +253,25 @@ class LocalWhisperSTTService(SegmentedSTTService):
         # last stop; ``_audio_since_stop`` follows the same rule.
         self._segment_expects: deque[str | None] = deque()
         self._audio_since_stop = False
+        self._early_expect: str | None = None  # the hint the early transcript used
 
-    def expect_over_bot(self, words: str, bot_speaking: Callable[[], bool]) -> None:
+    def _transcribe_early(self, audio: bytes) -> Coroutine[Any, Any, Transcript | None]:
+        """The segment under way, at a pause: with the hint its start chose."""
+        self._early_expect = self._expect
+        return self._transcribe(audio, self._expect)
+
+    def expect_over_bot(
+        self, words: str, bot_speaking: Callable[[], bool], *, language: str | None = None
+    ) -> None:
         """Transcribe speech that starts while ``bot_speaking()`` with ``words`` as Whisper's
         prompt. Said over the bot, a short sound is most often a backchannel, and Whisper,
         given one word alone, mishears it ("Sure." as "chair", "I see" as "IC"), which a
-        barge-in policy then takes for a barge-in (``BargeIn.hint_stt``)."""
+        barge-in policy then takes for a barge-in (``BargeIn.hint_stt``). ``language``:
+        the words' language, if known; a hint in another language than this service
+        transcribes is not used (it would pull the caller's words into it)."""
+        if language is not None and language != self._language.value.split("-")[0]:
+            logger.debug(f"{self}: hint in {language!r} not used for {self._language.value!r}")
+            return
         self._over_bot = (words, bot_speaking)
 
     @property
@@ -292,7 +305,7 @@ class LocalWhisperSTTService(SegmentedSTTService):
         self, frame: InputAudioRawFrame, direction: FrameDirection
     ) -> None:
         await super().process_audio_frame(frame, direction)
-        self._audio_since_stop = True
+        self._audio_since_stop |= bool(frame.audio)  # Pipecat skips a segment with none
         if self.early_secs is not None:
             self._early.audio(frame.audio)
 
@@ -346,8 +359,12 @@ class LocalWhisperSTTService(SegmentedSTTService):
         await self.start_processing_metrics()
         try:
             expect = self._segment_expects.popleft() if self._segment_expects else None
+            # An early transcript made with another hint than the stop chose (the bot
+            # stopped speaking meanwhile) is not this segment's.
             result = await self._early.transcript(
-                audio, lambda segment: self._transcribe(segment, expect)
+                audio,
+                lambda segment: self._transcribe(segment, expect),
+                use_early=self._early_expect == expect,
             )
         finally:
             await self.stop_processing_metrics()
