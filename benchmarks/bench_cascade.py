@@ -222,8 +222,11 @@ def warm(providers: tuple[Any, ...]) -> None:
     for provider in providers:
         if hasattr(provider, "loaded"):
             model = provider.loaded()
-            with model.lock:
-                model.llama.create_chat_completion(warm_up_messages(SYSTEM_PROMPT), max_tokens=1)
+            model.evaluate(  # on the model's own thread (``LoadedLlama.evaluate``)
+                lambda m=model: m.llama.create_chat_completion(
+                    warm_up_messages(SYSTEM_PROMPT), max_tokens=1
+                )
+            )
 
 
 def build(name: str, fast: Any, capable: Any) -> Any:

@@ -240,11 +240,13 @@ def warm_system_prompt(bot: Bot) -> None:
 
     if isinstance(bot.llm, LlamaLLM) and bot.llm.base_url is None:
         model = bot.llm.loaded()
-        with model.lock:
-            model.llama.create_chat_completion(
+        # On the model's own thread, as every evaluation (``LoadedLlama.evaluate``).
+        model.evaluate(
+            lambda: model.llama.create_chat_completion(
                 warm_up_messages(bot.system_prompt),  # type: ignore[arg-type]
                 max_tokens=1,
             )
+        )
 
 
 @dataclass

@@ -80,3 +80,21 @@ async def test_before_a_tts_the_voice_gets_clauses_rewritten_and_the_context_the
     ]
     said = [f.text for f in down if isinstance(f, TTSTextFrame)]
     assert said == ["Sure, we open at 9:30 tomorrow,", "and close at 6.", "Bye!"]
+
+
+async def test_first_piece_written_agrees_with_the_aggregator_on_every_prefix() -> None:
+    from voicebot.text.clauses import first_piece_written
+
+    for text in (
+        "Sure, the library opens at nine, and it closes at six.",
+        "Yes, it opens at 9.30 on weekdays, e.g. Monday. Bye.",
+        "Hi. There.",
+        " ".join(f"w{i}" for i in range(20)),
+    ):
+        first = (await pieces(text))[0]
+        for end in range(len(text) + 1):
+            agg = ClauseTextAggregator()
+            cut = [a.text async for a in agg.aggregate(text[:end])]
+            assert first_piece_written(text[:end]) == bool(cut), (text, end)
+            if cut:
+                assert cut[0] == first

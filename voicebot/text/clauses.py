@@ -20,6 +20,35 @@ from pipecat.utils.text.base_text_aggregator import Aggregation, BaseTextAggrega
 
 SENTENCE_END = ".!?"
 CLAUSE_END = ",;:"
+FIRST_MIN_WORDS = 2
+MIN_WORDS = 5
+MAX_WORDS = 16
+
+
+def _cut_here(text: str, *, needed: int, max_words: int) -> bool:
+    """Whether a piece ends just before ``text``'s last character: a whitespace after a
+    sentence end, or after a clause mark with ``needed`` words, or ``max_words`` reached (a
+    mark only counts once the next character shows the word ended: "9.30", "e.g.")."""
+    if len(text) < 2 or not text[-1].isspace():
+        return False
+    if len(text.split()) >= max_words:
+        return True
+    words = len(text[:-1].split())
+    mark = text[-2]
+    if mark in SENTENCE_END:
+        return words >= 1
+    return mark in CLAUSE_END and words >= needed
+
+
+def first_piece_written(
+    text: str, *, first_min_words: int = FIRST_MIN_WORDS, max_words: int = MAX_WORDS
+) -> bool:
+    """Whether ``ClauseTextAggregator`` (same settings) would have cut its first piece from a
+    reply that starts with ``text``: the TTS has something to say (``llama_cores``)."""
+    return any(
+        _cut_here(text[: end + 1], needed=first_min_words, max_words=max_words)
+        for end in range(1, len(text))
+    )
 
 
 class ClauseTextAggregator(BaseTextAggregator):
@@ -31,7 +60,13 @@ class ClauseTextAggregator(BaseTextAggregator):
     (so "9.30" and "e.g." are not cut).
     """
 
-    def __init__(self, *, first_min_words: int = 2, min_words: int = 5, max_words: int = 16):
+    def __init__(
+        self,
+        *,
+        first_min_words: int = FIRST_MIN_WORDS,
+        min_words: int = MIN_WORDS,
+        max_words: int = MAX_WORDS,
+    ):
         super().__init__(aggregation_type=TextType.SENTENCE)
         self._first_min_words = first_min_words
         self._min_words = min_words
@@ -43,24 +78,12 @@ class ClauseTextAggregator(BaseTextAggregator):
     def text(self) -> Aggregation:
         return Aggregation(text=self._text.strip(" "), type=TextType.SENTENCE)
 
-    def _ready(self, end: int) -> bool:
-        words = len(self._text[:end].split())
-        needed = self._first_min_words if self._emitted == 0 else self._min_words
-        mark = self._text[end - 1]
-        if mark in SENTENCE_END:
-            return words >= 1
-        return mark in CLAUSE_END and words >= needed
-
     async def aggregate(self, text: str) -> AsyncIterator[Aggregation]:
         for char in text:
             self._text += char
-            # A boundary is confirmed by whitespace after the mark.
-            if char.isspace() and len(self._text) >= 2:
-                end = len(self._text) - 1
-                at_mark = self._text[end - 1] in SENTENCE_END + CLAUSE_END
-                too_long = len(self._text.split()) >= self._max_words
-                if (at_mark and self._ready(end)) or too_long:
-                    yield self._cut(end)
+            needed = self._first_min_words if self._emitted == 0 else self._min_words
+            if _cut_here(self._text, needed=needed, max_words=self._max_words):
+                yield self._cut(len(self._text) - 1)
 
     def _cut(self, end: int) -> Aggregation:
         piece, self._text = self._text[:end].strip(), self._text[end:].lstrip()

@@ -16,7 +16,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, ClassVar, Literal, cast
+from typing import Any, ClassVar, Literal, TypeVar, cast
 
 from loguru import logger
 from pipecat.frames.frames import (
@@ -36,6 +36,7 @@ from voicebot.errors import ConfigError
 from voicebot.pipecat_compat import push_llm_text
 from voicebot.providers.base import BuildContext, LLMProvider, llm_settings
 from voicebot.providers.local.gguf_requant import q8_0_path
+from voicebot.providers.local.llama_cores import GenerationThreads
 from voicebot.providers.local.llama_runtime import check_llama_runtime
 from voicebot.providers.local.llama_thread import AbortFlag, LlamaThread, abort_when
 from voicebot.providers.local.models import QWEN_05B, QWEN_15B, load_once, smollm2_gguf
@@ -44,6 +45,7 @@ from voicebot.providers.local.tool_router import ToolRouter, ToolSpec, extract_a
 from voicebot.text.reply_guard import ReplyGuard, asks_to_repeat
 
 _DONE = object()
+T = TypeVar("T")
 
 
 #: The offline LLM profiles: which packaged GGUF each one loads (docs/offline.md, "LLM
@@ -61,7 +63,9 @@ PROFILES: dict[str, tuple[Callable[[], object], Callable[[], Path]]] = {
 class LoadedLlama:
     """A llama.cpp model plus the lock that serialises its use (one context, many sessions)."""
 
-    def __init__(self, path: Path, *, n_ctx: int, threads: int) -> None:
+    def __init__(
+        self, path: Path, *, n_ctx: int, threads: int, first_clause_threads: int | None = None
+    ) -> None:
         from llama_cpp import Llama
 
         check_llama_runtime(str(path))  # a build this CPU cannot run: an error, not SIGILL
@@ -78,13 +82,30 @@ class LoadedLlama:
         # ``__del__`` then finds them gone and prints a TypeError traceback at every exit.
         atexit.register(self.llama.close)
         self.lock = threading.Lock()
-        #: Replies and tool arguments run on this one thread (``llama_thread``); the
-        #: warm-up below runs on the loading thread.
+        #: Every evaluation of the model runs on this one thread (``llama_thread``): replies,
+        #: tool arguments, and the warm-up and measurement below (``evaluate``).
         self.thread = LlamaThread()
         self.path = path
-        # The first evaluation allocates and pages in the weights: pay for it at load time,
-        # not on the first caller's first turn.
-        self.llama.create_chat_completion([{"role": "user", "content": "Hi"}], max_tokens=1)
+
+        def warm_up() -> GenerationThreads:
+            # The first evaluation allocates and pages in the weights: pay for it at load
+            # time, not on the first caller's first turn.
+            self.llama.create_chat_completion([{"role": "user", "content": "Hi"}], max_tokens=1)
+            return GenerationThreads.calibrated(
+                self.llama, threads=threads, burst_threads=first_clause_threads
+            )
+
+        #: Two threads until a reply's first clause, then ``threads`` (``llama_cores``).
+        self.threads = self.evaluate(warm_up)
+
+    def evaluate(self, fn: Callable[[], T]) -> T:
+        """``fn`` on the model's thread, from code that is not async (loading, benchmarks),
+        under the model's lock. Why only there: llama.cpp's OpenMP workers belong to the
+        thread that evaluates; once a second thread has evaluated too, the process has more
+        OpenMP threads than cores and libgomp stops spinning between steps, and two threads
+        write no faster than one (57 against 37 ms a token on the 2-core VM; ``llama_cores``)."""
+        with self.lock:
+            return self.thread.call(fn)
 
 
 def chat_messages(context: LLMContext, system: str | None) -> list[dict[str, str]]:
@@ -292,6 +313,8 @@ class LlamaCppLLMService(LLMService):
             rerun_words=self._earlier_reply_words,
         )
 
+        threads = self._model.threads.plan()
+
         def produce() -> None:
             if stop.is_set():  # interrupted while queued: leave the model's cache alone
                 loop.call_soon_threadsafe(queue.put_nowait, _DONE)
@@ -313,14 +336,19 @@ class LlamaCppLLMService(LLMService):
                     )
                     # The prompt is evaluated before the first chunk: a cancelled session
                     # cuts that short too (abort_when), then stops between tokens.
-                    with abort_when(self._model.llama, stop):
-                        head = list(itertools.islice(stream, 1))
-                    for chunk in itertools.chain(head, stream):
-                        if stop.is_set():
-                            break
-                        text = chunk["choices"][0]["delta"].get("content")
-                        if text:
-                            loop.call_soon_threadsafe(queue.put_nowait, text)
+                    with self._model.threads.reply(threads):
+                        with abort_when(self._model.llama, stop):
+                            head = list(itertools.islice(stream, 1))
+                        for chunk in itertools.chain(head, stream):
+                            if stop.is_set():
+                                break
+                            delta = chunk["choices"][0]["delta"]
+                            if "content" not in delta:
+                                continue  # the opening role piece, not a token
+                            text = delta["content"]
+                            threads.token()
+                            if text:
+                                loop.call_soon_threadsafe(queue.put_nowait, text)
             except Exception as e:  # surfaced on the event loop below
                 loop.call_soon_threadsafe(queue.put_nowait, e)
             finally:
@@ -336,6 +364,7 @@ class LlamaCppLLMService(LLMService):
                     await self.stop_ttfb_metrics()
                     first = False
                 if text := guard.feed(item):
+                    threads.said(text)
                     await push_llm_text(self, text)
                 if guard.stopped:
                     logger.debug(f"{self}: reply cut ({guard.reason})")
@@ -374,6 +403,10 @@ class LlamaLLM(LLMProvider):
     base_url: str | None = None
     model: str | None = None
     threads: int = Field(default=1, ge=1)
+    #: Threads a reply is written on until its first clause, while the cores are free: the
+    #: caller waits for that clause and nothing else runs yet (``llama_cores``); at most the
+    #: machine's cores, and ``threads`` where the load-time measurement finds no gain.
+    first_clause_threads: int = Field(default=2, ge=1)
     n_ctx: int = Field(default=2048, ge=256)
     temperature: float = Field(default=0.2, ge=0)
     max_tokens: int = Field(default=80, ge=1)
@@ -427,9 +460,14 @@ class LlamaLLM(LLMProvider):
         parts joined) only by the first caller, never again on a session's build."""
         which = str(self.model_path) if self.model_path else f"profile {self.profile}"
         return load_once(
-            f"llama:{which}:{self.n_ctx}:{self.threads}",
+            f"llama:{which}:{self.n_ctx}:{self.threads}:{self.first_clause_threads}",
             f"LLM ({which})",
-            lambda: LoadedLlama(self.model_file(), n_ctx=self.n_ctx, threads=self.threads),
+            lambda: LoadedLlama(
+                self.model_file(),
+                n_ctx=self.n_ctx,
+                threads=self.threads,
+                first_clause_threads=self.first_clause_threads,
+            ),
         )
 
     def prepare(self) -> None:

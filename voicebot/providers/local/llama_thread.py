@@ -116,5 +116,10 @@ class LlamaThread:
         context = contextvars.copy_context()
         return asyncio.get_running_loop().run_in_executor(self._executor, context.run, fn)
 
+    def call(self, fn: Callable[[], T]) -> T:
+        """``fn`` on the model's thread, waited for (from a thread that is not the model's
+        and runs no event loop)."""
+        return self._executor.submit(contextvars.copy_context().run, fn).result()
+
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

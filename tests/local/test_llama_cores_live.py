@@ -1,0 +1,43 @@
+"""The loaded offline model's thread plan on the real llama.cpp context: every evaluation on
+the model's one thread, thread counts set through llama.cpp's public API and put back after
+each reply. (Whether two threads are faster is a timing question:
+``benchmarks/llama_first_clause.py``.)"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import llama_cpp
+
+from voicebot.providers.local import LlamaLLM
+
+
+def test_the_model_is_evaluated_on_its_own_thread_and_measured_at_load() -> None:
+    loaded = LlamaLLM().loaded()
+    where = loaded.evaluate(threading.current_thread)
+    assert where is not threading.current_thread()
+    assert where.name.startswith("llama")
+    assert where is loaded.evaluate(threading.current_thread)  # always the same one
+    assert loaded.threads.single_secs > 0  # one token's time, measured at load
+    assert loaded.threads.burst_threads == max(1, min(2, os.cpu_count() or 1))
+
+
+def test_a_reply_runs_on_the_burst_threads_and_ends_on_the_generation_threads() -> None:
+    loaded = LlamaLLM().loaded()
+    ctx = loaded.llama.ctx
+
+    def one_reply() -> tuple[bool, int, int, int]:
+        bursts = loaded.threads.next_reply_bursts()  # not after a slow burst: see llama_cores
+        with loaded.threads.reply() as plan:
+            during = llama_cpp.llama_n_threads(ctx)
+            for _ in loaded.llama.create_completion("One, two,", max_tokens=3, stream=True):
+                plan.token()
+        after = llama_cpp.llama_n_threads(ctx), llama_cpp.llama_n_threads_batch(ctx)
+        return bursts, during, *after
+
+    bursts, during, after, batch = loaded.evaluate(one_reply)
+    threads = loaded.threads
+    assert during == (threads.burst_threads if bursts else threads.threads)
+    assert after == threads.threads == 1
+    assert batch in (threads.threads, threads.batch_threads)
