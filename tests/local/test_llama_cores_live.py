@@ -28,8 +28,9 @@ def test_a_reply_runs_on_the_burst_threads_and_ends_on_the_generation_threads() 
     ctx = loaded.llama.ctx
 
     def one_reply() -> tuple[bool, int, int, int]:
-        bursts = loaded.threads.next_reply_bursts()  # not after a slow burst: see llama_cores
         with loaded.threads.reply() as plan:
+            # not beside other work or after a slow burst (see llama_cores)
+            bursts = plan.bursting
             during = llama_cpp.llama_n_threads(ctx)
             for _ in loaded.llama.create_completion("One, two,", max_tokens=3, stream=True):
                 plan.token()

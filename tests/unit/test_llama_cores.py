@@ -21,8 +21,12 @@ class Clock:
         return self.now
 
 
-def make(single: float = 0.06) -> tuple[GenerationThreads, Clock, list[tuple[int, int]]]:
+def make(
+    single: float = 0.06, busy: list[bool] | None = None
+) -> tuple[GenerationThreads, Clock, list[tuple[int, int]]]:
+    """Threads with a test clock, recording every change; ``busy[0]``: another task runs."""
     clock = Clock()
+    machine = busy if busy is not None else [False]
     applied: list[tuple[int, int]] = []
 
     def apply(_llama: Any, threads: int, batch: int) -> None:
@@ -36,6 +40,7 @@ def make(single: float = 0.06) -> tuple[GenerationThreads, Clock, list[tuple[int
         single_secs=single,
         clock=clock,
         apply=apply,
+        busy=lambda _threads: machine[0],
     )
     return made, clock, applied
 
@@ -95,6 +100,7 @@ def test_a_slow_token_on_two_threads_drops_to_one_for_this_and_the_next_replies(
         with made.reply() as calm:
             assert applied[-1][0] == 1
             assert not calm.bursting
+            assert calm.no_burst == "after contention"
     with made.reply() as again:
         assert again.bursting
         assert applied[-1] == (2, 2)
@@ -124,3 +130,42 @@ def test_no_burst_when_burst_threads_is_threads() -> None:
     plan = write(made, clock, [(0.3, "A"), (0.5, " b")])
     assert not plan.bursting and plan.burst_end == ""
     assert all(threads == 1 for threads, _ in applied)
+
+
+def test_a_reply_starting_while_another_task_runs_starts_on_one_thread() -> None:
+    machine = [True]
+    made, _clock, applied = make(busy=machine)
+    with made.reply() as plan:
+        assert applied[-1] == (1, 1)  # the prompt on one thread too
+        assert not plan.bursting and plan.no_burst == "busy"
+    machine[0] = False  # no cool-down: the next reply on an idle machine bursts
+    with made.reply() as plan:
+        assert plan.bursting and applied[-1] == (2, 2)
+
+
+def test_others_running_reads_the_running_task_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    from voicebot.providers.local import llama_cores
+
+    monkeypatch.setattr(llama_cores.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(llama_cores, "_own_running_threads", lambda: 1)  # the reader
+    counts = iter([2, 1, 2])  # this thread, and a moment of another: the least counts
+    monkeypatch.setattr(llama_cores, "_running_tasks", lambda: next(counts))
+    assert not llama_cores.others_running(2)
+    monkeypatch.setattr(llama_cores, "_running_tasks", lambda: 2)  # a busy core beside
+    assert llama_cores.others_running(2)
+    assert not llama_cores.others_running(1)
+    # this process's own threads running (OpenMP workers spinning down) are not others
+    monkeypatch.setattr(llama_cores, "_own_running_threads", lambda: 2)
+    assert not llama_cores.others_running(2)
+
+    def unreadable() -> int:
+        raise OSError("no /proc here")
+
+    monkeypatch.setattr(llama_cores, "_running_tasks", unreadable)
+    assert not llama_cores.others_running(2)  # then the slow-token watch decides alone
+
+
+def test_this_process_counts_its_running_threads() -> None:
+    from voicebot.providers.local.llama_cores import _own_running_threads
+
+    assert _own_running_threads() >= 1  # at least the thread asking (Linux /proc)

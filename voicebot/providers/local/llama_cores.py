@@ -9,7 +9,8 @@ wait for each other at every step while one of them waits for a core): from ther
 on one. Another process keeping a core busy does the same to two threads (6.4 tokens/s), so a
 token slower than a one-thread token, measured at load and kept up to date from the replies'
 one-thread tokens, drops the reply to one thread at once, and the next replies start on one
-(``CONTENDED_REPLIES``), the prompt too. The thread count changes between tokens through
+(``CONTENDED_REPLIES``), the prompt too. A reply does not start on two when another task is
+running as it starts (``others_running``). The thread count changes between tokens through
 llama.cpp's public ``llama_set_n_threads``.
 """
 
@@ -22,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from voicebot.text.clauses import first_piece_written
@@ -55,6 +57,37 @@ def token_secs(llama: Any, threads: int, batch_threads: int, tokens: int = 8) ->
     return statistics.median(gaps) if gaps else 0.0
 
 
+def others_running(threads: int, *, looks: int = 3) -> bool:
+    """Whether other processes' running tasks leave fewer than ``threads`` cores for this
+    reply, in each of ``looks`` reads of Linux's ``/proc/loadavg`` (its running-task count,
+    host-wide like ``os.cpu_count()``), less this process's own running threads (a
+    transcriber's OpenMP workers still spinning for a moment after their work, the reader
+    itself); False where it cannot be read. The least of three reads ignores a task that
+    ran for an instant; the reads cost well under a millisecond."""
+    cores = os.cpu_count() or 1
+    try:
+        others = min(_running_tasks() - _own_running_threads() for _ in range(looks))
+    except (OSError, ValueError, IndexError):
+        return False
+    return cores - max(0, others) < threads
+
+
+def _running_tasks() -> int:
+    with open("/proc/loadavg", encoding="ascii") as f:
+        return int(f.read().split()[3].split("/")[0])
+
+
+def _own_running_threads() -> int:
+    running = 0
+    for stat in Path("/proc/self/task").glob("*/stat"):
+        try:
+            text = stat.read_text(encoding="ascii", errors="replace")
+        except OSError:  # the thread ended meanwhile
+            continue
+        running += text[text.rindex(")") + 2 :].startswith("R")
+    return running
+
+
 class ReplyThreads:
     """One reply's thread plan. The model's thread calls ``token()`` after each generated
     piece; the event loop calls ``said(text)`` with each piece of the reply it lets through to
@@ -72,13 +105,17 @@ class ReplyThreads:
         self._burst_gaps: list[float] = []
         #: How the reply ended its two-thread start: "first clause", "contended" or "" (none).
         self.burst_end = ""
+        #: Why it did not start on two threads: "busy" (another task was running),
+        #: "after contention" (``CONTENDED_REPLIES``) or "" (it did, or cannot).
+        self.no_burst = ""
 
     @property
     def bursting(self) -> bool:
         return self._burst and not self.burst_end
 
-    def begin(self, *, burst: bool) -> None:
+    def begin(self, *, burst: bool, no_burst: str = "") -> None:
         self._burst = burst
+        self.no_burst = no_burst
 
     def said(self, text: str) -> None:
         """On the event loop: ``text`` went on to the TTS."""
@@ -133,6 +170,7 @@ class GenerationThreads:
         single_secs: float = 0.0,
         clock: Callable[[], float] = time.perf_counter,
         apply: Callable[[Any, int, int], None] = set_threads,
+        busy: Callable[[int], bool] | None = None,
     ) -> None:
         self._llama = llama
         self.threads = threads
@@ -142,6 +180,7 @@ class GenerationThreads:
         self.single_secs = single_secs
         self._clock = clock
         self._apply = apply
+        self._busy = busy or others_running
         self._contended_left = 0
         self._current: tuple[int, int] | None = None
 
@@ -179,7 +218,7 @@ class GenerationThreads:
         return self.threads if self._contended_left else self.batch_threads
 
     def next_reply_bursts(self) -> bool:
-        """Whether the next reply starts on ``burst_threads``."""
+        """Whether the next reply may start on ``burst_threads`` (if the machine is idle)."""
         return self.can_burst and not self._contended_left
 
     def plan(self) -> ReplyThreads:
@@ -192,8 +231,14 @@ class GenerationThreads:
         on ``threads``."""
         plan = plan or self.plan()
         burst = self.next_reply_bursts()
-        plan.begin(burst=burst)
-        batch = self._batch()
+        no_burst = ""
+        if self.can_burst and not burst:
+            no_burst = "after contention"
+        elif burst and self._busy(self.burst_threads):
+            burst, no_burst = False, "busy"
+        plan.begin(burst=burst, no_burst=no_burst)
+        # Beside another task the prompt's threads wait for each other as the tokens' do.
+        batch = self.threads if no_burst == "busy" else self._batch()
         self._contended_left = max(0, self._contended_left - 1)
         self._set(self.burst_threads if burst else self.threads, batch)
         try:
