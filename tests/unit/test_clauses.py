@@ -89,6 +89,7 @@ async def test_first_piece_written_agrees_with_the_aggregator_on_every_prefix() 
         "Sure, the library opens at nine, and it closes at six.",
         "Yes, it opens at 9.30 on weekdays, e.g. Monday. Bye.",
         "Hi. There.",
+        "Mr. John Dashwood, as Dr. Smith says, is here.",
         " ".join(f"w{i}" for i in range(20)),
     ):
         first = (await pieces(text))[0]
@@ -98,3 +99,10 @@ async def test_first_piece_written_agrees_with_the_aggregator_on_every_prefix() 
             assert first_piece_written(text[:end]) == bool(cut), (text, end)
             if cut:
                 assert cut[0] == first
+
+
+async def test_a_title_before_a_name_ends_no_piece() -> None:
+    got = await pieces("Mr. John Dashwood could help, and Mrs. Dashwood too. Ask Dr. Lee.")
+    assert got[0] == "Mr. John Dashwood could help,"
+    assert got[1] == "and Mrs. Dashwood too."
+    assert got[-1] == "Ask Dr. Lee."

@@ -23,6 +23,8 @@ CLAUSE_END = ",;:"
 FIRST_MIN_WORDS = 2
 MIN_WORDS = 5
 MAX_WORDS = 16
+#: Abbreviations before a name, whose full stop ends no sentence.
+TITLES = frozenset({"mr", "mrs", "ms", "dr", "prof", "st", "mt", "jr", "sr", "rev", "gen", "capt"})
 
 
 def _cut_here(text: str, *, needed: int, max_words: int) -> bool:
@@ -33,11 +35,13 @@ def _cut_here(text: str, *, needed: int, max_words: int) -> bool:
         return False
     if len(text.split()) >= max_words:
         return True
-    words = len(text[:-1].split())
+    words = text[:-1].split()
     mark = text[-2]
+    if mark == "." and words[-1][:-1].lower() in TITLES:
+        return False  # "Mr. Dashwood": the voice would say "Mister." as a sentence
     if mark in SENTENCE_END:
-        return words >= 1
-    return mark in CLAUSE_END and words >= needed
+        return len(words) >= 1
+    return mark in CLAUSE_END and len(words) >= needed
 
 
 def first_piece_written(
