@@ -11,6 +11,7 @@ import threading
 import llama_cpp
 
 from voicebot.providers.local import LlamaLLM
+from voicebot.providers.local.llama_thread import model_thread
 
 
 def test_the_model_is_evaluated_on_its_own_thread_and_measured_at_load() -> None:
@@ -19,6 +20,7 @@ def test_the_model_is_evaluated_on_its_own_thread_and_measured_at_load() -> None
     assert where is not threading.current_thread()
     assert where.name.startswith("llama")
     assert where is loaded.evaluate(threading.current_thread)  # always the same one
+    assert loaded.thread is model_thread()  # the one every model of the process uses
     assert loaded.threads.single_secs > 0  # one token's time, measured at load
     assert loaded.threads.burst_threads == max(1, min(2, os.cpu_count() or 1))
 

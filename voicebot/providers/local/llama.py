@@ -38,7 +38,7 @@ from voicebot.providers.base import BuildContext, LLMProvider, llm_settings
 from voicebot.providers.local.gguf_requant import q8_0_path
 from voicebot.providers.local.llama_cores import GenerationThreads
 from voicebot.providers.local.llama_runtime import check_llama_runtime
-from voicebot.providers.local.llama_thread import AbortFlag, LlamaThread, abort_when
+from voicebot.providers.local.llama_thread import AbortFlag, abort_when, model_thread
 from voicebot.providers.local.models import QWEN_05B, QWEN_15B, load_once, smollm2_gguf
 from voicebot.providers.local.reply_history import earlier_reply_penalty
 from voicebot.providers.local.tool_router import ToolRouter, ToolSpec, extract_arguments
@@ -82,9 +82,10 @@ class LoadedLlama:
         # ``__del__`` then finds them gone and prints a TypeError traceback at every exit.
         atexit.register(self.llama.close)
         self.lock = threading.Lock()
-        #: Every evaluation of the model runs on this one thread (``llama_thread``): replies,
-        #: tool arguments, and the warm-up and measurement below (``evaluate``).
-        self.thread = LlamaThread()
+        #: Every evaluation of the model runs on this one thread, the process's for every
+        #: model (``llama_thread.model_thread``): replies, tool arguments, and the warm-up and
+        #: measurement below (``evaluate``).
+        self.thread = model_thread()
         self.path = path
 
         def warm_up() -> GenerationThreads:
@@ -103,7 +104,7 @@ class LoadedLlama:
         under the model's lock. Why only there: llama.cpp's OpenMP workers belong to the
         thread that evaluates; once a second thread has evaluated too, the process has more
         OpenMP threads than cores and libgomp stops spinning between steps, and two threads
-        write no faster than one (57 against 37 ms a token on the 2-core VM; ``llama_cores``)."""
+        write no faster than one (57 against 38 ms a token on the 2-core VM; ``llama_thread``)."""
         with self.lock:
             return self.thread.call(fn)
 

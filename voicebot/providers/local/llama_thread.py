@@ -13,12 +13,16 @@ first token of every reply (``python benchmarks/llama_threading.py``: 20 new tok
   stop), called with the buffer as its argument, so the check never enters Python (250 ms
   beside the busy thread). Where libc cannot be found, the Python callback is used.
 - **Which thread calls.** llama-cpp-python's wheel runs ggml on OpenMP, whose worker team
-  belongs to the calling thread, so calls from whichever default-executor thread was free
-  were suspected; measured, it makes no difference (144-154 ms idle, 235-272 ms beside the
-  busy thread, for one thread, four in turn, or a new one each time). ``LlamaThread``, one
-  worker per loaded model, is kept for order: every evaluation of the model (replies, tool
-  arguments) queues there, and a queued reply no longer holds one of the default
-  executor's few threads (6 on 2 cores) that other ``to_thread`` work needs.
+  belongs to the calling thread. The prompt measurement above found no difference between
+  one calling thread, four in turn, or a new one each time; but every variant there had
+  more than one team. Measured on 2026-12-04 (``benchmarks/llama_first_clause.py``): once
+  a second thread has evaluated any model of the process, the process holds more OpenMP
+  threads than cores, libgomp stops spinning between steps, and two threads write a token
+  no faster than one (57 against 38 ms; one thread: 64 ms). So every evaluation of every
+  model in the process, from its warm-up on, runs on one thread: ``model_thread()``. It
+  also keeps order (a queued reply does not hold one of the default executor's few
+  threads, 6 on 2 cores, that other ``to_thread`` work needs). Two models in a process
+  (a cascade) take turns on it, as they would for the two cores anyway.
 
 In the offline pipeline (``benchmarks/offline_latency.py``) neither moved the LLM stage
 beyond run-to-run noise: its event loop leaves the GIL free most of the time.
@@ -102,6 +106,12 @@ def abort_when(llama: Any, stop: AbortFlag) -> Iterator[None]:
         yield
     finally:  # the model is shared: the next session's generation has no stop of ours
         llama_cpp.llama_set_abort_callback(llama.ctx, llama_cpp.ggml_abort_callback(), None)
+
+
+@cache
+def model_thread() -> LlamaThread:
+    """The one thread every llama.cpp model of this process is evaluated on (see above)."""
+    return LlamaThread()
 
 
 class LlamaThread:
