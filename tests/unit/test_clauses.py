@@ -31,7 +31,7 @@ async def test_first_clause_is_cut_early_and_later_ones_are_longer() -> None:
 
 async def test_first_piece_needs_two_words_and_marks_inside_words_do_not_cut() -> None:
     got = await pieces("Yes, it opens at 9.30 on weekdays, e.g. Monday. Bye.")
-    assert got[0] == "Yes, it opens at 9.30 on weekdays,"
+    assert got[0] == "Yes, it opens at 9.30"  # before "on", which opens a phrase
     assert "".join(got).replace(" ", "") == "Yes,itopensat9.30onweekdays,e.g.Monday.Bye."
 
 
@@ -106,3 +106,14 @@ async def test_a_title_before_a_name_ends_no_piece() -> None:
     assert got[0] == "Mr. John Dashwood could help,"
     assert got[1] == "and Mrs. Dashwood too."
     assert got[-1] == "Ask Dr. Lee."
+
+
+async def test_a_first_piece_with_no_comma_ends_before_a_phrase_or_at_ten_words() -> None:
+    got = await pieces("Mr. John Dashwood's power to do for them could be more prudent than it was.")
+    assert got == ["Mr. John Dashwood's power to do", "for them could be more prudent than it was."]
+    numbers = " ".join(["word"] * 14) + "."
+    first = (await pieces(numbers))[0]
+    assert len(first.split()) == 10
+    # only the first piece: later ones wait for a mark (or max_words) as before
+    got = await pieces("Sure, here it is. The clinic is open from nine until five with a break.")
+    assert got == ["Sure, here it is.", "The clinic is open from nine until five with a break."]

@@ -23,34 +23,88 @@ CLAUSE_END = ",;:"
 FIRST_MIN_WORDS = 2
 MIN_WORDS = 5
 MAX_WORDS = 16
+#: The first piece, which the caller waits for, ends sooner: before a word opening a phrase
+#: once this many words came, and at this many words at the latest.
+FIRST_PHRASE_WORDS = 5
+FIRST_MAX_WORDS = 10
+#: Words that open a phrase: a first piece may end before one ("Mr. Dashwood's power to do |
+#: for them ..."), so the voice starts after a few words on a sentence with no comma.
+PHRASE_OPENERS = frozenset(
+    [
+        "and",
+        "but",
+        "or",
+        "so",
+        "because",
+        "if",
+        "when",
+        "while",
+        "which",
+        "that",
+        "who",
+        "where",
+        "to",
+        "for",
+        "with",
+        "in",
+        "on",
+        "at",
+        "by",
+        "from",
+        "as",
+        "than",
+        "about",
+        "after",
+        "before",
+        "until",
+        "unless",
+        "since",
+        "though",
+        "although",
+    ]
+)
 #: Abbreviations before a name, whose full stop ends no sentence.
 TITLES = frozenset({"mr", "mrs", "ms", "dr", "prof", "st", "mt", "jr", "sr", "rev", "gen", "capt"})
 
 
-def _cut_here(text: str, *, needed: int, max_words: int) -> bool:
-    """Whether a piece ends just before ``text``'s last character: a whitespace after a
-    sentence end, or after a clause mark with ``needed`` words, or ``max_words`` reached (a
-    mark only counts once the next character shows the word ended: "9.30", "e.g.")."""
+def _cut_at(
+    text: str, *, needed: int, max_words: int, phrase_words: int | None = None
+) -> int | None:
+    """Where a piece ends in ``text`` as its last character arrives, or None. Only at a
+    whitespace that shows a word ended ("9.30", "e.g." are not cut): after a sentence end;
+    after a clause mark with ``needed`` words; at ``max_words``; and, with ``phrase_words``,
+    before a word that opens a phrase ("to", "for", "because", ...) once that many words
+    precede it (the piece ends before that word, which starts the next one)."""
     if len(text) < 2 or not text[-1].isspace():
-        return False
-    if len(text.split()) >= max_words:
-        return True
-    words = text[:-1].split()
+        return None
+    end = len(text) - 1
+    words = text[:end].split()
+    if len(words) >= max_words:
+        return end
     mark = text[-2]
     if mark == "." and words[-1][:-1].lower() in TITLES:
-        return False  # "Mr. Dashwood": the voice would say "Mister." as a sentence
+        return None  # "Mr. Dashwood": the voice would say "Mister." as a sentence
     if mark in SENTENCE_END:
-        return len(words) >= 1
-    return mark in CLAUSE_END and len(words) >= needed
+        return end
+    if mark in CLAUSE_END and len(words) >= needed:
+        return end
+    opens_phrase = words[-1].lower() in PHRASE_OPENERS
+    if phrase_words is not None and len(words) > phrase_words and opens_phrase:
+        return end - len(words[-1])
+    return None
 
 
-def first_piece_written(
-    text: str, *, first_min_words: int = FIRST_MIN_WORDS, max_words: int = MAX_WORDS
-) -> bool:
-    """Whether ``ClauseTextAggregator`` (same settings) would have cut its first piece from a
-    reply that starts with ``text``: the TTS has something to say (``llama_cores``)."""
+def first_piece_written(text: str) -> bool:
+    """Whether ``ClauseTextAggregator`` (default settings) would have cut its first piece
+    from a reply that starts with ``text``: the TTS has something to say (``llama_cores``)."""
     return any(
-        _cut_here(text[: end + 1], needed=first_min_words, max_words=max_words)
+        _cut_at(
+            text[: end + 1],
+            needed=FIRST_MIN_WORDS,
+            max_words=FIRST_MAX_WORDS,
+            phrase_words=FIRST_PHRASE_WORDS,
+        )
+        is not None
         for end in range(1, len(text))
     )
 
@@ -60,8 +114,9 @@ class ClauseTextAggregator(BaseTextAggregator):
 
     ``first_min_words`` applies to the first piece of a response (speed matters most),
     ``min_words`` to the rest; ``max_words`` cuts at a word boundary when the model runs on
-    without punctuation. A mark only counts once the next character shows the word ended
-    (so "9.30" and "e.g." are not cut).
+    without punctuation. The first piece also ends before a word opening a phrase after
+    ``first_phrase_words`` words (None: not), and at ``first_max_words``. A mark only counts
+    once the next character shows the word ended (so "9.30" and "e.g." are not cut).
     """
 
     def __init__(
@@ -70,9 +125,13 @@ class ClauseTextAggregator(BaseTextAggregator):
         first_min_words: int = FIRST_MIN_WORDS,
         min_words: int = MIN_WORDS,
         max_words: int = MAX_WORDS,
+        first_max_words: int = FIRST_MAX_WORDS,
+        first_phrase_words: int | None = FIRST_PHRASE_WORDS,
     ):
         super().__init__(aggregation_type=TextType.SENTENCE)
         self._first_min_words = first_min_words
+        self._first_max_words = first_max_words
+        self._first_phrase_words = first_phrase_words
         self._min_words = min_words
         self._max_words = max_words
         self._text = ""
@@ -85,9 +144,15 @@ class ClauseTextAggregator(BaseTextAggregator):
     async def aggregate(self, text: str) -> AsyncIterator[Aggregation]:
         for char in text:
             self._text += char
-            needed = self._first_min_words if self._emitted == 0 else self._min_words
-            if _cut_here(self._text, needed=needed, max_words=self._max_words):
-                yield self._cut(len(self._text) - 1)
+            first = self._emitted == 0
+            cut = _cut_at(
+                self._text,
+                needed=self._first_min_words if first else self._min_words,
+                max_words=self._first_max_words if first else self._max_words,
+                phrase_words=self._first_phrase_words if first else None,
+            )
+            if cut is not None:
+                yield self._cut(cut)
 
     def _cut(self, end: int) -> Aggregation:
         piece, self._text = self._text[:end].strip(), self._text[end:].lstrip()

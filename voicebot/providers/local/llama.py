@@ -256,7 +256,9 @@ class LlamaCppLLMService(LLMService):
             return False
 
         def extract() -> dict[str, Any] | None:
-            with self._model.lock:
+            # Nothing else of the call runs while the arguments are written: on two cores
+            # unless another process is busy (``llama_cores``).
+            with self._model.lock, self._model.threads.reply():
                 return extract_arguments(self._model.llama, tool, request)
 
         arguments = await self._model.thread.run(extract)
