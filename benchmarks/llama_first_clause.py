@@ -17,11 +17,17 @@ loads it (``LlamaLLM().loaded()``), every evaluation on the model's own thread:
    how its two-thread start went: "whole reply" (one piece), "first clause", "contended"
    (a slow token ended it), "busy" (another task was running as it began: one thread),
    "after contention" (one of the three replies after a contended one: one thread).
+3. **Tool arguments**: the time to write a tool call's arguments under its JSON grammar
+   (``extract_arguments``, as the bot does after routing) for 6 requests to two tools,
+   both contenders in turn, and whether the arguments came out the same.
 
 Expected (written before the first run, 2026-12-04): token 60 / 37 ms (one / two threads),
 two beside Piper ~70 ms with spikes, two after a second thread ~57 ms; first clause p50
 ~0.95 -> ~0.65 s idle. With ``--burner``: the plan no worse than one thread (it drops to
 one on the first slow token and for three replies, and evaluates the prompt on one).
+Added later the same day, before its first run: tool arguments ~0.6-0.9 s -> ~0.4-0.6 s,
+the same arguments in at least 5 of 6 (greedy decoding on two threads may differ in a
+last digit of a logit).
 
     python benchmarks/llama_first_clause.py               # idle machine, ~2 minutes
     python benchmarks/llama_first_clause.py --burner --name llama_first_clause_burner
@@ -61,6 +67,15 @@ REQUESTS = [
     "What's a good way to learn to cook?",
     "I need to change my appointment to next week.",
     "Why is the sky blue?",
+]
+#: Tool requests for the arguments table: (tool, request).
+TOOL_REQUESTS = [
+    ("book", "Could I book a cleaning for Tuesday the ninth at half past two? It's Maria Lopez."),
+    ("book", "I'd like an appointment next Friday at 10 in the morning, name's Tom Baker."),
+    ("book", "Put me down for Monday at four pm please, Sam Reid."),
+    ("order", "Where's my parcel? The order number is 48213."),
+    ("order", "Can you check on order A7731 for me?"),
+    ("order", "I ordered something last week, number 99-1042, has it shipped?"),
 ]
 TOKEN_PROMPT = "What can you tell me about the weather in spring in London and in Paris?"
 
@@ -153,6 +168,56 @@ def first_clause(loaded: Any, system: str, text: str, burst_threads: int) -> dic
     return loaded.evaluate(run)
 
 
+def tool_specs() -> dict[str, Any]:
+    from voicebot.providers.local.tool_router import ToolSpec
+
+    return {
+        "book": ToolSpec(
+            name="book_appointment",
+            description="Book an appointment at the clinic.",
+            parameters={
+                "type": "object",
+                "properties": {
+                    "day": {"type": "string", "description": "the day asked for"},
+                    "time": {"type": "string", "description": "the time asked for"},
+                    "name": {"type": "string", "description": "the patient's name"},
+                },
+                "required": ["day", "time", "name"],
+            },
+        ),
+        "order": ToolSpec(
+            name="order_status",
+            description="Look up where a customer's order is.",
+            parameters={
+                "type": "object",
+                "properties": {"order_number": {"type": "string"}},
+                "required": ["order_number"],
+            },
+        ),
+    }
+
+
+def arguments_secs(loaded: Any, tool: Any, text: str, burst_threads: int) -> dict[str, Any]:
+    """Seconds to write one tool call's arguments, as the bot does (``extract_arguments``
+    under the model's thread plan, with ``burst_threads``)."""
+    from voicebot.providers.local.tool_router import extract_arguments
+
+    plan_threads = loaded.threads
+    plan_threads.burst_threads = burst_threads
+
+    def run() -> dict[str, Any]:
+        start = time.perf_counter()
+        with plan_threads.reply() as plan:
+            arguments = extract_arguments(loaded.llama, tool, text)
+        return {
+            "secs": round(time.perf_counter() - start, 3),
+            "burst": plan.no_burst or ("two threads" if burst_threads > 1 else "one"),
+            "arguments": arguments,
+        }
+
+    return loaded.evaluate(run)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--burner", action="store_true", help="a process spinning on one core")
@@ -186,6 +251,16 @@ def main() -> None:
             for label, burst in order:
                 row[label] = first_clause(loaded, system, text, burst)
             rows.append(row)
+        tools = tool_specs()
+        tool_rows: list[dict[str, Any]] = []
+        for i, (which, text) in enumerate(TOOL_REQUESTS):
+            order = list(contenders.items())
+            if i % 2:
+                order.reverse()
+            tool_row: dict[str, Any] = {"request": text, "tool": tools[which].name}
+            for label, burst in order:
+                tool_row[label] = arguments_secs(loaded, tools[which], text, burst)
+            tool_rows.append(tool_row)
     finally:
         if burner is not None:
             burner.kill()
@@ -230,6 +305,23 @@ def main() -> None:
             f"{s['max_secs']:.2f} s | {ends if label != 'one thread' else '-'} |"
         )
 
+    tool_summary = {}
+    print("\n| tool arguments | p50 | mean | max | same arguments as one thread |")
+    print("|---|---|---|---|---|")
+    for label in contenders:
+        secs = [r[label]["secs"] for r in tool_rows]
+        same = sum(1 for r in tool_rows if r[label]["arguments"] == r["one thread"]["arguments"])
+        tool_summary[label] = {
+            "p50_secs": round(statistics.median(secs), 3),
+            "mean_secs": round(statistics.fmean(secs), 3),
+            "max_secs": round(max(secs), 3),
+            "same_arguments_as_one_thread": same,
+        }
+        print(
+            f"| {label} | {statistics.median(secs):.2f} s | {statistics.fmean(secs):.2f} s | "
+            f"{max(secs):.2f} s | {same}/{len(tool_rows)} |"
+        )
+
     out = ROOT / "benchmarks" / "results" / f"{opts.name}.json"
     out.write_text(
         json.dumps(
@@ -253,6 +345,8 @@ def main() -> None:
                 "token_times": tokens,
                 "first_clause": summary,
                 "requests": rows,
+                "tool_arguments": tool_summary,
+                "tool_requests": tool_rows,
             },
             indent=1,
         )

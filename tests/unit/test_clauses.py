@@ -109,7 +109,9 @@ async def test_a_title_before_a_name_ends_no_piece() -> None:
 
 
 async def test_a_first_piece_with_no_comma_ends_before_a_phrase_or_at_ten_words() -> None:
-    got = await pieces("Mr. John Dashwood's power to do for them could be more prudent than it was.")
+    got = await pieces(
+        "Mr. John Dashwood's power to do for them could be more prudent than it was."
+    )
     assert got == ["Mr. John Dashwood's power to do", "for them could be more prudent than it was."]
     numbers = " ".join(["word"] * 14) + "."
     first = (await pieces(numbers))[0]
