@@ -119,3 +119,10 @@ async def test_a_first_piece_with_no_comma_ends_before_a_phrase_or_at_ten_words(
     # only the first piece: later ones wait for a mark (or max_words) as before
     got = await pieces("Sure, here it is. The clinic is open from nine until five with a break.")
     assert got == ["Sure, here it is.", "The clinic is open from nine until five with a break."]
+
+
+async def test_whitespace_before_any_word_is_kept_and_cuts_nothing() -> None:
+    from voicebot.text.clauses import first_piece_written
+
+    assert await pieces("  \n Sure, it is.") == ["Sure, it is."]
+    assert not first_piece_written(" \n  ")

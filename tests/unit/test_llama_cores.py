@@ -115,13 +115,18 @@ def test_steady_mild_slowness_counts_after_three_pieces_and_one_held_piece_does_
     assert mild.burst_end == "contended"
 
 
-def test_the_one_thread_token_time_follows_the_replies() -> None:
+def test_the_one_thread_token_time_follows_calm_replies_only() -> None:
     made, clock, _ = make(single=0.06)
-    # first clause on two threads, then one-thread tokens of 100 ms (a busier machine)
-    pieces = [(0.3, "Yes"), (0.037, ","), (0.037, " it"), (0.037, " is"), (0.037, " open")]
-    write(made, clock, pieces + [(0.1, " w")] * 6)
-    assert 0.06 < made.single_secs < 0.1
-    assert made.single_secs == pytest.approx(0.06 + 0.2 * (0.1 - 0.06))
+    # the first clause on two threads, then one-thread tokens of 70 ms
+    clause = [(0.3, "Yes"), (0.037, " it"), (0.037, " is"), (0.037, ","), (0.037, " and")]
+    plan = write(made, clock, clause + [(0.07, " w")] * 6)
+    assert plan.burst_end == "first clause"
+    assert made.single_secs == pytest.approx(0.06 + 0.2 * (0.07 - 0.06))
+    # a contended reply's one-thread tokens (another process busy) are not taken in
+    before = made.single_secs
+    plan = write(made, clock, [(0.3, "A"), (0.2, " b")] + [(0.12, " w")] * 6)
+    assert plan.burst_end == "contended"
+    assert made.single_secs == before
 
 
 def test_no_burst_when_burst_threads_is_threads() -> None:
@@ -147,16 +152,13 @@ def test_others_running_reads_the_running_task_count(monkeypatch: pytest.MonkeyP
     from voicebot.providers.local import llama_cores
 
     monkeypatch.setattr(llama_cores.os, "cpu_count", lambda: 2)
-    monkeypatch.setattr(llama_cores, "_own_running_threads", lambda: 1)  # the reader
-    counts = iter([2, 1, 2])  # this thread, and a moment of another: the least counts
+    monkeypatch.setattr(llama_cores.time, "sleep", lambda _secs: None)
+    counts = iter([2, 1, 2])  # the caller, and a moment of another task: the least counts
     monkeypatch.setattr(llama_cores, "_running_tasks", lambda: next(counts))
     assert not llama_cores.others_running(2)
     monkeypatch.setattr(llama_cores, "_running_tasks", lambda: 2)  # a busy core beside
     assert llama_cores.others_running(2)
     assert not llama_cores.others_running(1)
-    # this process's own threads running (OpenMP workers spinning down) are not others
-    monkeypatch.setattr(llama_cores, "_own_running_threads", lambda: 2)
-    assert not llama_cores.others_running(2)
 
     def unreadable() -> int:
         raise OSError("no /proc here")
@@ -165,7 +167,13 @@ def test_others_running_reads_the_running_task_count(monkeypatch: pytest.MonkeyP
     assert not llama_cores.others_running(2)  # then the slow-token watch decides alone
 
 
-def test_this_process_counts_its_running_threads() -> None:
-    from voicebot.providers.local.llama_cores import _own_running_threads
+def test_the_burst_is_capped_by_the_cores_this_process_may_use(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from voicebot.providers.local import llama_cores
 
-    assert _own_running_threads() >= 1  # at least the thread asking (Linux /proc)
+    monkeypatch.setattr(llama_cores, "available_cores", lambda: 1)  # pinned to one CPU
+    monkeypatch.setattr(llama_cores, "token_secs", lambda *_a, **_k: 0.06)
+    monkeypatch.setattr(llama_cores, "set_threads", lambda *_a: None)
+    made = GenerationThreads.calibrated(object(), threads=1)
+    assert made.burst_threads == 1 and not made.can_burst

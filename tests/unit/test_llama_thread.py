@@ -66,3 +66,16 @@ async def test_every_call_runs_on_the_same_one_thread() -> None:
         assert order == [1, 2]  # one at a time, in order
     finally:
         thread.shutdown()
+
+
+async def test_a_blocking_call_from_sync_code_and_from_the_thread_itself() -> None:
+    """``call`` (loading, benchmarks) runs on the same thread as ``run``; asked from that
+    thread itself it runs at once instead of waiting for itself forever."""
+    thread = LlamaThread()
+    try:
+        where = await thread.run(threading.get_ident)
+        assert await asyncio.to_thread(thread.call, threading.get_ident) == where
+        nested = await thread.run(lambda: thread.call(threading.get_ident))
+        assert nested == where
+    finally:
+        thread.shutdown()

@@ -14,6 +14,7 @@ still run on each clause just before synthesis.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 from pipecat.processors.aggregators.llm_text_processor import LLMTextProcessor
 from pipecat.utils.text.base_text_aggregator import Aggregation, BaseTextAggregator, TextType
@@ -79,6 +80,8 @@ def _cut_at(
         return None
     end = len(text) - 1
     words = text[:end].split()
+    if not words:
+        return None  # whitespace only so far
     if len(words) >= max_words:
         return end
     mark = text[-2]
@@ -173,11 +176,11 @@ class ClauseTextAggregator(BaseTextAggregator):
         self._emitted = 0
 
 
-def clause_text_processor(**aggregator: int) -> LLMTextProcessor:
+def clause_text_processor(**aggregator: Any) -> LLMTextProcessor:
     """Pipecat's ``LLMTextProcessor`` cutting the LLM's text at clauses, to put before a TTS.
 
     The TTS then receives ``AggregatedTextFrame``s, speaks each as it comes and no longer
     aggregates itself. ``aggregator`` goes to ``ClauseTextAggregator`` (``first_min_words``,
-    ``min_words``, ``max_words``).
+    ``min_words``, ``max_words``, ``first_max_words``, ``first_phrase_words``).
     """
     return LLMTextProcessor(text_aggregator=ClauseTextAggregator(**aggregator))

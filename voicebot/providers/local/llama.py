@@ -105,8 +105,12 @@ class LoadedLlama:
         thread that evaluates; once a second thread has evaluated too, the process has more
         OpenMP threads than cores and libgomp stops spinning between steps, and two threads
         write no faster than one (57 against 38 ms a token on the 2-core VM; ``llama_thread``)."""
-        with self.lock:
-            return self.thread.call(fn)
+
+        def locked() -> T:
+            with self.lock:  # taken on the model's thread, as replies take it: one order
+                return fn()
+
+        return self.thread.call(locked)
 
 
 def chat_messages(context: LLMContext, system: str | None) -> list[dict[str, str]]:
@@ -408,7 +412,7 @@ class LlamaLLM(LLMProvider):
     threads: int = Field(default=1, ge=1)
     #: Threads a reply is written on until its first clause, while the cores are free: the
     #: caller waits for that clause and nothing else runs yet (``llama_cores``); at most the
-    #: machine's cores, and ``threads`` where the load-time measurement finds no gain.
+    #: cores this process may use; 1 (or ``threads``): never more than ``threads``.
     first_clause_threads: int = Field(default=2, ge=1)
     n_ctx: int = Field(default=2048, ge=256)
     temperature: float = Field(default=0.2, ge=0)

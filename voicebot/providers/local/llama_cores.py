@@ -7,10 +7,12 @@ so the first clause, which the caller waits for, is written on two. Then Piper s
 beside the model, and a model on two threads beside it falls to 7.9 tokens/s (its threads
 wait for each other at every step while one of them waits for a core): from there it writes
 on one. Another process keeping a core busy does the same to two threads (6.4 tokens/s), so a
-token slower than a one-thread token, measured at load and kept up to date from the replies'
-one-thread tokens, drops the reply to one thread at once, and the next replies start on one
-(``CONTENDED_REPLIES``), the prompt too. A reply does not start on two when another task is
-running as it starts (``others_running``). The thread count changes between tokens through
+reply does not start on two when another task is running as it starts (``others_running``),
+and a two-thread piece slower than 1.5 one-thread tokens, or three averaging slower than one
+(the one-thread time measured at load and kept up to date from calm replies), drops the
+reply to one thread at once and the next replies start on one (``CONTENDED_REPLIES``), the
+prompt too. Tool arguments are written on two threads when the machine is idle (no watch
+per token there: they are not streamed). The thread count changes between tokens through
 llama.cpp's public ``llama_set_n_threads``.
 """
 
@@ -23,7 +25,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from voicebot.text.clauses import first_piece_written
@@ -57,19 +58,23 @@ def token_secs(llama: Any, threads: int, batch_threads: int, tokens: int = 8) ->
     return statistics.median(gaps) if gaps else 0.0
 
 
-def others_running(threads: int, *, looks: int = 3) -> bool:
-    """Whether other processes' running tasks leave fewer than ``threads`` cores for this
-    reply, in each of ``looks`` reads of Linux's ``/proc/loadavg`` (its running-task count,
-    host-wide like ``os.cpu_count()``), less this process's own running threads (a
-    transcriber's OpenMP workers still spinning for a moment after their work, the reader
-    itself); False where it cannot be read. The least of three reads ignores a task that
-    ran for an instant; the reads cost well under a millisecond."""
+def others_running(threads: int, *, looks: int = 3, apart_secs: float = 0.001) -> bool:
+    """Whether running tasks other than the caller leave fewer than ``threads`` cores for
+    this reply, in each of ``looks`` reads of Linux's ``/proc/loadavg`` ``apart_secs`` apart
+    (its running-task count, host-wide like ``os.cpu_count()``; work of this process counts
+    too: another call's Whisper or Piper takes a core as much as another process does);
+    False where it cannot be read. The least of the reads ignores a task that runs for a
+    moment (the event loop, a VAD chunk); they cost ~2 ms before the prompt."""
     cores = os.cpu_count() or 1
+    counts = []
     try:
-        others = min(_running_tasks() - _own_running_threads() for _ in range(looks))
+        for look in range(looks):
+            if look:
+                time.sleep(apart_secs)
+            counts.append(_running_tasks() - 1)  # less the caller
     except (OSError, ValueError, IndexError):
         return False
-    return cores - max(0, others) < threads
+    return cores - max(0, min(counts)) < threads
 
 
 def _running_tasks() -> int:
@@ -77,15 +82,12 @@ def _running_tasks() -> int:
         return int(f.read().split()[3].split("/")[0])
 
 
-def _own_running_threads() -> int:
-    running = 0
-    for stat in Path("/proc/self/task").glob("*/stat"):
-        try:
-            text = stat.read_text(encoding="ascii", errors="replace")
-        except OSError:  # the thread ended meanwhile
-            continue
-        running += text[text.rindex(")") + 2 :].startswith("R")
-    return running
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity), not the host's."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 class ReplyThreads:
@@ -169,7 +171,7 @@ class GenerationThreads:
         batch_threads: int,
         single_secs: float = 0.0,
         clock: Callable[[], float] = time.perf_counter,
-        apply: Callable[[Any, int, int], None] = set_threads,
+        apply: Callable[[Any, int, int], None] | None = None,
         busy: Callable[[int], bool] | None = None,
     ) -> None:
         self._llama = llama
@@ -179,7 +181,7 @@ class GenerationThreads:
         #: One token's time on ``threads``; a two-thread token slower than this is contended.
         self.single_secs = single_secs
         self._clock = clock
-        self._apply = apply
+        self._apply = apply or set_threads
         self._busy = busy or others_running
         self._contended_left = 0
         self._current: tuple[int, int] | None = None
@@ -191,7 +193,7 @@ class GenerationThreads:
         """Measure one token on ``threads``; bursts on ``burst_threads`` (default two, at most
         the machine's cores). Whether two threads pay is found per reply, not here: a
         measurement at load beside other work would rule them out for the process's life."""
-        cores = os.cpu_count() or 1
+        cores = available_cores()
         burst = min(burst_threads if burst_threads is not None else 2, cores)
         batch = max(threads, min(4, cores))
         made = cls(llama, threads=threads, burst_threads=max(burst, threads), batch_threads=batch)
@@ -245,7 +247,10 @@ class GenerationThreads:
             yield plan
         finally:
             gaps = plan.single_gaps()
-            if gaps and self.single_secs > 0:
+            # Only an idle machine's tokens: beside other work one thread is slow too, and
+            # the slow-token watch would stay lenient after the load went.
+            calm = not plan.no_burst and plan.burst_end != "contended"
+            if gaps and calm and self.single_secs > 0:
                 seen = statistics.median(gaps)
                 self.single_secs += FOLLOW * (seen - self.single_secs)
             self._set(self.threads, self._batch())

@@ -119,17 +119,31 @@ class LlamaThread:
 
     def __init__(self, name: str = "llama") -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._worker: int | None = None  # the worker's thread id, once it ran something
 
     def run(self, fn: Callable[[], T]) -> asyncio.Future[T]:
         """``fn`` on the model's thread, awaitable from the running loop; it sees the
         caller's context variables (the call id in log lines), as ``asyncio.to_thread``."""
         context = contextvars.copy_context()
-        return asyncio.get_running_loop().run_in_executor(self._executor, context.run, fn)
+
+        def run() -> T:
+            self._worker = threading.get_ident()
+            return context.run(fn)
+
+        return asyncio.get_running_loop().run_in_executor(self._executor, run)
 
     def call(self, fn: Callable[[], T]) -> T:
         """``fn`` on the model's thread, waited for (from a thread that is not the model's
         and runs no event loop)."""
-        return self._executor.submit(contextvars.copy_context().run, fn).result()
+        if threading.get_ident() == self._worker:
+            return fn()  # already on it: waiting for itself would never end
+        context = contextvars.copy_context()
+
+        def run() -> T:
+            self._worker = threading.get_ident()
+            return context.run(fn)
+
+        return self._executor.submit(run).result()
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
