@@ -152,13 +152,16 @@ def test_others_running_reads_the_running_task_count(monkeypatch: pytest.MonkeyP
     from voicebot.providers.local import llama_cores
 
     monkeypatch.setattr(llama_cores.os, "cpu_count", lambda: 2)
-    monkeypatch.setattr(llama_cores.time, "sleep", lambda _secs: None)
-    counts = iter([2, 1, 2])  # the caller, and a moment of another task: the least counts
+    monkeypatch.setattr(llama_cores, "_own_running_threads", lambda: 1)  # the reader
+    counts = iter([2, 1, 2])  # this thread, and a moment of another: the least counts
     monkeypatch.setattr(llama_cores, "_running_tasks", lambda: next(counts))
     assert not llama_cores.others_running(2)
     monkeypatch.setattr(llama_cores, "_running_tasks", lambda: 2)  # a busy core beside
     assert llama_cores.others_running(2)
     assert not llama_cores.others_running(1)
+    # this process's own threads still spinning down after their work are not others
+    monkeypatch.setattr(llama_cores, "_own_running_threads", lambda: 2)
+    assert not llama_cores.others_running(2)
 
     def unreadable() -> int:
         raise OSError("no /proc here")
@@ -177,3 +180,9 @@ def test_the_burst_is_capped_by_the_cores_this_process_may_use(
     monkeypatch.setattr(llama_cores, "set_threads", lambda *_a: None)
     made = GenerationThreads.calibrated(object(), threads=1)
     assert made.burst_threads == 1 and not made.can_burst
+
+
+def test_this_process_counts_its_running_threads() -> None:
+    from voicebot.providers.local.llama_cores import _own_running_threads
+
+    assert _own_running_threads() >= 1  # at least the thread asking (Linux /proc)

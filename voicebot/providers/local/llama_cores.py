@@ -7,7 +7,8 @@ so the first clause, which the caller waits for, is written on two. Then Piper s
 beside the model, and a model on two threads beside it falls to 7.9 tokens/s (its threads
 wait for each other at every step while one of them waits for a core): from there it writes
 on one. Another process keeping a core busy does the same to two threads (6.4 tokens/s), so a
-reply does not start on two when another task is running as it starts (``others_running``),
+reply does not start on two when another process is running as it starts
+(``others_running``),
 and a two-thread piece slower than 1.5 one-thread tokens, or three averaging slower than one
 (the one-thread time measured at load and kept up to date from calm replies), drops the
 reply to one thread at once and the next replies start on one (``CONTENDED_REPLIES``), the
@@ -25,6 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from voicebot.text.clauses import first_piece_written
@@ -58,28 +60,39 @@ def token_secs(llama: Any, threads: int, batch_threads: int, tokens: int = 8) ->
     return statistics.median(gaps) if gaps else 0.0
 
 
-def others_running(threads: int, *, looks: int = 3, apart_secs: float = 0.001) -> bool:
-    """Whether running tasks other than the caller leave fewer than ``threads`` cores for
-    this reply, in each of ``looks`` reads of Linux's ``/proc/loadavg`` ``apart_secs`` apart
-    (its running-task count, host-wide like ``os.cpu_count()``; work of this process counts
-    too: another call's Whisper or Piper takes a core as much as another process does);
-    False where it cannot be read. The least of the reads ignores a task that runs for a
-    moment (the event loop, a VAD chunk); they cost ~2 ms before the prompt."""
+def others_running(threads: int, *, looks: int = 3) -> bool:
+    """Whether other processes' running tasks leave fewer than ``threads`` cores for this
+    reply, in each of ``looks`` reads of Linux's ``/proc/loadavg`` (its running-task count,
+    host-wide like ``os.cpu_count()``), less this process's own running threads; False where
+    it cannot be read. The least of the reads ignores a task that runs for an instant.
+
+    Why this process's threads do not count: as a reply starts, the threads of the
+    transcriber and the turn model that just finished (OpenMP, onnxruntime) are still
+    spinning for a moment; counted, they ruled 11 of 12 replies "busy" in
+    ``benchmarks/offline_latency.py``. Another call's work in the same process
+    (``--calls-per-worker 2``) is left to the slow-token watch."""
     cores = os.cpu_count() or 1
-    counts = []
     try:
-        for look in range(looks):
-            if look:
-                time.sleep(apart_secs)
-            counts.append(_running_tasks() - 1)  # less the caller
+        others = min(_running_tasks() - _own_running_threads() for _ in range(looks))
     except (OSError, ValueError, IndexError):
         return False
-    return cores - max(0, min(counts)) < threads
+    return cores - max(0, others) < threads
 
 
 def _running_tasks() -> int:
     with open("/proc/loadavg", encoding="ascii") as f:
         return int(f.read().split()[3].split("/")[0])
+
+
+def _own_running_threads() -> int:
+    running = 0
+    for stat in Path("/proc/self/task").glob("*/stat"):
+        try:
+            text = stat.read_text(encoding="ascii", errors="replace")
+        except OSError:  # the thread ended meanwhile
+            continue
+        running += text[text.rindex(")") + 2 :].startswith("R")
+    return running
 
 
 def available_cores() -> int:
