@@ -26,6 +26,8 @@ The members used, as of Pipecat 1.14.0:
   ``LocalSmartTurnAnalyzerV3._session``: the ONNX sessions, shared by all calls of a process;
   the two ``__init__``s re-derived less the session build (``silero_analyzer_on_session``,
   ``smart_turn_analyzer_on_session``; tested in ``tests/unit/test_shared_onnx_sessions.py``).
+- ``VADAnalyzer._run_analyzer(buffer)``: the VAD's per-frame step, which Pipecat runs in a
+  one-thread executor; Silero's runs on the event loop instead (``silero_analyzer_on_session``).
 - ``LocalSmartTurnAnalyzerV3._predict_endpoint``: its result's ``probability``, decided
   against our own threshold instead of its fixed 0.5 (``smart_turn_analyzer_on_session``'s
   ``threshold``).
@@ -55,7 +57,7 @@ if TYPE_CHECKING:
     from pipecat.audio.turn.smart_turn.base_smart_turn import SmartTurnParams
     from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
     from pipecat.audio.vad.silero import SileroVADAnalyzer
-    from pipecat.audio.vad.vad_analyzer import VADParams
+    from pipecat.audio.vad.vad_analyzer import VADParams, VADState
     from pipecat.services.llm_service import LLMService
     from pipecat.services.stt_service import STTService
     from pipecat.services.tts_service import TTSService
@@ -379,6 +381,13 @@ def _silero_on_session() -> type[Any]:
             self._model = ModelOnSession(session)
             self._windows_since_reset = 0
             self._low_confidence_windows = 0
+
+        async def analyze_audio(self, buffer: bytes) -> VADState:
+            # On the event loop, not Pipecat's one-thread executor: the model takes ~0.1-0.3
+            # ms a chunk, and the hop to the thread and back (a futex and a self-pipe wake-up
+            # per frame) cost as much CPU again (docs/deploy.md, "The VAD on the event loop").
+            state: VADState = self._run_analyzer(buffer)
+            return state
 
     ModelOnSession.__name__ = ModelOnSession.__qualname__ = SileroOnnxModel.__name__
     OnSession.__name__ = OnSession.__qualname__ = SileroVADAnalyzer.__name__

@@ -245,6 +245,48 @@ async def test_each_silero_analyzer_keeps_its_own_state() -> None:
     assert VADState.SPEAKING in states_a and set(states_b) == {VADState.QUIET}
 
 
+def test_pipecat_s_vad_step_is_still_run_analyzer() -> None:
+    """Silero's ``analyze_audio`` runs ``VADAnalyzer._run_analyzer`` on the event loop."""
+    import inspect
+
+    from pipecat.audio.vad.vad_analyzer import VADAnalyzer
+
+    step = getattr(VADAnalyzer, "_run_analyzer", None)
+    assert callable(step), changed("VADAnalyzer._run_analyzer", "is gone")
+    assert list(inspect.signature(step).parameters) == ["self", "buffer"], changed(
+        "VADAnalyzer._run_analyzer", "takes other arguments"
+    )
+    assert "self._run_analyzer" in inspect.getsource(VADAnalyzer.analyze_audio), changed(
+        "VADAnalyzer.analyze_audio", "no longer runs _run_analyzer"
+    )
+
+
+@pytest.mark.parametrize("frame_secs", [0.02, 0.04])
+async def test_silero_runs_on_the_event_loop_and_decides_as_pipecat_s_thread_does(
+    frame_secs: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Frames of 20 or 40 ms (not whole 32 ms windows): the same states frame by frame as
+    Pipecat's analyzer, which runs the model on a thread of its own; ours on this thread."""
+    audio = clip(0.0, 9.0)
+    size = int(16000 * frame_secs)
+    frames = [audio[i : i + size].tobytes() for i in range(0, len(audio) - size + 1, size)]
+    stock = stock_silero(16000)
+    theirs = [await stock.analyze_audio(f) for f in frames]
+    ours_vad = shared_silero(16000)
+    callers: set[int] = set()
+    step = ours_vad.voice_confidence
+
+    def noted(buffer: bytes) -> Any:
+        callers.add(threading.get_ident())
+        return step(buffer)
+
+    monkeypatch.setattr(ours_vad, "voice_confidence", noted)
+    ours = [await ours_vad.analyze_audio(f) for f in frames]
+    assert ours == theirs
+    assert theirs.count(VADState.SPEAKING) > 10 and VADState.QUIET in theirs
+    assert callers == {threading.get_ident()}
+
+
 def test_silero_analyzers_on_threads_at_once_hear_what_each_hears_alone() -> None:
     """Two calls in one worker: each analyzer runs the one session from its own thread."""
     clips = [clip(*SPEECH), clip(*SILENCE), clip(5.0, 9.0), clip(0.5, 3.0)]
