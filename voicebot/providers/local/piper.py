@@ -2,7 +2,10 @@
 
 The voice loads once per process (Pipecat's ``PiperTTSService`` loads it per service, and
 downloads it if missing); its ONNX session gets a fixed thread count so it does not fight
-the LLM for both cores while they stream side by side.
+the LLM for both cores while they stream side by side. Piper opens every utterance with a
+few tens of ms of near-silence; a reply's first piece is what the caller waits for, so its
+opening silence is cut to ``LEAD_KEEP_SECS`` (later pieces keep theirs: the pauses between
+clauses).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 from loguru import logger
 from pipecat.frames.frames import ErrorFrame, Frame
 from pipecat.services.settings import TTSSettings
@@ -25,6 +29,23 @@ from voicebot.providers.base import BuildContext, TTSProvider
 from voicebot.providers.local.models import load_once, piper_voice_dir
 
 DEFAULT_VOICE = "en_US-joe-medium"
+
+#: A reply's first audio starts this long before its first sample louder than
+#: ``SILENT_LEVEL`` (of 32767): a click-free onset, not Piper's 10-55 ms of lead-in
+#: (docs/offline.md, "Piper's lead-in").
+LEAD_KEEP_SECS = 0.005
+SILENT_LEVEL = 100
+
+
+def trim_lead(pcm: bytes, sample_rate: int) -> bytes:
+    """16-bit mono ``pcm`` less its opening near-silence, keeping ``LEAD_KEEP_SECS`` of it;
+    all of it when nothing in it is louder (a silent piece is not cut to nothing)."""
+    samples = np.frombuffer(pcm, dtype="<i2")
+    loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > SILENT_LEVEL)
+    if loud.size == 0:
+        return pcm
+    start = max(0, int(loud[0]) - int(LEAD_KEEP_SECS * sample_rate))
+    return pcm[2 * start :]
 
 
 def load_piper_voice(model: Path, *, threads: int) -> Any:
@@ -59,17 +80,28 @@ class LocalPiperTTSService(TTSService):
             **kwargs,
         )
         self._voice = voice
+        self._reply_starts = False  # the next piece is a reply's first: its lead-in is cut
 
     def can_generate_metrics(self) -> bool:
         return True
 
+    async def on_turn_context_created(self, context_id: str) -> None:
+        await super().on_turn_context_created(context_id)
+        self._reply_starts = True
+
     async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame, None]:
         voice = self._voice
+        trim, self._reply_starts = self._reply_starts, False
+        rate = voice.config.sample_rate
 
         async def chunks() -> AsyncIterator[bytes]:
             iterator = iter(voice.synthesize(text))
+            first = trim
             while (chunk := await asyncio.to_thread(next, iterator, None)) is not None:
-                yield chunk.audio_int16_bytes
+                audio = chunk.audio_int16_bytes
+                if first:
+                    audio, first = trim_lead(audio, rate), False
+                yield audio
 
         try:
             await self.start_tts_usage_metrics(text)
