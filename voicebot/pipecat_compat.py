@@ -384,8 +384,9 @@ def _silero_on_session() -> type[Any]:
 
         async def analyze_audio(self, buffer: bytes) -> VADState:
             # On the event loop, not Pipecat's one-thread executor: the model takes ~0.1-0.3
-            # ms a chunk, and the hop to the thread and back (a futex and a self-pipe wake-up
-            # per frame) cost as much CPU again (docs/deploy.md, "The VAD on the event loop").
+            # ms a window, and the hop to the thread and back (a thread and a self-pipe
+            # wake-up per frame) cost ~2 ms of CPU per call-second on top of ~10
+            # (benchmarks/vad_on_loop.py; docs/deploy.md, "Twelve phone calls within 50 ms").
             state: VADState = self._run_analyzer(buffer)
             return state
 

@@ -173,7 +173,7 @@ class OnsetWatch:
         self.listener = listener
         self.grace_secs = grace_secs
         self.confidence = confidence
-        self._chunks: list[bool] = []  # voiced or not, per chunk, written on the VAD's thread
+        self._chunks: list[bool] = []  # voiced or not, per chunk, written where the VAD scores
         self._sounding = False  # told caller_sounded, not yet confirmed or faded
         self._unvoiced = 0
         self._secs = 0.0
@@ -182,8 +182,9 @@ class OnsetWatch:
         self._warned = False
 
     def attach(self, vad: Any) -> None:
-        """Wrap ``vad.voice_confidence`` (run per chunk on the analyzer's thread) and
-        ``vad.analyze_audio`` (on the event loop) on this instance."""
+        """Wrap ``vad.voice_confidence`` (run per chunk: on the event loop for voicebot's
+        Silero, on Pipecat's VAD thread for others) and ``vad.analyze_audio`` (on the event
+        loop) on this instance."""
         confidence = vad.voice_confidence
         analyze = vad.analyze_audio
 
@@ -203,7 +204,7 @@ class OnsetWatch:
             return score
 
         async def watched(buffer: bytes) -> VADState:
-            state = await analyze(buffer)  # the thread is done with this call's chunks
+            state = await analyze(buffer)  # every chunk of this call is scored by now
             chunks, self._chunks = self._chunks, []
             rate = vad.sample_rate or 16000
             chunk_secs = vad.num_frames_required() / rate

@@ -5,8 +5,9 @@ same bundled file, ~9 % of a phone worker's CPU (py-spy, issue #12). A session h
 the model; what a call changes lives outside it, in the analyzer (Silero's recurrent state,
 context and reset counters; smart-turn's audio buffer and speech tracking), so every
 analyzer built here gets its own state and the process's one session. onnxruntime allows
-``InferenceSession.run`` from several threads at once, and each analyzer runs its model on
-its own thread, so two calls in one worker (``--calls-per-worker 2``) may run it together.
+``InferenceSession.run`` from several threads at once: each smart-turn analyzer runs its
+model on a thread of its own, so two calls in one worker (``--calls-per-worker 2``) may run
+it together; Silero's runs on the worker's event loop (``pipecat_compat``), one window at a time.
 
 The session is built the first time it is asked for (``prepare()`` of the providers, or the
 first build), by a Pipecat analyzer of its own: so it has Pipecat's model file and session

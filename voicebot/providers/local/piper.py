@@ -31,10 +31,16 @@ from voicebot.providers.local.models import load_once, piper_voice_dir
 DEFAULT_VOICE = "en_US-joe-medium"
 
 #: A reply's first audio starts this long before its first sample louder than
-#: ``SILENT_LEVEL`` (of 32767): a click-free onset, not Piper's 10-55 ms of lead-in
-#: (docs/offline.md, "Piper's lead-in").
+#: ``SILENT_LEVEL`` (of 32767): a click-free onset, not Piper's lead-in (29-65 ms on 11 of
+#: 12 first pieces measured; docs/offline.md, "Piper's lead-in").
 LEAD_KEEP_SECS = 0.005
 SILENT_LEVEL = 100
+MAX_DUE = 8  # turn contexts remembered as waiting for their first piece
+
+
+def has_sound(pcm: bytes) -> bool:
+    samples = np.frombuffer(pcm, dtype="<i2")
+    return bool(samples.size) and int(np.abs(samples.astype(np.int32)).max()) > SILENT_LEVEL
 
 
 def trim_lead(pcm: bytes, sample_rate: int) -> bytes:
@@ -80,27 +86,33 @@ class LocalPiperTTSService(TTSService):
             **kwargs,
         )
         self._voice = voice
-        self._reply_starts = False  # the next piece is a reply's first: its lead-in is cut
+        # Turn contexts (an LLM reply, a TTSSpeakFrame) whose first piece is still to come:
+        # that piece's lead-in is cut. Pipecat hands run_tts the turn's context id.
+        self._first_piece_due: list[str] = []
 
     def can_generate_metrics(self) -> bool:
         return True
 
     async def on_turn_context_created(self, context_id: str) -> None:
         await super().on_turn_context_created(context_id)
-        self._reply_starts = True
+        # A few recent ones: a reply that spoke nothing (a tool call) leaves its id behind.
+        self._first_piece_due = [*self._first_piece_due[-(MAX_DUE - 1) :], context_id]
 
     async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame, None]:
         voice = self._voice
-        trim, self._reply_starts = self._reply_starts, False
+        trim = context_id in self._first_piece_due
+        if trim:
+            self._first_piece_due.remove(context_id)
         rate = voice.config.sample_rate
 
         async def chunks() -> AsyncIterator[bytes]:
             iterator = iter(voice.synthesize(text))
-            first = trim
+            leading = trim  # until the first chunk with a sound in it
             while (chunk := await asyncio.to_thread(next, iterator, None)) is not None:
                 audio = chunk.audio_int16_bytes
-                if first:
-                    audio, first = trim_lead(audio, rate), False
+                if leading:
+                    audio = trim_lead(audio, rate)
+                    leading = not has_sound(audio)
                 yield audio
 
         try:
