@@ -32,6 +32,12 @@ Two sets:
   (``FRESH2_SEED``); written 2026-12-03 before its one run, to measure the STT hint
   (``BargeIn.hint_stt``) on backchannels it was not found on.
 - ``--hint-pair``: on a recorded set, the default with and without ``BargeIn.hint_stt``.
+- ``--set fresh3`` / ``--set fresh4`` (session 19, ``benchmarks/backchannel_written_sets.py``):
+  18 backchannels and 10 short interruptions written by helpers who saw nothing of the
+  bot, spoken by the Piper voice, the click and the cough, and 6 more Asterisk barge-ins;
+  fresh3 was read before the vocabulary change (tuning), fresh4 not (held out).
+- ``--policy-pair``: the default against the policy before session 19 (``BACKCHANNELS_BEFORE``,
+  ``min_interrupt_secs`` 0.6 s), both pausing at the first sound.
 
 ``pause_at="first_sound"`` was designed from one measurement (40 other Asterisk prompts,
 seed 1, Silero alone: the first chunk with confidence >= 0.7 came p50 46 ms after the onset,
@@ -227,6 +233,30 @@ def fresh2_events() -> list[Event]:
     return out
 
 
+#: The default vocabulary before session 19, and the policy it made (``--policy-pair``).
+BACKCHANNELS_BEFORE = (
+    "mhm", "mmhmm", "mm", "mmm", "hmm", "hm", "uhhuh", "uh", "um", "ah", "oh", "aha",
+    "yeah", "yea", "yes", "yep", "yup", "ok", "okay", "right", "sure", "alright",
+    "all right", "i see", "got it", "cool", "great", "nice", "wow", "true", "exactly",
+    "thanks", "thank you", "uh huh", "oh okay", "okay okay", "yeah yeah", "right right",
+)  # fmt: skip
+POLICY_BEFORE: dict[str, Any] = {"backchannels": BACKCHANNELS_BEFORE, "min_interrupt_secs": 0.6}
+
+
+def written_events(name: str) -> list[Event]:
+    """Session 19's written sets (``--set fresh3|fresh4``): see backchannel_written_sets."""
+    import random
+
+    from benchmarks.backchannel_written_sets import events
+
+    files = sorted(SOUNDS.glob("*.wav"))
+    design = random.Random(DESIGN_SEED).sample(files, DESIGN_COUNT)
+    earlier = RECORDED + fresh_events() + fresh2_events()
+    earlier += [Event("barge_in", "", 0, f"asterisk:{f.name}") for f in design]
+    earlier.append(Event("barge_in", "", 0, "asterisk:hello-world.wav"))
+    return events(name, Event, earlier, SOUNDS)
+
+
 def question(recorded_set: bool) -> np.ndarray:
     if recorded_set:
         from voicebot.audio import read_wav
@@ -343,6 +373,7 @@ def ours_recorded(
     chunk_secs: float = 0.04,
     hint: bool = True,
     confidence: float | None = 0.5,
+    policy: dict[str, Any] | None = None,
 ) -> Any:
     from voicebot import BargeIn, Bot, SilenceTurn, SileroVAD, WavFile, WhisperSTT
     from voicebot.testing import FakeTTS
@@ -360,6 +391,7 @@ def ours_recorded(
             pause_at=barge_in,
             hint_stt=BargeIn().hint_stt if hint else None,
             first_sound_confidence=confidence,
+            **(policy or {}),
         )
         if barge_in
         else None,
@@ -379,10 +411,13 @@ async def run_set(
     fresh2: bool = False,
     hint_pair: bool = False,
     confidence_pair: bool = False,
+    written: str | None = None,
+    policy_pair: bool = False,
 ) -> dict[str, Any]:
     rng = np.random.default_rng(7)
     events = (fresh_events() if fresh else RECORDED) if recorded_set else SCRIPTED
     events = fresh2_events() if fresh2 else events
+    events = written_events(written) if written else events
     if recorded_set:
         from voicebot.providers.local.piper import PiperTTS
 
@@ -425,6 +460,12 @@ async def run_set(
             first = next(iter(contenders))
             contenders[first.replace("first sound)", "first sound at the VAD's 0.7)")] = dict(
                 start_secs=0.2, barge_in="first_sound", confidence=None
+            )
+        if policy_pair:
+            contenders = dict(list(contenders.items())[:1])
+            first = next(iter(contenders))
+            contenders[first.replace("first sound)", "first sound, policy before session 19)")] = (
+                dict(start_secs=0.2, barge_in="first_sound", policy=POLICY_BEFORE)
             )
         for name, kw in contenders.items():
             out = work / f"{len(runs)}.wav"
@@ -527,6 +568,18 @@ def report(r: dict[str, Any], label: str) -> str:
     return table(head, rows, f"backchannels and barge-ins, {label} set (ms)")
 
 
+def written_sets_sha256(name: str | None) -> str | None:
+    """The written set's phrases, hashed, so a result names exactly what was spoken."""
+    if not name:
+        return None
+    import hashlib
+    import json
+
+    from benchmarks.backchannel_written_sets import phrases
+
+    return hashlib.sha256(json.dumps(phrases(name)).encode()).hexdigest()
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--recorded", action="store_true", help="real audio, Silero and Whisper")
@@ -543,10 +596,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         action="store_true",
         help="recorded sets: first sound at 0.5 (default) and at the VAD's 0.7",
     )
+    p.add_argument("--set", choices=["fresh3", "fresh4"], help="session 19's written sets")
+    p.add_argument(
+        "--policy-pair", action="store_true", help="recorded sets: default vs the policy before"
+    )
     args = p.parse_args(argv)
-    args.recorded = args.recorded or args.fresh or args.fresh2
+    args.recorded = args.recorded or args.fresh or args.fresh2 or bool(args.set)
     setup()
-    label = (
+    label = args.set or (
         "fresh2"
         if args.fresh2
         else "fresh"
@@ -566,6 +623,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 fresh2=args.fresh2,
                 hint_pair=args.hint_pair,
                 confidence_pair=args.confidence_pair,
+                written=args.set,
+                policy_pair=args.policy_pair,
             )
         )
     from voicebot import BargeIn
@@ -573,6 +632,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     r["config"] = {
         "set": label,
         "barge_in": BargeIn().model_dump(),
+        "policy_before": POLICY_BEFORE if args.policy_pair else None,
+        "sets_sha256": written_sets_sha256(args.set),
         "reply_secs": REPLY_SECS,
         "cycle_secs": CYCLE_SECS,
         "vendors": "fake STT 50 ms, fake LLM 100 ms, tone TTS 50 ms"

@@ -76,12 +76,24 @@ class UserIdle(BaseModel):
 
 
 #: Said while someone else talks to show one is listening, not to take the floor. Compared
-#: after lower-casing and dropping punctuation and hyphens ("Mm-hmm." is "mmhmm").
+#: after lower-casing and dropping punctuation and hyphens ("Mm-hmm." is "mmhmm"); a
+#: transcript made of up to ``max_backchannel_words`` of them ("Okay, great.") is one.
+#: The second block (session 19) holds the spellings Whisper uses for the same sounds and the
+#: listener's words of agreement and thanks a caller says over a bot reading something out;
+#: "no", "wait", "sorry", "what" and questions are left out on purpose: they take the floor.
 DEFAULT_BACKCHANNELS: tuple[str, ...] = (
     "mhm", "mmhmm", "mm", "mmm", "hmm", "hm", "uhhuh", "uh", "um", "ah", "oh", "aha",
     "yeah", "yea", "yes", "yep", "yup", "ok", "okay", "right", "sure", "alright",
     "all right", "i see", "got it", "cool", "great", "nice", "wow", "true", "exactly",
     "thanks", "thank you", "uh huh", "oh okay", "okay okay", "yeah yeah", "right right",
+    # session 19
+    "mhmm", "mmhm", "mmkay", "mkay", "hmhm", "uhuh", "ooh", "ahh", "ya", "yah", "yeh", "aye",
+    "okey", "okie", "kay", "gotcha", "got you", "understood", "i understand", "makes sense",
+    "sounds good", "sounds great", "that's fine", "that's great", "that's good",
+    "that's right", "that's true", "perfect", "lovely", "brilliant", "excellent", "fine",
+    "good", "very good", "awesome", "super", "wonderful", "fantastic", "of course",
+    "absolutely", "definitely", "certainly", "indeed", "fair enough", "go on", "go ahead",
+    "carry on", "cheers", "ta", "really", "interesting", "noted",
 )  # fmt: skip
 
 
@@ -98,9 +110,11 @@ class BargeIn(BaseModel):
     """``Bot(barge_in=BargeIn(...))``: how the caller's speech over the bot is ruled on.
 
     ``min_interrupt_secs``: speech this long interrupts whatever its words (a backchannel is
-    shorter). ``transcript_wait_secs``: after short speech stops, how long to wait for its
-    words before resuming. ``backchannels``: words and phrases that never interrupt; a
-    transcript made only of them (at most ``max_backchannel_words`` words) resumes the bot.
+    shorter; 1.0 s since session 19: the Piper voice's "Okay, okay." lasts 0.87 s, and
+    shorter speech is ruled on its words, which with a segmented STT come after it ends).
+    ``transcript_wait_secs``: after short speech stops, how long to wait for its words
+    before resuming. ``backchannels``: words and phrases that never interrupt; a transcript
+    made only of them (at most ``max_backchannel_words`` words) resumes the bot.
     ``pause_at``: ``"first_sound"`` pauses the bot at the caller's first voiced chunk (~50 ms
     in) and speaks on if the VAD does not call it speech; ``"speech"`` waits for the VAD to
     call speech started (its ``start_secs`` and loudness window: ~0.25 s after the onset on
@@ -117,7 +131,7 @@ class BargeIn(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     pause_at: Literal["first_sound", "speech"] = "first_sound"
-    min_interrupt_secs: float = Field(default=0.6, gt=0, le=5)
+    min_interrupt_secs: float = Field(default=1.0, gt=0, le=5)
     transcript_wait_secs: float = Field(default=0.8, gt=0, le=5)
     backchannels: tuple[str, ...] = DEFAULT_BACKCHANNELS
     max_backchannel_words: int = Field(default=3, ge=1)
@@ -139,6 +153,22 @@ class BargeIn(BaseModel):
         ``max_backchannel_words`` words; empty text is not (no words yet)."""
         words = _words(text)
         return bool(words) and len(words) in self._whole_phrase_ends(words)
+
+    def is_heard_backchannel(self, text: str) -> bool:
+        """``is_backchannel`` for a final transcript, which may end in the start of a phrase
+        it already holds: Whisper cuts a repeat off ("Got it. Got" for "Got it."), and a
+        cut repeat of a backchannel is still one. A new word cut off ("Yeah, I") is not."""
+        if self.is_backchannel(text):
+            return True
+        words = _words(text)
+        phrases = [tuple(_words(p)) for p in self.backchannels]
+        for cut in range(1, min(3, len(words))):
+            whole, tail = words[:-cut], tuple(words[-cut:])
+            starts_a_phrase = any(len(p) > cut and p[:cut] == tail for p in phrases)
+            repeated = any(tuple(whole[i : i + cut]) == tail for i in range(len(whole)))
+            if starts_a_phrase and repeated and self.is_backchannel(" ".join(whole)):
+                return True
+        return False
 
     def may_become_backchannel(self, text: str) -> bool:
         """Whether interim words may still end as a backchannel ("okay got" of "okay got

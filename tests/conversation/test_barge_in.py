@@ -133,6 +133,36 @@ async def test_long_speech_is_a_barge_in_whatever_its_words(tmp_path):  # type: 
     assert played < REPLY_SECS - 1.0
 
 
+async def test_a_long_backchannel_under_min_interrupt_secs_is_ruled_on_its_words(tmp_path):  # type: ignore[no-untyped-def]
+    # 0.85 s, as the Piper voice says "Okay, okay.": under min_interrupt_secs (1.0 s), so its
+    # words, which come after it ends, decide; they are backchannels and the bot speaks on.
+    session, played = await converse(tmp_path, (2.5, 0.85), "Okay, okay.")
+
+    assert strategy_decisions(session) == ["backchannel"]
+    assert abs(played - REPLY_SECS) < 0.1, (played, REPLY_SECS)
+    assert assistant_messages(session)[0] == REPLY
+
+
+async def test_a_backchannel_whose_transcript_ends_in_a_cut_repeat_lets_the_bot_speak_on(tmp_path):  # type: ignore[no-untyped-def]
+    # Whisper's "Got it. Got" for "Got it.": the final words decide, and a cut repeat of a
+    # backchannel is one.
+    session, played = await converse(tmp_path, (2.5, 0.3), "Got it. Got")
+
+    assert strategy_decisions(session) == ["backchannel"]
+    assert abs(played - REPLY_SECS) < 0.1, (played, REPLY_SECS)
+
+
+async def test_speech_of_the_same_length_with_other_words_is_a_barge_in(tmp_path):  # type: ignore[no-untyped-def]
+    session, played = await converse(tmp_path, (2.5, 0.85), "Hang on, that's not right.")
+
+    assert strategy_decisions(session) == ["barge_in"]
+    assert session.barge_in.heard == ["Hang on, that's not right."]
+    assert assistant_messages(session)[0].endswith(f" {CUT_MARKER}")
+    assert played < REPLY_SECS - 1.0
+    users = [m["content"] for m in session.context.get_messages() if m["role"] == "user"]
+    assert users[:2] == ["When are you open?", "Hang on, that's not right."]
+
+
 async def test_without_a_barge_in_policy_a_backchannel_interrupts(tmp_path):  # type: ignore[no-untyped-def]
     session, played = await converse(tmp_path, (2.5, 0.3), "Mm-hmm.", barge_in=None)
 

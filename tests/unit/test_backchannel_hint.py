@@ -255,3 +255,37 @@ async def test_an_early_transcript_made_with_another_hint_is_not_used() -> None:
 
     assert await early.transcript(words, unhinted, use_early=False) == "heard without the hint"
     assert calls == ["early", "unhinted"]
+
+
+def test_the_default_vocabulary_passes_listening_words_and_not_ones_that_take_the_floor() -> None:
+    """Whole backchannel phrases, alone or up to three words together, resume the bot; a
+    transcript with any other word ("no", "wait", a question) is a barge-in."""
+    policy = BargeIn()
+    for text in ("Mhmm.", "Gotcha.", "Sounds good.", "Okay, great.", "Alright, thank you.",
+                 "Yes, go on.", "That's right.", "Perfect.", "Fair enough."):  # fmt: skip
+        assert policy.is_backchannel(text), text
+    for text in ("No.", "Wait.", "Sorry, what?", "No, that's wrong.", "Hang on.",
+                 "Okay, but what about Sunday?", "Yeah, yeah, yeah, right."):  # fmt: skip
+        assert not policy.is_backchannel(text), text
+    # Interim words that may still become one wait; others rule at once.
+    assert policy.may_become_backchannel("sounds")
+    assert not policy.may_become_backchannel("hang")
+
+
+def test_every_default_phrase_can_match_alone() -> None:
+    """A phrase longer than ``max_backchannel_words`` could never match: none is."""
+    policy = BargeIn()
+    dead = [p for p in policy.backchannels if not policy.is_backchannel(p)]
+    assert dead == []
+
+
+def test_a_final_transcript_may_end_in_a_cut_repeat_of_its_backchannel() -> None:
+    """Whisper cuts a repeat off ("Got it. Got" for "Got it."): still a backchannel; a new
+    word cut off, or a repeat of something else, is not."""
+    policy = BargeIn()
+    assert policy.is_heard_backchannel("Got it. Got")
+    assert policy.is_heard_backchannel("Okay. Sounds good. Sounds")
+    assert not policy.is_heard_backchannel("Yeah, I")
+    assert not policy.is_heard_backchannel("Hold on a second. Hold on")
+    assert not policy.is_heard_backchannel("Got")
+    assert not policy.is_backchannel("Got it. Got")  # interim words keep the strict rule

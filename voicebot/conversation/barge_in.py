@@ -299,7 +299,10 @@ class BargeInTurnStart(BaseUserTurnStartStrategy):
             # A transcript the VAD missed, as TranscriptionUserTurnStartStrategy does.
             return await self._start() if final else ProcessFrameResult.CONTINUE
         text = f"{self._heard} {frame.text}".strip() if final else frame.text
-        if not self._policy.is_backchannel(text):
+        backchannel = (
+            self._policy.is_heard_backchannel(text) if final else self._policy.is_backchannel(text)
+        )
+        if not backchannel:
             if final or not self._policy.may_become_backchannel(text):
                 return await self._barge_in(text)
             return ProcessFrameResult.CONTINUE  # "uh" may still become "uh huh"
