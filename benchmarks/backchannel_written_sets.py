@@ -8,6 +8,9 @@ Both lists were written by helpers that saw no code, no docs and no earlier set 
   **tuning set** for that vocabulary (``DEFAULT_BACKCHANNELS``' second block).
 - ``fresh4``: written straight to ``backchannel_fresh4.json`` and not read until the policy
   was committed and the set run once: the held-out set.
+- ``fresh5``: for the first sound's rise rule (``BargeIn.first_sound_rise_db``), chosen on
+  ``benchmarks/first_sound_rise.py``'s prompts: 16 Asterisk barge-ins no earlier set used
+  (seed 21), with fresh4's backchannels, the click and the cough to count false stops.
 """
 
 from __future__ import annotations
@@ -31,24 +34,24 @@ FRESH3_INTERRUPTIONS = (
 )  # fmt: skip
 FRESH4_FILE = HERE / "backchannel_fresh4.json"
 #: Seeds for the Asterisk barge-ins of each set, and how many.
-SEEDS = {"fresh3": 19, "fresh4": 20}
-ASTERISK_PER_SET = 6
+SEEDS = {"fresh3": 19, "fresh4": 20, "fresh5": 21}
+ASTERISK_PER_SET = {"fresh3": 6, "fresh4": 6, "fresh5": 16}
 
 
 def phrases(name: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(backchannels, interruptions) of set ``name``."""
     if name == "fresh3":
         return FRESH3_BACKCHANNELS, FRESH3_INTERRUPTIONS
-    if name == "fresh4":
+    if name in ("fresh4", "fresh5"):
         d = json.loads(FRESH4_FILE.read_text())
-        return tuple(d["backchannels"]), tuple(d["interruptions"])
-    raise ValueError(f"no written set {name!r}: fresh3 or fresh4")
+        return tuple(d["backchannels"]), tuple(d["interruptions"]) if name == "fresh4" else ()
+    raise ValueError(f"no written set {name!r}: fresh3, fresh4 or fresh5")
 
 
 def events(name: str, event: Any, earlier: list[Any], sounds: Path) -> list[Any]:
     """Set ``name`` as ``event(kind, text, secs, source)`` objects. Asterisk prompts 0.4-2.5 s
     long, drawn with the set's seed from those ``earlier`` (events of every earlier set, and
-    the prompts already excluded by the caller) did not use; fresh4 also skips fresh3's."""
+    the prompts already excluded by the caller) did not use, nor any earlier written set."""
     from voicebot.audio import read_wav
 
     backchannels, interruptions = phrases(name)
@@ -56,14 +59,20 @@ def events(name: str, event: Any, earlier: list[Any], sounds: Path) -> list[Any]
     out += [event("noise", "", 0, "noise:click"), event("noise", "", 0, "noise:cough")]
     out += [event("barge_in", t, 0, f"piper:{t}") for t in interruptions]
     used = {e.source.partition(":")[2] for e in earlier}
-    if name == "fresh4":
-        used |= {e.source.partition(":")[2] for e in events("fresh3", event, earlier, sounds)}
-    pool = [f for f in sorted(sounds.glob("*.wav")) if f.name not in used]
+    for before in list(SEEDS)[: list(SEEDS).index(name)]:
+        used |= {e.source.partition(":")[2] for e in events(before, event, earlier, sounds)}
+    files = sorted(sounds.glob("*.wav"))
+    if name == "fresh5":  # nor the prompts the rise rule was chosen on
+        from benchmarks.first_sound_rise import PROMPT_SETS
+
+        for seed, count, _ in PROMPT_SETS.values():
+            used |= {f.name for f in random.Random(seed).sample(files, count)}
+    pool = [f for f in files if f.name not in used]
     drawn = 0
     for f in random.Random(SEEDS[name]).sample(pool, len(pool)):
         if 0.4 <= read_wav(f).duration_secs <= 2.5:
             out.append(event("barge_in", f.stem, 0, f"asterisk:{f.name}"))
             drawn += 1
-        if drawn == ASTERISK_PER_SET:
+        if drawn == ASTERISK_PER_SET[name]:
             break
     return out

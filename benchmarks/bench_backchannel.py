@@ -36,6 +36,8 @@ Two sets:
   18 backchannels and 10 short interruptions written by helpers who saw nothing of the
   bot, spoken by the Piper voice, the click and the cough, and 6 more Asterisk barge-ins;
   fresh3 was read before the vocabulary change (tuning), fresh4 not (held out).
+- ``--set fresh5 --rise-pair``: 16 more Asterisk barge-ins, with and without the first
+  sound's rise rule (``BargeIn.first_sound_rise_db`` 15 dB).
 - ``--policy-pair``: the default against the policy before session 19 (``BACKCHANNELS_BEFORE``,
   ``min_interrupt_secs`` 0.6 s), both pausing at the first sound.
 
@@ -374,6 +376,7 @@ def ours_recorded(
     hint: bool = True,
     confidence: float | None = 0.5,
     policy: dict[str, Any] | None = None,
+    rise_db: float | None = None,
 ) -> Any:
     from voicebot import BargeIn, Bot, SilenceTurn, SileroVAD, WavFile, WhisperSTT
     from voicebot.testing import FakeTTS
@@ -391,6 +394,7 @@ def ours_recorded(
             pause_at=barge_in,
             hint_stt=BargeIn().hint_stt if hint else None,
             first_sound_confidence=confidence,
+            first_sound_rise_db=rise_db,
             **(policy or {}),
         )
         if barge_in
@@ -413,6 +417,7 @@ async def run_set(
     confidence_pair: bool = False,
     written: str | None = None,
     policy_pair: bool = False,
+    rise_pair: bool = False,
 ) -> dict[str, Any]:
     rng = np.random.default_rng(7)
     events = (fresh_events() if fresh else RECORDED) if recorded_set else SCRIPTED
@@ -466,6 +471,12 @@ async def run_set(
             first = next(iter(contenders))
             contenders[first.replace("first sound)", "first sound, policy before session 19)")] = (
                 dict(start_secs=0.2, barge_in="first_sound", policy=POLICY_BEFORE)
+            )
+        if rise_pair:
+            contenders = dict(list(contenders.items())[:1])
+            first = next(iter(contenders))
+            contenders[first.replace("first sound)", "first sound or a 15 dB rise)")] = dict(
+                start_secs=0.2, barge_in="first_sound", rise_db=15.0
             )
         for name, kw in contenders.items():
             out = work / f"{len(runs)}.wav"
@@ -596,7 +607,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         action="store_true",
         help="recorded sets: first sound at 0.5 (default) and at the VAD's 0.7",
     )
-    p.add_argument("--set", choices=["fresh3", "fresh4"], help="session 19's written sets")
+    p.add_argument(
+        "--set", choices=["fresh3", "fresh4", "fresh5"], help="session 19's written sets"
+    )
+    p.add_argument(
+        "--rise-pair", action="store_true", help="recorded sets: first sound with/without rise"
+    )
     p.add_argument(
         "--policy-pair", action="store_true", help="recorded sets: default vs the policy before"
     )
@@ -625,6 +641,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 confidence_pair=args.confidence_pair,
                 written=args.set,
                 policy_pair=args.policy_pair,
+                rise_pair=args.rise_pair,
             )
         )
     from voicebot import BargeIn

@@ -121,7 +121,10 @@ class BargeIn(BaseModel):
     recorded prompts, ~0.4 s to the bot's silence in bench_backchannel).
     ``first_sound_confidence``: the VAD model's score a chunk needs to be a first sound
     (None: the VAD's own ``confidence``, 0.7 for Silero; 0.5, Silero's own default, comes
-    ~1 chunk sooner on a slow onset: docs/latency.md). ``hint_stt``: speech that starts
+    ~1 chunk sooner on a slow onset: docs/latency.md). ``first_sound_rise_db``: a chunk this
+    many dB louder than the one before (at -45 dBFS or more, model score 0.1 or more) is a
+    first sound too, so an unvoiced first consonant ("s", "t") pauses the bot a chunk
+    sooner; None: the score alone. ``hint_stt``: speech that starts
     and ends while the bot speaks is transcribed expecting these words (the offline
     Whisper takes them as its prompt; other STTs ignore it), so a short "Sure." is not
     heard as "chair" and taken for a barge-in; None: no hint.
@@ -136,6 +139,7 @@ class BargeIn(BaseModel):
     backchannels: tuple[str, ...] = DEFAULT_BACKCHANNELS
     max_backchannel_words: int = Field(default=3, ge=1)
     first_sound_confidence: float | None = Field(default=0.5, gt=0, le=1)
+    first_sound_rise_db: float | None = Field(default=None, gt=0, le=60)
     hint_stt: str | None = DEFAULT_STT_HINT
 
     @field_validator("hint_stt")

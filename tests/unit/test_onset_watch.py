@@ -223,3 +223,40 @@ def test_a_first_sound_may_take_a_lower_score_than_the_vads_own() -> None:
 
     assert asyncio.run(run(0.5)) == ["sounded"]
     assert asyncio.run(run(None)) == []
+
+
+def test_a_sudden_onset_counts_with_rise_db_and_not_without() -> None:
+    """``rise_db``: a chunk 15 dB over the one before, loud enough and with some voice in
+    the model's score, is a first sound even under ``confidence``; a slow swell, a quiet
+    jump or a jump the model hears no voice in is not."""
+    on = OnsetWatch(Listener(), rise_db=15.0)
+    off = OnsetWatch(Listener())
+    assert on.rises(0.2, -30.0, -60.0)  # an "s" after line noise
+    assert not off.rises(0.2, -30.0, -60.0)
+    assert not on.rises(0.2, -30.0, -40.0)  # a swell of 10 dB
+    assert not on.rises(0.2, -50.0, -80.0)  # a jump, but quieter than RISE_MIN_DB
+    assert not on.rises(0.05, -30.0, -60.0)  # a click: no voice in it at all
+
+
+def test_rise_db_reads_the_levels_of_the_chunks_the_vad_scores() -> None:
+    listener = Listener()
+    vad = EnergyVADAnalyzer(params=VADParams(confidence=0.99))
+    vad.set_sample_rate(16000)
+    watch = OnsetWatch(listener, rise_db=15.0)
+    scores = iter([0.0, 0.2, 0.2])
+    vad.voice_confidence = lambda buffer: next(scores)  # type: ignore[method-assign]
+    watch.attach(vad)
+    n = vad.num_frames_required()
+    rng = np.random.default_rng(0)
+    quiet = (rng.standard_normal(n) * 30).astype("<i2").tobytes()
+    loud = (rng.standard_normal(n) * 3000).astype("<i2").tobytes()
+
+    async def run() -> None:
+        for chunk in (quiet, loud, loud):
+            await vad.analyze_audio(chunk)
+
+    asyncio.run(run())
+    assert level_db(loud) - level_db(quiet) > 15
+    # Only the jump counts; the same level again is no new onset, and confidence 0.99 is
+    # never reached, so without the rise nothing would be told.
+    assert listener.calls == ["sounded"]

@@ -393,7 +393,11 @@ def barge_in_pause(bot: Any, strategies: Any, vad: Any = None) -> OutputPause | 
     strategy = BargeInTurnStart(bot.barge_in, pause)
     strategies.start = [strategy]
     if bot.barge_in.pause_at == "first_sound" and vad is not None:
-        OnsetWatch(strategy, confidence=bot.barge_in.first_sound_confidence).attach(vad)
+        OnsetWatch(
+            strategy,
+            confidence=bot.barge_in.first_sound_confidence,
+            rise_db=bot.barge_in.first_sound_rise_db,
+        ).attach(vad)
     return pause
 
 

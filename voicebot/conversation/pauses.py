@@ -155,13 +155,19 @@ class OnsetWatch:
     A chunk is voiced when the VAD's own model scores it at or over ``confidence`` (None: the
     VAD's own ``confidence``) and the chunk alone is at least as loud as the VAD's
     ``min_volume`` stands for (Pipecat maps -110..-10 LUFS to 0..1; the chunk's RMS level is
-    compared, without the 400 ms window). After ``caller_sounded``, either the VAD calls
+    compared, without the 400 ms window); or, with ``rise_db``, when it is a sudden onset
+    (``rises``). After ``caller_sounded``, either the VAD calls
     speech (nothing more is said: the listener hears the VAD's own frames), or the sound
     fades: ``FADE_CHUNKS`` unvoiced chunks in a row, or no call within the VAD's
     ``start_secs`` + ``grace_secs``.
     """
 
     FADE_CHUNKS = 3
+    #: A chunk that jumps ``rise_db`` over the one before also counts, if it is this loud
+    #: (dBFS) and the model gives it at least this score: an unvoiced first consonant ("s",
+    #: "t"), which Silero scores low for a chunk or two (benchmarks/first_sound_rise.py).
+    RISE_MIN_DB = -45.0
+    RISE_MIN_SCORE = 0.1
 
     def __init__(
         self,
@@ -169,10 +175,13 @@ class OnsetWatch:
         *,
         grace_secs: float = 0.25,
         confidence: float | None = None,
+        rise_db: float | None = None,
     ) -> None:
         self.listener = listener
         self.grace_secs = grace_secs
         self.confidence = confidence
+        self.rise_db = rise_db
+        self._prev_db = -math.inf  # the last chunk's level
         self._chunks: list[bool] = []  # voiced or not, per chunk, written where the VAD scores
         self._sounding = False  # told caller_sounded, not yet confirmed or faded
         self._unvoiced = 0
@@ -193,9 +202,11 @@ class OnsetWatch:
             try:
                 params = vad.params
                 floor = params.confidence if self.confidence is None else self.confidence
-                voiced = float(np.asarray(score).ravel()[0]) >= floor
-                loud = level_db(buffer) >= -110 + 100 * params.min_volume
-                self._chunks.append(voiced and loud)
+                value = float(np.asarray(score).ravel()[0])
+                db, before = level_db(buffer), self._prev_db
+                self._prev_db = db
+                voiced = value >= floor and db >= -110 + 100 * params.min_volume
+                self._chunks.append(voiced or self.rises(value, db, before))
             except Exception as e:  # never into the VAD: it would stop hearing the caller
                 self._chunks.append(False)
                 if not self._warned:
@@ -213,6 +224,15 @@ class OnsetWatch:
 
         vad.voice_confidence = scored
         vad.analyze_audio = watched
+
+    def rises(self, score: float, db: float, before_db: float) -> bool:
+        """A sudden onset: ``rise_db`` over the chunk before, loud enough, some voice in it."""
+        return (
+            self.rise_db is not None
+            and score >= self.RISE_MIN_SCORE
+            and db >= self.RISE_MIN_DB
+            and db >= before_db + self.rise_db
+        )
 
     def observe(
         self, state: VADState, chunks: list[bool], chunk_secs: float, start_secs: float
