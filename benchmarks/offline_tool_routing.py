@@ -2,7 +2,7 @@
 previous one (all-MiniLM-L6-v2) and word overlap, in one process.
 
 Sets of spoken-style requests, each with its own tools and some requests that must call no
-tool (small talk, questions no tool covers). All fifteen shipped sets are tuning sets now:
+tool (small talk, questions no tool covers). All seventeen shipped sets are tuning sets now:
 
 - ``original``: the 24 cases of ``offline_tools.py`` (weather, booking, orders, timer);
 - ``dev-hotel``, ``dev-bank``: written to tune on (``tool_routing_dev.py``);
@@ -19,7 +19,11 @@ tool (small talk, questions no tool covers). All fifteen shipped sets are tuning
   once fresh in session 10 (with examples 47/52, without 41/52);
 - ``fresh5-vet``, ``fresh5-cinema`` (``tool_routing_fresh5_*.py``): the same, run once fresh
   in session 10 after the examples router's top-3 mean was chosen on the sets above
-  (``examples`` 45/52, ``best-example`` 44/52, without examples 36/52).
+  (``examples`` 45/52, ``best-example`` 44/52, without examples 36/52);
+- ``fresh6-hair-salon``, ``fresh6-waste-service`` (``tool_routing_fresh6_*.py``): tools,
+  requests and examples each written by a separate helper (the tools' helper saw no other
+  set), run once fresh in session 19 with the router unchanged (``examples`` 43/52, without
+  examples 33/52).
 A fresh set is kept outside the repository and run with ``--extra-set``.
 
 Tool examples (``@tool(examples=[...])``): ``tool_examples.json`` has six per tool of every
@@ -72,6 +76,8 @@ from benchmarks import (  # noqa: E402
     tool_routing_fresh4_tools,
     tool_routing_fresh5_requests,
     tool_routing_fresh5_tools,
+    tool_routing_fresh6_requests,
+    tool_routing_fresh6_tools,
     tool_routing_heldout,
     tool_routing_heldout2,
 )
@@ -96,6 +102,7 @@ TUNED_FRESH2 = "tuned on since 2026-12-02, session 9 (run once fresh in session 
 TUNED_FRESH3 = "run once fresh on 2026-12-02 (session 9); a tuning set after that"
 TUNED_FRESH4 = "run once fresh on 2026-12-03 (session 10); a tuning set after that"
 TUNED_FRESH5 = "run once fresh on 2026-12-03 (session 10, after the top-3 choice); tuned on after"
+TUNED_FRESH6 = "run once fresh on 2026-12-04 (session 19; router unchanged); tuning set after"
 EXAMPLES = Path(__file__).resolve().parent / "tool_examples.json"
 SETS: dict[str, tuple[list[Any], list[Case], str]] = {
     "original": (offline_tools.TOOLS, offline_tools.CASES, TUNED),
@@ -140,6 +147,16 @@ SETS: dict[str, tuple[list[Any], list[Case], str]] = {
         tool_routing_fresh5_tools.CINEMA_TOOLS,
         tool_routing_fresh5_requests.CINEMA_CASES,
         TUNED_FRESH5,
+    ),
+    "fresh6-hair-salon": (
+        tool_routing_fresh6_tools.HAIR_SALON_TOOLS,
+        tool_routing_fresh6_requests.HAIR_SALON_CASES,
+        TUNED_FRESH6,
+    ),
+    "fresh6-waste-service": (
+        tool_routing_fresh6_tools.WASTE_SERVICE_TOOLS,
+        tool_routing_fresh6_requests.WASTE_SERVICE_CASES,
+        TUNED_FRESH6,
     ),
 }
 MINILM = MiniLMEmbedder()  # one instance: the tools' vectors are cached per embedder

@@ -35,13 +35,16 @@ bot = Bot(
     greeting="Hello, this is the library.",
     mute_caller=["greeting"],  # the caller's words during the greeting are not heard
     # The caller's first voiced sound over the bot pauses it ("speech": wait for the VAD); a
-    # chunk is a first sound at Silero's score 0.5 (first_sound_confidence). "mhm" or a cough
-    # lets it go on, words or more than 1.0 s of speech interrupt it; the offline Whisper
-    # transcribes such speech expecting backchannels ("Mm-hmm. Yeah. ..."; hint_stt=None: no
-    # hint). These are the defaults; barge_in=None: speech interrupts when the VAD calls it.
+    # chunk is a first sound at Silero's score 0.5 (first_sound_confidence), or when it
+    # jumps 15 dB over the chunk before (first_sound_rise_db: an "s" Silero scores low).
+    # "mhm" or a cough lets it go on, words or more than 1.0 s of speech interrupt it; the
+    # offline Whisper transcribes such speech expecting backchannels ("Mm-hmm. Yeah. ...";
+    # hint_stt=None: no hint). These are the defaults; barge_in=None: speech interrupts
+    # when the VAD calls it.
     barge_in=BargeIn(
         pause_at="first_sound",
         first_sound_confidence=0.5,
+        first_sound_rise_db=15.0,
         min_interrupt_secs=1.0,
         transcript_wait_secs=0.8,
     ),

@@ -124,7 +124,8 @@ class BargeIn(BaseModel):
     ~1 chunk sooner on a slow onset: docs/latency.md). ``first_sound_rise_db``: a chunk this
     many dB louder than the one before (at -45 dBFS or more, model score 0.1 or more) is a
     first sound too, so an unvoiced first consonant ("s", "t") pauses the bot a chunk
-    sooner; None: the score alone. ``hint_stt``: speech that starts
+    sooner (barge-in stop p50 75 -> 50 ms on bench_backchannel's fresh5); None: the score
+    alone. ``hint_stt``: speech that starts
     and ends while the bot speaks is transcribed expecting these words (the offline
     Whisper takes them as its prompt; other STTs ignore it), so a short "Sure." is not
     heard as "chair" and taken for a barge-in; None: no hint.
@@ -139,7 +140,7 @@ class BargeIn(BaseModel):
     backchannels: tuple[str, ...] = DEFAULT_BACKCHANNELS
     max_backchannel_words: int = Field(default=3, ge=1)
     first_sound_confidence: float | None = Field(default=0.5, gt=0, le=1)
-    first_sound_rise_db: float | None = Field(default=None, gt=0, le=60)
+    first_sound_rise_db: float | None = Field(default=15.0, gt=0, le=60)
     hint_stt: str | None = DEFAULT_STT_HINT
 
     @field_validator("hint_stt")
@@ -197,7 +198,16 @@ class BargeIn(BaseModel):
 
 
 def _words(text: str) -> list[str]:
-    return re.sub(r"[^\w\s']", "", text.lower().replace("-", "")).split()
+    """Lower-case words without punctuation or hyphens; "all right" is one word ("alright"),
+    so Whisper's "All right. Thank you." is two phrases of three words, not four."""
+    words = re.sub(r"[^\w\s']", "", text.lower().replace("-", "")).split()
+    out: list[str] = []
+    for w in words:
+        if w == "right" and out and out[-1] == "all":
+            out[-1] = "alright"
+        else:
+            out.append(w)
+    return out
 
 
 class IdleWatch:

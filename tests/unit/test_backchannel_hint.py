@@ -289,3 +289,20 @@ def test_a_final_transcript_may_end_in_a_cut_repeat_of_its_backchannel() -> None
     assert not policy.is_heard_backchannel("Hold on a second. Hold on")
     assert not policy.is_heard_backchannel("Got")
     assert not policy.is_backchannel("Got it. Got")  # interim words keep the strict rule
+
+
+def test_all_right_counts_as_one_word() -> None:
+    """Whisper writes "Alright, thank you." as "All right. Thank you.": three words' worth."""
+    policy = BargeIn()
+    assert policy.is_backchannel("All right. Thank you.")
+    assert policy.is_backchannel("Alright, thank you.")
+    assert not policy.is_backchannel("All right, but what about Sunday?")
+
+
+def test_a_bot_adds_its_callers_own_to_the_default_list() -> None:
+    """docs/call_control.md's recipe: the defaults plus a phrase of the bot's callers."""
+    default = BargeIn()
+    assert not default.is_backchannel("Cheers, mate.")
+    extended = BargeIn(backchannels=(*default.backchannels, "cheers mate", "righto"))
+    assert extended.is_backchannel("Cheers, mate.") and extended.is_backchannel("Righto.")
+    assert extended.is_backchannel("Okay, great.")  # the defaults still hold
