@@ -1,8 +1,9 @@
 """A sudden onset as a first sound (``BargeIn.first_sound_rise_db``, issue #14 item 4): per
 recorded prompt, the time from the onset to the first chunk ``OnsetWatch`` takes as a first
 sound, by the score alone (0.5, the default) and with the rise rule (a chunk ``rise_db`` over
-the one before, at ``RISE_MIN_DB`` or louder, scored ``RISE_MIN_SCORE`` or more); and, on
-sounds that are not speech, how many chunks pass.
+the louder of the two before, at ``RISE_MIN_DB`` or louder, scored ``RISE_MIN_SCORE`` or
+more: ``OnsetWatch.classify``); and, on sounds that are not speech, how many chunks would
+start a sound.
 
 Why: on the fresh sets the slowest barge-ins open with an unvoiced consonant ("Sorry...",
 "Transfer"), which Silero scores low for a chunk or two (docs/latency.md). Prompt sets: the
@@ -34,17 +35,13 @@ PROMPT_SETS = {"design (seed 1, peak 0.3)": (1, 40, 0.3), "other (seed 7, peak 0
 
 
 def first_sounds(chunks: list[tuple[float, float, float]], floor: float, rise: float | None):
-    """The chunks ``OnsetWatch`` would take as voiced, by its rule (end time each)."""
-    from voicebot.conversation.pauses import OnsetWatch
+    """The end times of the chunks ``OnsetWatch.classify`` would start a sound on."""
+    from voicebot.conversation.pauses import ROSE, VOICED, OnsetWatch
 
     watch = OnsetWatch(None, rise_db=rise)  # type: ignore[arg-type]
-    before = -np.inf
-    out = []
-    for at, score, db in chunks:
-        if (score >= 0.5 and db >= floor) or watch.rises(score, db, before):
-            out.append(at)
-        before = db
-    return out
+    return [
+        at for at, score, db in chunks if watch.classify(score, db, 0.5, floor) in (VOICED, ROSE)
+    ]
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

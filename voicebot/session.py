@@ -47,12 +47,8 @@ from pipecat.transports.base_transport import BaseTransport
 from pipecat.workers.runner import WorkerRunner
 
 from voicebot.conversation import ConversationState
-from voicebot.conversation.barge_in import (
-    InterruptionPassed,
-    OutputPause,
-    barge_in_pause,
-    hint_backchannels,
-)
+from voicebot.conversation.barge_in import barge_in_pause, hint_backchannels
+from voicebot.conversation.output_pause import InterruptionPassed, OutputPause
 from voicebot.conversation.pauses import watch_pauses
 from voicebot.failover.spec import connect as connect_failover
 from voicebot.failures import FailureWatch

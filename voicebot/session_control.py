@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -80,20 +80,22 @@ class UserIdle(BaseModel):
 #: transcript made of up to ``max_backchannel_words`` of them ("Okay, great.") is one.
 #: The second block (session 19) holds the spellings Whisper uses for the same sounds and the
 #: listener's words of agreement and thanks a caller says over a bot reading something out;
-#: "no", "wait", "sorry", "what" and questions are left out on purpose: they take the floor.
+#: "no", "wait", "sorry", "what", "really" and "fine" are left out on purpose: they take the
+#: floor, or often do. Punctuation is not read (Whisper's "?" on a lone word is a guess), so
+#: "Okay?" is a backchannel; a question with any other word ("Okay, and Sunday?") is not.
 DEFAULT_BACKCHANNELS: tuple[str, ...] = (
     "mhm", "mmhmm", "mm", "mmm", "hmm", "hm", "uhhuh", "uh", "um", "ah", "oh", "aha",
     "yeah", "yea", "yes", "yep", "yup", "ok", "okay", "right", "sure", "alright",
-    "all right", "i see", "got it", "cool", "great", "nice", "wow", "true", "exactly",
+    "i see", "got it", "cool", "great", "nice", "wow", "true", "exactly",
     "thanks", "thank you", "uh huh", "oh okay", "okay okay", "yeah yeah", "right right",
     # session 19
     "mhmm", "mmhm", "mmkay", "mkay", "hmhm", "uhuh", "ooh", "ahh", "ya", "yah", "yeh", "aye",
     "okey", "okie", "kay", "gotcha", "got you", "understood", "i understand", "makes sense",
-    "sounds good", "sounds great", "that's fine", "that's great", "that's good",
-    "that's right", "that's true", "perfect", "lovely", "brilliant", "excellent", "fine",
-    "good", "very good", "awesome", "super", "wonderful", "fantastic", "of course",
-    "absolutely", "definitely", "certainly", "indeed", "fair enough", "go on", "go ahead",
-    "carry on", "cheers", "ta", "really", "interesting", "noted",
+    "sounds good", "sounds great", "that's great", "that's good", "that's right",
+    "that's true", "perfect", "lovely", "brilliant", "excellent", "good", "very good",
+    "awesome", "super", "wonderful", "fantastic", "of course", "absolutely", "definitely",
+    "certainly", "indeed", "fair enough", "go on", "go ahead", "carry on", "cheers", "ta",
+    "interesting", "noted",
 )  # fmt: skip
 
 
@@ -111,12 +113,14 @@ class BargeIn(BaseModel):
 
     ``min_interrupt_secs``: speech this long interrupts whatever its words (a backchannel is
     shorter; 1.0 s since session 19: the Piper voice's "Okay, okay." lasts 0.87 s, and
-    shorter speech is ruled on its words, which with a segmented STT come after it ends).
+    shorter speech is ruled on its words, which with a segmented STT come after it ends; so
+    an interruption under it whose words never come, a bad line or a failed STT, is ruled
+    a noise and the bot speaks on).
     ``transcript_wait_secs``: after short speech stops, how long to wait for its words
     before resuming. ``backchannels``: words and phrases that never interrupt; a transcript
     made only of them (at most ``max_backchannel_words`` words) resumes the bot.
-    ``pause_at``: ``"first_sound"`` pauses the bot at the caller's first voiced chunk (~50 ms
-    in) and speaks on if the VAD does not call it speech; ``"speech"`` waits for the VAD to
+    ``pause_at``: ``"first_sound"`` pauses the bot at the caller's first voiced chunk (~20-50
+    ms in) and speaks on if the VAD does not call it speech; ``"speech"`` waits for the VAD to
     call speech started (its ``start_secs`` and loudness window: ~0.25 s after the onset on
     recorded prompts, ~0.4 s to the bot's silence in bench_backchannel).
     ``first_sound_confidence``: the VAD model's score a chunk needs to be a first sound
@@ -159,17 +163,26 @@ class BargeIn(BaseModel):
         words = _words(text)
         return bool(words) and len(words) in self._whole_phrase_ends(words)
 
+    #: The most words a cut (or whole) repeat at the end of a final transcript may have.
+    MAX_REPEAT_WORDS: ClassVar[int] = 2
+    #: Words a sentence starts with more often than a repeat of a backchannel does ("I see.
+    #: I ..." goes on): a repeat may not begin with them.
+    OPENERS: ClassVar[frozenset[str]] = frozenset({"i", "that's", "it's", "we", "you"})
+
     def is_heard_backchannel(self, text: str) -> bool:
-        """``is_backchannel`` for a final transcript, which may end in the start of a phrase
-        it already holds: Whisper cuts a repeat off ("Got it. Got" for "Got it."), and a
-        cut repeat of a backchannel is still one. A new word cut off ("Yeah, I") is not."""
+        """``is_backchannel`` for one final transcript, which may end in a repeat of a phrase
+        it already holds, whole or cut off: Whisper repeats ("Got it. Got it.") and cuts
+        repeats off ("Got it. Got" for "Got it."). A new word cut off ("Yeah, I") is not
+        one, nor a repeat that opens a sentence ("I see. I")."""
         if self.is_backchannel(text):
             return True
         words = _words(text)
         phrases = [tuple(_words(p)) for p in self.backchannels]
-        for cut in range(1, min(3, len(words))):
+        for cut in range(1, min(self.MAX_REPEAT_WORDS, len(words) - 1) + 1):
             whole, tail = words[:-cut], tuple(words[-cut:])
-            starts_a_phrase = any(len(p) > cut and p[:cut] == tail for p in phrases)
+            if tail[0] in self.OPENERS:
+                continue
+            starts_a_phrase = any(len(p) >= cut and p[:cut] == tail for p in phrases)
             repeated = any(tuple(whole[i : i + cut]) == tail for i in range(len(whole)))
             if starts_a_phrase and repeated and self.is_backchannel(" ".join(whole)):
                 return True
@@ -179,6 +192,8 @@ class BargeIn(BaseModel):
         """Whether interim words may still end as a backchannel ("okay got" of "okay got
         it"): whole phrases, then the start of one."""
         words = _words(text)
+        if words and words[-1] == "all":  # a streaming STT's "all" of "all right"
+            words[-1] = "alright"
         phrases = [tuple(_words(p)) for p in self.backchannels]
         return any(
             any(p[: len(words) - i] == tuple(words[i:]) for p in phrases)
@@ -206,7 +221,7 @@ def _words(text: str) -> list[str]:
         if w == "right" and out and out[-1] == "all":
             out[-1] = "alright"
         else:
-            out.append(w)
+            out.append("alright" if w == "allright" else w)
     return out
 
 

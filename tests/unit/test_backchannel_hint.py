@@ -259,16 +259,19 @@ async def test_an_early_transcript_made_with_another_hint_is_not_used() -> None:
 
 def test_the_default_vocabulary_passes_listening_words_and_not_ones_that_take_the_floor() -> None:
     """Whole backchannel phrases, alone or up to three words together, resume the bot; a
-    transcript with any other word ("no", "wait", a question) is a barge-in."""
+    transcript with any other word ("no", "wait", "really", "fine") is a barge-in, however
+    short."""
     policy = BargeIn()
     for text in ("Mhmm.", "Gotcha.", "Sounds good.", "Okay, great.", "Alright, thank you.",
-                 "Yes, go on.", "That's right.", "Perfect.", "Fair enough."):  # fmt: skip
+                 "Yes, go on.", "That's right.", "Perfect.", "Fair enough.", "Okay?"):  # fmt: skip
         assert policy.is_backchannel(text), text
-    for text in ("No.", "Wait.", "Sorry, what?", "No, that's wrong.", "Hang on.",
-                 "Okay, but what about Sunday?", "Yeah, yeah, yeah, right."):  # fmt: skip
+    for text in ("No.", "Wait.", "Sorry, what?", "No, that's wrong.", "Hang on.", "Really?",
+                 "Fine.", "Okay, and Sunday?", "Yeah, but no."):  # fmt: skip
         assert not policy.is_backchannel(text), text
     # Interim words that may still become one wait; others rule at once.
     assert policy.may_become_backchannel("sounds")
+    assert policy.may_become_backchannel("All")  # a streaming STT's "all" of "all right"
+    assert policy.may_become_backchannel("Okay, all")
     assert not policy.may_become_backchannel("hang")
 
 
@@ -279,15 +282,18 @@ def test_every_default_phrase_can_match_alone() -> None:
     assert dead == []
 
 
-def test_a_final_transcript_may_end_in_a_cut_repeat_of_its_backchannel() -> None:
-    """Whisper cuts a repeat off ("Got it. Got" for "Got it."): still a backchannel; a new
-    word cut off, or a repeat of something else, is not."""
+def test_a_final_transcript_may_end_in_a_repeat_of_its_backchannel() -> None:
+    """Whisper repeats and cuts repeats off ("Got it. Got", "Got it. Got it."): still a
+    backchannel; a new word cut off, a repeat that opens a sentence ("I see. I"), or a
+    repeat of something else is not."""
     policy = BargeIn()
     assert policy.is_heard_backchannel("Got it. Got")
+    assert policy.is_heard_backchannel("Got it. Got it.")
+    assert policy.is_heard_backchannel("Thank you. Thank you.")
     assert policy.is_heard_backchannel("Okay. Sounds good. Sounds")
-    assert not policy.is_heard_backchannel("Yeah, I")
-    assert not policy.is_heard_backchannel("Hold on a second. Hold on")
-    assert not policy.is_heard_backchannel("Got")
+    for text in ("Yeah, I", "I see. I", "I understand. I", "That's right. That's",
+                 "Hold on a second. Hold on", "Got"):  # fmt: skip
+        assert not policy.is_heard_backchannel(text), text
     assert not policy.is_backchannel("Got it. Got")  # interim words keep the strict rule
 
 
@@ -296,6 +302,7 @@ def test_all_right_counts_as_one_word() -> None:
     policy = BargeIn()
     assert policy.is_backchannel("All right. Thank you.")
     assert policy.is_backchannel("Alright, thank you.")
+    assert policy.is_backchannel("All-right.")
     assert not policy.is_backchannel("All right, but what about Sunday?")
 
 

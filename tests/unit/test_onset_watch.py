@@ -4,11 +4,12 @@ what it tells its listener for each run of chunks, and that it reads the VAD's o
 from __future__ import annotations
 
 import asyncio
+import math
 
 import numpy as np
 from pipecat.audio.vad.vad_analyzer import VADParams, VADState
 
-from voicebot.conversation.pauses import OnsetWatch, level_db
+from voicebot.conversation.pauses import ROSE, SUSTAINS, VOICED, OnsetWatch, level_db
 from voicebot.providers.energy import EnergyVADAnalyzer
 
 CHUNK = 0.032
@@ -185,7 +186,7 @@ def test_a_voiced_chunk_under_the_vads_loudness_floor_is_no_sound() -> None:
 def test_a_drop_with_no_chunk_held_does_not_outlive_the_interruption() -> None:
     """A barge-in whose interruption passes while the transport holds no chunk (its queue was
     empty) must leave the pause usable: the next pause can be resumed."""
-    from voicebot.conversation.barge_in import OutputPause
+    from voicebot.conversation.output_pause import OutputPause
 
     async def run() -> tuple[int, bool]:
         class Output:
@@ -226,37 +227,108 @@ def test_a_first_sound_may_take_a_lower_score_than_the_vads_own() -> None:
 
 
 def test_a_sudden_onset_counts_with_rise_db_and_not_without() -> None:
-    """``rise_db``: a chunk 15 dB over the one before, loud enough and with some voice in
-    the model's score, is a first sound even under ``confidence``; a slow swell, a quiet
-    jump or a jump the model hears no voice in is not."""
+    """``rise_db``: a chunk 15 dB over the louder of the two before, loud enough (and over
+    the VAD's own floor) and with some voice in the model's score, is a first sound even
+    under ``confidence``; a slow swell, a quiet jump or a jump with no voice in it is not."""
     on = OnsetWatch(Listener(), rise_db=15.0)
     off = OnsetWatch(Listener())
     assert on.rises(0.2, -30.0, -60.0)  # an "s" after line noise
+    assert on.rises(0.2, -30.0, -math.inf)  # after digital silence
+    assert not on.rises(0.2, -math.inf, -math.inf)
     assert not off.rises(0.2, -30.0, -60.0)
     assert not on.rises(0.2, -30.0, -40.0)  # a swell of 10 dB
     assert not on.rises(0.2, -50.0, -80.0)  # a jump, but quieter than RISE_MIN_DB
     assert not on.rises(0.05, -30.0, -60.0)  # a click: no voice in it at all
+    assert not on.rises(0.2, -40.0, -60.0, floor_db=-30.0)  # under min_volume's floor
+
+
+def chunks_of(watch: OnsetWatch, scored: list[tuple[float, float]]) -> list[int]:
+    """``classify`` over (score, dB) chunks, confidence 0.5, the VAD's floor -50 dBFS."""
+    return [watch.classify(score, db, 0.5, -50.0) for score, db in scored]
+
+
+def test_a_rise_is_measured_against_the_louder_of_the_two_chunks_before() -> None:
+    watch = OnsetWatch(Listener(), rise_db=15.0)
+    # Background at -40 dBFS with a one-chunk dip to -60: back at -35 is no onset.
+    kinds = chunks_of(watch, [(0.0, -40.0), (0.0, -40.0), (0.2, -60.0), (0.2, -35.0)])
+    assert kinds[3] == SUSTAINS  # loud with a trace of voice, but no onset
+    kinds = chunks_of(watch, [(0.0, -60.0), (0.0, -60.0), (0.2, -30.0), (0.2, -30.0)])
+    assert kinds[2] == ROSE and kinds[3] == SUSTAINS  # the same level again: no new onset
+
+
+def test_a_sound_begun_by_a_rise_is_carried_by_loud_low_scored_chunks_until_voiced() -> None:
+    """A long "sss" before the vowel: the rise starts the sound, the chunks after it (loud,
+    a trace of voice, under ``confidence``) keep it from fading; a sound the score began
+    is not carried by them (a cough scored once is still a noise)."""
+    listener = Listener()
+    watch = OnsetWatch(listener, rise_db=15.0)
+    watch.observe(VADState.QUIET, [ROSE, SUSTAINS, SUSTAINS, SUSTAINS, VOICED], CHUNK, START)
+    assert listener.calls == ["sounded"]
+    listener = Listener()
+    watch = OnsetWatch(listener, rise_db=15.0)
+    watch.observe(VADState.QUIET, [VOICED, SUSTAINS, SUSTAINS, SUSTAINS], CHUNK, START)
+    assert listener.calls == ["sounded", "faded"]
 
 
 def test_rise_db_reads_the_levels_of_the_chunks_the_vad_scores() -> None:
-    listener = Listener()
-    vad = EnergyVADAnalyzer(params=VADParams(confidence=0.99))
-    vad.set_sample_rate(16000)
-    watch = OnsetWatch(listener, rise_db=15.0)
-    scores = iter([0.0, 0.2, 0.2])
-    vad.voice_confidence = lambda buffer: next(scores)  # type: ignore[method-assign]
-    watch.attach(vad)
-    n = vad.num_frames_required()
-    rng = np.random.default_rng(0)
-    quiet = (rng.standard_normal(n) * 30).astype("<i2").tobytes()
-    loud = (rng.standard_normal(n) * 3000).astype("<i2").tobytes()
+    """Through ``attach``: the level of each chunk the VAD scores is kept, so a loud chunk
+    after a loud chunk is no onset, and one after a quiet chunk is."""
 
-    async def run() -> None:
-        for chunk in (quiet, loud, loud):
-            await vad.analyze_audio(chunk)
+    def run(scores: list[float]) -> list[str]:
+        listener = Listener()
+        vad = EnergyVADAnalyzer(params=VADParams(confidence=0.99))
+        vad.set_sample_rate(16000)
+        given = iter(scores)
+        vad.voice_confidence = lambda buffer: next(given)  # type: ignore[method-assign]
+        OnsetWatch(listener, rise_db=15.0).attach(vad)
+        n = vad.num_frames_required()
+        rng = np.random.default_rng(0)
+        quiet = (rng.standard_normal(n) * 30).astype("<i2").tobytes()
+        loud = (rng.standard_normal(n) * 3000).astype("<i2").tobytes()
 
-    asyncio.run(run())
-    assert level_db(loud) - level_db(quiet) > 15
-    # Only the jump counts; the same level again is no new onset, and confidence 0.99 is
-    # never reached, so without the rise nothing would be told.
-    assert listener.calls == ["sounded"]
+        async def feed_chunks() -> None:
+            for chunk in (quiet, loud, loud):
+                await vad.analyze_audio(chunk)
+
+        asyncio.run(feed_chunks())
+        return listener.calls
+
+    # A voice trace only on the second loud chunk: no rise there (the chunk before was as
+    # loud), and confidence 0.99 is never reached.
+    assert run([0.0, 0.0, 0.2]) == []
+    # On the first loud chunk: a rise of ~40 dB.
+    assert run([0.0, 0.2, 0.0]) == ["sounded"]
+
+
+def test_the_session_gives_the_onset_watch_the_bots_rise_and_confidence(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from types import SimpleNamespace
+
+    from pipecat.turns.user_start import (
+        TranscriptionUserTurnStartStrategy,
+        VADUserTurnStartStrategy,
+    )
+
+    from voicebot import BargeIn
+    from voicebot.conversation import barge_in
+
+    made: list[dict[str, object]] = []
+
+    class Recorded:
+        def __init__(self, listener: object, **kwargs: object) -> None:
+            made.append(kwargs)
+
+        def attach(self, vad: object) -> None:
+            pass
+
+    monkeypatch.setattr(barge_in, "OnsetWatch", Recorded)
+    strategies = SimpleNamespace(
+        start=[VADUserTurnStartStrategy(), TranscriptionUserTurnStartStrategy()]
+    )
+    for policy in (BargeIn(), BargeIn(first_sound_rise_db=None, first_sound_confidence=0.6)):
+        bot = SimpleNamespace(barge_in=policy, allow_interruptions=True)
+        assert barge_in.barge_in_pause(bot, strategies, vad=object()) is not None
+        strategies.start = [VADUserTurnStartStrategy(), TranscriptionUserTurnStartStrategy()]
+    assert made == [
+        {"confidence": 0.5, "rise_db": 15.0},
+        {"confidence": 0.6, "rise_db": None},
+    ]

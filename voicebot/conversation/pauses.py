@@ -143,7 +143,8 @@ def watch_pauses(vad: Any, *parties: Any) -> PauseWatch | None:
 
 class OnsetListener(Protocol):
     def caller_sounded(self) -> None:
-        """A voiced chunk while the VAD has not called speech (yet)."""
+        """A voiced chunk (or a sudden onset: ``OnsetWatch.rises``) while the VAD has not
+        called speech (yet)."""
 
     def caller_faded(self) -> None:
         """The sound ``caller_sounded`` told of did not become speech the VAD called."""
@@ -163,11 +164,14 @@ class OnsetWatch:
     """
 
     FADE_CHUNKS = 3
-    #: A chunk that jumps ``rise_db`` over the one before also counts, if it is this loud
-    #: (dBFS) and the model gives it at least this score: an unvoiced first consonant ("s",
-    #: "t"), which Silero scores low for a chunk or two (benchmarks/first_sound_rise.py).
+    #: A chunk that jumps ``rise_db`` over the louder of the two before also counts, if it
+    #: is this loud (dBFS, and over ``min_volume``'s floor) and the model gives it at least
+    #: this score: an unvoiced first consonant ("s", "t"), which Silero scores low for a
+    #: chunk or two (benchmarks/first_sound_rise.py). Until the sound is voiced, chunks as
+    #: loud and with as much voice keep it from fading (a long "sss").
     RISE_MIN_DB = -45.0
     RISE_MIN_SCORE = 0.1
+    RISE_BEFORE_CHUNKS = 2
 
     def __init__(
         self,
@@ -181,9 +185,11 @@ class OnsetWatch:
         self.grace_secs = grace_secs
         self.confidence = confidence
         self.rise_db = rise_db
-        self._prev_db = -math.inf  # the last chunk's level
-        self._chunks: list[bool] = []  # voiced or not, per chunk, written where the VAD scores
+        self._recent_db = [-math.inf] * self.RISE_BEFORE_CHUNKS  # the last chunks' levels
+        # Per chunk, written where the VAD scores: VOICED, ROSE, SUSTAINS or 0.
+        self._chunks: list[int] = []
         self._sounding = False  # told caller_sounded, not yet confirmed or faded
+        self._by_rise = False  # ... and no chunk of it voiced yet: it began with a rise
         self._unvoiced = 0
         self._secs = 0.0
         self.onsets = 0  # caller_sounded calls so far
@@ -202,13 +208,16 @@ class OnsetWatch:
             try:
                 params = vad.params
                 floor = params.confidence if self.confidence is None else self.confidence
-                value = float(np.asarray(score).ravel()[0])
-                db, before = level_db(buffer), self._prev_db
-                self._prev_db = db
-                voiced = value >= floor and db >= -110 + 100 * params.min_volume
-                self._chunks.append(voiced or self.rises(value, db, before))
+                self._chunks.append(
+                    self.classify(
+                        float(np.asarray(score).ravel()[0]),
+                        level_db(buffer),
+                        floor,
+                        -110 + 100 * params.min_volume,
+                    )
+                )
             except Exception as e:  # never into the VAD: it would stop hearing the caller
-                self._chunks.append(False)
+                self._chunks.append(0)
                 if not self._warned:
                     self._warned = True
                     logger.opt(exception=e).warning(f"onset watch: chunks not scored: {e}")
@@ -225,29 +234,51 @@ class OnsetWatch:
         vad.voice_confidence = scored
         vad.analyze_audio = watched
 
-    def rises(self, score: float, db: float, before_db: float) -> bool:
-        """A sudden onset: ``rise_db`` over the chunk before, loud enough, some voice in it."""
+    def classify(self, score: float, db: float, confidence: float, floor_db: float) -> int:
+        """One scored chunk: ``VOICED`` (the score and the VAD's loudness floor), ``ROSE`` (a
+        sudden onset, ``rises``), ``SUSTAINS`` (loud and voiced enough to carry a sound a
+        rise began) or 0. Keeps the levels the next chunks' rise is measured against."""
+        before = max(self._recent_db)
+        self._recent_db = [*self._recent_db[1:], db]
+        if score >= confidence and db >= floor_db:
+            return VOICED
+        if self.rises(score, db, before, floor_db):
+            return ROSE
+        if self.rise_db is not None and score >= self.RISE_MIN_SCORE:
+            return SUSTAINS if db >= max(self.RISE_MIN_DB, floor_db) else 0
+        return 0
+
+    def rises(self, score: float, db: float, before_db: float, floor_db: float = -math.inf) -> bool:
+        """A sudden onset: ``rise_db`` over ``before_db`` (the louder of the chunks just
+        before), as loud as ``RISE_MIN_DB`` and the VAD's floor, some voice in it."""
         return (
             self.rise_db is not None
             and score >= self.RISE_MIN_SCORE
-            and db >= self.RISE_MIN_DB
+            and db >= max(self.RISE_MIN_DB, floor_db)
             and db >= before_db + self.rise_db
         )
 
     def observe(
-        self, state: VADState, chunks: list[bool], chunk_secs: float, start_secs: float
+        self, state: VADState, chunks: list[int], chunk_secs: float, start_secs: float
     ) -> None:
-        """The chunks one ``analyze_audio`` call scored, and the state it left the VAD in."""
+        """The chunks one ``analyze_audio`` call scored (``classify``'s kinds; a bool is
+        voiced or not), and the state it left the VAD in."""
         if state in (VADState.SPEAKING, VADState.STOPPING):
             self._sounding = False  # the VAD called it speech: its frames take over
             return
-        for voiced in chunks:
-            if voiced:
+        for kind in chunks:
+            kind = VOICED if kind is True else int(kind)
+            if kind in (VOICED, ROSE):
                 self._unvoiced = 0
                 if not self._sounding:
                     self._sounding, self._secs = True, 0.0
+                    self._by_rise = kind == ROSE
                     self.onsets += 1
                     _tell(self.listener, "caller_sounded")
+                elif kind == VOICED:
+                    self._by_rise = False
+            elif self._sounding and kind == SUSTAINS and self._by_rise:
+                self._unvoiced = 0
             elif self._sounding:
                 self._unvoiced += 1
             if self._sounding:
@@ -258,6 +289,10 @@ class OnsetWatch:
             self._sounding, self._unvoiced = False, 0
             self.faded += 1
             _tell(self.listener, "caller_faded")
+
+
+#: ``OnsetWatch.classify``'s kinds of chunk.
+VOICED, ROSE, SUSTAINS = 3, 2, 1
 
 
 def level_db(pcm: bytes) -> float:
