@@ -11,6 +11,8 @@ Both lists were written by helpers that saw no code, no docs and no earlier set 
 - ``fresh5``: for the first sound's rise rule (``BargeIn.first_sound_rise_db``), chosen on
   ``benchmarks/first_sound_rise.py``'s prompts: 16 Asterisk barge-ins no earlier set used
   (seed 21), with fresh4's backchannels, the click and the cough to count false stops.
+- ``fresh6``: written like fresh4 (``backchannel_fresh6.json``, not read before its run)
+  after the review's changes to the policy and the rise, to check the final code once.
 """
 
 from __future__ import annotations
@@ -33,19 +35,20 @@ FRESH3_INTERRUPTIONS = (
     "Actually, I meant Tuesday.", "Wait, how much?",
 )  # fmt: skip
 FRESH4_FILE = HERE / "backchannel_fresh4.json"
+FRESH6_FILE = HERE / "backchannel_fresh6.json"
 #: Seeds for the Asterisk barge-ins of each set, and how many.
-SEEDS = {"fresh3": 19, "fresh4": 20, "fresh5": 21}
-ASTERISK_PER_SET = {"fresh3": 6, "fresh4": 6, "fresh5": 16}
+SEEDS = {"fresh3": 19, "fresh4": 20, "fresh5": 21, "fresh6": 22}
+ASTERISK_PER_SET = {"fresh3": 6, "fresh4": 6, "fresh5": 16, "fresh6": 6}
 
 
 def phrases(name: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(backchannels, interruptions) of set ``name``."""
     if name == "fresh3":
         return FRESH3_BACKCHANNELS, FRESH3_INTERRUPTIONS
-    if name in ("fresh4", "fresh5"):
-        d = json.loads(FRESH4_FILE.read_text())
-        return tuple(d["backchannels"]), tuple(d["interruptions"]) if name == "fresh4" else ()
-    raise ValueError(f"no written set {name!r}: fresh3, fresh4 or fresh5")
+    if name in ("fresh4", "fresh5", "fresh6"):
+        d = json.loads((FRESH6_FILE if name == "fresh6" else FRESH4_FILE).read_text())
+        return tuple(d["backchannels"]), tuple(d["interruptions"]) if name != "fresh5" else ()
+    raise ValueError(f"no written set {name!r}: {', '.join(SEEDS)}")
 
 
 def events(name: str, event: Any, earlier: list[Any], sounds: Path) -> list[Any]:
@@ -62,7 +65,7 @@ def events(name: str, event: Any, earlier: list[Any], sounds: Path) -> list[Any]
     for before in list(SEEDS)[: list(SEEDS).index(name)]:
         used |= {e.source.partition(":")[2] for e in events(before, event, earlier, sounds)}
     files = sorted(sounds.glob("*.wav"))
-    if name == "fresh5":  # nor the prompts the rise rule was chosen on
+    if name in ("fresh5", "fresh6"):  # nor the prompts the rise rule was chosen on
         from benchmarks.first_sound_rise import PROMPT_SETS
 
         for seed, count, _ in PROMPT_SETS.values():

@@ -608,7 +608,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         help="recorded sets: first sound at 0.5 (default) and at the VAD's 0.7",
     )
     p.add_argument(
-        "--set", choices=["fresh3", "fresh4", "fresh5"], help="session 19's written sets"
+        "--set",
+        choices=["fresh3", "fresh4", "fresh5", "fresh6"],
+        help="session 19's written sets",
     )
     p.add_argument(
         "--rise-pair", action="store_true", help="recorded sets: first sound with/without rise"
