@@ -71,10 +71,12 @@ PEERS = {"twilio": TwilioPeer, "telnyx": TelnyxPeer, "plivo": PlivoPeer}
 def speech_paused_worker() -> Iterator[Worker]:
     """The bot pausing at the VAD's call, not the first sound: a pause sends the carrier no
     ``clear``, so pausing at the first sound lets the fake's 600 ms buffer play out before
-    the barge-in's ``clear`` and leaves no unplayed audio for this test to check."""
+    the barge-in's ``clear`` and leaves no unplayed audio for this test to check. Likewise
+    the ruling by length at 0.6 s (the default before session 19, now 1.0 s): the caller's
+    barge-in, ruled on its words after it ends, would come after the buffer has played."""
     from voicebot import BargeIn
 
-    yield from serve_fake_bot(barge_in=BargeIn(pause_at="speech"))
+    yield from serve_fake_bot(barge_in=BargeIn(pause_at="speech", min_interrupt_secs=0.6))
 
 
 @pytest.mark.real_time
