@@ -105,7 +105,10 @@ DATA = Path("/usr/share/pocketsphinx/test/data")
 RESULTS = Path(__file__).resolve().parent / "results"
 #: ``ours-turn-early``: ours with smart-turn asked 64 ms into the pause
 #: (``SmartTurn(early_secs=0.064)``; docs/offline.md, "The turn decision at the pause").
-CONTENDERS = ("ours", "ours-speculative", "stock", "ours-turn-early")
+#: ``ours-no-text-check``: ours with ``SmartTurn(text_check=None)``, smart-turn's "not yet"
+#: waiting for its fallback as before 2026-12-04 (docs/offline.md, "The words' opinion on
+#: the turn's end").
+CONTENDERS = ("ours", "ours-speculative", "stock", "ours-turn-early", "ours-no-text-check")
 #: Readable names of the packaged LLM profiles' models, for the row labels.
 PROFILE_MODELS = {
     "fast": "SmolLM2-135M",
@@ -605,6 +608,7 @@ async def main() -> None:
     if "ours-turn-early" in args.contenders and not has_early:
         parser.error(f"ours-turn-early needs a SmartTurn, not --turn {args.turn}")
     early = Bot(turn=bot.turn.model_copy(update={"early_secs": 0.064})) if has_early else bot
+    no_text = Bot(turn=bot.turn.model_copy(update={"text_check": None})) if has_early else bot
     builders = {
         "ours": lambda out: build_ours("ours", bot, caller, out, what),
         "ours-speculative": lambda out: build_ours(
@@ -613,6 +617,9 @@ async def main() -> None:
         "stock": lambda out: build_stock("stock", bot, caller, out),
         "ours-turn-early": lambda out: build_ours(
             "ours-turn-early", early, caller, out, what + ", smart-turn asked at the pause"
+        ),
+        "ours-no-text-check": lambda out: build_ours(
+            "ours-no-text-check", no_text, caller, out, what + ", no words check"
         ),
     }
     command = " ".join(["python benchmarks/offline_latency.py", *sys.argv[1:]])

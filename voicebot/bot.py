@@ -339,6 +339,7 @@ class Bot(BaseModel):
             env=dict(env) if env is not None else load_env(),
             allow_interruptions=self.allow_interruptions,
             system_prompt=self.system_prompt,
+            in_process_llm=self.llm.in_process_model() if self.llm is not None else None,
         )
 
     def stages(self, transport: TransportProvider | None = None) -> list[Provider]:

@@ -435,6 +435,8 @@ def _smart_turn_on_session() -> type[Any]:
             #: benchmarks).
             self.early_verdicts = 0
             self.early_rechecked = 0
+            #: The verdict of the last ``analyze_end_of_turn`` (None before the first).
+            self.last_state: EndOfTurnState | None = None
 
         def _predict_endpoint(self, audio_array: Any) -> dict[str, Any]:
             result: dict[str, Any] = super()._predict_endpoint(audio_array)
@@ -497,6 +499,11 @@ def _smart_turn_on_session() -> type[Any]:
             return bool(abs(probability - self.threshold) >= margin)
 
         async def analyze_end_of_turn(self) -> tuple[EndOfTurnState, Any]:
+            state, result = await self._vb_analyze()
+            self.last_state = state  # read by SmartTurnStopStrategy's words check
+            return state, result
+
+        async def _vb_analyze(self) -> tuple[EndOfTurnState, Any]:
             early, self._vb_early = self._vb_early, None
             self._vb_early_pad = None
             if early is not None and early[0] is self._audio_buffer:

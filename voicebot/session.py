@@ -147,6 +147,10 @@ class Session(CallControls):
             use_conversation(conversation)
         stt = bot.stt.build(ctx)
         watch_pauses(vad_analyzer, stt, *(turn_strategies.stop or []))
+        for strategy in turn_strategies.stop or []:  # the words check reads the bot's last words
+            strategy = getattr(strategy, "inner", strategy)
+            if hasattr(strategy, "bot_words"):
+                strategy.bot_words = lambda: conversation.turn.heard
         if pause is not None:
             hint_backchannels(bot, stt, conversation)
         llm = bot.llm.build(ctx)

@@ -315,3 +315,14 @@ def test_the_margin_shrinks_for_a_threshold_near_one() -> None:
     a.threshold = 0.5
     assert a._vb_sure(SimpleNamespace(probability=0.75))
     assert not a._vb_sure(SimpleNamespace(probability=0.65))
+
+
+async def test_the_analyzer_records_its_last_verdict_for_the_words_check() -> None:
+    """SmartTurnStopStrategy reads ``last_state`` after a VAD stop to know whether smart-turn
+    said "not yet" (voicebot's attribute on the analyzer, whichever path decided)."""
+    a = analyzer()
+    assert a.last_state is None
+    for c in chunks(clip(0.0, 3.6)):
+        a.append_audio(c, True)
+    state, _ = await verdict(a)
+    assert a.last_state == state

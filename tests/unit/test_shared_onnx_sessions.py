@@ -205,7 +205,14 @@ def test_smart_turn_on_a_session_is_built_as_pipecat_builds_it(
         stock,
         ours,
         "LocalSmartTurnAnalyzerV3",
-        ours_only=("threshold", "early_verdicts", "early_rechecked", "_vb_early", "_vb_early_pad"),
+        ours_only=(
+            "threshold",
+            "early_verdicts",
+            "early_rechecked",
+            "last_state",
+            "_vb_early",
+            "_vb_early_pad",
+        ),
     )
     assert vars(ours)["_log_data"] is False
     monkeypatch.setenv("PIPECAT_SMART_TURN_LOG_DATA", "1")

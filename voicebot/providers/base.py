@@ -50,6 +50,9 @@ class BuildContext:
     env: Mapping[str, str] = field(default_factory=dict, repr=False)  # keys: never printed
     allow_interruptions: bool = True
     system_prompt: str | None = None
+    #: The bot's LLM when it runs in this process (``LLMProvider.in_process_model``): a
+    #: function returning it loaded, for a stage that can share it (the turn's words check).
+    in_process_llm: Callable[[], Any] | None = field(default=None, repr=False)
 
 
 class Provider(BaseModel):
@@ -297,6 +300,12 @@ class LLMProvider(ServiceProvider):
         """Load whatever picks among these tools before a call comes (an offline router's
         embedding model), so the first request does not pay for it. ``schemas`` are the
         tools' Pipecat ``FunctionSchema``s. Most LLMs need nothing."""
+
+    def in_process_model(self) -> Callable[[], Any] | None:
+        """A function returning the model loaded in this process (``LoadedLlama``) when this
+        LLM runs in-process, so other stages can share it instead of loading their own;
+        None for a model behind a network API."""
+        return None
 
 
 class TTSProvider(ServiceProvider):

@@ -7,8 +7,12 @@ rather than read from ``SpeechTimeoutUserTurnStopStrategy``'s private fields.
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
 
+from loguru import logger
 from pipecat.frames.frames import (
     Frame,
     TranscriptionFrame,
@@ -79,23 +83,127 @@ class PunctuationUserTurnStopStrategy(SpeechTimeoutUserTurnStopStrategy):
         return result
 
 
+class WordsCheck(Protocol):
+    """What ``SmartTurnStopStrategy`` asks the words (``voicebot.providers.local.turn_text``'s
+    ``WordsEndTurn``): whether they end a sentence, and how long to wait if they do."""
+
+    wait_secs: float
+
+    async def ends_turn(self, text: str, *, after: str | None = None) -> bool: ...
+
+
 class SmartTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
-    """Pipecat's turn-analyzer strategy whose analyzer also hears the caller's pauses.
+    """Pipecat's turn-analyzer strategy whose analyzer also hears the caller's pauses, and
+    whose "not yet" the words can overrule.
 
     The session's ``PauseWatch`` calls ``caller_paused`` ``early_secs`` into a pause (it
     finds the strategy among the turn's stop strategies); the analyzer (built by
     ``voicebot.providers.onnx_sessions.smart_turn_analyzer``) starts its model there, so at
     the VAD's stop the verdict is ready or under way instead of starting then. ``early_secs``
     None: the model runs at the stop only, as in Pipecat.
+
+    ``words``: when the analyzer says "not yet" at a VAD stop, the turn's transcript so far
+    is asked whether it ends a sentence, once the words spoken since the caller last started
+    have been transcribed (earlier words alone must not end a turn on a later pause); if so,
+    the turn ends ``words.wait_secs`` after the stop unless the caller speaks first, instead
+    of at the analyzer's fallback (docs/offline.md, "The words' opinion on the turn's end").
     """
 
-    def __init__(self, *, turn_analyzer: Any, early_secs: float | None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        turn_analyzer: Any,
+        early_secs: float | None,
+        words: WordsCheck | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(turn_analyzer=turn_analyzer, **kwargs)
         self.turn_analyzer = turn_analyzer
         self.early_secs = early_secs
+        self.words = words
+        # Prefixed so they cannot shadow the parent's private fields of similar meaning.
+        self._words_said = ""  # this turn's transcripts
+        self._words_fresh = False  # a transcript came since the VAD last heard speech start
+        self._words_not_yet_at: float | None = None  # monotonic time of a "not yet" stop
+        self._words_task: asyncio.Task[None] | None = None
+        #: Turns the words ended before the fallback (tests, benchmarks).
+        self.words_ended = 0
+        #: What the caller last heard the bot say (the session sets it from its
+        #: ``ConversationState``): the words are judged as an answer to it.
+        self.bot_words: Callable[[], str] | None = None
 
     def caller_paused(self, stop_in_secs: float) -> None:
         self.turn_analyzer.caller_paused(stop_in_secs)
 
     def caller_resumed(self) -> None:
         self.turn_analyzer.caller_resumed()
+
+    async def handle_user_turn_started(self) -> None:
+        await super().handle_user_turn_started()
+        await self._words_forget(text=True)
+
+    async def handle_user_turn_stopped(self) -> None:
+        await super().handle_user_turn_stopped()
+        await self._words_forget(text=True)
+
+    async def cleanup(self) -> None:
+        await self._words_forget(text=True)
+        await super().cleanup()
+
+    async def process_frame(self, frame: Frame) -> ProcessFrameResult:
+        stopped_at = time.monotonic()  # before the analyzer's verdict: the wait counts from here
+        if isinstance(frame, VADUserStartedSpeakingFrame):
+            await self._words_forget(text=False)
+            self._words_fresh = False
+        elif isinstance(frame, TranscriptionFrame):
+            self._words_said = f"{self._words_said} {frame.text}".strip()
+            self._words_fresh = True
+        result = await super().process_frame(frame)
+        if self.words is None:
+            return result
+        if isinstance(frame, VADUserStoppedSpeakingFrame):
+            from pipecat.audio.turn.base_turn_analyzer import EndOfTurnState
+
+            if getattr(self.turn_analyzer, "last_state", None) == EndOfTurnState.INCOMPLETE:
+                self._words_not_yet_at = stopped_at
+                self._words_ask()
+        elif isinstance(frame, TranscriptionFrame) and self._words_not_yet_at is not None:
+            self._words_ask()  # the words of this pause, or more of them
+        return result
+
+    def _words_ask(self) -> None:
+        if not self._words_fresh:
+            return  # the last words are not transcribed yet: their transcript asks
+        if self._words_task is not None:
+            self._words_task.cancel()
+        self._words_task = self.task_manager.create_task(
+            self._words_decide(self._words_said), f"{self}::words"
+        )
+
+    async def _words_decide(self, text: str) -> None:
+        assert self.words is not None
+        try:
+            after = self.bot_words() if self.bot_words is not None else None
+            ends = await self.words.ends_turn(text, after=after)
+        except Exception as e:  # a failing check leaves the turn to the analyzer
+            logger.warning(f"turn: the words check failed ({e!r}); smart-turn decides")
+            return
+        if not ends or self._words_not_yet_at is None:
+            return
+        await asyncio.sleep(
+            max(0.0, self._words_not_yet_at + self.words.wait_secs - time.monotonic())
+        )
+        if self._words_not_yet_at is not None:
+            self._words_task = None  # ending the turn cancels a task still set: not this one
+            self._words_not_yet_at = None
+            self.words_ended += 1
+            await self.trigger_user_turn_stopped()
+
+    async def _words_forget(self, *, text: bool) -> None:
+        self._words_not_yet_at = None
+        if text:
+            self._words_said = ""
+            self._words_fresh = False
+        task, self._words_task = self._words_task, None
+        if task is not None and task is not asyncio.current_task():
+            await self.task_manager.cancel_task(task)

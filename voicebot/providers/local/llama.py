@@ -481,6 +481,9 @@ class LlamaLLM(LLMProvider):
         if self.base_url is None:
             self.loaded()
 
+    def in_process_model(self) -> Callable[[], LoadedLlama] | None:
+        return self.loaded if self.base_url is None else None
+
     def prepare_tools(self, schemas: list[Any]) -> None:
         """Load the routing model and embed these tools' texts now (~1 s for mpnet; the
         very first run on a machine also unpacks it), not on the caller's first request."""

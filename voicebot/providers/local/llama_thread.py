@@ -36,7 +36,7 @@ import ctypes
 import ctypes.util
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import cache
 from typing import Any, TypeVar
@@ -144,6 +144,16 @@ class LlamaThread:
             return context.run(fn)
 
         return self._executor.submit(run).result()
+
+    def submit(self, fn: Callable[[], T]) -> Future[T]:
+        """``fn`` on the model's thread, not waited for (from any thread, loop or none)."""
+        context = contextvars.copy_context()
+
+        def run() -> T:
+            self._worker = threading.get_ident()
+            return context.run(fn)
+
+        return self._executor.submit(run)
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -18,13 +18,12 @@ opt-in (``ToolRouter(scorer=...)``), not the default.
 
 from __future__ import annotations
 
-import contextlib
-import threading
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from voicebot.providers.local.scoring_context import ScoringContext
 from voicebot.providers.local.tool_router import ToolSpec, name_words
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -95,74 +94,13 @@ class LLMToolScorer:
     model (``llama_cpp.Llama``) in a context of its own that keeps the tool set's prefix."""
 
     def __init__(self, llama: Any, *, n_ctx: int = 2048, threads: int = 2) -> None:
-        self._llama = llama
-        self._n_ctx = n_ctx
-        self._threads = threads
-        self._lock = threading.Lock()
-        self._ctx: Any = None
-        self._batch: Any = None
-        self._tokens: list[int] = []  # what the context's cache holds, in order
-
-    def _open(self) -> None:
-        import llama_cpp
-
-        params = llama_cpp.llama_context_default_params()
-        params.n_ctx = self._n_ctx
-        params.n_batch = params.n_ubatch = 512
-        params.n_threads = params.n_threads_batch = self._threads
-        params.no_perf = True
-        self._ctx = llama_cpp.llama_init_from_model(self._llama.model, params)
-        if self._ctx is None:
-            raise RuntimeError("llama.cpp could not make a context for tool scoring")
-        self._batch = llama_cpp.llama_batch_init(512, 0, 1)
-        vocab = llama_cpp.llama_model_get_vocab(self._llama.model)
-        self._n_vocab = llama_cpp.llama_vocab_n_tokens(vocab)
+        self._scoring = ScoringContext(llama, n_ctx=n_ctx, threads=threads)
 
     def close(self) -> None:
-        import llama_cpp
-
-        if self._batch is not None:
-            llama_cpp.llama_batch_free(self._batch)
-            self._batch = None
-        if self._ctx is not None:
-            llama_cpp.llama_free(self._ctx)
-            self._ctx = None
-
-    def __del__(self) -> None:
-        with contextlib.suppress(Exception):  # at interpreter exit the library may be gone
-            self.close()
+        self._scoring.close()
 
     def _tokenize(self, text: str, special: bool) -> list[int]:
-        return list(self._llama.tokenize(text.encode(), add_bos=False, special=special))
-
-    def _last_logits(self, tokens: list[int]) -> np.ndarray:
-        """Logits after ``tokens``, evaluating only what follows the cached common prefix."""
-        import llama_cpp
-
-        common = 0
-        for cached, new in zip(self._tokens, tokens, strict=False):
-            if cached != new:
-                break
-            common += 1
-        common = min(common, len(tokens) - 1)  # the last token is evaluated for its logits
-        llama_cpp.llama_memory_seq_rm(llama_cpp.llama_get_memory(self._ctx), 0, common, -1)
-        self._tokens = self._tokens[:common]
-        rest = tokens[common:]
-        for start in range(0, len(rest), 512):
-            chunk = rest[start : start + 512]
-            self._batch.n_tokens = len(chunk)
-            for j, token in enumerate(chunk):
-                self._batch.token[j] = token
-                self._batch.pos[j] = len(self._tokens) + j
-                self._batch.n_seq_id[j] = 1
-                self._batch.seq_id[j][0] = 0
-                self._batch.logits[j] = j == len(chunk) - 1
-            if llama_cpp.llama_decode(self._ctx, self._batch) != 0:
-                self._tokens = []
-                raise RuntimeError("llama.cpp failed to evaluate the tool-scoring prompt")
-            self._tokens += chunk
-        logits = llama_cpp.llama_get_logits_ith(self._ctx, -1)
-        return np.ctypeslib.as_array(logits, shape=(self._n_vocab,)).astype(np.float64)
+        return self._scoring.tokenize(text, special=special)
 
     def log_probs(self, tools: list[ToolSpec], request: str) -> np.ndarray | None:
         """One log-probability per tool and one for "none" (normalised over the options), or
@@ -173,11 +111,9 @@ class LLMToolScorer:
         tokens = prefix + self._tokenize(" ".join(request.split()), special=False)
         tokens += self._tokenize(_SUFFIX, special=True)
         letters = [self._tokenize(letter, special=False) for letter in LETTERS[: len(tools) + 1]]
-        if len(tokens) > self._n_ctx or any(len(t) != 1 for t in letters):
+        if len(tokens) > self._scoring.n_ctx or any(len(t) != 1 for t in letters):
             return None
-        with self._lock:
-            if self._ctx is None:
-                self._open()
-            logits = self._last_logits(tokens)[[t[0] for t in letters]]
+        with self._scoring.lock:
+            logits = self._scoring.last_logits(tokens)[[t[0] for t in letters]]
         shifted = logits - logits.max()
         return shifted - float(np.log(np.exp(shifted).sum()))

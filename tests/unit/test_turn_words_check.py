@@ -1,0 +1,279 @@
+"""SmartTurnStopStrategy's words check: where smart-turn says "not yet" at a VAD stop, the
+transcript so far may end the turn after ``wait_secs`` instead of the fallback.
+
+Driven through Pipecat's own UserTurnController with a scripted analyzer and a scripted
+check. The fallback is 30 s; waits are 0 (the turn ends as soon as the check answers) or
+30 s (it must not end within the test), so nothing depends on how fast the machine is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from pipecat.audio.turn.base_turn_analyzer import BaseTurnParams, EndOfTurnState
+from pipecat.frames.frames import (
+    Frame,
+    TranscriptionFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from pipecat.turns.user_start import VADUserTurnStartStrategy
+from pipecat.turns.user_turn_controller import UserTurnController
+from pipecat.turns.user_turn_strategies import UserTurnStrategies
+from pipecat.utils.asyncio.task_manager import TaskManager
+
+from tests.unit.test_shared_onnx_sessions import WAV
+from voicebot import Bot, WavFile
+from voicebot.providers.base import BuildContext
+from voicebot.providers.turn import SmartTurn, TextCheck
+from voicebot.providers.turn_strategies import SmartTurnStopStrategy
+from voicebot.testing import FakeLLM, FakeSTT, FakeTTS
+
+LONG = 30.0
+
+
+class ScriptedAnalyzer:
+    """A turn analyzer whose verdict at each stop is set by the test (``last_state`` as
+    voicebot's smart-turn analyzer records it)."""
+
+    def __init__(self, complete: bool = False) -> None:
+        self.complete = complete
+        self.last_state: EndOfTurnState | None = None
+        self.params = BaseTurnParams()
+
+    def set_sample_rate(self, rate: int) -> None: ...
+    def update_vad_start_secs(self, secs: float) -> None: ...
+    def append_audio(self, buffer: bytes, is_speech: bool) -> EndOfTurnState:
+        return EndOfTurnState.INCOMPLETE
+
+    async def analyze_end_of_turn(self) -> tuple[EndOfTurnState, Any]:
+        state = EndOfTurnState.COMPLETE if self.complete else EndOfTurnState.INCOMPLETE
+        self.last_state = state
+        return state, None
+
+    def clear(self) -> None: ...
+    async def cleanup(self) -> None: ...
+
+
+class ScriptedWords:
+    def __init__(self, ends: bool, *, wait_secs: float = 0.0, fails: bool = False) -> None:
+        self.ends = ends
+        self.wait_secs = wait_secs
+        self.fails = fails
+        self.asked: list[str] = []
+        self.after: list[str | None] = []
+        self.answered = asyncio.Event()
+
+    async def ends_turn(self, text: str, *, after: str | None = None) -> bool:
+        self.asked.append(text)
+        self.after.append(after)
+        self.answered.set()
+        if self.fails:
+            raise RuntimeError("model gone")
+        return self.ends
+
+
+class Turns:
+    def __init__(self, words: ScriptedWords, *, complete: bool = False) -> None:
+        self.analyzer = ScriptedAnalyzer(complete)
+        self.strategy = SmartTurnStopStrategy(
+            turn_analyzer=self.analyzer, early_secs=None, words=words
+        )
+        self.controller = UserTurnController(
+            user_turn_strategies=UserTurnStrategies(
+                start=[VADUserTurnStartStrategy()], stop=[self.strategy]
+            ),
+            user_turn_stop_timeout=LONG,
+        )
+        self.stopped = 0
+        self.stopped_event = asyncio.Event()
+
+        async def on_stopped(*_args: object) -> None:
+            self.stopped += 1
+            self.stopped_event.set()
+
+        self.controller.add_event_handler("on_user_turn_stopped", on_stopped)
+
+    async def __aenter__(self) -> Turns:
+        setup = SimpleNamespace(task_manager=TaskManager(), audio_in_sample_rate=16000)
+        await self.controller.setup(setup)  # type: ignore[arg-type]
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.controller.cleanup()
+
+    async def send(self, *frames: Frame) -> None:
+        for frame in frames:
+            await self.controller.process_frame(frame)
+
+    async def settled(self, words: ScriptedWords) -> None:
+        """The check has answered and the task that asked it is over or waiting out its
+        wait (no clock involved: loop turns, bounded)."""
+        await asyncio.wait_for(words.answered.wait(), timeout=10)
+        task = self.strategy._words_task
+        for _ in range(100):
+            if task is None or task.done():
+                return
+            await asyncio.sleep(0)
+
+
+def start() -> VADUserStartedSpeakingFrame:
+    return VADUserStartedSpeakingFrame(start_secs=0.2)
+
+
+def stop() -> VADUserStoppedSpeakingFrame:
+    return VADUserStoppedSpeakingFrame(stop_secs=0.2)
+
+
+def said(text: str) -> TranscriptionFrame:
+    return TranscriptionFrame(text, "caller", "")
+
+
+async def test_words_that_end_a_sentence_end_a_turn_smart_turn_called_unfinished() -> None:
+    words = ScriptedWords(ends=True)
+    async with Turns(words) as turns:
+        await turns.send(start(), said("What time do you open on Sunday?"), stop())
+        await asyncio.wait_for(turns.stopped_event.wait(), timeout=10)
+        assert turns.stopped == 1
+        assert words.asked == ["What time do you open on Sunday?"]
+        assert turns.strategy.words_ended == 1
+
+
+async def test_a_transcript_after_the_stop_is_asked_about_when_it_comes() -> None:
+    words = ScriptedWords(ends=True)
+    async with Turns(words) as turns:
+        await turns.send(start(), stop())
+        assert words.asked == []  # nothing to read yet
+        await turns.send(said("I'd like to book a table."))
+        await asyncio.wait_for(turns.stopped_event.wait(), timeout=10)
+        assert words.asked == ["I'd like to book a table."]
+
+
+async def test_words_that_do_not_end_a_sentence_leave_the_turn_to_the_fallback() -> None:
+    words = ScriptedWords(ends=False)
+    async with Turns(words) as turns:
+        await turns.send(start(), said("Please enter your password followed by the"), stop())
+        await turns.settled(words)
+        assert turns.stopped == 0
+
+
+async def test_the_caller_speaking_again_within_the_wait_keeps_the_turn_open() -> None:
+    words = ScriptedWords(ends=True, wait_secs=LONG)
+    async with Turns(words) as turns:
+        await turns.send(start(), said("I need a taxi."), stop())
+        await turns.settled(words)
+        waiting = turns.strategy._words_task
+        assert waiting is not None and not waiting.done()  # waiting out the 30 s
+        await turns.send(start())  # before the wait is over
+        assert waiting.cancelled()
+        assert turns.stopped == 0
+        # The next pause asks about the whole turn so far.
+        words.answered.clear()
+        await turns.send(said("To the station."), stop())
+        await turns.settled(words)
+        assert words.asked[-1] == "I need a taxi. To the station."
+
+
+async def test_earlier_words_alone_do_not_end_the_turn_at_a_later_pause() -> None:
+    """ "Yes." passed at the first pause; the caller went on. At the next pause the check
+    waits for that piece's transcript instead of judging "Yes." again."""
+    words = ScriptedWords(ends=True, wait_secs=LONG)
+    async with Turns(words) as turns:
+        await turns.send(start(), said("Yes."), stop())
+        await turns.settled(words)
+        await turns.send(start(), stop())  # "I'd like to change my booking for..." not yet
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert words.asked == ["Yes."]  # not asked again on the old words
+        words.answered.clear()
+        await turns.send(said("I'd like to change my booking for"))
+        await turns.settled(words)
+        assert words.asked == ["Yes.", "Yes. I'd like to change my booking for"]
+        assert turns.stopped == 0
+
+
+async def test_a_complete_verdict_does_not_ask_the_words() -> None:
+    words = ScriptedWords(ends=False)
+    async with Turns(words, complete=True) as turns:
+        await turns.send(start(), said("Hello."), stop())
+        await asyncio.wait_for(turns.stopped_event.wait(), timeout=10)  # Pipecat's STT wait
+        assert words.asked == []
+
+
+async def test_a_failing_check_leaves_the_turn_to_smart_turn() -> None:
+    words = ScriptedWords(ends=True, fails=True)
+    async with Turns(words) as turns:
+        await turns.send(start(), said("Hello there."), stop())
+        await turns.settled(words)
+        assert turns.stopped == 0
+
+
+async def test_the_next_turn_starts_with_no_words() -> None:
+    words = ScriptedWords(ends=True)
+    async with Turns(words) as turns:
+        await turns.send(start(), said("First."), stop())
+        await asyncio.wait_for(turns.stopped_event.wait(), timeout=10)
+        await turns.send(start(), said("Second."), stop())
+        for _ in range(50):
+            if len(words.asked) == 2:
+                break
+            await asyncio.sleep(0)
+        assert words.asked == ["First.", "Second."]
+
+
+async def test_the_words_are_judged_as_an_answer_to_what_the_bot_said_last() -> None:
+    words = ScriptedWords(ends=True)
+    async with Turns(words) as turns:
+        turns.strategy.bot_words = lambda: "Which month were you born in?"
+        await turns.send(start(), said("March."), stop())
+        await asyncio.wait_for(turns.stopped_event.wait(), timeout=10)
+        assert words.after == ["Which month were you born in?"]
+
+
+def test_a_session_gives_the_strategy_what_the_caller_heard_the_bot_say(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read from the session's ConversationState, the one record of it, also through
+    ``speculate=True``'s wrapper."""
+    import voicebot.session as session_module
+
+    built: list[Any] = []
+    make = session_module.build_turn_detection
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        built.append(make(*args, **kwargs))
+        return built[-1]
+
+    monkeypatch.setattr(session_module, "build_turn_detection", recorded)
+    bot = Bot(
+        stt=FakeSTT(transcripts=["March."]),
+        llm=FakeLLM(replies=["Thanks."]),
+        tts=FakeTTS(),
+        turn=SmartTurn(speculate=True),
+    )
+    session = bot.session(transport=WavFile(input=WAV, output=tmp_path / "o.wav"))
+    (wrapper,) = built[0][1].stop
+    strategy = wrapper.inner
+    assert isinstance(strategy, SmartTurnStopStrategy) and strategy.bot_words is not None
+    assert strategy.bot_words() == ""
+    session.conversation.turn.hear("Which month were you born in?")
+    assert strategy.bot_words() == "Which month were you born in?"
+
+
+def test_auto_checks_only_with_an_in_process_llm() -> None:
+    ctx = BuildContext(system_prompt="Be brief.")
+    assert SmartTurn().words_check(ctx) is None  # a cloud LLM: nothing loaded for it
+    assert SmartTurn(text_check=None).words_check(ctx) is None
+
+
+def test_text_check_settings_are_validated() -> None:
+    with pytest.raises(ValueError):
+        TextCheck(threshold=1.5)
+    with pytest.raises(ValueError):
+        TextCheck(wait_secs=-1)
+    with pytest.raises(ValueError):
+        SmartTurn(text_check="sometimes")  # type: ignore[arg-type]
