@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from types import SimpleNamespace
+from typing import Any
 
 from pipecat.frames.frames import (
     Frame,
@@ -26,8 +27,11 @@ LONG = 30.0
 
 
 class Turns:
-    def __init__(self, *, timeout: float = LONG) -> None:
-        self.strategy = PunctuationUserTurnStopStrategy(user_speech_timeout=timeout)
+    """One stop strategy (``strategy``, or punctuation with ``timeout``) driven by Pipecat's
+    own turn controller; counts the turns it ends."""
+
+    def __init__(self, *, timeout: float = LONG, strategy: Any = None) -> None:
+        self.strategy = strategy or PunctuationUserTurnStopStrategy(user_speech_timeout=timeout)
         self.controller = UserTurnController(
             user_turn_strategies=UserTurnStrategies(
                 start=[VADUserTurnStartStrategy()], stop=[self.strategy]
@@ -44,8 +48,8 @@ class Turns:
         self.controller.add_event_handler("on_user_turn_stopped", on_stopped)
 
     async def __aenter__(self) -> Turns:
-        tasks = TaskManager()
-        await self.controller.setup(SimpleNamespace(task_manager=tasks))  # type: ignore[arg-type]
+        setup = SimpleNamespace(task_manager=TaskManager(), audio_in_sample_rate=16000)
+        await self.controller.setup(setup)  # type: ignore[arg-type]
         return self
 
     async def __aexit__(self, *_exc: object) -> None:

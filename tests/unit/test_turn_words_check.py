@@ -10,30 +10,24 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from pipecat.audio.turn.base_turn_analyzer import BaseTurnParams, EndOfTurnState
 from pipecat.frames.frames import (
-    Frame,
     TranscriptionFrame,
     VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
 )
-from pipecat.turns.user_start import VADUserTurnStartStrategy
-from pipecat.turns.user_turn_controller import UserTurnController
-from pipecat.turns.user_turn_strategies import UserTurnStrategies
-from pipecat.utils.asyncio.task_manager import TaskManager
 
 from tests.unit.test_shared_onnx_sessions import WAV
+from tests.unit.test_turn_strategies import LONG
+from tests.unit.test_turn_strategies import Turns as ControlledTurns
 from voicebot import Bot, WavFile
 from voicebot.providers.base import BuildContext
 from voicebot.providers.turn import SmartTurn, TextCheck
 from voicebot.providers.turn_strategies import SmartTurnStopStrategy
 from voicebot.testing import FakeLLM, FakeSTT, FakeTTS
-
-LONG = 30.0
 
 
 class ScriptedAnalyzer:
@@ -77,38 +71,14 @@ class ScriptedWords:
         return self.ends
 
 
-class Turns:
+class Turns(ControlledTurns):
     def __init__(self, words: ScriptedWords, *, complete: bool = False) -> None:
         self.analyzer = ScriptedAnalyzer(complete)
-        self.strategy = SmartTurnStopStrategy(
-            turn_analyzer=self.analyzer, early_secs=None, words=words
+        super().__init__(
+            strategy=SmartTurnStopStrategy(
+                turn_analyzer=self.analyzer, early_secs=None, words=words
+            )
         )
-        self.controller = UserTurnController(
-            user_turn_strategies=UserTurnStrategies(
-                start=[VADUserTurnStartStrategy()], stop=[self.strategy]
-            ),
-            user_turn_stop_timeout=LONG,
-        )
-        self.stopped = 0
-        self.stopped_event = asyncio.Event()
-
-        async def on_stopped(*_args: object) -> None:
-            self.stopped += 1
-            self.stopped_event.set()
-
-        self.controller.add_event_handler("on_user_turn_stopped", on_stopped)
-
-    async def __aenter__(self) -> Turns:
-        setup = SimpleNamespace(task_manager=TaskManager(), audio_in_sample_rate=16000)
-        await self.controller.setup(setup)  # type: ignore[arg-type]
-        return self
-
-    async def __aexit__(self, *_exc: object) -> None:
-        await self.controller.cleanup()
-
-    async def send(self, *frames: Frame) -> None:
-        for frame in frames:
-            await self.controller.process_frame(frame)
 
     async def settled(self, words: ScriptedWords) -> None:
         """The check has answered and the task that asked it is over or waiting out its
