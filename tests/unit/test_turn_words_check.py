@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from pipecat.audio.turn.base_turn_analyzer import BaseTurnParams, EndOfTurnState
+from pipecat.audio.turn.smart_turn.base_smart_turn import SmartTurnParams
 from pipecat.frames.frames import (
     TranscriptionFrame,
     VADUserStartedSpeakingFrame,
@@ -172,6 +173,18 @@ async def test_a_complete_verdict_does_not_ask_the_words() -> None:
         await turns.send(start(), said("Hello."), stop())
         await asyncio.wait_for(turns.stopped_event.wait(), timeout=10)  # Pipecat's STT wait
         assert words.asked == []
+
+
+async def test_an_answer_later_than_the_fallback_leaves_the_turn_to_it() -> None:
+    """A check held up on a busy model thread must not end the turn beside the fallback
+    (here a fallback of 0.2 s: any answer is too late; nothing waits on the clock)."""
+    words = ScriptedWords(ends=True)
+    async with Turns(words) as turns:
+        turns.analyzer.params = SmartTurnParams(stop_secs=0.2)
+        await turns.send(start(), said("Hello there."), stop())
+        await turns.settled(words)
+        assert turns.stopped == 0
+        assert turns.strategy.words_ended == 0
 
 
 async def test_a_failing_check_leaves_the_turn_to_smart_turn() -> None:

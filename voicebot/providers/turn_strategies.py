@@ -190,6 +190,9 @@ class SmartTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
             return
         if not ends or self._words_not_yet_at is None:
             return
+        fallback = getattr(getattr(self.turn_analyzer, "params", None), "stop_secs", None)
+        if fallback is not None and time.monotonic() - self._words_not_yet_at > fallback - 0.5:
+            return  # the answer came too late (the model's thread was busy): the fallback's turn
         await asyncio.sleep(
             max(0.0, self._words_not_yet_at + self.words.wait_secs - time.monotonic())
         )
