@@ -44,6 +44,28 @@ def first_sounds(chunks: list[tuple[float, float, float]], floor: float, rise: f
     ]
 
 
+def non_speech_passing(
+    rng: np.random.Generator, rises: tuple[float | None, ...]
+) -> dict[str, dict[str, int]]:
+    """Per sound that is not speech (``first_sound_threshold``'s, two breaths and a lip
+    smack, each in 0.5 s of quiet with line noise under it), how many of its chunks each rule
+    would take as a first sound."""
+    sounds = non_speech(rng)
+    for peak in (0.01, 0.03):
+        n = int(0.35 * RATE)
+        breath = np.convolve(rng.standard_normal(n), np.ones(3) / 3, "same") * np.hanning(n)
+        sounds[f"breath ~{peak}"] = breath * peak / max(1e-9, float(np.abs(breath).max()))
+    smack = np.zeros(int(0.03 * RATE))
+    smack[:40] = rng.standard_normal(40) * 0.2
+    sounds["lip smack"] = smack
+    passing: dict[str, dict[str, int]] = {}
+    for name, x in sounds.items():
+        sig = np.concatenate([np.zeros(RATE // 2), x, np.zeros(RATE // 2)])
+        chunks, floor = scored(sig + rng.standard_normal(sig.size) * NOISE_RMS)
+        passing[name] = {str(r): len(first_sounds(chunks, floor, r)) for r in rises}
+    return passing
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--name", default="first_sound_rise")
@@ -69,19 +91,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 if hit is not None:
                     per_rule[str(r)].append(hit - onset)
         lags[label] = per_rule
-    sounds = non_speech(rng)
-    for peak in (0.01, 0.03):
-        n = int(0.35 * RATE)
-        breath = np.convolve(rng.standard_normal(n), np.ones(3) / 3, "same") * np.hanning(n)
-        sounds[f"breath ~{peak}"] = breath * peak / max(1e-9, float(np.abs(breath).max()))
-    smack = np.zeros(int(0.03 * RATE))
-    smack[:40] = rng.standard_normal(40) * 0.2
-    sounds["lip smack"] = smack
-    passing: dict[str, dict[str, int]] = {}
-    for name, x in sounds.items():
-        sig = np.concatenate([np.zeros(RATE // 2), x, np.zeros(RATE // 2)])
-        chunks, floor = scored(sig + rng.standard_normal(sig.size) * NOISE_RMS)
-        passing[name] = {str(r): len(first_sounds(chunks, floor, r)) for r in RISES}
+    passing = non_speech_passing(rng, RISES)
     rows = []
     for r in RISES:
         row: list[Any] = ["score 0.5 only" if r is None else f"+ rise {r:g} dB"]
