@@ -20,7 +20,7 @@ WER: edits / reference words over the whole set, after one normaliser for both s
 case, punctuation dropped, hyphens split, digits spelled out, # and * as "pound"/"star", a few
 title abbreviations spelled out). Nothing was tuned on these sets.
 
-    apt-get install -y pocketsphinx-testdata asterisk-core-sounds-en-wav
+    apt-get install -y pocketsphinx-testdata asterisk-core-sounds-en-wav asterisk-core-sounds-en
     python benchmarks/offline_stt.py       # table; writes results/offline_stt.json
 """
 
@@ -181,7 +181,8 @@ def main() -> None:
     if not (SPHINX / "librivox").is_dir() or not ASTERISK_TEXT.is_file():
         raise SystemExit(
             "needs Debian's data: apt-get install -y pocketsphinx-testdata "
-            "asterisk-core-sounds-en-wav"
+            "asterisk-core-sounds-en-wav asterisk-core-sounds-en (the prompts' texts; a "
+            "recommends of the first, missing where recommends are not installed)"
         )
 
     load_start = os.getloadavg()

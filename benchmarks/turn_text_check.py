@@ -274,6 +274,13 @@ def main() -> None:
         which = "turn_fallback spliced pauses (its saved transcripts and smart-turn verdicts)"
         name = args.name or "turn_text_check_spliced"
     else:
+        from benchmarks.offline_stt import ASTERISK_TEXT, SPHINX
+
+        if not (SPHINX / "librivox").is_dir() or not ASTERISK_TEXT.is_file():
+            raise SystemExit(
+                "needs Debian's data: apt-get install -y pocketsphinx-testdata "
+                "asterisk-core-sounds-en-wav asterisk-core-sounds-en"
+            )
         from pipecat.audio.turn.smart_turn.base_smart_turn import SmartTurnParams
         from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
 
