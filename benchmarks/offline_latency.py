@@ -16,6 +16,8 @@ before its clock starts):
 - **ours-turn-early** (only when listed): ours with ``SmartTurn(early_secs=0.064)``, the
   model asked 64 ms into the pause (on 2026-12-03 that was briefly the default, and the
   contender was ``ours-turn-at-stop``: ``early_secs=None``; results ``s13_offline_early_ab*``);
+- **ours-no-text-check** (only when listed): ours with ``SmartTurn(text_check=None)``: no
+  words check where smart-turn says "not yet" (the default before 2026-12-04, session 20);
 - **stock**: the same model files wired by hand as a Pipecat user would: ``WhisperSTTService``
   (Whisper base's folder, int8, Pipecat's own decoding), ``OpenAILLMService`` against
   ``llama_cpp.server`` loading the GGUF the "balanced" profile loads (1 generation thread),
