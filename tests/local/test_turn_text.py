@@ -77,7 +77,12 @@ async def test_auto_uses_only_the_model_the_threshold_was_measured_with(loaded: 
     from pathlib import Path
     from types import SimpleNamespace
 
-    other = SimpleNamespace(llama=loaded.llama, path=Path("/models/SmolLM2-135M.gguf"))
+    other = SimpleNamespace(
+        llama=loaded.llama,
+        path=Path("/models/SmolLM2-135M.gguf"),
+        lock=loaded.lock,
+        thread=loaded.thread,
+    )
     ctx = BuildContext(system_prompt="Be brief.", in_process_llm=lambda: other)
     assert SmartTurn().words_check(ctx) is None
     assert isinstance(SmartTurn(text_check=TextCheck()).words_check(ctx), WordsEndTurn)

@@ -103,10 +103,13 @@ class SmartTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
     None: the model runs at the stop only, as in Pipecat.
 
     ``words``: when the analyzer says "not yet" at a VAD stop, the turn's transcript so far
-    is asked whether it ends a sentence, once the words spoken since the caller last started
-    have been transcribed (earlier words alone must not end a turn on a later pause); if so,
-    the turn ends ``words.wait_secs`` after the stop unless the caller speaks first, instead
-    of at the analyzer's fallback (docs/offline.md, "The words' opinion on the turn's end").
+    is asked whether it ends a sentence when a transcript arrives after that stop and the
+    turn has as many transcripts as pieces of speech (a segmented STT such as Whisper sends
+    one per piece; earlier pieces' words alone must not end a turn at a later pause); if
+    so, the turn ends ``words.wait_secs`` after the stop unless the caller speaks first,
+    instead of at the analyzer's fallback (docs/offline.md, "The words' opinion on the
+    turn's end"). A streaming STT whose final words all came before the stop is not asked:
+    the fallback decides, as without the check.
     """
 
     def __init__(
@@ -123,7 +126,9 @@ class SmartTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         self.words = words
         # Prefixed so they cannot shadow the parent's private fields of similar meaning.
         self._words_said = ""  # this turn's transcripts
-        self._words_fresh = False  # a transcript came since the VAD last heard speech start
+        self._words_pieces = 0  # pieces of speech the VAD heard start in this turn
+        self._words_heard = 0  # transcripts in this turn
+        self._words_speaking = False  # the VAD hears the caller (kept across turns)
         self._words_not_yet_at: float | None = None  # monotonic time of a "not yet" stop
         self._words_task: asyncio.Task[None] | None = None
         #: Turns the words ended before the fallback (tests, benchmarks).
@@ -154,10 +159,13 @@ class SmartTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         stopped_at = time.monotonic()  # before the analyzer's verdict: the wait counts from here
         if isinstance(frame, VADUserStartedSpeakingFrame):
             await self._words_forget(text=False)
-            self._words_fresh = False
+            self._words_speaking = True
+            self._words_pieces += 1
+        elif isinstance(frame, VADUserStoppedSpeakingFrame):
+            self._words_speaking = False
         elif isinstance(frame, TranscriptionFrame):
             self._words_said = f"{self._words_said} {frame.text}".strip()
-            self._words_fresh = True
+            self._words_heard += 1
         result = await super().process_frame(frame)
         if self.words is None:
             return result
@@ -165,15 +173,14 @@ class SmartTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
             from pipecat.audio.turn.base_turn_analyzer import EndOfTurnState
 
             if getattr(self.turn_analyzer, "last_state", None) == EndOfTurnState.INCOMPLETE:
-                self._words_not_yet_at = stopped_at
-                self._words_ask()
+                self._words_not_yet_at = stopped_at  # the piece's transcript will ask
         elif isinstance(frame, TranscriptionFrame) and self._words_not_yet_at is not None:
-            self._words_ask()  # the words of this pause, or more of them
+            self._words_ask()
         return result
 
     def _words_ask(self) -> None:
-        if not self._words_fresh:
-            return  # the last words are not transcribed yet: their transcript asks
+        if self._words_heard < self._words_pieces:
+            return  # a piece's transcript is still to come (this one is an earlier piece's)
         if self._words_task is not None:
             self._words_task.cancel()
         self._words_task = self.task_manager.create_task(
@@ -188,11 +195,9 @@ class SmartTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         except Exception as e:  # a failing check leaves the turn to the analyzer
             logger.warning(f"turn: the words check failed ({e!r}); smart-turn decides")
             return
+        logger.debug(f"turn: smart-turn said not yet; the words {'end' if ends else 'go on'}")
         if not ends or self._words_not_yet_at is None:
             return
-        fallback = getattr(getattr(self.turn_analyzer, "params", None), "stop_secs", None)
-        if fallback is not None and time.monotonic() - self._words_not_yet_at > fallback - 0.5:
-            return  # the answer came too late (the model's thread was busy): the fallback's turn
         await asyncio.sleep(
             max(0.0, self._words_not_yet_at + self.words.wait_secs - time.monotonic())
         )
@@ -204,9 +209,10 @@ class SmartTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
 
     async def _words_forget(self, *, text: bool) -> None:
         self._words_not_yet_at = None
-        if text:
+        if text:  # a turn boundary: a piece under way belongs to the new turn
             self._words_said = ""
-            self._words_fresh = False
+            self._words_heard = 0
+            self._words_pieces = 1 if self._words_speaking else 0
         task, self._words_task = self._words_task, None
         if task is not None and task is not asyncio.current_task():
             await self.task_manager.cancel_task(task)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 from typing import Any
 
 import numpy as np
@@ -49,11 +50,11 @@ def words_only(text: str) -> str:
 
 #: The model files the threshold was measured with (the ``balanced`` profile, as shipped or
 #: re-encoded Q8_0): ``SmartTurn(text_check="auto")`` uses the bot's model only if it is one.
-MEASURED_MODELS = ("qwen2.5-coder-0.5b-instruct",)
+MEASURED_MODELS = ("qwen2.5-coder-0.5b-instruct.gguf", "qwen2.5-coder-0.5b-instruct.q8_0.gguf")
 
 
 def measured(path: Any) -> bool:
-    return str(getattr(path, "name", path)).lower().startswith(MEASURED_MODELS)
+    return str(getattr(path, "name", path)).lower() in MEASURED_MODELS
 
 
 def chatml(llama: Any) -> bool:
@@ -110,6 +111,7 @@ class SentenceEndScorer:
 #: One scorer per loaded model in the process (its own ~25 MB context), whatever the calls'
 #: system prompts.
 _scorers: dict[int, SentenceEndScorer] = {}
+_scorers_lock = threading.Lock()  # sessions may be built on several threads at once
 #: How much of the bot's last words the check reads: the question is usually at the end.
 AFTER_CHARS = 300
 
@@ -124,10 +126,11 @@ class WordsEndTurn:
         self.system_prompt = system_prompt
         self.threshold = threshold
         self.wait_secs = wait_secs
-        fresh = id(loaded.llama) not in _scorers
-        if fresh:
-            _scorers[id(loaded.llama)] = SentenceEndScorer(loaded.llama)
-        self._scorer = _scorers[id(loaded.llama)]
+        with _scorers_lock:
+            fresh = id(loaded.llama) not in _scorers
+            if fresh:
+                _scorers[id(loaded.llama)] = SentenceEndScorer(loaded.llama)
+            self._scorer = _scorers[id(loaded.llama)]
         if fresh:
             # Open the context, find the mark tokens and evaluate the prompt (~0.4 s) now, on
             # the model's thread, not on the first caller's first "not yet"; never waited
