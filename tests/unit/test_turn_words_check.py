@@ -14,14 +14,9 @@ from typing import Any
 
 import pytest
 from pipecat.audio.turn.base_turn_analyzer import BaseTurnParams, EndOfTurnState
-from pipecat.frames.frames import (
-    TranscriptionFrame,
-    VADUserStartedSpeakingFrame,
-    VADUserStoppedSpeakingFrame,
-)
 
 from tests.unit.test_shared_onnx_sessions import WAV
-from tests.unit.test_turn_strategies import LONG
+from tests.unit.test_turn_strategies import LONG, said, start, stop
 from tests.unit.test_turn_strategies import Turns as ControlledTurns
 from voicebot import Bot, WavFile
 from voicebot.providers.base import BuildContext
@@ -89,18 +84,6 @@ class Turns(ControlledTurns):
             if task is None or task.done():
                 return
             await asyncio.sleep(0)
-
-
-def start() -> VADUserStartedSpeakingFrame:
-    return VADUserStartedSpeakingFrame(start_secs=0.2)
-
-
-def stop() -> VADUserStoppedSpeakingFrame:
-    return VADUserStoppedSpeakingFrame(stop_secs=0.2)
-
-
-def said(text: str) -> TranscriptionFrame:
-    return TranscriptionFrame(text, "caller", "")
 
 
 async def test_words_that_end_a_sentence_end_a_turn_smart_turn_called_unfinished() -> None:
