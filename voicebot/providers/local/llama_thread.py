@@ -124,36 +124,29 @@ class LlamaThread:
     def run(self, fn: Callable[[], T]) -> asyncio.Future[T]:
         """``fn`` on the model's thread, awaitable from the running loop; it sees the
         caller's context variables (the call id in log lines), as ``asyncio.to_thread``."""
-        context = contextvars.copy_context()
-
-        def run() -> T:
-            self._worker = threading.get_ident()
-            return context.run(fn)
-
-        return asyncio.get_running_loop().run_in_executor(self._executor, run)
+        return asyncio.get_running_loop().run_in_executor(self._executor, self._in_context(fn))
 
     def call(self, fn: Callable[[], T]) -> T:
         """``fn`` on the model's thread, waited for (from a thread that is not the model's
         and runs no event loop)."""
         if threading.get_ident() == self._worker:
             return fn()  # already on it: waiting for itself would never end
-        context = contextvars.copy_context()
-
-        def run() -> T:
-            self._worker = threading.get_ident()
-            return context.run(fn)
-
-        return self._executor.submit(run).result()
+        return self.submit(fn).result()
 
     def submit(self, fn: Callable[[], T]) -> Future[T]:
         """``fn`` on the model's thread, not waited for (from any thread, loop or none)."""
+        return self._executor.submit(self._in_context(fn))
+
+    def _in_context(self, fn: Callable[[], T]) -> Callable[[], T]:
+        """``fn`` to run on the worker in the caller's context variables (taken now), noting
+        the worker's id so that ``call`` from the worker itself runs inline."""
         context = contextvars.copy_context()
 
         def run() -> T:
             self._worker = threading.get_ident()
             return context.run(fn)
 
-        return self._executor.submit(run)
+        return run
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
