@@ -69,6 +69,7 @@ from voicebot.session_wiring import (
     custom_stages,
     start_worker,
     track_turns,
+    words_check_reads,
 )
 from voicebot.text.clauses import clause_text_processor
 
@@ -147,14 +148,11 @@ class Session(CallControls):
             use_conversation(conversation)
         stt = bot.stt.build(ctx)
         watch_pauses(vad_analyzer, stt, *(turn_strategies.stop or []))
-        for strategy in turn_strategies.stop or []:  # the words check reads the bot's last words
-            strategy = getattr(strategy, "inner", strategy)
-            if hasattr(strategy, "bot_words"):
-                strategy.bot_words = lambda: conversation.turn.heard
         if pause is not None:
             hint_backchannels(bot, stt, conversation)
         llm = bot.llm.build(ctx)
         tts = bot.tts.build(ctx)
+        words_check_reads(turn_strategies, conversation, llm)
 
         context, tool_caller = conversation_context(
             bot.tools, llm, conversation, memory=memory if bot.llm.supports_tools else None

@@ -51,6 +51,25 @@ def conversation_context(
     return context, [register_tools(llm, tools, conversation)]
 
 
+def words_check_reads(turn_strategies: Any, conversation: ConversationState, llm: Any) -> None:
+    """Give a words check (``SmartTurn(text_check=...)``) what it reads at each check, from
+    the one place each is kept: what the caller last heard the bot say (the conversation
+    state) and the system prompt as it is now (the LLM's settings, which
+    ``Session.update(system_prompt=...)`` changes; a fallback group's first member, which
+    the update reaches too)."""
+    service = (getattr(llm, "services", None) or [llm])[0]
+
+    def system_prompt() -> str | None:
+        prompt = getattr(getattr(service, "settings", None), "system_instruction", None)
+        return prompt if isinstance(prompt, str) else None
+
+    for strategy in turn_strategies.stop or []:
+        strategy = getattr(strategy, "inner", strategy)
+        if hasattr(strategy, "bot_words"):
+            strategy.bot_words = lambda: conversation.last_heard
+            strategy.system_prompt = system_prompt
+
+
 def custom_stages(bot: Bot) -> Callable[[str], list[FrameProcessor]]:
     """``stages("before_llm")``: new instances of the bot's processors at that point (a
     factory per session, so no two sessions share one)."""

@@ -204,6 +204,22 @@ def test_turn_ids_count_the_callers_turns_after_the_greeting() -> None:
     assert s.turn_by_id(3) is None
 
 
+def test_last_heard_reaches_back_past_a_reply_cut_before_its_audio() -> None:
+    s, _ = state()
+    assert s.last_heard == ""
+    s.apply(heard("Which month were you born in?"), DOWN)
+    caller_turn(s)
+    assert s.last_heard == "Which month were you born in?"  # turn 1's reply not heard yet
+    reply(s, "Thanks", ".")
+    s.apply(InterruptionFrame(), DOWN)  # cut before any audio: nothing committed as heard
+    s.apply(heard(""), DOWN)
+    assert s.turn.heard == "" and s.last_heard == "Which month were you born in?"
+    caller_turn(s)
+    reply(s, "And", " your", " name", "?")
+    s.apply(heard("And your name?"), DOWN)
+    assert s.last_heard == "And your name?"
+
+
 def test_after_a_barge_in_what_was_heard_is_a_prefix_of_what_was_said() -> None:
     s, _ = state()
     caller_turn(s)

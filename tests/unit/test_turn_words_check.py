@@ -55,11 +55,15 @@ class ScriptedWords:
         self.fails = fails
         self.asked: list[str] = []
         self.after: list[str | None] = []
+        self.prompts: list[str | None] = []
         self.answered = asyncio.Event()
 
-    async def ends_turn(self, text: str, *, after: str | None = None) -> bool:
+    async def ends_turn(
+        self, text: str, *, after: str | None = None, system_prompt: str | None = None
+    ) -> bool:
         self.asked.append(text)
         self.after.append(after)
+        self.prompts.append(system_prompt)
         self.answered.set()
         if self.fails:
             raise RuntimeError("model gone")
@@ -236,6 +240,27 @@ def test_a_session_gives_the_strategy_what_the_caller_heard_the_bot_say(
     assert strategy.bot_words() == ""
     session.conversation.turn.hear("Which month were you born in?")
     assert strategy.bot_words() == "Which month were you born in?"
+    # The system prompt is the LLM's as it is now: Session.update changes its settings
+    # (Pipecat applies the update frame's delta so), and the check reads them.
+    from pipecat.services.settings import LLMSettings
+
+    assert strategy.system_prompt is not None
+    assert strategy.system_prompt() == bot.system_prompt
+    session.llm.settings.apply_update(LLMSettings(system_instruction="Answer in French."))
+    assert strategy.system_prompt() == "Answer in French."
+
+
+async def test_the_check_is_asked_under_the_system_prompt_of_the_moment() -> None:
+    words = ScriptedWords(ends=True)
+    async with Turns(words) as turns:
+        prompts = iter(["Be brief.", "Answer in French."])
+        turns.strategy.system_prompt = lambda: next(prompts)
+        await turns.send(start(), stop(), said("March."))
+        await asyncio.wait_for(turns.stopped_event.wait(), timeout=10)
+        turns.stopped_event.clear()
+        await turns.send(start(), stop(), said("April."))
+        await asyncio.wait_for(turns.stopped_event.wait(), timeout=10)
+        assert words.prompts == ["Be brief.", "Answer in French."]
 
 
 def test_auto_checks_only_with_an_in_process_llm() -> None:

@@ -176,6 +176,16 @@ class ConversationState:
         return None
 
     @property
+    def last_heard(self) -> str:
+        """What the caller last heard the bot say: this turn's ``heard``, or, when nothing of
+        it was heard yet (the reply was cut before its audio, or has not begun), that of the
+        latest of the last ``RECENT_TURNS`` turns that had any; "" when none had."""
+        for turn in reversed(self._recent):
+            if turn.heard:
+                return turn.heard
+        return ""
+
+    @property
     def caller_has_floor(self) -> bool:
         """The caller is speaking or mid-turn."""
         return self.user_turn or self.user_speaking

@@ -89,7 +89,9 @@ class WordsCheck(Protocol):
 
     wait_secs: float
 
-    async def ends_turn(self, text: str, *, after: str | None = None) -> bool: ...
+    async def ends_turn(
+        self, text: str, *, after: str | None = None, system_prompt: str | None = None
+    ) -> bool: ...
 
 
 class SmartTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
@@ -136,6 +138,9 @@ class SmartTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         #: What the caller last heard the bot say (the session sets it from its
         #: ``ConversationState``): the words are judged as an answer to it.
         self.bot_words: Callable[[], str] | None = None
+        #: The call's system prompt as it is now (the session sets it from the LLM's
+        #: settings); None, or a None from it: the one the check was built with.
+        self.system_prompt: Callable[[], str | None] | None = None
 
     def caller_paused(self, stop_in_secs: float) -> None:
         self.turn_analyzer.caller_paused(stop_in_secs)
@@ -191,7 +196,8 @@ class SmartTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         assert self.words is not None
         try:
             after = self.bot_words() if self.bot_words is not None else None
-            ends = await self.words.ends_turn(text, after=after)
+            prompt = self.system_prompt() if self.system_prompt is not None else None
+            ends = await self.words.ends_turn(text, after=after, system_prompt=prompt)
         except Exception as e:  # a failing check leaves the turn to the analyzer
             logger.warning(f"turn: the words check failed ({e!r}); smart-turn decides")
             return

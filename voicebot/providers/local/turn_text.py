@@ -136,19 +136,27 @@ class WordsEndTurn:
             # the model's thread, not on the first caller's first "not yet"; never waited
             # for (a session is built on the event loop or a builder thread, beside other
             # calls). A failure shows again, logged, at the first real check.
-            warming = loaded.thread.submit(lambda: self._score("Hello", None))
+            warming = loaded.thread.submit(lambda: self._score("Hello", None, None))
             warming.add_done_callback(lambda f: f.cancelled() or f.exception())
 
-    def _score(self, text: str, after: str | None) -> float | None:
+    def _score(self, text: str, after: str | None, system_prompt: str | None) -> float | None:
+        prompt = self.system_prompt if system_prompt is None else system_prompt
         with self._loaded.lock:
-            return self._scorer.probability(text, system_prompt=self.system_prompt, after=after)
+            return self._scorer.probability(text, system_prompt=prompt, after=after)
 
-    async def probability(self, text: str, *, after: str | None = None) -> float | None:
-        result: float | None = await self._loaded.thread.run(lambda: self._score(text, after))
+    async def probability(
+        self, text: str, *, after: str | None = None, system_prompt: str | None = None
+    ) -> float | None:
+        """``system_prompt``: the call's prompt now, if it changed since the check was built."""
+        result: float | None = await self._loaded.thread.run(
+            lambda: self._score(text, after, system_prompt)
+        )
         return result
 
-    async def ends_turn(self, text: str, *, after: str | None = None) -> bool:
+    async def ends_turn(
+        self, text: str, *, after: str | None = None, system_prompt: str | None = None
+    ) -> bool:
         """``after``: what the bot said last; its last ``AFTER_CHARS`` are kept."""
         said = after[-AFTER_CHARS:] if after else None
-        p = await self.probability(text, after=said)
+        p = await self.probability(text, after=said, system_prompt=system_prompt)
         return p is not None and p >= self.threshold
