@@ -2,7 +2,7 @@
 previous one (all-MiniLM-L6-v2) and word overlap, in one process.
 
 Sets of spoken-style requests, each with its own tools and some requests that must call no
-tool (small talk, questions no tool covers). All seventeen shipped sets are tuning sets now:
+tool (small talk, questions no tool covers). All nineteen shipped sets are tuning sets now:
 
 - ``original``: the 24 cases of ``offline_tools.py`` (weather, booking, orders, timer);
 - ``dev-hotel``, ``dev-bank``: written to tune on (``tool_routing_dev.py``);
@@ -23,7 +23,10 @@ tool (small talk, questions no tool covers). All seventeen shipped sets are tuni
 - ``fresh6-hair-salon``, ``fresh6-waste-service`` (``tool_routing_fresh6_*.py``): tools,
   requests and examples each written by a separate helper (the tools' helper saw no other
   set), run once fresh in session 19 with the router unchanged (``examples`` 43/52, without
-  examples 33/52).
+  examples 33/52);
+- ``fresh7-dry-cleaner``, ``fresh7-plumber`` (``tool_routing_fresh7_*.py``): the same way,
+  run once fresh in session 21 with the router unchanged (``examples`` 42/52, without
+  examples 42/52).
 A fresh set is kept outside the repository and run with ``--extra-set``.
 
 Tool examples (``@tool(examples=[...])``): ``tool_examples.json`` has six per tool of every
@@ -78,6 +81,8 @@ from benchmarks import (  # noqa: E402
     tool_routing_fresh5_tools,
     tool_routing_fresh6_requests,
     tool_routing_fresh6_tools,
+    tool_routing_fresh7_requests,
+    tool_routing_fresh7_tools,
     tool_routing_heldout,
     tool_routing_heldout2,
 )
@@ -103,6 +108,7 @@ TUNED_FRESH3 = "run once fresh on 2026-12-02 (session 9); a tuning set after tha
 TUNED_FRESH4 = "run once fresh on 2026-12-03 (session 10); a tuning set after that"
 TUNED_FRESH5 = "run once fresh on 2026-12-03 (session 10, after the top-3 choice); tuned on after"
 TUNED_FRESH6 = "run once fresh on 2026-12-04 (session 19; router unchanged); tuning set after"
+TUNED_FRESH7 = "run once fresh on 2026-12-04 (session 21; router unchanged); tuning set after"
 EXAMPLES = Path(__file__).resolve().parent / "tool_examples.json"
 SETS: dict[str, tuple[list[Any], list[Case], str]] = {
     "original": (offline_tools.TOOLS, offline_tools.CASES, TUNED),
@@ -157,6 +163,16 @@ SETS: dict[str, tuple[list[Any], list[Case], str]] = {
         tool_routing_fresh6_tools.WASTE_SERVICE_TOOLS,
         tool_routing_fresh6_requests.WASTE_SERVICE_CASES,
         TUNED_FRESH6,
+    ),
+    "fresh7-dry-cleaner": (
+        tool_routing_fresh7_tools.DRY_CLEANER_TOOLS,
+        tool_routing_fresh7_requests.DRY_CLEANER_CASES,
+        TUNED_FRESH7,
+    ),
+    "fresh7-plumber": (
+        tool_routing_fresh7_tools.PLUMBER_TOOLS,
+        tool_routing_fresh7_requests.PLUMBER_CASES,
+        TUNED_FRESH7,
     ),
 }
 MINILM = MiniLMEmbedder()  # one instance: the tools' vectors are cached per embedder
