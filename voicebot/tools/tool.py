@@ -13,13 +13,18 @@ the bot says meanwhile (``ack``, ``filler``, ``apology``), how long it may take
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
+import functools
 import inspect
 import json
+import re
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, get_type_hints, overload
 
-from pydantic import BaseModel, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create_model
 
 from voicebot.errors import ToolDefinitionError
 
@@ -102,6 +107,11 @@ class Tool:
 
         if self.policy not in POLICIES:
             raise refuse(f"policy must be 'blocking' or 'background', not {self.policy!r}")
+        for option in ("timeout_secs", "filler_after_secs"):
+            value = getattr(self, option)
+            number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if value is not None and not number:
+                raise refuse(f"{option} must be a number of seconds (got {value!r})")
         if self.timeout_secs is not None and not self.timeout_secs > 0:
             raise refuse(f"timeout_secs must be more than 0 (got {self.timeout_secs!r})")
         if not isinstance(self.retries, int) or self.retries < 0:
@@ -196,18 +206,67 @@ class Tool:
         return await self.call(self.validate_arguments(raw_arguments))
 
     async def call(self, kwargs: dict[str, Any]) -> Any:
-        """Run the function once with already validated arguments."""
-        if inspect.iscoroutinefunction(self.function):
-            result: Any = await self.function(**kwargs)
-        else:
-            result = await asyncio.to_thread(self.function, **kwargs)
-            if inspect.isawaitable(result):
-                result = await result
+        """Run the function once with already validated arguments. A sync function runs in
+        a daemon thread of its own: one stuck past its timeout (a socket with no timeout)
+        is left behind, and never keeps the process from exiting once the call is over, as
+        a thread of asyncio's default pool would. A function that calls ``sys.exit`` has
+        failed (``ToolExited``): a tool does not end the process."""
+        try:
+            if inspect.iscoroutinefunction(self.function):
+                result: Any = await self.function(**kwargs)
+            else:
+                result = await in_daemon_thread(self.function, kwargs, self.name)
+                if inspect.isawaitable(result):
+                    result = await result
+        except SystemExit as e:
+            raise ToolExited(f"{self.name} called sys.exit({e.code!r})") from None
         return result
 
 
 class ToolArgumentsError(ValueError):
     """The model called a tool with arguments that do not fit its schema."""
+
+
+class ToolExited(RuntimeError):
+    """A tool's function raised ``SystemExit`` (or, in its thread, ``KeyboardInterrupt``)."""
+
+
+async def in_daemon_thread(fn: Callable[..., Any], kwargs: dict[str, Any], name: str) -> Any:
+    """``fn(**kwargs)`` in a new daemon thread, in the caller's context variables, awaited."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[Any] = loop.create_future()
+    context = contextvars.copy_context()
+
+    def settle(outcome: Callable[[], None]) -> None:
+        if not done.done():  # cancelled meanwhile (a timeout, the call ending)
+            outcome()
+
+    def hand_back(outcome: Callable[[], None]) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop closed: the session ended long ago
+            loop.call_soon_threadsafe(settle, outcome)
+
+    def run() -> None:
+        error: BaseException | None = None
+        try:
+            value = context.run(fn, **kwargs)
+        except (SystemExit, KeyboardInterrupt) as e:  # no Ctrl-C reaches a worker thread
+            what = (
+                f"called sys.exit({e.code!r})"
+                if isinstance(e, SystemExit)
+                else f"raised {type(e).__name__}"
+            )
+            error = ToolExited(f"{name} {what}")
+            error.__cause__ = e
+        except BaseException as e:
+            error = e
+        if error is not None:
+            failure = error
+            hand_back(lambda: done.set_exception(failure))
+        else:
+            hand_back(lambda: done.set_result(value))
+
+    threading.Thread(target=run, name=f"tool-{name}", daemon=True).start()
+    return await done
 
 
 def _description(fn: Callable[..., Any]) -> str:
@@ -216,24 +275,85 @@ def _description(fn: Callable[..., Any]) -> str:
 
 
 def _arguments_model(fn: Callable[..., Any], name: str) -> type[BaseModel]:
+    """The arguments' pydantic model, refusing at definition time what no call could pass:
+    a parameter the model cannot name or describe, a default of the wrong type."""
+    target = fn.func if isinstance(fn, functools.partial) else fn
     try:
-        hints = get_type_hints(fn)
+        hints = get_type_hints(target)
     except Exception as e:
         raise ToolDefinitionError(f"tool {name!r}: cannot read its type hints: {e}") from e
     fields: dict[str, Any] = {}
     for pname, param in inspect.signature(fn).parameters.items():
+
+        def refuse(problem: str, pname: str = pname) -> ToolDefinitionError:
+            return ToolDefinitionError(f"tool {name!r}, parameter {pname!r}: {problem}")
+
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             raise ToolDefinitionError(
                 f"tool {name!r}: *args/**kwargs cannot be described to an LLM"
             )
+        if param.kind is param.POSITIONAL_ONLY:
+            raise refuse("positional-only (before '/'): the model passes arguments by name")
+        if pname.startswith("_") or hasattr(BaseModel, pname):
+            raise refuse("a name starting with '_' or a pydantic model's attribute cannot be used")
         if pname not in hints:
             raise ToolDefinitionError(
                 f"tool {name!r}: parameter {pname!r} needs a type hint so the LLM knows "
                 "what to pass"
             )
+        try:
+            adapter: TypeAdapter[Any] = TypeAdapter(hints[pname])
+            adapter.json_schema()
+        except Exception as e:
+            raise refuse(
+                f"its type {hints[pname]!r} cannot be described to an LLM as JSON ({e}); use "
+                "str, int, float, bool, a Literal, lists or dicts of them, or a pydantic model"
+            ) from None
         default = ... if param.default is inspect.Parameter.empty else param.default
+        if default is not ...:
+            try:
+                adapter.validate_python(default)
+            except ValidationError:
+                raise refuse(f"its default {default!r} is not a {hints[pname]!r}") from None
         fields[pname] = (hints[pname], default)
-    return create_model(f"{name}_arguments", **fields)
+    try:
+        # "model_number" is a fine parameter: no pydantic namespace warning for it.
+        config = ConfigDict(protected_namespaces=())
+        return create_model(f"{name}_arguments", __config__=config, **fields)
+    except Exception as e:
+        raise ToolDefinitionError(f"tool {name!r}: its parameters cannot be described: {e}") from e
+
+
+#: What LLM vendors accept as a function's name (OpenAI's rule; the strictest common one).
+TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def _checked_function(f: Any, name: str | None) -> tuple[Callable[..., Any], str]:
+    """The function and the tool's name, or a ``ToolDefinitionError`` saying what to give."""
+    if isinstance(f, Tool):
+        raise ToolDefinitionError(f"{f.name!r} is already a tool: apply @tool once")
+    if not callable(f):
+        raise ToolDefinitionError(f"@tool needs a function, not {type(f).__name__}")
+    target = f.func if isinstance(f, functools.partial) else f
+    if inspect.isgeneratorfunction(target) or inspect.isasyncgenfunction(target):
+        raise ToolDefinitionError(
+            f"tool {getattr(target, '__name__', '?')!r}: a generator yields; a tool returns "
+            "its result (return a list)"
+        )
+    if name is not None and (not isinstance(name, str) or not name.strip()):
+        raise ToolDefinitionError(f"@tool(name=...) must be a name, not {name!r}")
+    tool_name = name if name is not None else getattr(target, "__name__", None)
+    if not tool_name or tool_name == "<lambda>":
+        raise ToolDefinitionError(
+            f"@tool: {f!r} has no name to give the model; pass name=... (a lambda or a "
+            "callable object has none)"
+        )
+    if not TOOL_NAME.fullmatch(tool_name):
+        raise ToolDefinitionError(
+            f"tool {tool_name!r}: a tool's name is 1-64 letters, digits, '_' or '-' (what LLM "
+            "vendors accept); pass name=..."
+        )
+    return f, tool_name
 
 
 @overload
@@ -282,11 +402,12 @@ def tool(
         async def book(day: str, time: str) -> dict: ...
     """
 
-    def make(f: Callable[..., Any]) -> Tool:
-        tool_name = name or f.__name__
+    def make(given: Callable[..., Any]) -> Tool:
+        f, tool_name = _checked_function(given, name)
+        target = f.func if isinstance(f, functools.partial) else f
         return Tool(
             name=tool_name,
-            description=description or _description(f),
+            description=description or _description(target),
             function=f,
             arguments=_arguments_model(f, tool_name),
             timeout_secs=timeout_secs,
