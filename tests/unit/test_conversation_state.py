@@ -220,6 +220,29 @@ def test_last_heard_reaches_back_past_a_reply_cut_before_its_audio() -> None:
     assert s.last_heard == "And your name?"
 
 
+def test_a_cut_reply_committed_in_the_next_turn_is_heard_in_its_own() -> None:
+    """Pipecat dates the commit with the assistant turn's start (ISO 8601, ms): the turn of
+    the latest utterance sent to be spoken by then."""
+    from datetime import UTC, datetime
+
+    wall = [1_800_000_000.0]
+    s = ConversationState(clock=Clock(), wall_clock=lambda: wall[0])
+    caller_turn(s)
+    reply(s, "We", " open", " at", " nine", ".")
+    started = datetime.fromtimestamp(wall[0] + 0.15, UTC).isoformat(timespec="milliseconds")
+    wall[0] += 2.0
+    s.apply(InterruptionFrame(), DOWN)
+    caller_turn(s)  # the barge-in's words ended the caller's turn before the commit came
+    reply(s, "Closed", ".")
+    s.apply(LLMContextAssistantTurnFrame(text="We open —", timestamp=started), DOWN)
+    first = s.turn_by_id(1)
+    assert first is not None and first.heard == "We open —" and s.turn.heard == ""
+    assert s.last_heard == "We open —"
+    later = datetime.fromtimestamp(wall[0] + 0.1, UTC).isoformat(timespec="milliseconds")
+    s.apply(LLMContextAssistantTurnFrame(text="Closed.", timestamp=later), DOWN)
+    assert s.turn.heard == "Closed." and first.heard == "We open —"
+
+
 def test_after_a_barge_in_what_was_heard_is_a_prefix_of_what_was_said() -> None:
     s, _ = state()
     caller_turn(s)

@@ -3,6 +3,7 @@ events by hand, through a ConversationFeed, in the order a session would see the
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from pipecat.frames.frames import (
@@ -49,7 +50,8 @@ class Session:
     """A TurnLog written by a feed, as ``voicebot.Session`` wires it."""
 
     def __init__(self) -> None:
-        self.state = ConversationState()
+        self.now = 1_800_000_000.0  # the wall clock the state dates utterances with
+        self.state = ConversationState(wall_clock=lambda: self.now)
         self.feed = ConversationFeed(self.state)
         self.log = TurnLog()
         self.log.listen(self.feed)
@@ -75,12 +77,22 @@ class Session:
         for token in text.split(" "):
             self.push(LLMTextFrame(token if token == text.split(" ")[0] else f" {token}"))
 
-    async def committed(self, text: str, *, interrupted: bool = False) -> None:
+    async def committed(
+        self, text: str, *, interrupted: bool = False, started_at: float | None = None
+    ) -> None:
         """The assistant aggregator commits a message: its event, then its frame (both
-        before the event's handler task runs)."""
-        message = AssistantTurnStoppedMessage(content=text, interrupted=interrupted, timestamp="")
+        before the event's handler task runs). ``started_at``: when the aggregator began
+        the assistant turn (wall clock; Pipecat sends it as ISO 8601 to the millisecond)."""
+        stamp = (
+            datetime.fromtimestamp(started_at, UTC).isoformat(timespec="milliseconds")
+            if started_at is not None
+            else ""
+        )
+        message = AssistantTurnStoppedMessage(
+            content=text, interrupted=interrupted, timestamp=stamp
+        )
         handler = self.assistant.handlers["on_assistant_turn_stopped"]
-        self.push(LLMContextAssistantTurnFrame(text=text, timestamp=""))
+        self.push(LLMContextAssistantTurnFrame(text=text, timestamp=stamp))
         await handler(self.assistant, message)
 
 
@@ -108,6 +120,32 @@ async def test_turn_ids_and_texts_across_a_greeting_two_turns_and_a_barge_in() -
     assert not answered.interrupted
     assert answered.bot_text == answered.said_text == "Closed on Sunday."
     assert all(t.completed_at is not None for t in turns)
+
+
+async def test_a_reply_cut_after_the_callers_next_turn_ended_stays_with_its_turn() -> None:
+    """The barge-in is ruled on the transcript, which may come after the turn strategy has
+    ended the caller's turn: the cut reply's commit then arrives in the next turn, and is
+    still the earlier turn's (its text, its interruption), not the new one's."""
+    s = Session()
+    await s.caller("When are you open?")
+    s.now += 1.0
+    s.reply("We open at nine. On Saturdays at ten.")
+    first_started = s.now + 0.2  # the aggregator, at the pipeline's end, sees it later
+    s.now += 2.0
+    s.push(InterruptionFrame())
+    await s.caller("What about Sunday?")
+    s.now += 0.5
+    s.reply("Closed on Sunday.")
+    await s.committed("We open at nine. On —", interrupted=True, started_at=first_started)
+    await s.committed("Closed on Sunday.", started_at=s.now + 0.2)
+    await s.log.close()
+
+    cut, answered = s.log.turns
+    assert (cut.index, answered.index) == (1, 2)
+    assert cut.interrupted and cut.bot_text == "We open at nine. On —"
+    assert s.state.turn_by_id(1) is not None and s.state.turn_by_id(1).heard == cut.bot_text
+    assert not answered.interrupted
+    assert answered.bot_text == answered.said_text == "Closed on Sunday."
 
 
 async def test_without_a_greeting_the_first_turn_is_turn_one() -> None:

@@ -50,6 +50,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
@@ -123,8 +124,19 @@ class ConversationState:
     there.
     """
 
-    def __init__(self, *, clock: Callable[[], float] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] | None = None,
+        wall_clock: Callable[[], float] | None = None,
+    ) -> None:
         self.clock = clock if clock is not None else _monotonic
+        #: Seconds since the epoch: what Pipecat dates an assistant turn's start with.
+        self.wall_clock = wall_clock if wall_clock is not None else time.time
+        # When each recent utterance was sent to be spoken (wall clock), and in which turn:
+        # an interrupted reply's heard text may be committed after the caller's next turn
+        # has begun, and belongs to the turn it was said in (``turn_said_at``).
+        self._utterances: deque[tuple[float, Turn]] = deque(maxlen=RECENT_TURNS)
         self.output: object | None = None
         #: The VAD hears the caller speak (speech, before any turn ruling).
         self.user_speaking = False
@@ -262,7 +274,7 @@ class ConversationState:
         elif isinstance(frame, LLMContextUserTurnFrame):
             self._asked(now)
         elif isinstance(frame, LLMContextAssistantTurnFrame):
-            if not self.turn.hear(frame.text):
+            if not self.turn_said_at(frame.timestamp).hear(frame.text):
                 return False
         elif isinstance(frame, FunctionCallResultFrame):
             if self.output is not None and source is not self.output:
@@ -296,6 +308,7 @@ class ConversationState:
             self.responding_since = self.response_started_at = now
             self.reply_in_pipeline = True
             self.turn.new_utterance()
+            self._utterances.append((self.wall_clock(), self.turn))
         elif isinstance(frame, InterruptionFrame):
             self.interruptions += 1
             self.answer_owed = self.reply_in_pipeline = False
@@ -320,11 +333,27 @@ class ConversationState:
         """Add ``frame``'s text to what the bot said this turn (a space-only LLM token too:
         it is the spacing between words)."""
         if isinstance(frame, TTSSpeakFrame):
+            self._utterances.append((self.wall_clock(), self.turn))
             self.turn.new_utterance()
             self.turn.say(frame.text, False)
             self.turn.new_utterance()
         elif not frame.skip_tts:
             self.turn.say(frame.text, frame.includes_inter_frame_spaces)
+
+    def turn_said_at(self, timestamp: str) -> Turn:
+        """The turn of the utterance Pipecat's assistant aggregator began its turn with at
+        ``timestamp`` (ISO 8601, to the millisecond): the latest sent to be spoken by then
+        (the aggregator, at the pipeline's end, sees it after this state does). The turn
+        under way when the time is missing or before every utterance kept."""
+        try:
+            at = datetime.fromisoformat(timestamp).timestamp() + 0.001  # its ms were cut
+        except (TypeError, ValueError):
+            return self.turn
+        found = None
+        for said_at, turn in self._utterances:
+            if said_at <= at:
+                found = turn
+        return found if found is not None else self.turn
 
     def words_written_late(self) -> None:
         """The caller's words reached the context after a speech-to-speech model had started

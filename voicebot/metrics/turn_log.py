@@ -275,7 +275,7 @@ class TurnLog(BaseObserver):
         self._retrievals.turn_opened(self.turns)
 
     async def _on_assistant_turn_stopped(self, _aggregator: Any, message: Any) -> None:
-        turn = self._current()
+        turn = self._record_of_reply(getattr(message, "timestamp", ""))
         self._sync_texts()
         if turn.index not in self._turn_of:  # no feed (the state may not have them yet)
             text = (getattr(message, "content", None) or "").strip()
@@ -283,11 +283,29 @@ class TurnLog(BaseObserver):
                 turn.bot_text = f"{turn.bot_text} {text}".strip()
         interrupted = bool(getattr(message, "interrupted", False))
         turn.interrupted = turn.interrupted or interrupted
+        if turn is not self.turns[-1]:
+            # An earlier turn's reply, cut by the caller after their next turn began (the
+            # barge-in ruled on its transcript): it says nothing of the current turn's.
+            if turn.completed_at is None:
+                await self._complete(turn)
+            return
         self._assistant_done_at = time.time()
         if interrupted and turn.completed_at is None:
             await self._complete(turn)
         else:
             await self._maybe_complete()
+
+    def _record_of_reply(self, timestamp: str) -> TurnRecord:
+        """The record of the turn a reply was said in (the state knows, from the time
+        Pipecat dates the assistant turn with); the current one without a feed."""
+        current = self._current()
+        if self._feed is None:
+            return current
+        said_in = self.conversation.turn_said_at(timestamp).id
+        for record in reversed(self.turns):
+            if record.index == said_in:
+                return record
+        return current
 
     async def _on_breakdown(self, _observer: Any, breakdown: LatencyBreakdown) -> None:
         turn = self._current()
