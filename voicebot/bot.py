@@ -116,7 +116,9 @@ class Bot(BaseModel):
     the machine (extras installed, API keys present, sample rates agreeing).
     """
 
-    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, frozen=True)
+    model_config = ConfigDict(
+        extra="forbid", arbitrary_types_allowed=True, frozen=True, allow_inf_nan=False
+    )
 
     # Defaults are made on first use, through the registry, so naming a vendor never
     # imports the offline stack (docs/offline.md).
@@ -310,6 +312,18 @@ class Bot(BaseModel):
                 check_processor_spec(point, item)
             out[point] = items
         return out
+
+    @model_validator(mode="after")
+    def _check_idle(self) -> Bot:
+        """The idle nudges must come before the idle timeout ends the call."""
+        idle, timeout = self.user_idle, self.idle_timeout_secs
+        if idle is not None and timeout is not None and idle.after_secs >= timeout:
+            raise ConfigError(
+                f"Bot(user_idle=UserIdle(after_secs={idle.after_secs:g})) never nudges: "
+                f"idle_timeout_secs={timeout:g} ends the call first; give after_secs below "
+                "it, or a longer idle_timeout_secs (None: none)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _check_tools(self) -> Bot:

@@ -159,8 +159,12 @@ def resolve(kind: Kind, spec: str | Provider | object) -> Provider:
             f"the bot's {kind} must be a provider object or a name such as "
             f"{known_names(kind)[0]!r}, not {type(spec).__name__}"
         )
-    name, _, model = spec.partition("/")
+    name, slash, model = spec.partition("/")
     cls = lookup(kind, name.strip())
+    if slash and not model.strip():
+        raise ConfigError(
+            f"{spec!r} names no model after '/': give {name.strip()!r} alone, or a model"
+        )
     if not model:
         return cls()
     if "model" not in cls.model_fields:

@@ -17,9 +17,10 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from voicebot.errors import ConfigError
+from voicebot.options_model import OptionsModel
 
 if TYPE_CHECKING:
     from pipecat.turns.user_mute import BaseUserMuteStrategy
@@ -58,12 +59,10 @@ def mute_strategies(names: Sequence[str]) -> list[BaseUserMuteStrategy]:
     return [getattr(mute, MUTE_WHEN[n])() for n in names]
 
 
-class UserIdle(BaseModel):
+class UserIdle(OptionsModel):
     """``Bot(user_idle=UserIdle(...))``: when the caller says nothing for ``after_secs`` after
     the bot stops speaking, the bot says the next of ``nudges``; when they run out, it says
     ``goodbye`` and hangs up. Anything the caller says starts the count again."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     after_secs: float = Field(default=8.0, gt=0)
     nudges: tuple[str, ...] = ("Are you still there?",)
@@ -108,7 +107,7 @@ DEFAULT_BACKCHANNELS: tuple[str, ...] = (
 DEFAULT_STT_HINT = "Mm-hmm. Yeah. Okay. Sure. Right. Uh-huh. I see. Got it."
 
 
-class BargeIn(BaseModel):
+class BargeIn(OptionsModel):
     """``Bot(barge_in=BargeIn(...))``: how the caller's speech over the bot is ruled on.
 
     ``min_interrupt_secs``: speech this long interrupts whatever its words (a backchannel is
@@ -135,8 +134,6 @@ class BargeIn(BaseModel):
     heard as "chair" and taken for a barge-in; None: no hint.
     ``Bot(barge_in=None)`` interrupts at the first speech, as Pipecat does.
     """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     pause_at: Literal["first_sound", "speech"] = "first_sound"
     min_interrupt_secs: float = Field(default=1.0, gt=0, le=5)

@@ -23,8 +23,9 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from loguru import logger
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from voicebot.options_model import OptionsModel
 from voicebot.redaction import redact
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ class Reason(StrEnum):
     ERROR = "error"  # anything else the provider reported
 
 
-class FailoverPolicy(BaseModel):
+class FailoverPolicy(OptionsModel):
     """Budgets and recovery, for every stage of a fallback group.
 
     The budgets are what a caller can bear in silence before the next provider takes over;
@@ -66,8 +67,6 @@ class FailoverPolicy(BaseModel):
     ``PiperTTS``) gets the ``local_*`` first budget: it answers from this machine's CPU, and
     as the last fallback it should be waited for rather than abandoned.
     """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     llm_first_token_secs: float = Field(default=2.5, gt=0)
     llm_local_first_token_secs: float = Field(default=8.0, gt=0)

@@ -22,10 +22,11 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from voicebot.errors import ConfigError
 from voicebot.metrics.records import TurnRecord
+from voicebot.options_model import OptionsModel
 
 VOICE_TO_VOICE_BUCKETS = (0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0)
 STAGE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0)
@@ -145,15 +146,13 @@ def default_metrics() -> LatencyMetrics:
         return _default
 
 
-class Prometheus(BaseModel):
+class Prometheus(OptionsModel):
     """Serve ``/metrics`` for Prometheus while the bot runs.
 
     ``port=None`` records into the default registry without serving it (for an application
     that already exposes that registry); ``port=0`` picks a free port (see ``start()``).
     The server binds ``host`` (all interfaces by default, for a scraper on another machine).
     """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     port: int | None = Field(default=9464, ge=0, le=65535)
     host: str = "0.0.0.0"

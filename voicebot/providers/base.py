@@ -67,7 +67,10 @@ class Provider(BaseModel):
     - ``api_key_env``: the environment variable holding its key, if it needs one.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    # No option is infinite or NaN: "never" is None where an option allows it.
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, arbitrary_types_allowed=True, allow_inf_nan=False
+    )
 
     kind: ClassVar[Kind]
     name: ClassVar[str]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 
 from voicebot.providers.base import BuildContext, TTSProvider, check_url, vendor_language
 
@@ -27,7 +27,7 @@ class CartesiaTTS(TTSProvider):
     api_key_env: ClassVar[str | None] = "CARTESIA_API_KEY"
 
     voice: str = DEFAULT_VOICE
-    model: str = "sonic-3"
+    model: str = Field(default="sonic-3", min_length=1)
     language: str = "en"
     api_key: SecretStr | None = None
     url: str = "wss://api.cartesia.ai/tts/websocket"

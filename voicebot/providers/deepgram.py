@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 
 from voicebot.providers.base import (
     BuildContext,
@@ -30,7 +30,7 @@ class DeepgramSTT(STTProvider):
     requires: ClassVar[tuple[str, ...]] = ("deepgram", "pipecat.services.deepgram.stt")
     api_key_env: ClassVar[str | None] = "DEEPGRAM_API_KEY"
 
-    model: str = "nova-3-general"
+    model: str = Field(default="nova-3-general", min_length=1)
     language: str = "en"
     api_key: SecretStr | None = None
     base_url: str | None = None

@@ -11,6 +11,7 @@ from typing import ClassVar
 
 import numpy as np
 from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams
+from pydantic import Field
 
 from voicebot.providers.base import BuildContext, VADProvider
 
@@ -38,9 +39,9 @@ class EnergyVAD(VADProvider):
 
     name: ClassVar[str] = "energy"
 
-    threshold: float = 0.02
-    start_secs: float = 0.06
-    stop_secs: float = 0.2
+    threshold: float = Field(default=0.02, gt=0, lt=1)
+    start_secs: float = Field(default=0.06, gt=0, le=2)
+    stop_secs: float = Field(default=0.2, gt=0, le=5)
 
     def build(self, ctx: BuildContext) -> EnergyVADAnalyzer:
         return EnergyVADAnalyzer(

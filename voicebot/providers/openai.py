@@ -35,11 +35,11 @@ class OpenAILLM(LLMProvider):
     requires: ClassVar[tuple[str, ...]] = ("openai", "pipecat.services.openai.llm")
     api_key_env: ClassVar[str | None] = "OPENAI_API_KEY"
 
-    model: str = "gpt-4o-mini"
+    model: str = Field(default="gpt-4o-mini", min_length=1)
     api_key: SecretStr | None = None
     base_url: str | None = None
-    temperature: float | None = None
-    max_tokens: int | None = None
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    max_tokens: int | None = Field(default=None, ge=1)
     #: The openai client's own retries of a 429/5xx (None: its default, 2, obeying a
     #: ``Retry-After`` of up to a minute). A fallback group sets 0: it fails over instead.
     max_retries: int | None = Field(default=None, ge=0)

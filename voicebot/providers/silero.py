@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
+from pydantic import Field
+
 from voicebot.providers.base import BuildContext, VADProvider
 
 if TYPE_CHECKING:
@@ -21,10 +23,10 @@ class SileroVAD(VADProvider):
     requires: ClassVar[tuple[str, ...]] = ("onnxruntime",)
     extra: ClassVar[str | None] = None
 
-    confidence: float = 0.7
-    start_secs: float = 0.2
-    stop_secs: float = 0.2
-    min_volume: float = 0.6
+    confidence: float = Field(default=0.7, gt=0, lt=1)
+    start_secs: float = Field(default=0.2, gt=0, le=2)
+    stop_secs: float = Field(default=0.2, gt=0, le=5)
+    min_volume: float = Field(default=0.6, ge=0, le=1)
 
     def supported_sample_rates(self) -> tuple[int, ...]:
         return (8000, 16000)

@@ -74,7 +74,7 @@ class SmartTurn(TurnProvider):
 
     name: ClassVar[str] = "smart-turn"
 
-    max_silence_secs: float = Field(default=2.0, gt=0)
+    max_silence_secs: float = Field(default=2.0, gt=0, le=30)
     threshold: float = Field(default=0.5, gt=0, lt=1)
     early_secs: float | None = Field(default=None, gt=0)
     text_check: TextCheck | Literal["auto"] | None = "auto"
@@ -145,7 +145,7 @@ class SilenceTurn(TurnProvider):
 
     name: ClassVar[str] = "silence"
 
-    silence_secs: float = 0.6
+    silence_secs: float = Field(default=0.6, gt=0, le=30)
 
     def build(self, ctx: BuildContext) -> UserTurnStrategies:
         from pipecat.turns.user_stop import SpeechTimeoutUserTurnStopStrategy
@@ -165,7 +165,7 @@ class PunctuationTurn(TurnProvider):
 
     name: ClassVar[str] = "punctuation"
 
-    silence_secs: float = 0.8
+    silence_secs: float = Field(default=0.8, gt=0, le=30)
 
     def build(self, ctx: BuildContext) -> UserTurnStrategies:
         from pipecat.turns.user_turn_strategies import UserTurnStrategies
