@@ -313,6 +313,13 @@ class Bot(BaseModel):
             out[point] = items
         return out
 
+    @field_validator("greeting")
+    @classmethod
+    def _check_greeting(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ConfigError("Bot(greeting=...) is blank: give words to say, or None for none")
+        return value
+
     @model_validator(mode="after")
     def _check_idle(self) -> Bot:
         """The idle nudges must come before the idle timeout ends the call."""
@@ -469,7 +476,14 @@ class Bot(BaseModel):
 
     def run(self) -> Session:
         """Blocking ``arun`` with Ctrl-C handling, for scripts."""
-        return asyncio.run(self.arun(handle_sigint=True))
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(self.arun(handle_sigint=True))
+        raise ConfigError(
+            "Bot.run() starts its own event loop, and one is running here: in async code "
+            "use `await bot.arun()` (or `await bot.start_session()`)"
+        )
 
     async def call(self, to: str, from_: str, **options: Any) -> OutboundCall:
         """Ring ``to`` from your number ``from_`` (E.164) through Twilio's REST API; when they

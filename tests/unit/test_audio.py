@@ -101,6 +101,29 @@ def test_float32_wavs_plain_and_extensible_are_read(tmp_path: Path) -> None:
     assert np.array_equal(read_wav(ext_pcm).samples, ints)
 
 
+def test_mu_law_is_refused_with_the_conversion_and_nan_samples_are_reported(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from loguru import logger
+
+    mulaw = tmp_path / "mulaw.wav"
+    mulaw.write_bytes(riff(fmt_chunk(7, rate=8000, channels=1, bits=8), b"\xff" * 800))
+    with pytest.raises(AudioFileError, match=r"mu-law is 7.*sox"):
+        read_wav(mulaw)
+
+    broken = np.array([0.5, np.nan, np.inf, -0.5], dtype="<f4")
+    nan = tmp_path / "nan.wav"
+    nan.write_bytes(riff(fmt_chunk(3, rate=16000, channels=1, bits=32), broken.tobytes()))
+    seen: list[str] = []
+    handler = logger.add(lambda m: seen.append(str(m)), level="WARNING")
+    try:
+        pcm = read_wav(nan)
+    finally:
+        logger.remove(handler)
+    assert list(pcm.samples[1:3]) == [0, 0] and pcm.samples[0] > 0 > pcm.samples[3]
+    assert any("2 of 4 float samples are not numbers" in m for m in seen)
+
+
 def test_empty_files_directories_and_odd_rates_say_what_is_wrong(tmp_path: Path) -> None:
     (tmp_path / "empty.wav").write_bytes(b"")
     with pytest.raises(AudioFileError, match="empty file"):

@@ -65,3 +65,13 @@ def test_idle_nudges_that_the_idle_timeout_would_pre_empt_are_refused() -> None:
 def test_a_provider_name_with_a_slash_and_no_model_is_refused() -> None:
     with pytest.raises(ConfigError, match="no model after '/'"):
         Bot(stt=FakeSTT(), llm="openai/", tts=FakeTTS())
+
+
+def test_a_blank_greeting_is_refused() -> None:
+    with pytest.raises(ConfigError, match="greeting"):
+        Bot(**FAKES, greeting="   ")
+
+
+async def test_bot_run_inside_a_running_loop_points_to_arun() -> None:
+    with pytest.raises(ConfigError, match=r"await bot\.arun"):
+        Bot(**FAKES).run()

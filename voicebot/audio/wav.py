@@ -58,7 +58,12 @@ def _to_float(raw: bytes, fmt: _Format) -> np.ndarray:
         if dtype is None:
             raise AudioFileError(f"unsupported float sample width of {width} bytes")
         floats = np.frombuffer(raw, dtype=dtype).astype(np.float32)
-        return np.clip(np.nan_to_num(floats), -1.0, 1.0)
+        broken = int(np.count_nonzero(~np.isfinite(floats)))
+        if broken:
+            from loguru import logger
+
+            logger.warning(f"{broken} of {floats.size} float samples are not numbers: silence")
+        return np.clip(np.nan_to_num(floats, posinf=0.0, neginf=0.0), -1.0, 1.0)
     if width == 1:
         return (np.frombuffer(raw, dtype=np.uint8).astype(np.float32) - 128.0) / 128.0
     if width == 2:
@@ -91,7 +96,10 @@ def _parse(blob: bytes) -> tuple[_Format, bytes]:
                     raise ValueError("extensible fmt chunk too short")
                 tag = struct.unpack("<H", body[24:26])[0]  # the sub-format GUID's first field
             if tag not in (_PCM, _IEEE_FLOAT):
-                raise ValueError(f"unknown format: {tag}; only PCM and 32-bit float are read")
+                raise ValueError(
+                    f"unknown format: {tag} (mu-law is 7, A-law 6); only PCM and 32/64-bit "
+                    "float are read: convert with `sox in.wav -e signed -b 16 out.wav`"
+                )
             fmt = _Format(tag, channels, rate, (bits + 7) // 8)
         elif chunk_id == b"data":
             if fmt is None:
