@@ -278,10 +278,12 @@ class WorkerPool:
             worker = await self._spawn(index)
             beat = asyncio.create_task(self._heartbeat(worker), name=f"heartbeat w{index}")
             assert worker.process is not None
-            code = await worker.process.wait()
-            beat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await beat
+            try:
+                code = await worker.process.wait()
+            finally:  # stop() cancels this task: its heartbeat must not outlive it
+                beat.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await beat
             await worker.client.aclose()
             worker.ready = False
             self._changed()
