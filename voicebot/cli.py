@@ -8,10 +8,12 @@ import contextlib
 import hashlib
 import importlib
 import importlib.util
+import inspect
 import json
 import os
 import re
 import sys
+import tempfile
 import traceback
 from pathlib import Path
 from types import ModuleType
@@ -21,11 +23,19 @@ from loguru import logger
 
 from voicebot import redaction
 from voicebot.bot import Bot
+from voicebot.cli_paths import (
+    MAX_LINGER_SECS,
+    MAX_SPEED,
+    MIN_SPEED,
+    check_run_options,
+    path_option,
+    required_path,
+    write_text_file,
+)
 from voicebot.env import load_env, lookup
-from voicebot.errors import BotFileError, ConfigError, OutputPathError
+from voicebot.errors import BotFileError, ConfigError
 from voicebot.redaction import redact, redact_value
-from voicebot.server.options import add_serve_arguments
-from voicebot.transports.wav import MAX_SPEED
+from voicebot.server.options import add_serve_arguments, check_port
 
 if TYPE_CHECKING:
     from loguru import Record
@@ -49,6 +59,9 @@ def load_bot(target: str) -> Bot:
     file and line; a ``ConfigError`` from inside (a bad spec) goes through as it is.
     """
     location, _, attr = target.partition(":")
+    if not location.strip():
+        what = f"{target} names no file or module" if target else "the target is empty"
+        raise ConfigError(f"{what}: give FILE.py[:attr] or module[:attr]")
     if location.endswith(".py") or Path(location).is_file():
         module = _import_file(Path(location), location)
     elif Path(location).is_dir():
@@ -61,15 +74,36 @@ def load_bot(target: str) -> Bot:
         hint = f"; it has {', '.join(found)}" if found else ""
         raise ConfigError(f"{location} has no {name!r}{hint} (use {location}:NAME)")
     obj: Any = getattr(module, name)
+    if isinstance(obj, type):
+        what = "the Bot class" if obj is Bot else f"a class ({obj.__name__})"
+        raise ConfigError(
+            f"{location}:{name} is {what}, not a bot: name a Bot (bot = Bot(...)) or a "
+            "function returning one"
+        )
+    if inspect.iscoroutinefunction(obj):
+        raise ConfigError(
+            f"{location}:{name} is an async function: a factory must be a plain function "
+            "(def, not async def) returning a Bot"
+        )
     if callable(obj) and not isinstance(obj, Bot):
         try:
             obj = obj()
         except ConfigError:
             raise
+        except SystemExit as e:
+            raise BotFileError(
+                f"{location}: {name}() called sys.exit({e.code!r}) while the bot was loaded"
+            ) from None
         except Exception as e:
             raise BotFileError(
                 f"{location}: calling {name}() failed: {type(e).__name__}: {e}"
             ) from e
+        if inspect.iscoroutine(obj):  # e.g. a partial of an async function
+            obj.close()  # never awaited: closed, so Python does not warn about it
+            raise ConfigError(
+                f"{location}:{name}() returned a coroutine: a factory must be a plain "
+                "function (def, not async def) returning a Bot"
+            )
     if not isinstance(obj, Bot):
         raise ConfigError(f"{location}:{name} is a {type(obj).__name__}, not a voicebot.Bot")
     return obj
@@ -80,7 +114,10 @@ def _import_file(path: Path, location: str) -> ModuleType:
     ``voicebot.py`` must not shadow the module of that name for everything imported later.
     It is still registered in ``sys.modules`` so its dataclasses and pickling work."""
     if not path.is_file():
-        what = "is a directory, not a .py file" if path.is_dir() else "no such file"
+        if path.is_dir():
+            what = "is a directory, not a .py file"
+        else:
+            what = "not a regular file" if path.exists() else "no such file"
         raise ConfigError(f"{location}: {what}")
     digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10]
     stem = re.sub(r"\W", "_", path.stem)
@@ -95,6 +132,9 @@ def _import_file(path: Path, location: str) -> ModuleType:
     except ConfigError:
         del sys.modules[unique]
         raise
+    except SystemExit as e:
+        del sys.modules[unique]
+        raise _exited(e, location) from None
     except Exception as e:
         del sys.modules[unique]
         raise _import_failure(e, path, location) from e
@@ -106,12 +146,21 @@ def _import_module(location: str) -> ModuleType:
         return importlib.import_module(location)
     except ConfigError:
         raise
+    except SystemExit as e:
+        raise _exited(e, location) from None
     except ModuleNotFoundError as e:
         if e.name is not None and (location == e.name or location.startswith(e.name + ".")):
             raise ConfigError(f"cannot import {location!r}: {e}") from e
         raise _import_failure(e, None, location) from e
     except Exception as e:
         raise _import_failure(e, None, location) from e
+
+
+def _exited(error: SystemExit, location: str) -> BotFileError:
+    """A bot file that ends the process while imported: one line, never a silent exit."""
+    return BotFileError(
+        f"{location}: the bot file called sys.exit({error.code!r}) while being loaded"
+    )
 
 
 def _import_failure(error: Exception, path: Path | None, location: str) -> BotFileError:
@@ -130,64 +179,32 @@ def _import_failure(error: Exception, path: Path | None, location: str) -> BotFi
     return BotFileError(f"{where}: {type(error).__name__}: {error}")
 
 
-def check_output_path(path: Path | None, flag: str, *, example: str) -> None:
-    """Refuse, before a run, a path the run could not write at its end."""
-    if path is None:
-        return
-    if path.is_dir():
-        raise OutputPathError(
-            f"{flag} {path}: is a directory; give a file name, e.g. {path / example}"
-        )
-    # The folder is created at write time (out/ in `make demo`), so only what exists counts.
-    existing = path.parent
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise OutputPathError(f"{flag} {path}: {existing} is a file, not a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise OutputPathError(f"{flag} {path}: folder {existing} is not writable")
-    if path.exists() and not os.access(path, os.W_OK):
-        raise OutputPathError(f"{flag} {path}: the file exists and is not writable")
-
-
-def check_run_options(args: argparse.Namespace) -> None:
-    """What ``voicebot run`` options mean, checked before the bot is even loaded."""
-    if not args.input:
-        for flag, value in (("--output", args.output), ("--turns", args.turns)):
-            if value:
-                raise ConfigError(f"{flag} needs --input (a file-to-file run)")
-        return
-    if not 0 < args.speed <= MAX_SPEED:
-        raise ConfigError(
-            f"--speed {args.speed:g}: give a speed above 0 and at most {MAX_SPEED:g}; beyond "
-            "that the pipeline falls behind the caller and the timings mean nothing"
-        )
-    if args.linger < 0:
-        raise ConfigError(f"--linger {args.linger:g}: give 0 or more seconds")
-    if args.max_wait <= 0:
-        raise ConfigError(f"--max-wait {args.max_wait:g}: give more than 0 seconds")
-    check_output_path(args.output, "--output", example="reply.wav")
-    check_output_path(args.turns, "--turns", example="turns.jsonl")
-    if args.output is not None and args.output.resolve() == args.input.resolve():
-        raise OutputPathError(f"--output {args.output} is the input file; it would be overwritten")
-
-
 async def _run_files(bot: Bot, args: argparse.Namespace) -> int:
     from voicebot.testing.runner import run_conversation
 
-    conv = await run_conversation(
-        bot,
-        args.input,
-        args.output,
-        speed=args.speed,
-        linger_secs=args.linger,
-        max_wait_secs=args.max_wait,
-    )
-    print(redact(conv.report()))
+    # Without --output the bot's audio is only needed to time the run: it goes to a folder
+    # of its own, removed when the run ends (however it ends).
+    with contextlib.ExitStack() as stack:
+        output = args.output
+        if output is None:
+            output = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="voicebot-")))
+            output = output / "bot.wav"
+        conv = await run_conversation(
+            bot,
+            args.input,
+            output,
+            speed=args.speed,
+            linger_secs=args.linger,
+            max_wait_secs=args.max_wait,
+        )
+    report = conv.report()
+    if args.output is None:
+        kept = "not kept (give --output FILE.wav to keep it)"
+        report = report.replace(f"bot audio: {output}", f"bot audio: {kept}")
+    print(redact(report))
     if args.turns:
-        args.turns.parent.mkdir(parents=True, exist_ok=True)
         lines = (json.dumps(redact_value(t.to_dict()), default=str) for t in conv.turns)
-        args.turns.write_text("".join(line + "\n" for line in lines))
+        write_text_file(args.turns, "".join(line + "\n" for line in lines))
         print(f"turn records: {args.turns}")
     return 0
 
@@ -214,6 +231,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    check_port(args.port)
     bot = load_bot(args.target)  # a bad bot file fails here, before any worker starts
     if args.text:  # one process: a text chat holds no audio and no model of its own
         from voicebot.text_channel.api import serve_text
@@ -284,7 +302,9 @@ def cmd_providers(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from voicebot.metrics.report import write_report
 
-    for path in write_report(args.turns, args.output):
+    turns = required_path(args.turns, "the turns file", example="voicebot report turns.jsonl")
+    output = path_option(args.output, "-o", example="-o out/latency")
+    for path in write_report(turns, output):
         print(path)
     return 0
 
@@ -307,18 +327,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", parents=[verbose], help="run a bot, live or from a recorded caller")
     run.add_argument("target", help="FILE.py[:attr] or module[:attr]; attr defaults to 'bot'")
-    run.add_argument("--input", type=Path, help="WAV played as the caller (file-to-file run)")
-    run.add_argument("--output", type=Path, help="WAV the bot's voice is written to")
-    run.add_argument("--turns", type=Path, help="write one JSON line per turn here")
+    # Paths are strings until check_run_options: an empty one must not become "."
+    run.add_argument("--input", help="WAV played as the caller (file-to-file run)")
+    run.add_argument("--output", help="WAV the bot's voice is written to")
+    run.add_argument("--turns", help="write one JSON line per turn here")
     run.add_argument(
-        "--speed", type=float, default=1.0, help="play the caller this many times real time"
+        "--speed",
+        type=float,
+        default=1.0,
+        help=f"play the caller this many times real time ({MIN_SPEED:g} to {MAX_SPEED:g})",
     )
     run.add_argument(
         "--linger",
         type=float,
         default=3.0,
         help="seconds of bot silence after the input ends (and no answer pending) before "
-        "the session ends",
+        f"the session ends (0 to {MAX_LINGER_SECS:g})",
     )
     run.add_argument(
         "--max-wait",
@@ -354,8 +378,8 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser(
         "report", parents=[verbose], help="draw a turns JSONL file as a latency timeline"
     )
-    report.add_argument("turns", type=Path, help="JSONL from `run --turns` or Bot(turns_jsonl=)")
-    report.add_argument("-o", "--output", type=Path, help="write OUTPUT.html and OUTPUT.png")
+    report.add_argument("turns", help="JSONL from `run --turns` or Bot(turns_jsonl=)")
+    report.add_argument("-o", "--output", help="write OUTPUT.html and OUTPUT.png")
     report.set_defaults(func=cmd_report)
     return parser
 

@@ -57,11 +57,11 @@ def test_output_paths_are_checked_before_the_bot_is_loaded(
 @pytest.mark.parametrize(
     ("option", "message"),
     [
-        (["--speed", "1000"], "--speed 1000: give a speed above 0 and at most 10"),
-        (["--speed", "0"], "--speed 0: give a speed above 0"),
-        (["--speed", "-2"], "--speed -2: give a speed above 0"),
-        (["--linger", "-1"], "--linger -1: give 0 or more seconds"),
-        (["--max-wait", "0"], "--max-wait 0: give more than 0 seconds"),
+        (["--speed", "1000"], "--speed 1000: give a speed from 0.1 to 10"),
+        (["--speed", "0"], "--speed 0: give a speed from 0.1 to 10"),
+        (["--speed", "-2"], "--speed -2: give a speed from 0.1 to 10"),
+        (["--linger", "-1"], "--linger -1: give a number of seconds from 0 to 60"),
+        (["--max-wait", "0"], "--max-wait 0: give a number of seconds above 0"),
     ],
 )
 def test_speed_and_linger_out_of_range_are_refused(

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from voicebot.errors import ConfigError
+from voicebot.errors import ConfigError, OutputPathError
 from voicebot.metrics.records import TurnRecord
 from voicebot.metrics.stages import STAGES, stage_label
 from voicebot.metrics.stats import stage_columns, summarize
@@ -53,17 +53,44 @@ def color(key: str) -> str:
 def load_turns(path: str | Path) -> list[TurnRecord]:
     """``TurnRecord``s from a JSONL file (``voicebot run --turns``, ``Bot(turns_jsonl=)``)."""
     p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"{path}: no such file")
+    if not p.is_file():  # checked before reading: a FIFO or a device would hang the read
+        if p.is_dir():
+            what = "is a directory, not a turns JSONL file"
+        else:
+            what = "not a regular file" if p.exists() else "no such file"
+        raise ConfigError(f"{path}: {what}")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(
+            f"{path}: not a text JSONL file (give the file from `voicebot run --turns` or "
+            "Bot(turns_jsonl=))"
+        ) from e
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot be read ({e.strerror or e})") from e
     turns = []
-    for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
-            turns.append(TurnRecord.from_dict(json.loads(line)))
-        except (ValueError, TypeError) as e:
+            data = json.loads(line)
+        except ValueError as e:
+            raise ConfigError(f"{path}:{n}: not a turn record ({e})") from e
+        if not isinstance(data, dict):
+            kind = _json_kind(data)
+            raise ConfigError(f"{path}:{n}: a {kind}, not a turn record (a JSON object)")
+        try:
+            turns.append(TurnRecord.from_dict(data))
+        except (ValueError, TypeError, AttributeError) as e:
             raise ConfigError(f"{path}:{n}: not a turn record ({e})") from e
     return turns
+
+
+def _json_kind(value: object) -> str:
+    kinds = {list: "JSON array", str: "JSON string", bool: "JSON true/false"}
+    if value is None:
+        return "JSON null"
+    return kinds.get(type(value), "JSON number")
 
 
 @dataclass
@@ -378,13 +405,18 @@ def write_report(
     ``out`` defaults to the input path without its suffix; a ``.html``/``.png`` suffix on it
     is dropped."""
     turns = load_turns(turns_path)
+    if not turns:  # nothing to draw: an empty picture would pass for a report
+        raise ConfigError(f"{turns_path}: no turn records (an empty file)")
     stem = Path(out) if out is not None else Path(turns_path).with_suffix("")
     if stem.suffix in (".html", ".png"):
         stem = stem.with_suffix("")
-    stem.parent.mkdir(parents=True, exist_ok=True)
     title = f"voicebot latency: {Path(turns_path).name}"
     html_path = stem.with_name(stem.name + ".html")
-    html_path.write_text(render_html(turns, title), encoding="utf-8")
+    try:
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        html_path.write_text(render_html(turns, title), encoding="utf-8")
+    except OSError as e:
+        raise OutputPathError(f"cannot write {html_path}: {e.strerror or e}") from e
     written = [html_path]
     if png:
         png_path = stem.with_name(stem.name + ".png")

@@ -15,6 +15,8 @@ from typing import Any
 from voicebot.errors import ConfigError
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+#: The ports there are (0: any free one, chosen when the server starts).
+MAX_PORT = 65535
 #: What a call hears when the server drains and its time is up.
 DEFAULT_GOODBYE = "I'm sorry, this line is closing now. Please call again. Goodbye."
 
@@ -44,6 +46,7 @@ class ServeOptions:
 
     def check(self) -> None:
         """Refuse what cannot work, naming the fix."""
+        check_port(self.port)
         if self.workers < 1:
             raise ConfigError(f"--workers {self.workers}: give 1 or more")
         if self.calls_per_worker < 1:
@@ -68,6 +71,12 @@ class ServeOptions:
             )
         if self.token is not None and len(self.token) < 16:
             raise ConfigError("the serve token is too short: use 16 characters or more")
+
+
+def check_port(port: int) -> None:
+    """Refuse a port no socket can have (the OS would take 99999 as another port)."""
+    if not 0 <= port <= MAX_PORT:
+        raise ConfigError(f"--port {port}: give a port from 0 to {MAX_PORT} (0: any free port)")
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
