@@ -12,11 +12,14 @@ import inspect
 import json
 import os
 import re
+import signal
 import sys
 import tempfile
+import threading
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
+from types import FrameType, ModuleType
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
@@ -35,10 +38,17 @@ from voicebot.cli_paths import (
 from voicebot.env import load_env, lookup
 from voicebot.errors import BotFileError, ConfigError
 from voicebot.redaction import redact, redact_value
-from voicebot.server.options import add_serve_arguments, check_port
+from voicebot.server.options import add_serve_arguments, check_serve_args
 
 if TYPE_CHECKING:
     from loguru import Record
+
+    from voicebot.metrics.records import TurnRecord
+
+#: ``voicebot run``'s exit status when SIGTERM stopped it (128 + 15, as a shell reports a
+#: process SIGTERM ended); Ctrl-C (SIGINT) is 130. Both write what the run has so far.
+EXIT_SIGTERM = 143
+EXIT_SIGINT = 130
 
 EXAMPLES = """examples:
   voicebot run examples/custom_processor.py --input caller.wav --output reply.wav
@@ -189,33 +199,85 @@ async def _run_files(bot: Bot, args: argparse.Namespace) -> int:
         if output is None:
             output = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="voicebot-")))
             output = output / "bot.wav"
-        conv = await run_conversation(
-            bot,
-            args.input,
-            output,
-            speed=args.speed,
-            linger_secs=args.linger,
-            max_wait_secs=args.max_wait,
-        )
+        so_far: list[TurnRecord] = []
+        try:
+            conv = await run_conversation(
+                bot,
+                args.input,
+                output,
+                speed=args.speed,
+                linger_secs=args.linger,
+                max_wait_secs=args.max_wait,
+                turns_so_far=so_far,
+            )
+        except asyncio.CancelledError:  # Ctrl-C or SIGTERM: the turns so far, then stop
+            if args.turns:
+                _write_turns(args.turns, so_far, note=" (interrupted: the turns so far)")
+            raise
     report = conv.report()
     if args.output is None:
         kept = "not kept (give --output FILE.wav to keep it)"
         report = report.replace(f"bot audio: {output}", f"bot audio: {kept}")
     print(redact(report))
     if args.turns:
-        lines = (json.dumps(redact_value(t.to_dict()), default=str) for t in conv.turns)
-        write_text_file(args.turns, "".join(line + "\n" for line in lines))
-        print(f"turn records: {args.turns}")
+        _write_turns(args.turns, conv.turns)
     return 0
+
+
+def _write_turns(path: Path, turns: list[TurnRecord], *, note: str = "") -> None:
+    lines = (json.dumps(redact_value(t.to_dict()), default=str) for t in turns)
+    try:
+        write_text_file(path, "".join(line + "\n" for line in lines))
+    except ConfigError as e:
+        if not note:
+            raise
+        print(f"voicebot: {redact(str(e))}", file=sys.stderr)  # interrupted: stop anyway
+        return
+    print(f"turn records: {path}{note}", flush=True)
+
+
+class Terminated(KeyboardInterrupt):
+    """A run stopped by SIGTERM, as Ctrl-C stops it (exit ``EXIT_SIGTERM``)."""
+
+
+@contextlib.contextmanager
+def _sigterm_as_sigint() -> Iterator[list[int]]:
+    """SIGTERM does what Ctrl-C does (whoever handles SIGINT now: asyncio.run cancels the
+    run, Pipecat ends a live session), so the run's output and turns are written; without
+    this, SIGTERM ends the process where it stands and writes nothing. Yields a list that
+    holds the signal once SIGTERM came; a ``KeyboardInterrupt`` leaving it then becomes
+    ``Terminated``."""
+    received: list[int] = []
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+        if signal.getsignal(signal.SIGINT) in (signal.SIG_IGN, signal.SIG_DFL, None):
+            raise KeyboardInterrupt  # nobody handles SIGINT: stop here, as Ctrl-C would
+        signal.raise_signal(signal.SIGINT)
+
+    mine = threading.current_thread() is threading.main_thread()  # else not ours to handle
+    previous = signal.signal(signal.SIGTERM, on_sigterm) if mine else None
+    try:
+        yield received
+    except KeyboardInterrupt as e:
+        if received and not isinstance(e, Terminated):
+            raise Terminated from None
+        raise
+    finally:
+        if mine:
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     check_run_options(args)
     bot = load_bot(args.target)
-    if args.input:
-        return asyncio.run(_run_files(bot, args))
-    bot.run()
-    return 0
+    with _sigterm_as_sigint() as terminated:
+        if args.input:
+            status = asyncio.run(_run_files(bot, args))
+        else:
+            bot.run()
+            status = 0
+    return EXIT_SIGTERM if terminated else status
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
@@ -231,7 +293,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    check_port(args.port)
+    check_serve_args(args)  # host, port, URLs, --max-sessions: before the bot is loaded
     bot = load_bot(args.target)  # a bad bot file fails here, before any worker starts
     if args.text:  # one process: a text chat holds no audio and no model of its own
         from voicebot.text_channel.api import serve_text
@@ -243,6 +305,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
         return 0
     if args.in_process:
+        from voicebot.server.offers import MAX_SESSIONS
         from voicebot.server.options import LOOPBACK_HOSTS
         from voicebot.server.playground import serve
 
@@ -258,7 +321,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             port=args.port,
             name=args.target,
             verbose=args.verbose,
-            max_sessions=args.max_sessions,
+            max_sessions=MAX_SESSIONS if args.max_sessions is None else args.max_sessions,
         )
         return 0
     from voicebot.server.launch import serve as supervise
@@ -449,8 +512,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"voicebot: {redact(str(e))}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        return 130
+    except KeyboardInterrupt as e:
+        return EXIT_SIGTERM if isinstance(e, Terminated) else EXIT_SIGINT
     except Exception as e:  # a bug or a vendor's error: one line, keys masked, exit 1
         print(f"voicebot: {_describe(e)}", file=sys.stderr)
         if args.verbose:

@@ -3,10 +3,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -15,6 +21,7 @@ import pytest
 
 from tests.conftest import REPO
 from voicebot.cli import main
+from voicebot.errors import ConfigError
 
 FAKE_BOT = str(REPO / "examples/fake_bot.py")
 TWO_TURNS = REPO / "examples/audio/two_turns.wav"
@@ -204,3 +211,140 @@ def test_a_run_without_output_removes_its_temporary_folder(
     assert "bot audio: not kept (give --output FILE.wav to keep it)" in out
     assert len(outputs) == 1 and temp_root in outputs[0].parents
     assert not outputs[0].parent.exists() and list(temp_root.iterdir()) == []
+
+
+#: A guard against a hang only: nothing here should take more than a few seconds.
+HANG_GUARD_SECS = 120
+
+#: examples/fake_bot.py, telling the test (a file next to it) when a turn has completed.
+MARKED_BOT = """
+from pathlib import Path
+
+from voicebot import Bot
+from voicebot.testing import FakeLLM, FakeSTT, FakeTTS
+
+def on_turn(turn):
+    Path(__file__).with_name("turned").touch()
+
+bot = Bot(
+    stt=FakeSTT(transcripts=["Hi, what time does the library open tomorrow?", "Great."]),
+    llm=FakeLLM(replies=["It opens at nine.", "Goodbye!"]),
+    tts=FakeTTS(),
+    vad="silero",
+    turn="smart-turn",
+    on_turn=on_turn,
+)
+"""
+
+
+@pytest.mark.parametrize(("sig", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_sigterm_stops_a_run_as_ctrl_c_does_writing_what_it_has(
+    sig: signal.Signals, status: int, caller: Path, tmp_path: Path
+) -> None:
+    bot_file = tmp_path / "bot.py"
+    bot_file.write_text(MARKED_BOT)
+    out, turns = tmp_path / "out.wav", tmp_path / "turns.jsonl"
+    # --linger 60: the run cannot end on its own for a minute after the caller's file has
+    # played, so the signal is what ends it, however slow this machine is.
+    argv = [sys.executable, "-m", "voicebot.cli", "run", str(bot_file), "--input", str(caller)]
+    argv += ["--output", str(out), "--turns", str(turns), "--linger", "60", "--speed", "2"]
+    proc = subprocess.Popen(
+        argv,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # Ctrl-C as in a terminal, even if this test runs where SIGINT is ignored.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        deadline = time.monotonic() + HANG_GUARD_SECS
+        while not (tmp_path / "turned").exists():  # a turn done: there is something to keep
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "no turn completed"
+            time.sleep(0.05)
+        proc.send_signal(sig)
+        stdout, stderr = proc.communicate(timeout=HANG_GUARD_SECS)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == status, stderr
+    assert "Traceback" not in stderr
+    assert f"turn records: {turns} (interrupted: the turns so far)" in stdout
+    records = [json.loads(line) for line in turns.read_text().splitlines()]
+    assert records and records[0]["user_text"].startswith("Hi, what time")
+    assert out.stat().st_size > 44  # the bot's audio so far, more than a WAV header
+
+
+async def test_run_conversation_without_output_removes_its_folder(
+    caller_wav: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from voicebot import Bot, EnergyVAD, SilenceTurn
+    from voicebot.testing import FakeLLM, FakeSTT, FakeTTS, run_conversation
+
+    def bot() -> Bot:
+        return Bot(
+            stt=FakeSTT(transcripts=["One."], latency_secs=0.05),
+            llm=FakeLLM(replies=["Yes, that one."], ttft_secs=0.05),
+            tts=FakeTTS(ttfb_secs=0.05),
+            turn=SilenceTurn(silence_secs=0.3),
+            vad=EnergyVAD(),
+        )
+
+    temp_root = tmp_path / "tmp"
+    temp_root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp_root))
+    wav = caller_wav([(0.2, 0.5)], total_secs=1.5)
+
+    async def converse(**options: Any) -> Any:
+        options = {"speed": 5, "linger_secs": 0.3, **options}
+        run = run_conversation(bot(), wav, env={}, **options)
+        return await asyncio.wait_for(run, HANG_GUARD_SECS)
+
+    conv = await converse()
+    assert list(temp_root.iterdir()) == []  # the folder and the WAV in it are gone
+    assert not conv.output_kept and not conv.output_path.exists()
+    assert conv.transcript == [("user", "One."), ("bot", "Yes, that one.")]
+    assert conv.bot_speech and conv.bot_audio is not None  # the audio was read, and kept
+    assert len(conv.bot_audio.samples) > 0
+    assert "bot audio: not kept (give output_wav to keep it)" in conv.report()
+
+    kept = await converse(keep_output=True)
+    assert kept.output_kept and kept.output_path.is_file()
+    assert kept.output_path.parent.parent == temp_root
+    assert f"bot audio: {kept.output_path}" in kept.report()
+    shutil.rmtree(kept.output_path.parent)
+
+    with pytest.raises(ConfigError, match="speed"):  # a run that fails leaves nothing either
+        await converse(speed=0)
+    assert list(temp_root.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("field", "message"),
+    [
+        ('"voice_to_voice_secs": "abc"', "'voice_to_voice_secs' is a JSON string (\"abc\")"),
+        ('"voice_to_voice_secs": NaN', "'voice_to_voice_secs' is a non-finite number (NaN)"),
+        ('"voice_to_voice_secs": 1e300', "'voice_to_voice_secs' is a JSON number (1e+300)"),
+        ('"stages": [1, 2]', "'stages' is a JSON array ([1, 2]); expected an object"),
+        ('"stages": {"llm_inference": "x"}', "'stages.llm_inference' is a JSON string"),
+        ('"spans": "x"', "'spans' is a JSON string (\"x\"); expected an array of spans"),
+        ('"spans": [1]', "'spans[0]' is a JSON number (1); expected an object with"),
+        ('"spans": [{"key": "tts", "start_secs": 0}]', "'spans[0].secs' is a JSON null"),
+        ('"user_text": 5', "'user_text' is a JSON number (5); expected a string"),
+        ('"session_id": null', "'session_id' is a JSON null (null); expected a string"),
+        ('"interrupted": "no"', "'interrupted' is a JSON string (\"no\"); expected true or"),
+        ('"bot_started_at": [0]', "'bot_started_at' is a JSON array ([0]); expected a number"),
+        ('"tool_calls": "x"', "'tool_calls' is a JSON string (\"x\"); expected an array of"),
+    ],
+)
+def test_report_names_the_line_and_field_of_a_wrong_type(
+    field: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    turns = tmp_path / "turns.jsonl"
+    good = '{"index": 0, "user_text": "hi", "voice_to_voice_secs": 0.5}'
+    turns.write_text(f'{good}\n{{"index": 1, "user_text": "again", {field}}}\n')
+    err = fails(["report", str(turns), "-o", str(tmp_path / "r")], capsys)
+    assert err.startswith(f"voicebot: {turns}:2: {message}"), err
+    assert not list(tmp_path.glob("r.*"))  # nothing drawn

@@ -7,10 +7,14 @@ parser without loading the server.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import math
 import os
+import re
+import socket
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from voicebot.errors import ConfigError
 
@@ -19,6 +23,15 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 MAX_PORT = 65535
 #: What a call hears when the server drains and its time is up.
 DEFAULT_GOODBYE = "I'm sorry, this line is closing now. Please call again. Goodbye."
+#: The ICE server URLs aiortc uses (RFC 7064/7065; it skips ``stuns:`` and other
+#: transports without a word): ``stun:HOST[:PORT]``, ``turn:HOST[:PORT][?transport=udp|tcp]``,
+#: ``turns:HOST[:PORT][?transport=tcp]``.
+ICE_URL = re.compile(
+    r"(?P<scheme>stun|turn|turns):(?P<host>[A-Za-z0-9.-]+)(?::(?P<port>[0-9]{1,5}))?"
+    r"(?:\?transport=(?P<transport>udp|tcp))?"
+)
+ICE_FORM = "stun:HOST[:PORT], turn:HOST[:PORT][?transport=udp|tcp] or turns:HOST[:PORT]"
+PUBLIC_URL_FORM = "http(s)://HOST[:PORT][/PATH], e.g. https://bot.example.com"
 
 
 @dataclass
@@ -46,7 +59,12 @@ class ServeOptions:
 
     def check(self) -> None:
         """Refuse what cannot work, naming the fix."""
+        check_host(self.host)
         check_port(self.port)
+        for url in self.ice_servers:
+            check_ice_server(url)
+        if self.public_url is not None:
+            check_public_url(self.public_url)
         if self.workers < 1:
             raise ConfigError(f"--workers {self.workers}: give 1 or more")
         if self.calls_per_worker < 1:
@@ -77,6 +95,59 @@ def check_port(port: int) -> None:
     """Refuse a port no socket can have (the OS would take 99999 as another port)."""
     if not 0 <= port <= MAX_PORT:
         raise ConfigError(f"--port {port}: give a port from 0 to {MAX_PORT} (0: any free port)")
+
+
+def check_host(host: str) -> None:
+    """Refuse a ``--host`` no socket can listen on, before anything else is said about it:
+    an IP address that does not parse (``999.1.1.1``, looked at without a DNS query) or a
+    name this machine does not resolve."""
+    problem = (
+        f"--host {host}: not an address or a name this machine resolves (give e.g. "
+        "127.0.0.1, 0.0.0.0 for every interface, or localhost)"
+    )
+    if not host.strip():
+        raise ConfigError("--host is empty: give e.g. 127.0.0.1, or 0.0.0.0 for every interface")
+    if host != host.strip():
+        raise ConfigError(problem)
+    if re.fullmatch(r"[0-9.]+", host) or ":" in host:  # meant as an IPv4 or IPv6 address
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            raise ConfigError(problem) from None
+        return
+    try:
+        socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):  # socket.gaierror; a label the IDNA codec refuses
+        raise ConfigError(problem) from None
+
+
+def check_ice_server(url: str) -> None:
+    """Refuse an ``--ice-server`` aiortc would not use (it drops a bad one without a word)."""
+    match = ICE_URL.fullmatch(url)
+    usable = match is not None
+    if match is not None:
+        port, scheme, transport = match["port"], match["scheme"], match["transport"]
+        if port is not None and not 0 < int(port) <= MAX_PORT:
+            usable = False
+        if transport is not None and (scheme == "stun" or (scheme, transport) == ("turns", "udp")):
+            usable = False  # a STUN URL has no transport; TURN over TLS is TCP
+    if not usable:
+        raise ConfigError(f"--ice-server {url}: not a STUN/TURN URL; give {ICE_FORM}")
+
+
+def check_public_url(url: str) -> None:
+    """Refuse a ``--public-url`` the phone stream URLs could not be built on."""
+    parts = urlsplit(url)
+    bad = parts.scheme not in ("http", "https") or not parts.hostname
+    bad = bad or bool(parts.query or parts.fragment or parts.username or parts.password)
+    bad = bad or any(c.isspace() for c in url)
+    if not bad:
+        try:
+            bad = parts.port == 0
+        except ValueError:  # not a number, or beyond 65535
+            bad = True
+    if bad:
+        raise ConfigError(f"--public-url {url}: not a base URL; give {PUBLIC_URL_FORM}")
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
@@ -165,8 +236,9 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-sessions",
         type=int,
-        default=8,  # voicebot.server.offers.MAX_SESSIONS (not imported: it pulls in FastAPI)
-        help="with --in-process: most calls at once (each holds ~20 MB); beyond: 503",
+        default=None,  # 8 with --in-process (offers.MAX_SESSIONS: importing it pulls FastAPI)
+        help="with --in-process only: most calls at once (default 8; each holds ~20 MB); "
+        "beyond: 503. Served by workers, the most is --workers x --calls-per-worker",
     )
 
 
@@ -237,3 +309,22 @@ def check_capacity(bot: Any, options: ServeOptions, cores: int | None = None) ->
             f"{most} call(s) at once: give --workers {most} --calls-per-worker 1, or "
             "--overcommit to take more calls with slower answers"
         )
+
+
+def check_serve_args(args: argparse.Namespace) -> None:
+    """What ``voicebot serve``'s flags mean, checked before the bot is loaded (every mode:
+    workers, ``--in-process``, ``--text``)."""
+    check_host(args.host)
+    check_port(args.port)
+    for url in args.ice_server:
+        check_ice_server(url)
+    if args.public_url is not None:
+        check_public_url(args.public_url)
+    if args.max_sessions is not None:
+        if not args.in_process:
+            raise ConfigError(
+                f"--max-sessions {args.max_sessions} is for --in-process only: served by "
+                "workers, at most --workers x --calls-per-worker calls run at once (give those)"
+            )
+        if args.max_sessions < 1:
+            raise ConfigError(f"--max-sessions {args.max_sessions}: give 1 or more")

@@ -12,6 +12,7 @@ It runs in real time; a test whose subject is not timing can run it on a virtual
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ from pathlib import Path
 from loguru import logger
 
 from voicebot.audio.segments import Segment, speech_segments
-from voicebot.audio.wav import read_wav
+from voicebot.audio.wav import Pcm, read_wav
 from voicebot.bot import Bot
 from voicebot.errors import ConfigError, OutputPathError
 from voicebot.knowledge.record import RetrievalRecord
@@ -41,6 +42,12 @@ class Conversation:
     lag_secs: float = 0.0
     #: Why the figures may not mean what they seem (pipeline lag, a VAD that never fired).
     warnings: list[str] = field(default_factory=list)
+    #: The bot's voice as written to ``output_path`` (read back once the run ended): here
+    #: even when that file was a temporary one, removed since.
+    bot_audio: Pcm | None = None
+    #: Whether ``output_path`` is still there: False for a run given no ``output_wav``
+    #: (its temporary folder is removed when the run ends, unless ``keep_output=True``).
+    output_kept: bool = True
 
     @property
     def user_turns(self) -> list[TurnRecord]:
@@ -109,7 +116,8 @@ class Conversation:
             f"p50/p95 caller {_secs(s['caller_p50_secs'])}/{_secs(s['caller_p95_secs'])}, "
             f"in-bot {_secs(s['bot_p50_secs'])}/{_secs(s['bot_p95_secs'])}"
         )
-        out.append(f"bot audio: {self.output_path}")
+        kept = "not kept (give output_wav to keep it)"
+        out.append(f"bot audio: {self.output_path if self.output_kept else kept}")
         out.extend(f"WARNING: {w}" for w in self.warnings)
         return "\n".join(out)
 
@@ -165,29 +173,63 @@ async def run_conversation(
     max_wait_secs: float = MAX_WAIT_SECS,
     env: dict[str, str] | None = None,
     speech_threshold: float = 0.02,
+    keep_output: bool = False,
+    turns_so_far: list[TurnRecord] | None = None,
 ) -> Conversation:
     """Play ``input_wav`` as the caller to ``bot`` and return what happened.
 
     The call ends once the input has played, the bot has no answer pending and it has been
     quiet for ``linger_secs``; a pending answer is waited for up to ``max_wait_secs`` after
-    the input played (then the report says so)."""
+    the input played (then the report says so).
+
+    Without ``output_wav`` the bot's voice goes to a ``voicebot-*`` temporary folder that is
+    removed when the run ends, however it ends (``Conversation.bot_audio`` holds the audio);
+    ``keep_output=True`` keeps it (``Conversation.output_path``). ``turns_so_far``, if
+    given, is filled with the turns recorded even when the run is cancelled or fails (what
+    ``voicebot run`` writes to ``--turns`` when interrupted)."""
     input_path = Path(input_wav)
-    output_path = (
-        Path(output_wav)
-        if output_wav is not None
-        else Path(tempfile.mkdtemp(prefix="voicebot-")) / "bot.wav"
-    )
-    transport = WavFile(
-        input=input_path,
-        output=output_path,
-        speed=speed,
-        linger_secs=linger_secs,
-        max_wait_secs=max_wait_secs,
-    )
+    folder = None
+    if output_wav is not None:
+        output_path = Path(output_wav)
+    else:  # the bot's voice is only needed to time the run: a folder of its own
+        folder = Path(tempfile.mkdtemp(prefix="voicebot-"))
+        output_path = folder / "bot.wav"
+    try:
+        transport = WavFile(
+            input=input_path,
+            output=output_path,
+            speed=speed,
+            linger_secs=linger_secs,
+            max_wait_secs=max_wait_secs,
+        )
+        conv = await _run(
+            bot, transport, input_path, output_path, env, speech_threshold, turns_so_far
+        )
+    finally:
+        if folder is not None and not keep_output:
+            shutil.rmtree(folder, ignore_errors=True)
+    conv.output_kept = folder is None or keep_output
+    return conv
+
+
+async def _run(
+    bot: Bot,
+    transport: WavFile,
+    input_path: Path,
+    output_path: Path,
+    env: dict[str, str] | None,
+    speech_threshold: float,
+    turns_so_far: list[TurnRecord] | None,
+) -> Conversation:
+    speed = transport.speed
     bot.check(env, transport=transport)
     await bot.prepare(transport=transport)
     session = bot.session(transport=transport, env=env)
-    await session.run()
+    try:
+        await session.run()
+    finally:  # cancelled (Ctrl-C, SIGTERM) or failed: the turns so far, for the caller
+        if turns_so_far is not None:
+            turns_so_far[:] = session.turns
     if isinstance(wav := session.transport, WavFileTransport):
         if wav.input_error is not None:
             raise ConfigError(f"WavFile input: {wav.input_error}")
@@ -195,8 +237,9 @@ async def run_conversation(
             raise OutputPathError(wav.output_error)
     # 5 ms windows: the files are read to within 5 ms of where speech starts and ends.
     caller = speech_segments(read_wav(input_path), threshold=speech_threshold, window_secs=0.005)
+    bot_audio = read_wav(output_path)
     bot_segments = speech_segments(
-        read_wav(output_path), threshold=speech_threshold, window_secs=0.005, min_gap_secs=0.6
+        bot_audio, threshold=speech_threshold, window_secs=0.005, min_gap_secs=0.6
     )
     scale = 1.0 / speed
     caller = [Segment(s.start * scale, s.end * scale) for s in caller]
@@ -204,6 +247,7 @@ async def run_conversation(
     turns = session.turns
     attach_caller_timings(turns, caller, bot_segments)
     conv = Conversation(turns, input_path, output_path, caller, bot_segments)
+    conv.bot_audio = bot_audio
     if isinstance(wav := session.transport, WavFileTransport):
         conv.lag_secs = wav.lag_secs
         conv.warnings = run_warnings(wav, speed, heard_caller=bool(caller))
