@@ -50,7 +50,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
@@ -131,8 +131,9 @@ class ConversationState:
         wall_clock: Callable[[], float] | None = None,
     ) -> None:
         self.clock = clock if clock is not None else _monotonic
-        #: Seconds since the epoch: what Pipecat dates an assistant turn's start with.
-        self.wall_clock = wall_clock if wall_clock is not None else time.time
+        #: Seconds since the epoch, read as Pipecat dates an assistant turn's start
+        #: (``datetime.now``: a test's virtual ``time.time`` must not set the two apart).
+        self.wall_clock = wall_clock if wall_clock is not None else _wall_now
         # When each recent utterance was sent to be spoken (wall clock), and in which turn:
         # an interrupted reply's heard text may be committed after the caller's next turn
         # has begun, and belongs to the turn it was said in (``turn_said_at``).
@@ -372,6 +373,10 @@ class ConversationState:
         self.answer_owed = True
         if self.responding_since is None:
             self.responding_since = now
+
+
+def _wall_now() -> float:
+    return datetime.now(UTC).timestamp()
 
 
 def _monotonic() -> float:
