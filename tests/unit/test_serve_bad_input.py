@@ -10,22 +10,13 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO
-from voicebot.cli import main
+from tests.unit.test_cli_bad_input import fails
 from voicebot.errors import ConfigError
 from voicebot.server.options import ServeOptions, check_host, check_ice_server, check_public_url
 
 FAKE_BOT = str(REPO / "examples/fake_bot.py")
 #: A bot file that fails when loaded: a flag refused up front never gets to it.
 NO_BOT = str(REPO / "examples/no_such_bot.py")
-
-
-def fails(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
-    """Run the CLI in-process: exit 2 and one ``voicebot:`` line, no traceback."""
-    assert main(argv) == 2
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.startswith("voicebot:")]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
 
 
 @pytest.mark.parametrize("host", ["999.1.1.1", "1.2.3", "::zz", "127.0.0.1 "])

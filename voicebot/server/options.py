@@ -12,6 +12,7 @@ import math
 import os
 import re
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -59,12 +60,7 @@ class ServeOptions:
 
     def check(self) -> None:
         """Refuse what cannot work, naming the fix."""
-        check_host(self.host)
-        check_port(self.port)
-        for url in self.ice_servers:
-            check_ice_server(url)
-        if self.public_url is not None:
-            check_public_url(self.public_url)
+        check_addresses(self.host, self.port, self.ice_servers, self.public_url)
         if self.workers < 1:
             raise ConfigError(f"--workers {self.workers}: give 1 or more")
         if self.calls_per_worker < 1:
@@ -89,6 +85,18 @@ class ServeOptions:
             )
         if self.token is not None and len(self.token) < 16:
             raise ConfigError("the serve token is too short: use 16 characters or more")
+
+
+def check_addresses(
+    host: str, port: int, ice_servers: Sequence[str], public_url: str | None
+) -> None:
+    """The addresses a server is given: where it listens, its ICE servers, its public URL."""
+    check_host(host)
+    check_port(port)
+    for url in ice_servers:
+        check_ice_server(url)
+    if public_url is not None:
+        check_public_url(public_url)
 
 
 def check_port(port: int) -> None:
@@ -314,12 +322,7 @@ def check_capacity(bot: Any, options: ServeOptions, cores: int | None = None) ->
 def check_serve_args(args: argparse.Namespace) -> None:
     """What ``voicebot serve``'s flags mean, checked before the bot is loaded (every mode:
     workers, ``--in-process``, ``--text``)."""
-    check_host(args.host)
-    check_port(args.port)
-    for url in args.ice_server:
-        check_ice_server(url)
-    if args.public_url is not None:
-        check_public_url(args.public_url)
+    check_addresses(args.host, args.port, args.ice_server, args.public_url)
     if args.max_sessions is not None:
         if not args.in_process:
             raise ConfigError(
