@@ -54,7 +54,7 @@ ARG BOT_FILE=examples/offline_bot.py
 # stage, so the files' size and mtime match the sidecars that mark them verified): at run
 # time they are only read, and the root filesystem can be read-only. Bytecode is compiled
 # here for the same reason.
-RUN python -c "import asyncio, sys; from voicebot.cli import load_bot; \
+RUN python -c "import asyncio, sys; from voicebot.bot_file import load_bot; \
 asyncio.run(load_bot(sys.argv[1]).prepare())" "$BOT_FILE" \
     && python -m compileall -q voicebot examples
 USER 10001:10001

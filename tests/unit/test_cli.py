@@ -13,7 +13,8 @@ from loguru import logger
 
 from tests.conftest import REPO
 from voicebot import Bot
-from voicebot.cli import load_bot, main
+from voicebot.bot_file import load_bot
+from voicebot.cli import main
 
 VOICEBOT = [sys.executable, "-m", "voicebot.cli"]
 

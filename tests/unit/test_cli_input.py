@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from voicebot.cli import build_parser, load_bot, main
+from voicebot.bot_file import load_bot
+from voicebot.cli import build_parser, main
 from voicebot.errors import BotFileError, UnknownProviderError
 
 FAKE_BOT = """

@@ -132,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     from voicebot import redaction
-    from voicebot.cli import load_bot, log_to_stderr
+    from voicebot.bot_file import load_bot
+    from voicebot.cli import log_to_stderr
     from voicebot.env import load_env
 
     redaction.register_env(load_env())
