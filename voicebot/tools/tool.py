@@ -12,14 +12,10 @@ the bot says meanwhile (``ack``, ``filler``, ``apology``), how long it may take
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import contextvars
 import functools
 import inspect
 import json
 import re
-import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, get_type_hints, overload
@@ -27,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_type_hints, overload
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create_model
 
 from voicebot.errors import ToolDefinitionError
+from voicebot.tools.daemon_thread import ToolExited, in_daemon_thread
 
 if TYPE_CHECKING:
     from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
@@ -225,48 +222,6 @@ class Tool:
 
 class ToolArgumentsError(ValueError):
     """The model called a tool with arguments that do not fit its schema."""
-
-
-class ToolExited(RuntimeError):
-    """A tool's function raised ``SystemExit`` (or, in its thread, ``KeyboardInterrupt``)."""
-
-
-async def in_daemon_thread(fn: Callable[..., Any], kwargs: dict[str, Any], name: str) -> Any:
-    """``fn(**kwargs)`` in a new daemon thread, in the caller's context variables, awaited."""
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[Any] = loop.create_future()
-    context = contextvars.copy_context()
-
-    def settle(outcome: Callable[[], None]) -> None:
-        if not done.done():  # cancelled meanwhile (a timeout, the call ending)
-            outcome()
-
-    def hand_back(outcome: Callable[[], None]) -> None:
-        with contextlib.suppress(RuntimeError):  # the loop closed: the session ended long ago
-            loop.call_soon_threadsafe(settle, outcome)
-
-    def run() -> None:
-        error: BaseException | None = None
-        try:
-            value = context.run(fn, **kwargs)
-        except (SystemExit, KeyboardInterrupt) as e:  # no Ctrl-C reaches a worker thread
-            what = (
-                f"called sys.exit({e.code!r})"
-                if isinstance(e, SystemExit)
-                else f"raised {type(e).__name__}"
-            )
-            error = ToolExited(f"{name} {what}")
-            error.__cause__ = e
-        except BaseException as e:
-            error = e
-        if error is not None:
-            failure = error
-            hand_back(lambda: done.set_exception(failure))
-        else:
-            hand_back(lambda: done.set_result(value))
-
-    threading.Thread(target=run, name=f"tool-{name}", daemon=True).start()
-    return await done
 
 
 def _description(fn: Callable[..., Any]) -> str:
