@@ -134,10 +134,14 @@ class ConversationState:
         #: Seconds since the epoch, read as Pipecat dates an assistant turn's start
         #: (``datetime.now``: a test's virtual ``time.time`` must not set the two apart).
         self.wall_clock = wall_clock if wall_clock is not None else _wall_now
-        # When each recent utterance was sent to be spoken (wall clock), and in which turn:
-        # an interrupted reply's heard text may be committed after the caller's next turn
-        # has begun, and belongs to the turn it was said in (``turn_said_at``).
-        self._utterances: deque[tuple[float, Turn]] = deque(maxlen=RECENT_TURNS)
+        # When each recent utterance was sent to be spoken (wall clock), in which turn, and
+        # whether an interruption cut it: a cut reply's heard text may be committed after
+        # the caller's next turn has begun, and belongs to the turn it was said in
+        # (``turn_said_at``).
+        self._utterances: deque[_Utterance] = deque(maxlen=RECENT_TURNS)
+        # A speech-to-speech model answers before the caller's turn is written, so its
+        # replies start in the turn before their own (``words_written_late``).
+        self._replies_lead_turns = False
         self.output: object | None = None
         #: The VAD hears the caller speak (speech, before any turn ruling).
         self.user_speaking = False
@@ -309,9 +313,11 @@ class ConversationState:
             self.responding_since = self.response_started_at = now
             self.reply_in_pipeline = True
             self.turn.new_utterance()
-            self._utterances.append((self.wall_clock(), self.turn))
+            self._utterances.append(_Utterance(self.wall_clock(), self.turn))
         elif isinstance(frame, InterruptionFrame):
             self.interruptions += 1
+            for utterance in self._utterances:
+                utterance.cut = True
             self.answer_owed = self.reply_in_pipeline = False
             self.responding_since = self.speech_pending_since = None
         elif isinstance(frame, (LLMTextFrame, TTSSpeakFrame)):
@@ -334,7 +340,7 @@ class ConversationState:
         """Add ``frame``'s text to what the bot said this turn (a space-only LLM token too:
         it is the spacing between words)."""
         if isinstance(frame, TTSSpeakFrame):
-            self._utterances.append((self.wall_clock(), self.turn))
+            self._utterances.append(_Utterance(self.wall_clock(), self.turn))
             self.turn.new_utterance()
             self.turn.say(frame.text, False)
             self.turn.new_utterance()
@@ -342,19 +348,23 @@ class ConversationState:
             self.turn.say(frame.text, frame.includes_inter_frame_spaces)
 
     def turn_said_at(self, timestamp: str) -> Turn:
-        """The turn of the utterance Pipecat's assistant aggregator began its turn with at
-        ``timestamp`` (ISO 8601, to the millisecond): the latest sent to be spoken by then
-        (the aggregator, at the pipeline's end, sees it after this state does). The turn
-        under way when the time is missing or before every utterance kept."""
+        """The turn a committed reply belongs to, from the time Pipecat's assistant
+        aggregator dates its start with (``timestamp``, ISO 8601 to the millisecond): when
+        the utterance sent to be spoken last by then (the aggregator, at the pipeline's end,
+        sees it after this state does) was cut by an interruption, that utterance's turn;
+        otherwise, and always for a speech-to-speech model (which starts answering before the
+        caller's turn is written), the turn under way."""
+        if self._replies_lead_turns:
+            return self.turn  # a reply's start does not say its turn there
         try:
             at = datetime.fromisoformat(timestamp).timestamp() + 0.001  # its ms were cut
         except (TypeError, ValueError):
             return self.turn
         found = None
-        for said_at, turn in self._utterances:
-            if said_at <= at:
-                found = turn
-        return found if found is not None else self.turn
+        for utterance in self._utterances:
+            if utterance.said_at <= at:
+                found = utterance
+        return found.turn if found is not None and found.cut else self.turn
 
     def words_written_late(self) -> None:
         """The caller's words reached the context after a speech-to-speech model had started
@@ -363,6 +373,7 @@ class ConversationState:
         That write asks nothing (the model answered on its own when it ruled the turn over),
         so no answer is owed for it."""
         self.answer_owed = False
+        self._replies_lead_turns = True
         started = self.response_started_at
         if self.responding_since is not None and (
             started is None or self.responding_since > started
@@ -373,6 +384,13 @@ class ConversationState:
         self.answer_owed = True
         if self.responding_since is None:
             self.responding_since = now
+
+
+@dataclass
+class _Utterance:
+    said_at: float  # wall clock
+    turn: Turn
+    cut: bool = False
 
 
 def _wall_now() -> float:
