@@ -18,6 +18,9 @@ before its clock starts):
   contender was ``ours-turn-at-stop``: ``early_secs=None``; results ``s13_offline_early_ab*``);
 - **ours-no-text-check** (only when listed): ours with ``SmartTurn(text_check=None)``: no
   words check where smart-turn says "not yet" (the default before 2026-12-04, session 20);
+- **ours-no-bot-context** (only when listed): ours with ``WhisperSTT(bot_context=False)``:
+  Whisper hears the caller with no prompt, not after the bot's last heard words (the
+  default before 2026-12-05, session 22);
 - **stock**: the same model files wired by hand as a Pipecat user would: ``WhisperSTTService``
   (Whisper base's folder, int8, Pipecat's own decoding), ``OpenAILLMService`` against
   ``llama_cpp.server`` loading the GGUF the "balanced" profile loads (1 generation thread),
@@ -110,7 +113,17 @@ RESULTS = Path(__file__).resolve().parent / "results"
 #: ``ours-no-text-check``: ours with ``SmartTurn(text_check=None)``, smart-turn's "not yet"
 #: waiting for its fallback as before 2026-12-04 (docs/offline.md, "The words' opinion on
 #: the turn's end").
-CONTENDERS = ("ours", "ours-speculative", "stock", "ours-turn-early", "ours-no-text-check")
+#: ``ours-no-bot-context``: ours with ``WhisperSTT(bot_context=False)``: Whisper hears the
+#: caller with no prompt (before 2026-12-05, session 22; docs/offline.md, "The bot's words
+#: as Whisper's previous text").
+CONTENDERS = (
+    "ours",
+    "ours-speculative",
+    "stock",
+    "ours-turn-early",
+    "ours-no-text-check",
+    "ours-no-bot-context",
+)
 #: Readable names of the packaged LLM profiles' models, for the row labels.
 PROFILE_MODELS = {
     "fast": "SmolLM2-135M",
@@ -611,6 +624,7 @@ async def main() -> None:
         parser.error(f"ours-turn-early needs a SmartTurn, not --turn {args.turn}")
     early = Bot(turn=bot.turn.model_copy(update={"early_secs": 0.064})) if has_early else bot
     no_text = Bot(turn=bot.turn.model_copy(update={"text_check": None})) if has_early else bot
+    no_context = bot.replace(stt=bot.stt.model_copy(update={"bot_context": False}))
     builders = {
         "ours": lambda out: build_ours("ours", bot, caller, out, what),
         "ours-speculative": lambda out: build_ours(
@@ -622,6 +636,9 @@ async def main() -> None:
         ),
         "ours-no-text-check": lambda out: build_ours(
             "ours-no-text-check", no_text, caller, out, what + ", no words check"
+        ),
+        "ours-no-bot-context": lambda out: build_ours(
+            "ours-no-bot-context", no_context, caller, out, what + ", no bot context for Whisper"
         ),
     }
     command = " ".join(["python benchmarks/offline_latency.py", *sys.argv[1:]])

@@ -68,6 +68,7 @@ from voicebot.session_wiring import (
     conversation_context,
     custom_stages,
     start_worker,
+    stt_hears_after_bot,
     track_turns,
     words_check_reads,
 )
@@ -150,6 +151,7 @@ class Session(CallControls):
         watch_pauses(vad_analyzer, stt, *(turn_strategies.stop or []))
         if pause is not None:
             hint_backchannels(bot, stt, conversation)
+        stt_hears_after_bot(stt, conversation)
         llm = bot.llm.build(ctx)
         tts = bot.tts.build(ctx)
         words_check_reads(turn_strategies, conversation, llm)

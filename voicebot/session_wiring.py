@@ -148,3 +148,17 @@ def start_worker(
         tracing=bot.tracing,
     )
     return worker
+
+
+def stt_hears_after_bot(stt: Any, conversation: ConversationState) -> bool:
+    """Give an STT that takes it (``expect_after_bot``: the offline Whisper, alone or in a
+    failover group) what the caller last heard the bot say, from the conversation state,
+    the one record of it. Returns whether one took it."""
+    takers = [
+        expect
+        for member in getattr(stt, "members", [stt])
+        if (expect := getattr(member, "expect_after_bot", None)) is not None
+    ]
+    for expect in takers:
+        expect(lambda: conversation.last_heard)
+    return bool(takers)

@@ -221,7 +221,8 @@ def test_a_whisper_transcribing_another_language_does_not_take_an_english_hint(
     german.expect_over_bot("Mm-hmm. Yeah.", lambda: True, language="en")
     english = WhisperSTT().build(BuildContext(audio_in_sample_rate=16000))
     english.expect_over_bot("Mm-hmm. Yeah.", lambda: True, language="en")
-    assert german._over_bot is None and english._over_bot is not None
+    assert german._segment_prompts.over_bot is None
+    assert english._segment_prompts.over_bot is not None
 
 
 def test_a_blank_hint_is_no_hint() -> None:

@@ -20,7 +20,7 @@ measured by ``benchmarks/phone_audio.py`` (docs/offline.md, "Phone audio").
 from __future__ import annotations
 
 import asyncio
-from collections import deque
+import threading
 from collections.abc import AsyncGenerator, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +49,7 @@ from voicebot.pipecat_compat import stt_user_id
 from voicebot.providers.base import BuildContext, STTProvider
 from voicebot.providers.local.early_transcripts import EarlyCounts, EarlyTranscripts
 from voicebot.providers.local.models import WHISPER_BASE, load_once, whisper_model_dir
+from voicebot.providers.local.whisper_prompts import SegmentPrompts
 from voicebot.providers.local.whisper_repeats import without_repeats
 
 SAMPLE_RATE = 16000
@@ -75,6 +76,8 @@ WINDOW_SECS = 30.0
 #: The longest prompt of expected words (``WhisperTranscriber.prompt_tokens``), in tokens;
 #: Whisper itself keeps at most 223 of the previous text.
 PROMPT_MAX_TOKENS = 120
+#: Prompts kept encoded: the backchannel hint and the bot's last few replies.
+PROMPT_CACHE = 8
 
 
 def generation_limit(tokens: int, prompt: int) -> int:
@@ -132,16 +135,20 @@ class WhisperTranscriber:
         )
         self._prompt = [*self._tokenizer.sot_sequence, self._tokenizer.no_timestamps]
         self._prompts: dict[str, list[int]] = {}
+        self._prompts_lock = threading.Lock()
 
     def prompt_tokens(self, words: str | None) -> list[int]:
         """The decoder's prompt: Whisper's start tokens, after ``words`` as the text said
         before (Whisper's ``initial_prompt``), which makes the decoder expect such words."""
         if not words:
             return self._prompt
-        if words not in self._prompts:
-            said = self._tokenizer.encode(" " + words.strip())[-PROMPT_MAX_TOKENS:]
-            self._prompts[words] = [self._tokenizer.sot_prev, *said, *self._prompt]
-        return self._prompts[words]
+        with self._prompts_lock:  # one transcriber serves every call's threads
+            if words not in self._prompts:
+                said = self._tokenizer.encode(" " + words.strip())[-PROMPT_MAX_TOKENS:]
+                if len(self._prompts) >= PROMPT_CACHE:  # a new reply each turn: the latest
+                    del self._prompts[next(iter(self._prompts))]
+                self._prompts[words] = [self._tokenizer.sot_prev, *said, *self._prompt]
+            return self._prompts[words]
 
     def transcribe(
         self, audio: np.ndarray, *, tail_secs: float = 1.0, expect: str | None = None
@@ -219,6 +226,7 @@ class LocalWhisperSTTService(SegmentedSTTService):
         log_prob_threshold: float | None = -1.0,
         tail_secs: float = 1.0,
         early_secs: float | None = None,
+        bot_context: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -242,23 +250,19 @@ class LocalWhisperSTTService(SegmentedSTTService):
             lambda result: result is not None and not result.repeated,
         )
         self._failure = "transcription failed"
-        #: Words to expect from speech that starts while the bot speaks, and how to tell
-        #: that it speaks (``expect_over_bot``); the words for the segment under way.
-        self._over_bot: tuple[str, Callable[[], bool]] | None = None
-        self._expect: str | None = None
-        # Pipecat queues each stopped segment for one task that transcribes them in order;
-        # each one's words to expect wait here in the same order (the next segment can
-        # start before the last one's transcription has). Pipecat queues a segment at a
-        # VAD stop when the service is usable, and skips it if no audio came since the
-        # last stop; ``_audio_since_stop`` follows the same rule.
-        self._segment_expects: deque[str | None] = deque()
+        #: The words Whisper expects, segment by segment (``whisper_prompts``).
+        self._segment_prompts = SegmentPrompts()
+        #: Whether ``expect_after_bot`` is taken (``WhisperSTT.bot_context``).
+        self._bot_context = bot_context
+        # Pipecat queues a segment at a VAD stop when the service is usable, and skips it if
+        # no audio came since the last stop; ``_audio_since_stop`` follows the same rule.
         self._audio_since_stop = False
         self._early_expect: str | None = None  # the hint the early transcript used
 
     def _transcribe_early(self, audio: bytes) -> Coroutine[Any, Any, Transcript | None]:
         """The segment under way, at a pause: with the hint its start chose."""
-        self._early_expect = self._expect
-        return self._transcribe(audio, self._expect)
+        self._early_expect = self._segment_prompts.current
+        return self._transcribe(audio, self._segment_prompts.current)
 
     def expect_over_bot(
         self, words: str, bot_speaking: Callable[[], bool], *, language: str | None = None
@@ -272,7 +276,16 @@ class LocalWhisperSTTService(SegmentedSTTService):
         if language is not None and language != self._language.value.split("-")[0]:
             logger.debug(f"{self}: hint in {language!r} not used for {self._language.value!r}")
             return
-        self._over_bot = (words, bot_speaking)
+        self._segment_prompts.over_bot = (words, bot_speaking)
+
+    def expect_after_bot(self, bot_words: Callable[[], str]) -> None:
+        """Transcribe what the caller says with ``bot_words()``, what they last heard the bot
+        say, as Whisper's previous text: the caller is answering it, and its words (names,
+        options, the topic) make the reply's likelier (``whisper_prompts``). Speech that
+        starts over the bot keeps the backchannel hint. Not taken when the provider's
+        ``bot_context`` is off."""
+        if self._bot_context:
+            self._segment_prompts.bot_words = bot_words
 
     @property
     def early(self) -> EarlyCounts:
@@ -289,14 +302,11 @@ class LocalWhisperSTTService(SegmentedSTTService):
             # Still over the bot at the stop: a sound that outlived the bot's reply (or was
             # ruled a barge-in) is transcribed as anything else the caller says.
             if self.is_usable and self._audio_since_stop:
-                over_bot = self._over_bot is not None and self._over_bot[1]()
-                self._segment_expects.append(self._expect if over_bot else None)
+                self._segment_prompts.segment_stopped()
             self._audio_since_stop = False
         await super().process_frame(frame, direction)
         if isinstance(frame, VADUserStartedSpeakingFrame):
-            if self._over_bot is not None:
-                words, bot_speaking = self._over_bot
-                self._expect = words if bot_speaking() else None
+            self._segment_prompts.speech_started()
             self._early.speech_started()
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
             self._early.speech_stopped()
@@ -358,8 +368,8 @@ class LocalWhisperSTTService(SegmentedSTTService):
     async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame, None]:
         await self.start_processing_metrics()
         try:
-            expect = self._segment_expects.popleft() if self._segment_expects else None
-            # An early transcript made with another hint than the stop chose (the bot
+            expect = self._segment_prompts.next_segment()
+            # An early transcript made with other words than the stop chose (the bot
             # stopped speaking meanwhile) is not this segment's.
             result = await self._early.transcript(
                 audio,
@@ -398,6 +408,9 @@ class WhisperSTT(STTProvider):
     #: the transcript is (nearly) ready when the stop comes; a pause the caller talks
     #: through costs one transcription, while they talk. None: transcribe at the stop.
     early_secs: float | None = Field(default=0.064, gt=0)
+    #: Whisper hears the caller with what they last heard the bot say as its previous text
+    #: (``whisper_prompts``); False: no prompt but the backchannel hint over the bot.
+    bot_context: bool = True
 
     @field_validator("model")
     @classmethod
@@ -483,6 +496,7 @@ class WhisperSTT(STTProvider):
             model_name=f"whisper-{self.label}",
             language=Language(self.language),
             no_speech_threshold=self.no_speech_threshold,
+            bot_context=self.bot_context,
             log_prob_threshold=self.log_prob_threshold,
             early_secs=self.early_secs,
         )
