@@ -159,7 +159,7 @@ def main() -> None:
             texts, last, secs = [], 0, 0.0
             for start, stop in cuts:
                 piece = padded[max(last, start - int(PREROLL * RATE)) : stop]
-                hint = {"expect": clip["prompt"]} if variant == "previous" else {}
+                hint = {"context": clip["prompt"]} if variant == "previous" else {}
                 began = time.perf_counter()
                 texts.append(transcriber.transcribe(piece, **hint).text)
                 secs += time.perf_counter() - began

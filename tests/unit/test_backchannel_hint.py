@@ -38,11 +38,18 @@ class Heard:
 
     def __init__(self) -> None:
         self.expected: list[str | None] = []
+        self.context: list[str | None] = []
 
     def transcribe(
-        self, audio: np.ndarray, *, tail_secs: float = 1.0, expect: str | None = None
+        self,
+        audio: np.ndarray,
+        *,
+        tail_secs: float = 1.0,
+        expect: str | None = None,
+        context: str | None = None,
     ) -> Transcript:
         self.expected.append(expect)
+        self.context.append(context)
         return Transcript("sure", 0.01)
 
 

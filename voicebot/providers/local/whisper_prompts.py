@@ -21,6 +21,22 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """Words for Whisper's prompt, and which kind they are."""
+
+    words: str
+    #: The bot's last words, which the caller's need not follow: a transcript that runs away
+    #: with them is made again without (``WhisperTranscriber.transcribe(context=)``). False:
+    #: the backchannel hint, always kept.
+    context: bool
+
+    def as_kwargs(self) -> dict[str, str]:
+        """``WhisperTranscriber.transcribe``'s keyword for these words."""
+        return {"context" if self.context else "expect": self.words}
 
 
 class SegmentPrompts:
@@ -32,19 +48,20 @@ class SegmentPrompts:
         #: What the caller last heard the bot say (``expect_after_bot``).
         self.bot_words: Callable[[], str] | None = None
         #: The words for the segment under way, chosen when its speech started.
-        self.current: str | None = None
-        self._queued: deque[str | None] = deque()
+        self.current: Prompt | None = None
+        self._queued: deque[Prompt | None] = deque()
 
     def _bot_speaking(self) -> bool:
         return self.over_bot is not None and self.over_bot[1]()
 
-    def _after_bot(self) -> str | None:
-        return (self.bot_words() or None) if self.bot_words is not None else None
+    def _after_bot(self) -> Prompt | None:
+        words = self.bot_words() if self.bot_words is not None else ""
+        return Prompt(words, context=True) if words else None
 
     def speech_started(self) -> None:
         """The caller started: over the bot, its backchannel words; else its last words."""
         if self.over_bot is not None and self._bot_speaking():
-            self.current = self.over_bot[0]
+            self.current = Prompt(self.over_bot[0], context=False)
         else:
             self.current = self._after_bot()
 
@@ -55,6 +72,6 @@ class SegmentPrompts:
         else the caller says."""
         self._queued.append(self.current if self._bot_speaking() else self._after_bot())
 
-    def next_segment(self) -> str | None:
+    def next_segment(self) -> Prompt | None:
         """The words for the next queued segment (None: none queued)."""
         return self._queued.popleft() if self._queued else None

@@ -12,6 +12,7 @@ letters; docs/offline.md, "Whisper's repeats"). Only a repeat the text ends with
 
 from __future__ import annotations
 
+import itertools
 import re
 
 
@@ -83,3 +84,15 @@ def without_repeats(text: str) -> str:
     kept = text[: found[start + size - 1][0]]
     end = text.rstrip()[-1:]
     return kept + end if end in ".?!" and kept[-1:] not in ".?!,;:" else kept
+
+
+def looks_looped(text: str) -> bool:
+    """True if a run of words comes twice in a row, or any two words come twice ("Ten of
+    clubs Ten of clobes Ten of cl": the loop guard's ``no_repeat_ngram_size`` makes the
+    decoder vary a loop rather than stop it). A transcript made with the bot's words as
+    its previous text that looks like this is made again without them
+    (``WhisperTranscriber.transcribe``); a caller who did say words twice is heard the
+    same way both times."""
+    words = [w for _, w in _words(text)]
+    pairs = list(itertools.pairwise(words))
+    return _has_repeat(words) or len(set(pairs)) < len(pairs)
