@@ -161,7 +161,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    check_serve_args(args)  # host, port, URLs, --max-sessions: before the bot is loaded
+    check_serve_args(args)  # host, port, URLs, mode's flags: before the bot is loaded
     bot = load_bot(args.target)  # a bad bot file fails here, before any worker starts
     if args.text:  # one process: a text chat holds no audio and no model of its own
         from voicebot.text_channel.api import serve_text
@@ -172,16 +172,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             bot, host=args.host, port=args.port, token=token, name=args.target, verbose=args.verbose
         )
         return 0
-    if args.in_process:
-        from voicebot.server.offers import MAX_SESSIONS
-        from voicebot.server.options import LOOPBACK_HOSTS
+    if args.in_process:  # its flags are checked: check_in_process_args
+        from voicebot.server.offers import MAX_SESSIONS, OFFERS_PER_CLIENT
         from voicebot.server.playground import serve
-
-        if args.token or args.host not in LOOPBACK_HOSTS:
-            raise ConfigError(
-                "--in-process has no token and no isolation between calls: keep it on "
-                "loopback without --token (development), or drop --in-process"
-            )
 
         serve(
             bot,
@@ -190,6 +183,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             name=args.target,
             verbose=args.verbose,
             max_sessions=MAX_SESSIONS if args.max_sessions is None else args.max_sessions,
+            ice_servers=list(args.ice_server),
+            per_client=OFFERS_PER_CLIENT if args.per_client is None else args.per_client,
         )
         return 0
     from voicebot.server.launch import serve as supervise

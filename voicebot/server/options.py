@@ -12,7 +12,7 @@ import math
 import os
 import re
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -167,13 +167,15 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="worker processes, each with the bot's models loaded before a call (default 2, "
         "or what the host's cores answer in real time for a bot with in-process models)",
     )
+    # Worker-only flags default to None (ServeOptions' default applies): --in-process can
+    # then tell one given from one left alone, and refuse it (check_in_process_args).
     parser.add_argument(
-        "--calls-per-worker", type=int, default=1, help="calls one worker takes at once (1)"
+        "--calls-per-worker", type=int, default=None, help="calls one worker takes at once (1)"
     )
     parser.add_argument(
         "--drain-timeout",
         type=float,
-        default=30.0,
+        default=None,
         help="on SIGTERM, seconds calls may run on before they are ended with a goodbye",
     )
     parser.add_argument(
@@ -202,13 +204,13 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--hang-timeout",
         type=float,
-        default=10.0,
+        default=None,
         help="seconds a worker may leave heartbeats unanswered before it is replaced",
     )
     parser.add_argument(
         "--per-client",
         type=int,
-        default=5,
+        default=None,  # 5 (ServeOptions.per_client)
         help="new calls one client address may start per 10 s (0: no limit); behind a proxy "
         "set FORWARDED_ALLOW_IPS to it, or every caller counts as the proxy",
     )
@@ -254,24 +256,31 @@ def options_from_args(args: argparse.Namespace) -> ServeOptions:
     """``ServeOptions`` from parsed flags and the environment, checked."""
     from voicebot.transports.webrtc import loopback_ice_from_env
 
+    given = {  # flags left alone keep ServeOptions' defaults
+        name: value
+        for name, value in (
+            ("calls_per_worker", args.calls_per_worker),
+            ("drain_secs", args.drain_timeout),
+            ("hang_secs", args.hang_timeout),
+            ("per_client", args.per_client),
+        )
+        if value is not None
+    }
     options = ServeOptions(
         target=args.target,
         workers=args.workers,
-        calls_per_worker=args.calls_per_worker,
         host=args.host,
         port=args.port,
         token=args.token or os.environ.get("VOICEBOT_SERVE_TOKEN") or None,
-        drain_secs=args.drain_timeout,
-        hang_secs=args.hang_timeout,
         ice_servers=list(args.ice_server),
         redis_url=args.redis or os.environ.get("VOICEBOT_REDIS_URL") or None,
         advertise=args.advertise,
-        per_client=args.per_client,
         public_url=args.public_url,
         overcommit=args.overcommit,
         relay_phone=args.relay_phone,
         loopback_ice=loopback_ice_from_env(default=args.host in LOOPBACK_HOSTS),
         verbose=args.verbose,
+        **given,
     )
     options.check()
     return options
@@ -331,3 +340,41 @@ def check_serve_args(args: argparse.Namespace) -> None:
             )
         if args.max_sessions < 1:
             raise ConfigError(f"--max-sessions {args.max_sessions}: give 1 or more")
+    if args.in_process:
+        check_in_process_args(args)
+
+
+#: What ``--in-process`` (one process, no workers, no phone routes, no host registry) cannot
+#: do: flags for the workers' supervisor, each with whether it was given.
+WORKER_ONLY_FLAGS: dict[str, Callable[[argparse.Namespace], bool]] = {
+    "--workers": lambda a: a.workers is not None,
+    "--calls-per-worker": lambda a: a.calls_per_worker is not None,
+    "--drain-timeout": lambda a: a.drain_timeout is not None,
+    "--hang-timeout": lambda a: a.hang_timeout is not None,
+    "--redis": lambda a: a.redis is not None,
+    "--advertise": lambda a: a.advertise is not None,
+    "--public-url": lambda a: a.public_url is not None,
+    "--overcommit": lambda a: a.overcommit,
+    "--relay-phone": lambda a: a.relay_phone,
+}
+
+
+def check_in_process_args(args: argparse.Namespace) -> None:
+    """``--in-process`` honours --host, --port, -v, --ice-server, --per-client and
+    --max-sessions; refuse a flag it would ignore (before, it was dropped without a word)."""
+    if args.text:
+        raise ConfigError("--text and --in-process: give one (--text serves in one process)")
+    given = [flag for flag, was_given in WORKER_ONLY_FLAGS.items() if was_given(args)]
+    if given:
+        it = "it is" if len(given) == 1 else "they are"
+        raise ConfigError(
+            f"{', '.join(given)} with --in-process: {it} not used in one process; drop "
+            f"{'it' if len(given) == 1 else 'them'}, or drop --in-process"
+        )
+    if args.per_client is not None and args.per_client < 0:
+        raise ConfigError(f"--per-client {args.per_client}: give 0 (no limit) or more")
+    if args.token or args.host not in LOOPBACK_HOSTS:
+        raise ConfigError(
+            "--in-process has no token and no isolation between calls: keep it on "
+            "loopback without --token (development), or drop --in-process"
+        )

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 from loguru import logger
 
 from voicebot.errors import ConfigError
-from voicebot.server.offers import MAX_SESSIONS, OfferLimits
+from voicebot.server.offers import MAX_SESSIONS, OFFERS_PER_CLIENT, OfferLimits
 from voicebot.server.options import LOOPBACK_HOSTS
 from voicebot.transports.webrtc import WebRTCPeer, allow_loopback_ice, loopback_ice_from_env
 
@@ -487,18 +487,23 @@ def serve(
     name: str | None = None,
     verbose: bool = False,
     max_sessions: int = MAX_SESSIONS,
+    ice_servers: list[str] | None = None,
+    per_client: int = OFFERS_PER_CLIENT,
 ) -> None:
     """Serve the playground until Ctrl-C; prints its URL once the models are loaded.
 
     ``port=0`` takes any free port (the printed URL says which). ``loopback_ice`` defaults
     to ``VOICEBOT_LOOPBACK_ICE`` if set, else to whether ``host`` is a loopback address (the
     browser is then on this machine). ``max_sessions``: live sessions at once; a browser
-    beyond them is answered 503.
+    beyond them is answered 503. ``ice_servers``: STUN/TURN URLs (``create_app``).
+    ``per_client``: new sessions one client may start per 10 s (0: no limit), beyond: 429.
     """
     import uvicorn
 
     if max_sessions < 1:
         raise ConfigError(f"--max-sessions {max_sessions}: give 1 or more")
+    if per_client < 0:
+        raise ConfigError(f"--per-client {per_client}: give 0 (no limit) or more")
     if loopback_ice is None:
         loopback_ice = loopback_ice_from_env(default=host in LOOPBACK_HOSTS)
     sock = listen(host, port)  # before loading models: a taken port fails at once
@@ -509,8 +514,9 @@ def serve(
     app = create_app(
         bot,
         loopback_ice=loopback_ice,
+        ice_servers=ice_servers,
         announce=f"voicebot: playground for{what} at http://{url_host}:{port}/ (Ctrl-C to stop)",
-        limits=OfferLimits(max_sessions),
+        limits=OfferLimits(max_sessions, per_client=per_client or 1_000_000_000),
     )
     try:
         app.state.playground.check()  # a bad spec fails here, before the server starts
