@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -88,17 +89,19 @@ def _is_number(value: object, bound: float = math.inf) -> bool:
     )
 
 
+def _wrong_type(where: str, name: str, value: object, expected: str) -> ConfigError:
+    shown = json.dumps(value)
+    shown = shown if len(shown) <= 40 else shown[:39] + "…"
+    return ConfigError(f"{where}: {name!r} is a {_json_kind(value)} ({shown}); expected {expected}")
+
+
 def check_fields(data: dict[str, Any], where: str) -> None:
     """Refuse a record whose fields the report draws have the wrong JSON type (a string of
     seconds, spans that are not objects, NaN): one line naming the line and the field,
     rather than a crash, or a hang over an endless axis, while drawing."""
 
     def refuse(name: str, value: object, expected: str) -> ConfigError:
-        shown = json.dumps(value)
-        shown = shown if len(shown) <= 40 else shown[:39] + "…"
-        return ConfigError(
-            f"{where}: {name!r} is a {_json_kind(value)} ({shown}); expected {expected}"
-        )
+        return _wrong_type(where, name, value, expected)
 
     if "index" in data and (not isinstance(data["index"], int) or isinstance(data["index"], bool)):
         raise refuse("index", data["index"], "a whole number")
@@ -140,6 +143,59 @@ def check_fields(data: dict[str, Any], where: str) -> None:
             isinstance(items, list) and all(isinstance(c, dict) for c in items)
         ):
             raise refuse(name, items, "an array of objects")
+    for i, call in enumerate(data.get("tool_calls") or []):
+        _check_object(call, f"tool_calls[{i}]", "a tool call", _TOOL_CALL_FIELDS, where)
     retrieval = data.get("retrieval")
     if retrieval is not None and not isinstance(retrieval, dict):
         raise refuse("retrieval", retrieval, "an object or null")
+    if retrieval is not None:
+        _check_object(retrieval, "retrieval", "a retrieval", _RETRIEVAL_FIELDS, where)
+
+
+def _is_seconds(value: object) -> bool:
+    return _is_number(value, MAX_TURN_SECS)
+
+
+def _is_strings(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(s, str) for s in value)
+
+
+#: What each field of a tool call (``ToolCallRecord``) and of a retrieval
+#: (``RetrievalRecord``) must be: (required, what is expected, the check; None: any JSON).
+_Field = tuple[bool, str, Callable[[object], bool] | None]
+_TOOL_CALL_FIELDS: dict[str, _Field] = {
+    "name": (True, "a string", lambda v: isinstance(v, str)),
+    "call_id": (True, "a string", lambda v: isinstance(v, str)),
+    "arguments": (True, "any JSON value", None),
+    "result": (False, "any JSON value", None),
+    "finished": (False, "true or false", lambda v: isinstance(v, bool)),
+}
+_RETRIEVAL_FIELDS: dict[str, _Field] = {
+    "query": (True, "a string", lambda v: isinstance(v, str)),
+    "in_time": (True, "true or false", lambda v: isinstance(v, bool)),
+    "waited_secs": (True, _WITHIN, _is_seconds),
+    "secs": (False, f"{_WITHIN} or null", lambda v: v is None or _is_seconds(v)),
+    "sources": (False, "an array of strings", _is_strings),
+    "error": (False, "a string or null", lambda v: v is None or isinstance(v, str)),
+}
+
+
+def _check_object(
+    obj: dict[str, Any], name: str, what: str, fields: dict[str, _Field], where: str
+) -> None:
+    """Refuse a tool call or a retrieval whose fields are missing, unknown or of the wrong
+    type, naming the field (``tool_calls[1].name``): before, the line said only that it was
+    not a turn record, with the dataclass's complaint, or loaded a name that was a number."""
+    for key in obj:
+        if key not in fields:
+            raise ConfigError(
+                f"{where}: {f'{name}.{key}'!r} is not a field of {what} (its fields: "
+                f"{', '.join(fields)})"
+            )
+    for key, (required, expected, good) in fields.items():
+        field = f"{name}.{key}"
+        if key not in obj:
+            if required:
+                raise ConfigError(f"{where}: {field!r} is missing; expected {expected}")
+        elif good is not None and not good(obj[key]):
+            raise _wrong_type(where, field, obj[key], expected)
