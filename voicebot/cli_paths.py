@@ -8,7 +8,6 @@ import argparse
 import math
 import os
 import stat
-import tempfile
 from pathlib import Path
 
 from voicebot.errors import ConfigError, OutputPathError
@@ -78,18 +77,25 @@ def check_output_path(path: Path | None, flag: str, *, example: str) -> None:
         if not os.access(path, os.W_OK):
             raise OutputPathError(f"{flag} {path}: the file exists and is not writable")
         return
-    # A folder may still refuse a new file (root passes os.access; /proc, a read-only mount):
-    # create one there and remove it at once.
+    # Checked without creating a file there (a file made and removed at once is a change
+    # to the folder that watchers of it see). os.access refuses a read-only mount; root
+    # passes it everywhere else, so a folder no one may write to on a filesystem with no
+    # storage (/proc, /sys) is refused by its looks. Else a failure shows when the run writes.
+    if _holds_no_files(existing):
+        raise OutputPathError(
+            f"{flag} {path}: cannot be written (folder {existing} is on a filesystem with no "
+            "storage, such as /proc or /sys)"
+        )
+
+
+def _holds_no_files(folder: Path) -> bool:
+    """Whether ``folder`` is read-only by its mode on a filesystem of no blocks (a pseudo
+    filesystem: /proc, /sys), where even root cannot create a file."""
     try:
-        if existing == path.parent:
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-            path.unlink()
-        else:
-            fd, probe = tempfile.mkstemp(prefix=".voicebot-", dir=existing)
-            os.close(fd)
-            os.unlink(probe)
-    except OSError as e:
-        raise OutputPathError(f"{flag} {path}: cannot be written ({e.strerror or e})") from e
+        return os.statvfs(folder).f_blocks == 0 and not folder.stat().st_mode & 0o222
+    except (OSError, AttributeError):  # cannot tell (no statvfs on Windows): the write at
+        # the end of the run says what fails
+        return False
 
 
 def same_file(a: Path, b: Path) -> bool:
