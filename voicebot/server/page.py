@@ -12,9 +12,21 @@ analyser. ``window.voicebot`` exposes the state for tests and the console:
     botAudioSeconds, botLevel, micLevel            what the bot has said, levels (0..1)
     turns                                          the session's completed turns
     connect(), hangUp()
+
+The page is rendered (``render_page``) with the STUN servers ``voicebot serve`` was given
+(``--ice-server``) embedded as JSON, so the browser gathers the same server-reflexive
+candidates the bot does; with none it has ``iceServers: []`` and asks nothing of the internet.
 """
 
-PAGE = """<!doctype html>
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+#: Where ``render_page`` puts the page's ``iceServers`` (JSON) in ``TEMPLATE``.
+ICE_SERVERS_SLOT = "/*ICE_SERVERS*/[]"
+
+TEMPLATE = """<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -88,6 +100,7 @@ PAGE = """<!doctype html>
   const $ = (id) => document.getElementById(id);
   const SPEECH_RMS = 0.01;      // above this the bot's audio counts as sound
   const GATHER_WAIT_MS = 2000;  // how long to wait for ICE candidates before offering
+  const ICE_SERVERS = /*ICE_SERVERS*/[];  // the server's STUN servers (render_page)
 
   const vb = window.voicebot = {
     state: "idle", pcState: null, iceState: null, pcId: null, error: null,
@@ -142,7 +155,7 @@ PAGE = """<!doctype html>
     const micAnalyser = analyser(ctx.createMediaStreamSource(mic));
 
     setState("connecting", "connecting…");
-    pc = new RTCPeerConnection({ iceServers: [] });
+    pc = new RTCPeerConnection({ iceServers: ICE_SERVERS });
     // Pipecat's SmallWebRTC reads transceivers by position: audio, camera, screen.
     pc.addTransceiver(mic.getAudioTracks()[0], { direction: "sendrecv", streams: [mic] });
     pc.addTransceiver("video", { direction: "inactive" });
@@ -372,3 +385,24 @@ PAGE = """<!doctype html>
 </body>
 </html>
 """
+
+
+def browser_ice_servers(urls: Sequence[str]) -> list[dict[str, str]]:
+    """The page's ``iceServers`` for the server's ICE ``urls``: the STUN ones. A browser
+    refuses a ``turn:``/``turns:`` URL without a username and credential (the
+    ``RTCPeerConnection`` constructor throws InvalidAccessError, so the page could not call
+    at all), and ``--ice-server`` gives none."""
+    return [{"urls": url} for url in urls if url.split(":", 1)[0].lower() == "stun"]
+
+
+def render_page(ice_servers: Sequence[str] = ()) -> str:
+    """The page, its peer connection made with ``ice_servers``' STUN URLs. The JSON is
+    escaped for a ``<script>``: no ``<``, ``>`` or ``&`` (so no ``</script>`` or ``<!--``),
+    and no non-ASCII character (U+2028 and U+2029 end a line in older JavaScript)."""
+    data = json.dumps(browser_ice_servers(ice_servers), ensure_ascii=True)
+    data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return TEMPLATE.replace(ICE_SERVERS_SLOT, data)
+
+
+#: The page with no ICE servers (loopback and LAN need none).
+PAGE = render_page()

@@ -410,7 +410,7 @@ def create_app(
     from fastapi.responses import HTMLResponse, Response
 
     from voicebot.server.offers import client_of, read_json
-    from voicebot.server.page import PAGE
+    from voicebot.server.page import render_page
 
     playground = Playground(
         bot, loopback_ice=loopback_ice, ice_servers=ice_servers, announce=announce, limits=limits
@@ -426,10 +426,11 @@ def create_app(
 
     app = FastAPI(title="voicebot playground", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.playground = playground
+    html = render_page(playground.ice_servers)  # the browser's side gets them too
 
     @app.get("/", response_class=HTMLResponse)
     async def page() -> HTMLResponse:
-        return HTMLResponse(PAGE, headers={"Cache-Control": "no-store"})
+        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
     @app.get("/favicon.ico")
     async def favicon() -> Response:

@@ -295,7 +295,7 @@ def check_token(request: HTTPConnection, token: str | None) -> None:
 def create_app(options: ServeOptions, pool: WorkerPool, metrics_dir: Path) -> FastAPI:
     """The supervisor's FastAPI app; the pool starts in its lifespan."""
     from voicebot.server.offers import check_candidates, check_offer, client_of, read_json
-    from voicebot.server.page import PAGE
+    from voicebot.server.page import render_page
 
     sup = Supervisor(options, pool, metrics_dir)
 
@@ -314,6 +314,7 @@ def create_app(options: ServeOptions, pool: WorkerPool, metrics_dir: Path) -> Fa
         title="voicebot serve", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
     )
     app.state.supervisor = sup
+    html = render_page(options.ice_servers)  # the browser's side of each call
 
     def authed(request: Request) -> None:
         check_token(request, options.token)
@@ -342,7 +343,7 @@ def create_app(options: ServeOptions, pool: WorkerPool, metrics_dir: Path) -> Fa
 
     @app.get("/", response_class=HTMLResponse, dependencies=guarded)
     async def page() -> HTMLResponse:
-        return HTMLResponse(PAGE, headers={"Cache-Control": "no-store"})
+        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
     @app.get("/favicon.ico")
     async def favicon() -> Response:
