@@ -361,7 +361,8 @@ WORKER_ONLY_FLAGS: dict[str, Callable[[argparse.Namespace], bool]] = {
 
 def check_in_process_args(args: argparse.Namespace) -> None:
     """``--in-process`` honours --host, --port, -v, --ice-server, --per-client and
-    --max-sessions; refuse a flag it would ignore (before, it was dropped without a word)."""
+    --max-sessions; refuse a flag it would ignore (before, it was dropped without a word),
+    and the token or Redis URL the workers would take from the environment."""
     if args.text:
         raise ConfigError("--text and --in-process: give one (--text serves in one process)")
     given = [flag for flag, was_given in WORKER_ONLY_FLAGS.items() if was_given(args)]
@@ -377,4 +378,16 @@ def check_in_process_args(args: argparse.Namespace) -> None:
         raise ConfigError(
             "--in-process has no token and no isolation between calls: keep it on "
             "loopback without --token (development), or drop --in-process"
+        )
+    # The workers read these from the environment (options_from_args): a token there is not
+    # asked of anyone in one process, nor is that Redis shared, so refuse them, not drop them.
+    if os.environ.get("VOICEBOT_SERVE_TOKEN"):
+        raise ConfigError(
+            "VOICEBOT_SERVE_TOKEN is set, and --in-process has no token: unset it "
+            "(development, on loopback), or drop --in-process"
+        )
+    if os.environ.get("VOICEBOT_REDIS_URL"):
+        raise ConfigError(
+            "VOICEBOT_REDIS_URL is set, and --in-process shares no host registry: unset it, "
+            "or drop --in-process"
         )
