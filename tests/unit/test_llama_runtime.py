@@ -255,3 +255,30 @@ def test_an_unwritable_cache_is_a_clear_error(
     monkeypatch.setenv("VOICEBOT_CACHE_DIR", str(blocker / "models"))
     with pytest.raises(ConfigError, match="VOICEBOT_CACHE_DIR"):
         model.path()
+
+
+def test_the_prompt_after_a_tool_turn_begins_with_the_tool_turns_prompt() -> None:
+    """The note stays in front of its request on later turns, so llama.cpp's cache of the
+    tool turn's prompt is reused (moved back after it, the next turn re-read ~100 tokens)."""
+    from pipecat.processors.aggregators.llm_context import LLMContext
+
+    from voicebot.providers.local.llama import chat_messages
+
+    call = {"id": "c1", "type": "function", "function": {"name": "hours", "arguments": "{}"}}
+    turn = [
+        {"role": "assistant", "content": "Hello, how can I help?"},
+        {"role": "user", "content": "Are you open on Sunday?"},
+        {"role": "assistant", "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "c1", "content": '"closed"'},
+    ]
+    answering = chat_messages(LLMContext(messages=turn), "Be brief.")
+    later = [
+        *turn,
+        {"role": "assistant", "content": "We're closed on Sunday."},
+        {"role": "user", "content": "Thanks, bye."},
+    ]
+    following = chat_messages(LLMContext(messages=later), "Be brief.")
+    assert following[: len(answering)] == answering
+    assert [m["role"] for m in following] == [
+        "system", "assistant", "system", "user", "assistant", "user",
+    ]  # fmt: skip

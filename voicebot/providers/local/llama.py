@@ -144,14 +144,24 @@ def chat_messages(context: LLMContext, system: str | None) -> list[dict[str, str
             role, content = "system", tool_result_note(call, content)
         if role in ("system", "user", "assistant") and isinstance(content, str) and content:
             out.append({"role": role, "content": content})
-    # Small models answer a fact best when it comes just before the question: move notes
-    # that follow the last request (tool results) in front of it.
-    last_user = max((i for i, m in enumerate(out) if m["role"] == "user"), default=None)
-    if last_user is not None:
-        after = out[last_user + 1 :]
-        notes = [m for m in after if m["role"] == "system"]
-        if notes and len(notes) == len(after):
-            out = [*out[:last_user], *notes, out[last_user]]
+    return notes_before_requests(out)
+
+
+def notes_before_requests(messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Each request's notes (tool results: system messages right after it) in front of it:
+    small models answer a fact best when it comes just before the question. Every request's,
+    not only the last one's, so the prompt of a later turn begins with this turn's and the
+    model's cache of it is reused (the note moving back after its request cost the next
+    turn ~0.5 s of prompt evaluation)."""
+    out = list(messages)
+    i = 0
+    while i < len(out):
+        end = i + 1
+        while out[i]["role"] == "user" and end < len(out) and out[end]["role"] == "system":
+            end += 1
+        if end > i + 1:
+            out[i:end] = [*out[i + 1 : end], out[i]]
+        i = end
     return out
 
 
