@@ -36,6 +36,7 @@ from voicebot.errors import ConfigError
 from voicebot.pipecat_compat import push_llm_text
 from voicebot.providers.base import BuildContext, LLMProvider, llm_settings
 from voicebot.providers.local.gguf_requant import q8_0_path
+from voicebot.providers.local.llama_cache import kept_cache
 from voicebot.providers.local.llama_cores import GenerationThreads
 from voicebot.providers.local.llama_runtime import check_llama_runtime
 from voicebot.providers.local.llama_thread import AbortFlag, abort_when, model_thread
@@ -272,7 +273,7 @@ class LlamaCppLLMService(LLMService):
         def extract() -> dict[str, Any] | None:
             # Nothing else of the call runs while the arguments are written: on two cores
             # unless another process is busy (``llama_cores``).
-            with self._model.lock, self._model.threads.reply():
+            with self._model.lock, self._model.threads.reply(), kept_cache(self._model.llama):
                 return extract_arguments(self._model.llama, tool, request)
 
         arguments = await self._model.thread.run(extract)

@@ -1,0 +1,62 @@
+"""``kept_cache``: a side task on the model (writing a tool's arguments) leaves the
+conversation's cache as it was, so the next prompt evaluates only its new tokens, and the
+model's output is what a fresh model gives (the restored cache is the real one)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from voicebot.providers.local.llama_cache import kept_cache
+
+llama_cpp = pytest.importorskip("llama_cpp")
+
+HISTORY = "The capital of France is Paris. The capital of Italy is Rome. The capital of"
+
+
+def small_model() -> Any:
+    from voicebot.providers.local.models import smollm2_gguf
+
+    return llama_cpp.Llama(str(smollm2_gguf()), n_ctx=512, n_threads=1, verbose=False)
+
+
+def counting_evals(llama: Any) -> list[int]:
+    counts: list[int] = []
+    real = llama.eval
+
+    def evaluate(tokens: Any) -> None:
+        counts.append(len(tokens))
+        real(tokens)
+
+    llama.eval = evaluate
+    return counts
+
+
+def test_the_next_prompt_reuses_the_cache_from_before_the_side_task() -> None:
+    llama = small_model()
+    history = llama.tokenize(HISTORY.encode())
+    llama.eval(history)
+    with kept_cache(llama):
+        llama.create_completion("Write the JSON for a cat called Tom:", max_tokens=8)
+    assert llama.n_tokens == len(history)
+    counts = counting_evals(llama)
+    prompt = HISTORY + " Spain is"
+    reply = llama.create_completion(prompt, max_tokens=4, temperature=0.0)
+    new = len(llama.tokenize(prompt.encode())) - len(history)
+    assert counts[0] == new, counts  # only " Spain is", not the whole history
+
+    fresh = small_model()
+    expected = fresh.create_completion(prompt, max_tokens=4, temperature=0.0)
+    assert reply["choices"][0]["text"] == expected["choices"][0]["text"]
+
+
+def test_without_it_the_side_task_evicts_the_history() -> None:
+    """What ``kept_cache`` is for: the check above would fail without it."""
+    llama = small_model()
+    history = llama.tokenize(HISTORY.encode())
+    llama.eval(history)
+    llama.create_completion("Write the JSON for a cat called Tom:", max_tokens=8)
+    counts = counting_evals(llama)
+    llama.create_completion(HISTORY + " Spain is", max_tokens=1, temperature=0.0)
+    assert counts[0] > len(history) // 2, counts
