@@ -60,3 +60,23 @@ def test_without_it_the_side_task_evicts_the_history() -> None:
     counts = counting_evals(llama)
     llama.create_completion(HISTORY + " Spain is", max_tokens=1, temperature=0.0)
     assert counts[0] > len(history) // 2, counts
+
+
+def test_a_side_task_starts_from_where_it_ended_last_time() -> None:
+    """``SideCaches``: the second run of the same side prompt evaluates only what differs
+    (the request), and the conversation's cache is still kept around it."""
+    from voicebot.providers.local.llama_cache import SideCaches
+
+    llama = small_model()
+    history = llama.tokenize(HISTORY.encode())
+    llama.eval(history)
+    side = SideCaches()
+    task = "Fill in the JSON for the pet the user names. Its fields: name, kind. The user said: "
+    counts = counting_evals(llama)
+    for said in ("a cat called Tom", "a dog called Rex"):
+        counts.clear()
+        with kept_cache(llama), side.run(llama, "pet"):
+            llama.create_completion(task + said, max_tokens=2, temperature=0.0)
+        first = counts[0]
+    assert first <= len(llama.tokenize(b" a dog called Rex")) + 1, first  # not the task
+    assert llama.n_tokens == len(history)

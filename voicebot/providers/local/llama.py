@@ -36,7 +36,7 @@ from voicebot.errors import ConfigError
 from voicebot.pipecat_compat import push_llm_text
 from voicebot.providers.base import BuildContext, LLMProvider, llm_settings
 from voicebot.providers.local.gguf_requant import q8_0_path
-from voicebot.providers.local.llama_cache import kept_cache
+from voicebot.providers.local.llama_cache import SideCaches, kept_cache
 from voicebot.providers.local.llama_cores import GenerationThreads
 from voicebot.providers.local.llama_runtime import check_llama_runtime
 from voicebot.providers.local.llama_thread import AbortFlag, abort_when, model_thread
@@ -87,6 +87,8 @@ class LoadedLlama:
         #: model (``llama_thread.model_thread``): replies, tool arguments, and the warm-up and
         #: measurement below (``evaluate``).
         self.thread = model_thread()
+        #: Each tool's argument prompt, cached where its last writing ended (``llama_cache``).
+        self.side_caches = SideCaches()
         self.path = path
 
         def warm_up() -> GenerationThreads:
@@ -273,8 +275,15 @@ class LlamaCppLLMService(LLMService):
         def extract() -> dict[str, Any] | None:
             # Nothing else of the call runs while the arguments are written: on two cores
             # unless another process is busy (``llama_cores``).
-            with self._model.lock, self._model.threads.reply(), kept_cache(self._model.llama):
-                return extract_arguments(self._model.llama, tool, request)
+            # The conversation's cache is kept; the tool's prompt starts from its last time.
+            model, key = self._model, f"arguments:{tool.name}"
+            with (
+                model.lock,
+                model.threads.reply(),
+                kept_cache(model.llama),
+                model.side_caches.run(model.llama, key),
+            ):
+                return extract_arguments(model.llama, tool, request)
 
         arguments = await self._model.thread.run(extract)
         if arguments is None:
