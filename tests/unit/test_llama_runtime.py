@@ -163,7 +163,7 @@ def test_a_missing_part_package_names_the_install(
 def test_a_tool_result_comes_as_a_fact_just_before_the_question() -> None:
     from pipecat.processors.aggregators.llm_context import LLMContext
 
-    from voicebot.providers.local.llama import chat_messages
+    from voicebot.providers.local.chat_prompt import chat_messages
 
     context = LLMContext(
         messages=[
@@ -190,7 +190,7 @@ def test_a_tool_result_comes_as_a_fact_just_before_the_question() -> None:
 
 
 def test_a_dict_result_reads_as_words() -> None:
-    from voicebot.providers.local.llama import tool_result_note
+    from voicebot.providers.local.chat_prompt import tool_result_note
 
     note = tool_result_note("order_status()", '{"status": "shipped", "eta": "Thursday"}')
     assert "status shipped, eta Thursday" in note
@@ -262,7 +262,7 @@ def test_the_prompt_after_a_tool_turn_begins_with_the_tool_turns_prompt() -> Non
     tool turn's prompt is reused (moved back after it, the next turn re-read ~100 tokens)."""
     from pipecat.processors.aggregators.llm_context import LLMContext
 
-    from voicebot.providers.local.llama import chat_messages
+    from voicebot.providers.local.chat_prompt import chat_messages
 
     call = {"id": "c1", "type": "function", "function": {"name": "hours", "arguments": "{}"}}
     turn = [

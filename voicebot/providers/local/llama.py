@@ -3,6 +3,10 @@
 In-process rather than behind ``llama_cpp.server``: no HTTP hop per token, and the model
 (loaded once per process) is shared by every session. ``base_url=`` instead points at any
 OpenAI-compatible local server (Ollama, llama.cpp's server, vLLM).
+
+~450 lines: the service and its provider, which share the loaded model; what the model is
+shown is in ``chat_prompt.py``, its cache across tool calls in ``llama_cache.py``, its
+threads in ``llama_cores.py`` and ``llama_thread.py``.
 """
 
 from __future__ import annotations
@@ -10,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import atexit
 import itertools
-import json
 import os
 import threading
 import uuid
@@ -35,6 +38,7 @@ from pydantic import Field
 from voicebot.errors import ConfigError
 from voicebot.pipecat_compat import push_llm_text
 from voicebot.providers.base import BuildContext, LLMProvider, llm_settings
+from voicebot.providers.local.chat_prompt import chat_messages
 from voicebot.providers.local.gguf_requant import q8_0_path
 from voicebot.providers.local.llama_cache import SideCaches, kept_cache
 from voicebot.providers.local.llama_cores import GenerationThreads
@@ -114,87 +118,6 @@ class LoadedLlama:
                 return fn()
 
         return self.thread.call(locked)
-
-
-def chat_messages(context: LLMContext, system: str | None) -> list[dict[str, str]]:
-    """The context as plain chat messages a small local model's template accepts.
-
-    A tool's result becomes a system note that names the call and asks for an answer in
-    words: shown a bare "Tool result: closed", small models say "The tool is closed"."""
-    out: list[dict[str, str]] = []
-    if system:
-        out.append({"role": "system", "content": system})
-    calls: dict[str, str] = {}  # tool_call_id -> "name(arguments)"
-    for m in context.get_messages():
-        if not isinstance(m, dict):
-            continue
-        role, content = m.get("role"), m.get("content")
-        tool_calls: Any = m.get("tool_calls") or ()
-        for call in tool_calls:
-            if isinstance(call, dict):
-                fn = call.get("function") or {}
-                calls[str(call.get("id"))] = _describe_call(fn.get("name"), fn.get("arguments"))
-        if isinstance(content, list):
-            content = " ".join(
-                p.get("text", "")
-                for p in content
-                if isinstance(p, dict) and p.get("type") == "text"
-            )
-        if role in ("developer",):
-            role = "system"
-        if role == "tool":
-            call = calls.get(str(m.get("tool_call_id")), "the lookup")
-            role, content = "system", tool_result_note(call, content)
-        if role in ("system", "user", "assistant") and isinstance(content, str) and content:
-            out.append({"role": role, "content": content})
-    return notes_before_requests(out)
-
-
-def notes_before_requests(messages: list[dict[str, str]]) -> list[dict[str, str]]:
-    """Each request's notes (tool results: system messages right after it) in front of it:
-    small models answer a fact best when it comes just before the question. Every request's,
-    not only the last one's, so the prompt of a later turn begins with this turn's and the
-    model's cache of it is reused (the note moving back after its request cost the next
-    turn ~0.5 s of prompt evaluation)."""
-    out = list(messages)
-    i = 0
-    while i < len(out):
-        end = i + 1
-        while out[i]["role"] == "user" and end < len(out) and out[end]["role"] == "system":
-            end += 1
-        if end > i + 1:
-            out[i:end] = [*out[i + 1 : end], out[i]]
-        i = end
-    return out
-
-
-def _describe_call(name: Any, arguments: Any) -> str:
-    try:
-        args = json.loads(arguments) if isinstance(arguments, str) else arguments
-    except ValueError:
-        args = None
-    if isinstance(args, dict) and args:
-        inner = ", ".join(f"{k}={v!r}" for k, v in args.items())
-        return f"{name}({inner})"
-    return f"{name}()"
-
-
-def tool_result_note(call: str, result: Any) -> str:
-    """The system note that carries a tool's result to a small model."""
-    text = result if isinstance(result, str) else json.dumps(result)
-    try:  # results are JSON in the context; plain words read better to a small model
-        decoded = json.loads(text)
-    except ValueError:
-        decoded = None
-    if isinstance(decoded, str):
-        text = decoded
-    elif isinstance(decoded, dict) and decoded:
-        text = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in decoded.items())
-    return (
-        f"Fact for your answer: {call} is {text}. Answer the next question with this fact "
-        "in one short spoken sentence, in your own words, as the business speaking "
-        '("we"). Never mention tools, functions or lookups.'
-    )
 
 
 class LlamaCppLLMService(LLMService):
