@@ -80,3 +80,29 @@ def test_a_side_task_starts_from_where_it_ended_last_time() -> None:
         first = counts[0]
     assert first <= len(llama.tokenize(b" a dog called Rex")) + 1, first  # not the task
     assert llama.n_tokens == len(history)
+
+
+def test_prepared_tools_have_their_argument_prompt_cached_for_the_first_call() -> None:
+    """``LlamaLLM.prepare_tools`` evaluates each tool's argument prompt at load, so the
+    first request for it evaluates only the request's tokens."""
+    from voicebot import tool
+    from voicebot.providers.local.llama import LlamaLLM, arguments_key
+    from voicebot.providers.local.tool_router import ToolSpec, extract_arguments
+
+    @tool
+    def opening_hours(day: str) -> str:
+        """Opening hours of the library on a day of the week."""
+        return "closed"
+
+    llm = LlamaLLM(profile="fast")
+    schema = opening_hours.to_function_schema()
+    llm.prepare_tools([schema])
+    model = llm.loaded()
+    spec = ToolSpec.from_function_schema(schema)
+    counts = counting_evals(model.llama)
+    try:
+        with kept_cache(model.llama), model.side_caches.run(model.llama, arguments_key(spec)):
+            extract_arguments(model.llama, spec, "Are you open on Sunday?")
+    finally:
+        del model.llama.eval  # the instance's own method again
+    assert counts[0] <= 12, counts  # " Are you open on Sunday?" and the turn's end, not ~60

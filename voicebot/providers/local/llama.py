@@ -46,7 +46,12 @@ from voicebot.providers.local.llama_runtime import check_llama_runtime
 from voicebot.providers.local.llama_thread import AbortFlag, abort_when, model_thread
 from voicebot.providers.local.models import QWEN_05B, QWEN_15B, load_once, smollm2_gguf
 from voicebot.providers.local.reply_history import earlier_reply_penalty
-from voicebot.providers.local.tool_router import ToolRouter, ToolSpec, extract_arguments
+from voicebot.providers.local.tool_router import (
+    ToolRouter,
+    ToolSpec,
+    argument_prompt,
+    extract_arguments,
+)
 from voicebot.text.reply_guard import ReplyGuard, asks_to_repeat
 
 _DONE = object()
@@ -118,6 +123,24 @@ class LoadedLlama:
                 return fn()
 
         return self.thread.call(locked)
+
+    def warm_arguments(self, tool: ToolSpec) -> None:
+        """Evaluate ``tool``'s argument prompt now, kept in ``side_caches``, so its first
+        call writes only the request's part (~0.4 s less on the first tool turn; ~0.5 s per
+        tool here, at load)."""
+
+        llama: Any = self.llama  # the prompt is plain dicts, as extract_arguments sends
+
+        def warm() -> None:
+            with kept_cache(llama), self.side_caches.run(llama, arguments_key(tool)):
+                llama.create_chat_completion(argument_prompt(tool, ""), max_tokens=1)
+
+        self.evaluate(warm)
+
+
+def arguments_key(tool: ToolSpec) -> str:
+    """``LoadedLlama.side_caches``' key for a tool's argument prompt."""
+    return f"arguments:{tool.name}"
 
 
 class LlamaCppLLMService(LLMService):
@@ -199,7 +222,7 @@ class LlamaCppLLMService(LLMService):
             # Nothing else of the call runs while the arguments are written: on two cores
             # unless another process is busy (``llama_cores``).
             # The conversation's cache is kept; the tool's prompt starts from its last time.
-            model, key = self._model, f"arguments:{tool.name}"
+            model, key = self._model, arguments_key(tool)
             with (
                 model.lock,
                 model.threads.reply(),
@@ -431,7 +454,11 @@ class LlamaLLM(LLMProvider):
         """Load the routing model and embed these tools' texts now (~1 s for mpnet; the
         very first run on a machine also unpacks it), not on the caller's first request."""
         if self.base_url is None and schemas:
-            ToolRouter([ToolSpec.from_function_schema(s) for s in schemas]).route("warm up")
+            specs = [ToolSpec.from_function_schema(s) for s in schemas]
+            ToolRouter(specs).route("warm up")
+            model = self.loaded()
+            for spec in specs:
+                model.warm_arguments(spec)
 
     def build(self, ctx: BuildContext) -> Any:
         if self.base_url is not None:
