@@ -12,7 +12,8 @@ everyday questions on topic, but it is small; ``profile="fast"`` is quicker and 
 Facts come from tools, not from the model: asked when the library opens, a 0.5B model makes
 up an hour ("The library opens at 8:00 AM."), so ``opening_hours`` answers it. Offline, the
 tool is chosen by the embedding router and its arguments written by the model under a grammar
-(docs/offline.md, "Tool calling offline"); a turn with a tool call takes ~1 s longer.
+(docs/offline.md, "Tool calling offline"); a turn with a tool call takes ~1 s longer, so
+the bot says the tool's filler ("One moment.") as soon as it has chosen the tool.
 """
 
 import datetime

@@ -282,3 +282,39 @@ def test_the_prompt_after_a_tool_turn_begins_with_the_tool_turns_prompt() -> Non
     assert [m["role"] for m in following] == [
         "system", "assistant", "system", "user", "assistant", "user",
     ]  # fmt: skip
+
+
+def test_the_filler_said_while_a_tool_ran_is_not_shown_to_the_small_model() -> None:
+    """The tool caller's "One moment." sits between the request and its result in the
+    context (as in ``make demo``'s call); shown it, the 0.5B answered the note as if its
+    reply were over. The model sees the note and the request; the context keeps the filler,
+    and a later turn's prompt still begins with the tool turn's."""
+    from pipecat.processors.aggregators.llm_context import LLMContext
+
+    from voicebot.providers.local.chat_prompt import chat_messages
+
+    call = {"id": "c1", "type": "function", "function": {"name": "hours", "arguments": "{}"}}
+    turn = [
+        {"role": "assistant", "content": "Hello, how can I help?"},
+        {"role": "user", "content": "Are you open on Sunday?"},
+        {"role": "assistant", "content": "One moment."},
+        {"role": "assistant", "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "c1", "content": '"closed"'},
+    ]
+    context = LLMContext(messages=turn)
+    answering = chat_messages(context, "Be brief.")
+    assert [m["role"] for m in answering] == ["system", "assistant", "system", "user"]
+    assert "One moment." not in str(answering)
+    assert {"role": "assistant", "content": "One moment."} in context.get_messages()
+    later = [
+        *turn,
+        {"role": "assistant", "content": "We're closed on Sunday."},
+        {"role": "user", "content": "One moment, is that right?"},
+    ]
+    following = chat_messages(LLMContext(messages=later), "Be brief.")
+    assert following[: len(answering)] == answering
+    # Words said after the answer are the bot's reply, not a filler: kept.
+    assert following[-2:] == [
+        {"role": "assistant", "content": "We're closed on Sunday."},
+        {"role": "user", "content": "One moment, is that right?"},
+    ]

@@ -9,7 +9,8 @@ Two halves, one object per session:
   and recovers from; nothing a tool or the model does takes the session down.
 - **A pipeline stage** (``ToolCaller``, between the LLM and TTS) that sees the function-call
   frames go by and does what Pipecat leaves to the application: it says a tool's ``ack``
-  when the call starts, a ``filler`` once when a blocking call leaves dead air, an
+  when the call starts, a ``filler`` once when a blocking call leaves dead air (from the
+  model's choice of the tool, when the model says so: ``voicebot.tools.frames``), an
   ``apology`` when a call times out (or when a call raised and the model, told of the
   error, found nothing to say), and holds a background call's result until neither the
   bot nor the caller is talking, then lets it into the context so the model speaks it.
@@ -20,6 +21,9 @@ Pipecat does the rest: ``cancel_on_interruption=False`` makes a call asynchronou
 running" placeholder in the context, the result written in place or as a later developer
 message), calls of one LLM turn run concurrently (``run_in_parallel``), and the assistant
 aggregator runs the model again once results are in.
+
+(Over 400 lines: the stage's rules for speaking, holding and apologising read one state and
+one set of calls, and are easier to check side by side than split.)
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from voicebot.conversation.state import ConversationState
 from voicebot.tools.calls import Outcome, run_tool
+from voicebot.tools.frames import ToolChosenFrame, ToolDroppedFrame
 from voicebot.tools.tool import Tool
 
 #: After the caller's turn ends, how long a background result waits for the model to start
@@ -245,26 +250,52 @@ class ToolCaller(FrameProcessor):
                 return
             elif isinstance(frame, FunctionCallCancelFrame):
                 self._forget(frame.tool_call_id)
+            elif isinstance(frame, ToolChosenFrame):  # ours, from the LLM: not passed on
+                self._chosen(frame)
+                return
+            elif isinstance(frame, ToolDroppedFrame):
+                self._forget(frame.tool_call_id)
+                return
             elif isinstance(frame, InterruptionFrame):
                 # The caller spoke: no filler for what was asked before.
                 for call in self._calls.values():
                     self._cancel_filler(call)
         await self.push_frame(frame, direction)
 
+    def _chosen(self, frame: ToolChosenFrame) -> None:
+        """The model chose a tool and is still writing its arguments: the call's silence,
+        and so its filler's wait, starts now; if the model expects to answer later than the
+        wait, the filler is said at once (``voicebot.tools.frames``). A tool with an ``ack``
+        says it when the call starts, as always."""
+        tool = self.tools.get(frame.function_name)
+        call = _Call(frame.tool_call_id, frame.function_name, tool, self.conversation.clock(), None)
+        self._calls[frame.tool_call_id] = call
+        if tool is not None and tool.policy == "blocking" and tool.filler and not tool.ack:
+            later = (
+                frame.answer_in_secs is not None and frame.answer_in_secs >= tool.filler_after_secs
+            )
+            call.filler_task = self.create_task(
+                self._filler_after(call, tool, 0.0 if later else None), f"filler::{tool.name}"
+            )
+
     async def _call_started(self, frame: FunctionCallInProgressFrame) -> None:
         tool = self.tools.get(frame.function_name)
         batch = self._batches.pop(frame.tool_call_id, None)
-        call = _Call(
-            frame.tool_call_id, frame.function_name, tool, self.conversation.clock(), batch
-        )
-        self._calls[frame.tool_call_id] = call
+        call = self._calls.get(frame.tool_call_id)  # chosen before its arguments were written
+        chosen = call is not None
+        if call is None:
+            call = _Call(
+                frame.tool_call_id, frame.function_name, tool, self.conversation.clock(), batch
+            )
+            self._calls[frame.tool_call_id] = call
+        call.batch = batch
         if batch is not None:
             batch.started.add(frame.tool_call_id)
         if tool is None:
             return  # an unknown tool: Pipecat answers it at once
         if tool.ack and not self.conversation.response_had_text and not self.user_speaking:
             await self._say("ack", tool.ack, tool.name)
-        elif tool.policy == "blocking" and tool.filler:
+        elif tool.policy == "blocking" and tool.filler and not chosen:
             call.filler_task = self.create_task(
                 self._filler_after(call, tool), f"filler::{tool.name}"
             )
@@ -287,8 +318,8 @@ class ToolCaller(FrameProcessor):
         # (Upstream, the run raced that frame and could ask the model without it.)
         await self._push(LLMRunFrame(), FrameDirection.DOWNSTREAM)
 
-    async def _filler_after(self, call: _Call, tool: Tool) -> None:
-        await asyncio.sleep(tool.filler_after_secs)
+    async def _filler_after(self, call: _Call, tool: Tool, wait: float | None = None) -> None:
+        await asyncio.sleep(tool.filler_after_secs if wait is None else wait)
         call.filler_task = None
         if call.tool_call_id not in self._calls or tool.filler is None:
             return

@@ -12,6 +12,9 @@ from typing import Any
 
 from pipecat.processors.aggregators.llm_context import LLMContext
 
+#: How a tool result's note begins (``tool_result_note``).
+NOTE_START = "Fact for your answer:"
+
 
 def chat_messages(context: LLMContext, system: str | None) -> list[dict[str, str]]:
     """The context as plain chat messages a small local model's template accepts.
@@ -44,7 +47,30 @@ def chat_messages(context: LLMContext, system: str | None) -> list[dict[str, str
             role, content = "system", tool_result_note(call, content)
         if role in ("system", "user", "assistant") and isinstance(content, str) and content:
             out.append({"role": role, "content": content})
-    return notes_before_requests(out)
+    return notes_before_requests(without_words_while_tools_ran(out))
+
+
+def without_words_while_tools_ran(messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Without what the bot said between a request and its tool results (the tool caller's
+    filler, "One moment."): shown it, the small model answered the note as if its reply
+    were over ("We're sorry, but I can't assist with that."). The local model writes no
+    words beside a tool call, so any there are the tool caller's; the context keeps them."""
+    out: list[dict[str, str]] = []
+    for i, m in enumerate(messages):
+        if m["role"] == "assistant" and _before_a_note(messages, i):
+            continue
+        out.append(m)
+    return out
+
+
+def _before_a_note(messages: list[dict[str, str]], i: int) -> bool:
+    """Whether a tool result's note follows message ``i`` before the next request."""
+    for m in messages[i + 1 :]:
+        if m["role"] == "user":
+            return False
+        if m["role"] == "system" and m["content"].startswith(NOTE_START):
+            return True
+    return False
 
 
 def notes_before_requests(messages: list[dict[str, str]]) -> list[dict[str, str]]:
@@ -88,7 +114,7 @@ def tool_result_note(call: str, result: Any) -> str:
     elif isinstance(decoded, dict) and decoded:
         text = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in decoded.items())
     return (
-        f"Fact for your answer: {call} is {text}. Answer the next question with this fact "
+        f"{NOTE_START} {call} is {text}. Answer the next question with this fact "
         "in one short spoken sentence, in your own words, as the business speaking "
         '("we"). Never mention tools, functions or lookups.'
     )

@@ -53,9 +53,16 @@ from voicebot.providers.local.tool_router import (
     extract_arguments,
 )
 from voicebot.text.reply_guard import ReplyGuard, asks_to_repeat
+from voicebot.tools.frames import ToolChosenFrame, ToolDroppedFrame
 
 _DONE = object()
 T = TypeVar("T")
+
+#: From routing a request to a tool to the first words of the answer to its result: writing
+#: the arguments, the call, the answer's prompt. 1.5-2.5 s with the 0.5B on two cores
+#: (``make demo``'s tool turn; docs/offline.md); told to the tool caller, which then says the
+#: tool's filler at once rather than after ``filler_after_secs`` (``voicebot.tools.frames``).
+TOOL_ANSWER_IN_SECS = 1.5
 
 
 #: The offline LLM profiles: which packaged GGUF each one loads (docs/offline.md, "LLM
@@ -231,16 +238,26 @@ class LlamaCppLLMService(LLMService):
             ):
                 return extract_arguments(model.llama, tool, request)
 
-        arguments = await self._model.thread.run(extract)
+        # The tool caller hears of the choice now, so the filler's wait starts before the
+        # arguments are written (~0.5-1 s), not after (``voicebot.tools.frames``).
+        call_id = f"local_{uuid.uuid4().hex[:12]}"
+        chosen = ToolChosenFrame(call_id, tool.name, answer_in_secs=TOOL_ANSWER_IN_SECS)
+        await self.push_frame(chosen)
+        arguments = None
+        try:
+            arguments = await self._model.thread.run(extract)
+        finally:
+            if arguments is None:  # unusable arguments (or none, on an error): no call
+                await self.push_frame(ToolDroppedFrame(tool_call_id=call_id))
         if arguments is None:
-            return False  # unusable arguments: answer instead
+            return False  # answer instead
         await self.stop_ttfb_metrics()
         logger.debug(f"{self}: routed {request!r} to {tool.name}({arguments})")
         await self.run_function_calls(
             [
                 FunctionCallFromLLM(
                     context=context,
-                    tool_call_id=f"local_{uuid.uuid4().hex[:12]}",
+                    tool_call_id=call_id,
                     function_name=tool.name,
                     arguments=arguments,
                 )
