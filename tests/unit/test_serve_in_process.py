@@ -25,7 +25,11 @@ TURN = "turn:turn.example.com?transport=tcp"
 @pytest.fixture
 def started(monkeypatch: pytest.MonkeyPatch) -> list[Playground]:
     """Instead of serving until Ctrl-C, uvicorn runs the app's startup and shutdown (the
-    lifespan: the models load, Pipecat's request handler is built) and returns."""
+    lifespan: the models load, Pipecat's request handler is built) and returns. The serve
+    settings a machine may have in its environment are cleared: ``--in-process`` refuses
+    them (tests/unit/test_in_process_env.py), which is not what these tests are about."""
+    for name in ("VOICEBOT_SERVE_TOKEN", "VOICEBOT_REDIS_URL"):
+        monkeypatch.delenv(name, raising=False)
     seen: list[Playground] = []
 
     def run(server: uvicorn.Server, sockets: Any = None) -> None:
