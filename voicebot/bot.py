@@ -463,6 +463,8 @@ class Bot(BaseModel):
                 provider.prepare()
             if self.tools and self.llm.supports_tools and self.realtime is None:
                 self.llm.prepare_tools([t.to_function_schema() for t in self.tools])
+            if self.realtime is None:
+                self.llm.prepare_conversation(self.system_prompt, self.greeting)
             if self.retrieval is not None:
                 self.retrieval.prepare()  # the embedding model and the document index
 

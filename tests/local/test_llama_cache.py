@@ -106,3 +106,43 @@ def test_prepared_tools_have_their_argument_prompt_cached_for_the_first_call() -
     finally:
         del model.llama.eval  # the instance's own method again
     assert counts[0] <= 12, counts  # " Are you open on Sunday?" and the turn's end, not ~60
+
+
+def test_a_prepared_conversation_start_is_not_evaluated_again_on_the_first_turn() -> None:
+    """``LlamaLLM.prepare_conversation`` (run by ``Bot.prepare``) evaluates the system prompt
+    and the greeting, so the first turn's prompt evaluates only the caller's words and the
+    template around them (before, the whole prompt: a process's first call paid for it)."""
+    from pipecat.processors.aggregators.llm_context import LLMContext
+
+    from voicebot.providers.local.chat_prompt import chat_messages
+    from voicebot.providers.local.llama import LlamaLLM
+
+    system = "You are the town library's friendly voice assistant. Answer in one sentence."
+    greeting = "Hello, this is the town library. How can I help you today?"
+    context = LLMContext(
+        messages=[
+            {"role": "assistant", "content": greeting},
+            {"role": "user", "content": "Are you open on Sunday?"},
+        ]
+    )
+    model = LlamaLLM(profile="fast").loaded()
+
+    def first_turn() -> list[int]:
+        counts = counting_evals(model.llama)
+        try:
+            model.evaluate(
+                lambda: model.llama.create_chat_completion(
+                    chat_messages(context, system),  # type: ignore[arg-type]
+                    max_tokens=1,
+                )
+            )
+        finally:
+            del model.llama.eval
+        return counts
+
+    model.evaluate(lambda: model.llama.reset())  # another conversation's cache: none of it
+    cold = sum(first_turn())
+    model.evaluate(lambda: model.llama.reset())
+    LlamaLLM(profile="fast").prepare_conversation(system, greeting)
+    warm = sum(first_turn())
+    assert cold >= 40 and warm <= 15, (cold, warm)

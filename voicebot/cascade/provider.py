@@ -82,6 +82,10 @@ class Cascade(GroupOfProviders, LLMProvider):
         for provider in self.providers:
             provider.prepare_tools(schemas)
 
+    def prepare_conversation(self, system_prompt: str, greeting: str | None) -> None:
+        for provider in self.providers:
+            provider.prepare_conversation(system_prompt, greeting)
+
     def describe(self) -> str:
         route = self.route.describe() if isinstance(self.route, AnyOf) else repr(self.route)
         return (

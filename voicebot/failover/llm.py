@@ -67,6 +67,10 @@ class FallbackLLM(GroupOfProviders, LLMProvider):
         for provider in self.providers:
             provider.prepare_tools(schemas)
 
+    def prepare_conversation(self, system_prompt: str, greeting: str | None) -> None:
+        for provider in self.providers:
+            provider.prepare_conversation(system_prompt, greeting)
+
     def build(self, ctx: BuildContext) -> FailoverLLMSwitcher:
         return FailoverLLMSwitcher(
             [_without_retries(p).build(ctx) for p in self.providers],

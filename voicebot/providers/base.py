@@ -304,6 +304,12 @@ class LLMProvider(ServiceProvider):
         embedding model), so the first request does not pay for it. ``schemas`` are the
         tools' Pipecat ``FunctionSchema``s. Most LLMs need nothing."""
 
+    def prepare_conversation(self, system_prompt: str, greeting: str | None) -> None:
+        """Evaluate what every call's prompt begins with (the system prompt, the greeting)
+        before a call comes, for a model that keeps a prompt's start cached (the offline
+        llama.cpp one), so a process's first call does not pay for it on its first turn.
+        Most LLMs need nothing."""
+
     def in_process_model(self) -> Callable[[], Any] | None:
         """A function returning the model loaded in this process (``LoadedLlama``) when this
         LLM runs in-process, so other stages can share it instead of loading their own;

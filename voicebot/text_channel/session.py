@@ -108,6 +108,7 @@ async def prepare_text(bot: Bot) -> None:
         bot.llm.prepare()
         if bot.tools and bot.llm.supports_tools:
             bot.llm.prepare_tools([t.to_function_schema() for t in bot.tools])
+        bot.llm.prepare_conversation(bot.system_prompt, bot.greeting)
         if bot.retrieval is not None:
             bot.retrieval.prepare()
 

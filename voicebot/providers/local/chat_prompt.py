@@ -50,6 +50,17 @@ def chat_messages(context: LLMContext, system: str | None) -> list[dict[str, str
     return notes_before_requests(without_words_while_tools_ran(out))
 
 
+def conversation_start(system: str | None, greeting: str | None) -> list[dict[str, str]]:
+    """The messages every call's prompt begins with, as ``chat_messages`` writes them (the
+    system prompt, then the greeting the bot said), and a first request: evaluated before a
+    call (``LlamaLLM.prepare_conversation``), llama.cpp keeps them cached up to the
+    request's words."""
+    out = [{"role": "system", "content": system}] if system else []
+    if greeting:
+        out.append({"role": "assistant", "content": greeting})
+    return [*out, {"role": "user", "content": "Hi"}]
+
+
 def without_words_while_tools_ran(messages: list[dict[str, str]]) -> list[dict[str, str]]:
     """Without what the bot said between a request and its tool results (the tool caller's
     filler, "One moment."): shown it, the small model answered the note as if its reply
