@@ -36,6 +36,7 @@ import sys
 import tempfile
 import time
 import wave
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -77,8 +78,11 @@ def checks(request: str, reply: str, topic: list[str]) -> dict[str, bool]:
     }
 
 
-async def tool_answer(service: Any, case: dict[str, Any]) -> tuple[str, float]:
-    """The reply to ``case['text']`` after its tool call returned ``case['result']``."""
+async def tool_answer(
+    service: Any, case: dict[str, Any], history: Sequence[dict[str, Any]] = ()
+) -> tuple[str, float]:
+    """The reply to ``case['text']`` after its tool call returned ``case['result']``;
+    ``history``: messages before the question (a greeting)."""
     from pipecat.frames.frames import LLMContextFrame, LLMTextFrame
     from pipecat.processors.aggregators.llm_context import LLMContext
     from pipecat.tests.utils import run_test
@@ -90,6 +94,7 @@ async def tool_answer(service: Any, case: dict[str, Any]) -> tuple[str, float]:
     }
     context = LLMContext(
         messages=[
+            *history,
             {"role": "user", "content": case["text"]},
             {"role": "assistant", "tool_calls": [call]},
             {"role": "tool", "tool_call_id": "call_1", "content": json.dumps(case["result"])},

@@ -39,26 +39,9 @@ DEMO = {
 
 
 async def demo_answer(bot: Any, llm: Any) -> str:
-    from pipecat.frames.frames import LLMContextFrame, LLMTextFrame
-    from pipecat.processors.aggregators.llm_context import LLMContext
-    from pipecat.tests.utils import run_test
-
-    call = {
-        "id": "c1",
-        "type": "function",
-        "function": {"name": DEMO["tool"], "arguments": json.dumps(DEMO["args"])},
-    }
-    context = LLMContext(
-        messages=[
-            {"role": "assistant", "content": bot.greeting},
-            {"role": "user", "content": DEMO["text"]},
-            {"role": "assistant", "tool_calls": [call]},
-            {"role": "tool", "tool_call_id": "c1", "content": json.dumps(DEMO["result"])},
-        ]
-    )
-    service = llm.build(bot.build_context({}))
-    down, _ = await run_test(service, frames_to_send=[LLMContextFrame(context)])
-    return "".join(f.text for f in down if isinstance(f, LLMTextFrame)).strip()
+    greeting = [{"role": "assistant", "content": bot.greeting}]
+    reply, _ = await tool_answer(llm.build(bot.build_context({})), DEMO, greeting)
+    return reply
 
 
 async def run(tries: int, demo_tries: int) -> dict[str, Any]:
