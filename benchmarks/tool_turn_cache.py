@@ -4,6 +4,7 @@ run, the LLM stage (``llm_inference``) of each turn printed.
 Modes: ``on`` (the code as it is), ``off`` (the conversation is not kept across the argument
 writing: ``kept_cache`` disabled), ``noside`` (each tool's argument prompt not kept:
 ``SideCaches`` disabled). docs/offline.md, "The conversation's cache across a tool call".
+The tool's filler is off here: the LLM stage is what is measured.
 
     python benchmarks/tool_turn_cache.py on --chat deep     # four questions, the 4th a tool call
     python benchmarks/tool_turn_cache.py off --chat deep
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -51,6 +53,9 @@ async def run(mode: str, chat_name: str) -> None:
     if mode == "noside":
         cache_module.SideCaches.run = lambda self, llama, key: contextlib.nullcontext()  # type: ignore[assignment,method-assign]
     bot = load_bot(str(ROOT / "examples" / "offline_bot.py"))
+    # Without the tool's filler: said at the tool's choice, it would be the turn's first
+    # words, and the turn's stages would end there, before the LLM's (docs/tools.md).
+    bot = bot.replace(tools=[dataclasses.replace(t, filler=None) for t in bot.tools])
     await bot.prepare()
     async with TextChat(bot) as chat:
         for message in CHATS[chat_name]:
