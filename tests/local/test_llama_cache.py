@@ -143,6 +143,14 @@ def test_a_prepared_conversation_start_is_not_evaluated_again_on_the_first_turn(
     model.evaluate(lambda: model.llama.reset())  # another conversation's cache: none of it
     cold = sum(first_turn())
     model.evaluate(lambda: model.llama.reset())
+    model.prepared_starts.clear()  # other tests of this process may have prepared it
     LlamaLLM(profile="fast").prepare_conversation(system, greeting)
     warm = sum(first_turn())
     assert cold >= 40 and warm <= 15, (cold, warm)
+    # Once per process: the next call's prepare leaves the running conversation's cache be.
+    counts = counting_evals(model.llama)
+    try:
+        LlamaLLM(profile="fast").prepare_conversation(system, greeting)
+    finally:
+        del model.llama.eval
+    assert counts == []

@@ -320,6 +320,9 @@ class ToolCaller(FrameProcessor):
 
     async def _filler_after(self, call: _Call, tool: Tool, wait: float | None = None) -> None:
         await asyncio.sleep(tool.filler_after_secs if wait is None else wait)
+        state = self.conversation
+        if wait is not None and (self.user_speaking or state.bot_speaking):
+            await asyncio.sleep(tool.filler_after_secs)  # not at once over speech: as usual
         call.filler_task = None
         if call.tool_call_id not in self._calls or tool.filler is None:
             return

@@ -2,9 +2,12 @@
 
 A model that decides on a tool before it has the call's arguments can say so at once: the
 offline ``LlamaLLM`` routes a request to a tool in ~60 ms and then writes its arguments,
-~0.5-1 s on two cores, before Pipecat's function-call frames exist. The tool caller counts
-the tool's ``filler_after_secs`` from that choice, so a caller waiting on a tool turn hears
-the filler ("One moment.") instead of seconds of silence (docs/tools.md, "What the caller hears").
+~1 s on two cores, before Pipecat's function-call frames exist. The tool caller counts
+the tool's ``filler_after_secs`` from that choice, and says the filler ("One moment.") at
+once when the model expects to answer later than that, so a caller waiting on a tool turn
+hears it instead of seconds of silence (docs/tools.md, "What the caller hears"). At once
+matters: the call's frames reach the context behind the filler's audio, so a filler still
+playing when the arguments are written holds the answer back.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ import atexit
 import itertools
 import os
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -60,8 +61,9 @@ T = TypeVar("T")
 
 #: From routing a request to a tool to the first words of the answer to its result: writing
 #: the arguments, the call, the answer's prompt. 1.5-2.5 s with the 0.5B on two cores
-#: (``make demo``'s tool turn; docs/offline.md); told to the tool caller, which then says the
-#: tool's filler at once rather than after ``filler_after_secs`` (``voicebot.tools.frames``).
+#: (``make demo``'s tool turn; docs/offline.md). Told to the tool caller for a process's
+#: first tool call (later ones tell it what the last one took), which then says the tool's
+#: filler at once when this is longer than its ``filler_after_secs`` (``voicebot.tools.frames``).
 TOOL_ANSWER_IN_SECS = 1.5
 
 
@@ -105,6 +107,11 @@ class LoadedLlama:
         self.thread = model_thread()
         #: Each tool's argument prompt, cached where its last writing ended (``llama_cache``).
         self.side_caches = SideCaches()
+        #: Conversation starts evaluated by ``LlamaLLM.prepare_conversation``, once each.
+        self.prepared_starts: set[str] = set()
+        #: From a tool's choice to the first token of the answer to its result, as last
+        #: measured in this process (None: not yet): the tool caller's ``answer_in_secs``.
+        self.tool_answer_secs: float | None = None
         self.path = path
 
         def warm_up() -> GenerationThreads:
@@ -188,6 +195,7 @@ class LlamaCppLLMService(LLMService):
         self._earlier_reply_words = earlier_reply_words
         self._fallback_reply = fallback_reply
         self._tool_answer_temperature = tool_answer_temperature
+        self._chosen_at: float | None = None  # when this call's last tool was chosen
 
     def can_generate_metrics(self) -> bool:
         return True
@@ -241,31 +249,35 @@ class LlamaCppLLMService(LLMService):
                 return extract_arguments(model.llama, tool, request)
 
         # The tool caller hears of the choice now, so the filler's wait starts before the
-        # arguments are written (~0.5-1 s), not after (``voicebot.tools.frames``).
+        # arguments are written (~1 s), not after (``voicebot.tools.frames``); the answer is
+        # expected as long after as last time in this process (the first time: 1.5 s).
         call_id = f"local_{uuid.uuid4().hex[:12]}"
-        chosen = ToolChosenFrame(call_id, tool.name, answer_in_secs=TOOL_ANSWER_IN_SECS)
-        await self.push_frame(chosen)
-        arguments = None
+        expected = self._model.tool_answer_secs or TOOL_ANSWER_IN_SECS
+        await self.push_frame(ToolChosenFrame(call_id, tool.name, answer_in_secs=expected))
+        self._chosen_at = time.monotonic()
+        handed_on = False
         try:
             arguments = await self._model.thread.run(extract)
+            if arguments is None:
+                return False  # unusable arguments: answer instead
+            await self.stop_ttfb_metrics()
+            logger.debug(f"{self}: routed {request!r} to {tool.name}({arguments})")
+            await self.run_function_calls(
+                [
+                    FunctionCallFromLLM(
+                        context=context,
+                        tool_call_id=call_id,
+                        function_name=tool.name,
+                        arguments=arguments,
+                    )
+                ]
+            )
+            handed_on = True
+            return True
         finally:
-            if arguments is None:  # unusable arguments (or none, on an error): no call
+            if not handed_on:  # no call after all (no arguments, an error, cancelled)
+                self._chosen_at = None
                 await self.push_frame(ToolDroppedFrame(tool_call_id=call_id))
-        if arguments is None:
-            return False  # answer instead
-        await self.stop_ttfb_metrics()
-        logger.debug(f"{self}: routed {request!r} to {tool.name}({arguments})")
-        await self.run_function_calls(
-            [
-                FunctionCallFromLLM(
-                    context=context,
-                    tool_call_id=call_id,
-                    function_name=tool.name,
-                    arguments=arguments,
-                )
-            ]
-        )
-        return True
 
     async def _generate(self, context: LLMContext) -> None:
         # One time to first byte per request: routing and any argument extraction count.
@@ -357,6 +369,9 @@ class LlamaCppLLMService(LLMService):
                 if first:
                     await self.stop_ttfb_metrics()
                     first = False
+                    if after_tool and self._chosen_at is not None:
+                        self._model.tool_answer_secs = time.monotonic() - self._chosen_at
+                        self._chosen_at = None
                 if text := guard.feed(item):
                     threads.said(text)
                     await push_llm_text(self, text)
@@ -486,13 +501,23 @@ class LlamaLLM(LLMProvider):
                 model.warm_arguments(spec)
 
     def prepare_conversation(self, system_prompt: str, greeting: str | None) -> None:
-        """Evaluate the system prompt and the greeting into llama.cpp's cache now: every
-        call's prompt begins with them (``chat_prompt.conversation_start``), and a process's
-        first call otherwise evaluates them on its first turn (~65 tokens, ~0.4 s)."""
-        if self.base_url is None:
-            model = self.loaded()
-            start: Any = conversation_start(system_prompt, greeting)  # plain dicts
+        """Evaluate the system prompt and the greeting into llama.cpp's cache, once per
+        process (``Bot.prepare`` runs before every call): a call's prompt begins with them
+        (``chat_prompt.conversation_start``) unless the session adds to the system prompt
+        (background tools' instructions) or puts notes before the greeting (memory), and a
+        process's first call otherwise evaluates them on its first turn (~65 tokens, ~0.4 s)."""
+        if self.base_url is not None:
+            return
+        model = self.loaded()
+        start: Any = conversation_start(system_prompt, greeting)  # plain dicts
+        key = repr(start)
+        if key in model.prepared_starts:  # once per process: later calls find it cached, or
+            return  # another call's conversation, which must not be cut back to the start
+        model.prepared_starts.add(key)
+        try:
             model.evaluate(lambda: model.llama.create_chat_completion(start, max_tokens=1))
+        except Exception as e:  # a template that refuses it: the first turn pays, as before
+            logger.warning(f"local LLM: the conversation's start was not prepared: {e}")
 
     def build(self, ctx: BuildContext) -> Any:
         if self.base_url is not None:
